@@ -1,0 +1,110 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every package wraps one of these (fmt.Errorf("...: %w",
+// ErrNotFound)) so that callers, and the client on the far side of the
+// daemon socket, can test the kind with errors.Is while the text stays
+// specific to the object and the next step.
+var (
+	// ErrNotFound: the named object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: an object with that name or id already exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrInvalidArgument: the request itself is wrong (bad flag value, bad reference).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrConflict: the object is in a state that forbids the operation
+	// (removing a running container, deleting an image in use).
+	ErrConflict = errors.New("conflict")
+	// ErrUnsupported: this host cannot do it (nested virtualization on an M1).
+	ErrUnsupported = errors.New("unsupported")
+	// ErrUnavailable: a needed service or resource cannot be reached
+	// (daemon not running, registry down, data dir locked by another daemon).
+	ErrUnavailable = errors.New("unavailable")
+	// ErrCorrupt: stored or received data failed verification.
+	ErrCorrupt = errors.New("corrupt data")
+	// ErrCanceled: the operation was canceled by the caller.
+	ErrCanceled = errors.New("canceled")
+)
+
+// ErrorCode names a sentinel on the wire. The zero value means "unknown".
+type ErrorCode string
+
+// Codes for the sentinels above, stable across versions.
+const (
+	CodeUnknown         ErrorCode = ""
+	CodeNotFound        ErrorCode = "not_found"
+	CodeAlreadyExists   ErrorCode = "already_exists"
+	CodeInvalidArgument ErrorCode = "invalid_argument"
+	CodeConflict        ErrorCode = "conflict"
+	CodeUnsupported     ErrorCode = "unsupported"
+	CodeUnavailable     ErrorCode = "unavailable"
+	CodeCorrupt         ErrorCode = "corrupt"
+	CodeCanceled        ErrorCode = "canceled"
+)
+
+var codeSentinels = []struct {
+	code ErrorCode
+	err  error
+}{
+	{CodeNotFound, ErrNotFound},
+	{CodeAlreadyExists, ErrAlreadyExists},
+	{CodeInvalidArgument, ErrInvalidArgument},
+	{CodeConflict, ErrConflict},
+	{CodeUnsupported, ErrUnsupported},
+	{CodeUnavailable, ErrUnavailable},
+	{CodeCorrupt, ErrCorrupt},
+	{CodeCanceled, ErrCanceled},
+}
+
+// CodeOf returns the code of the first sentinel err wraps.
+func CodeOf(err error) ErrorCode {
+	for _, cs := range codeSentinels {
+		if errors.Is(err, cs.err) {
+			return cs.code
+		}
+	}
+	return CodeUnknown
+}
+
+// RemoteError is an error that came back over the daemon socket. Its
+// message is the daemon's full text; Is reports the sentinel its code names,
+// so errors.Is works on both sides of the socket.
+type RemoteError struct {
+	Code    ErrorCode `json:"code,omitempty"`
+	Message string    `json:"message"`
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Is lets errors.Is(remoteErr, api.ErrNotFound) succeed.
+func (e *RemoteError) Is(target error) bool {
+	for _, cs := range codeSentinels {
+		if cs.code == e.Code {
+			return target == cs.err
+		}
+	}
+	return false
+}
+
+// ToRemote converts any error into its wire form.
+func ToRemote(err error) *RemoteError {
+	if err == nil {
+		return nil
+	}
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re
+	}
+	return &RemoteError{Code: CodeOf(err), Message: err.Error()}
+}
+
+// Errorf wraps a sentinel with a message: Errorf(ErrNotFound, "image %q", ref)
+// reads "image \"x\": not found" … callers usually prefer fmt.Errorf with
+// their own wording; this is for the common "<what>: <kind>" shape.
+func Errorf(kind error, format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), kind)
+}

@@ -1,0 +1,3 @@
+module github.com/berthvm/berth
+
+go 1.26
