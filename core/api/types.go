@@ -1,0 +1,45 @@
+package api
+
+import "time"
+
+// Version is the build's version information, reported by `berth version`
+// and by the daemon so the CLI can notice a mismatch.
+type Version struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"`
+	GoVersion string `json:"goVersion"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	// APIVersion is bumped on incompatible changes to the daemon API.
+	APIVersion int `json:"apiVersion"`
+}
+
+// APIVersion is the daemon API version this build speaks.
+const APIVersion = 1
+
+// SystemInfo is what `berth system info` shows: the daemon's view of the
+// host and of its own configuration.
+type SystemInfo struct {
+	Daemon        DaemonInfo   `json:"daemon"`
+	Host          Capabilities `json:"host"`
+	Defaults      Defaults     `json:"defaults"`
+	Containers    int          `json:"containers"`
+	Running       int          `json:"running"`
+	Images        int          `json:"images"`
+	SchemaVersion int          `json:"schemaVersion"`
+}
+
+// DaemonInfo describes the running daemon.
+type DaemonInfo struct {
+	Version Version   `json:"version"`
+	PID     int       `json:"pid"`
+	Home    string    `json:"home"`
+	Socket  string    `json:"socket"`
+	Started time.Time `json:"started"`
+}
+
+// Defaults are the resources a container gets when the user names none.
+type Defaults struct {
+	CPUs      int `json:"cpus"`
+	MemoryMiB int `json:"memoryMiB"`
+}

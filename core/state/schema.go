@@ -1,0 +1,24 @@
+package state
+
+// The schema, as a tree. Update it with every change and add a migration.
+//
+//	meta/                          bucket: facts about the database itself
+//	  schema-version -> uint64     big-endian; the last migration applied
+//	  host-id        -> string     random id made when the data dir was first used
+//	  created        -> string     RFC 3339 time of that first use
+//	settings/                      bucket: user settings (`berth system ...`)
+//	  <key>          -> JSON       one value per setting
+//
+// Keys are plain UTF-8 strings; values are JSON unless noted, so that a
+// record can gain fields without a migration (unknown fields are ignored,
+// missing ones take their zero value). A change that needs existing records
+// rewritten, or a new bucket, gets a migration.
+
+const (
+	bucketMeta     = "meta"
+	bucketSettings = "settings"
+
+	keySchemaVersion = "schema-version"
+	keyHostID        = "host-id"
+	keyCreated       = "created"
+)
