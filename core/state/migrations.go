@@ -23,6 +23,7 @@ type migration struct {
 // a released migration: append a new one.
 var migrations = []migration{
 	{1, "create meta and settings buckets, host id", migrateV1},
+	{2, "create images and image-names buckets", migrateV2},
 }
 
 // SchemaVersion is the schema this build writes.
@@ -44,6 +45,15 @@ func migrateV1(tx *bolt.Tx) error {
 		return err
 	}
 	return meta.Put([]byte(keyCreated), []byte(time.Now().UTC().Format(time.RFC3339)))
+}
+
+func migrateV2(tx *bolt.Tx) error {
+	for _, name := range []string{bucketImages, bucketImageNames} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrate applies every migration newer than the stored version, each in

@@ -8,6 +8,10 @@ package state
 //	  created        -> string     RFC 3339 time of that first use
 //	settings/                      bucket: user settings (`berth system ...`)
 //	  <key>          -> JSON       one value per setting
+//	images/                        bucket: images in the content store (v2)
+//	  <manifest digest> -> JSON    state.Image; blobs live in core/image's OCI layout
+//	image-names/                   bucket: references to images (v2)
+//	  <reference>    -> JSON       state.ImageName; normalized, "docker.io/library/alpine:3"
 //
 // Keys are plain UTF-8 strings; values are JSON unless noted, so that a
 // record can gain fields without a migration (unknown fields are ignored,
@@ -17,6 +21,9 @@ package state
 const (
 	bucketMeta     = "meta"
 	bucketSettings = "settings"
+
+	bucketImages     = "images"
+	bucketImageNames = "image-names"
 
 	keySchemaVersion = "schema-version"
 	keyHostID        = "host-id"
