@@ -1,0 +1,77 @@
+package api
+
+import "time"
+
+// Image is one image in the local store, as `berth image ls` shows it.
+type Image struct {
+	// ID is the config digest (what Docker calls the image ID).
+	ID string `json:"id"`
+	// Digest is the manifest digest, the image's identity in the store.
+	Digest string `json:"digest"`
+	// Names are the references that point at it ("docker.io/library/alpine:3").
+	Names []string `json:"names,omitempty"`
+	// RepoDigests are "repo@sha256:…" references it was pulled or pushed by.
+	RepoDigests []string `json:"repoDigests,omitempty"`
+	// Platform is "os/arch[/variant]".
+	Platform string `json:"platform"`
+	// Size is the bytes its blobs take in the content store.
+	Size    int64     `json:"size"`
+	Created time.Time `json:"created,omitzero"`
+	// Added is when the store got it.
+	Added time.Time `json:"added"`
+}
+
+// ImageDetail is what `berth image inspect` shows.
+type ImageDetail struct {
+	Image
+	MediaType string       `json:"mediaType"`
+	Source    string       `json:"source,omitempty"`
+	Config    ImageConfig  `json:"config"`
+	Layers    []ImageLayer `json:"layers"`
+	// RootFS is the read-only base disk built from the flattened layers.
+	RootFS ImageDisk `json:"rootfs"`
+}
+
+// ImageConfig is the part of an image's config a container starts from.
+type ImageConfig struct {
+	Entrypoint   []string          `json:"entrypoint,omitempty"`
+	Cmd          []string          `json:"cmd,omitempty"`
+	Env          []string          `json:"env,omitempty"`
+	WorkingDir   string            `json:"workingDir,omitempty"`
+	User         string            `json:"user,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	ExposedPorts []string          `json:"exposedPorts,omitempty"`
+	Volumes      []string          `json:"volumes,omitempty"`
+	StopSignal   string            `json:"stopSignal,omitempty"`
+}
+
+// ImageLayer is one layer of an image.
+type ImageLayer struct {
+	Digest    string `json:"digest"`
+	DiffID    string `json:"diffID,omitempty"`
+	MediaType string `json:"mediaType"`
+	Size      int64  `json:"size"`
+}
+
+// ImageDisk is a disk file on the host.
+type ImageDisk struct {
+	Path string `json:"path"`
+	// Size is the file's length; Allocated the bytes it occupies.
+	Size      int64 `json:"size"`
+	Allocated int64 `json:"allocated,omitempty"`
+}
+
+// ImageRemoved reports what `berth image rm` did.
+type ImageRemoved struct {
+	Untagged []string `json:"untagged,omitempty"`
+	Deleted  []string `json:"deleted,omitempty"`
+}
+
+// ImagePruned reports what `berth image prune` did.
+type ImagePruned struct {
+	Deleted []string `json:"deleted,omitempty"`
+	// Blobs and Disks count the files removed; Reclaimed their bytes.
+	Blobs     int   `json:"blobs"`
+	Disks     int   `json:"disks"`
+	Reclaimed int64 `json:"reclaimed"`
+}

@@ -1,0 +1,96 @@
+package rootfs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+	"github.com/berthvm/berth/core/api"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// maxBaseDisk bounds a base disk. tar2ext4 reserves group descriptors for
+// this size up front (a few KiB), the file itself is only as large as
+// the image's content.
+const maxBaseDisk = 256 << 30
+
+// BuildBase writes the flattened filesystem of layers (bottom first) as a
+// read-only, compact ext4 filesystem (no partition table) at path. The
+// layers are streamed: decompressed, merged and written in one pass. The
+// disk appears at path only when complete.
+func BuildBase(ctx context.Context, layers []v1.Layer, path string, progress api.ProgressFunc) error {
+	var total int64
+	for _, l := range layers {
+		if n, err := l.Size(); err == nil {
+			total += n
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
+	if err != nil {
+		return fmt.Errorf("base disk: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	var done atomic.Int64
+	last := time.Now()
+	onRead := func(n int64) {
+		cur := done.Add(n)
+		if time.Since(last) >= 100*time.Millisecond {
+			last = time.Now()
+			progress.Report(api.Progress{ID: "rootfs", Action: "build", Current: cur, Total: total})
+		}
+	}
+
+	pr, pw := io.Pipe()
+	flatErr := make(chan error, 1)
+	go func() {
+		// A buffered writer batches the many small tar writes, so the two
+		// sides of the pipe meet rarely.
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		err := Flatten(ctx, layers, bw, onRead)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		flatErr <- err
+	}()
+	convErr := tar2ext4.ConvertTarToExt4(bufio.NewReaderSize(pr, 1<<20), tmp, tar2ext4.MaximumDiskSize(maxBaseDisk))
+	pr.CloseWithError(errors.New("base disk writer stopped"))
+	if ferr := <-flatErr; ferr != nil {
+		return fmt.Errorf("base disk: %w", ferr)
+	}
+	if convErr != nil {
+		return fmt.Errorf("base disk: write ext4: %w", convErr)
+	}
+	if err := fixInodeBitmapPadding(tmp); err != nil {
+		return fmt.Errorf("base disk: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("base disk: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("base disk: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		return fmt.Errorf("base disk: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("base disk: %w", err)
+	}
+	ok = true
+	progress.Report(api.Progress{ID: "rootfs", Action: "build", Current: total, Total: total, Done: true})
+	return nil
+}
