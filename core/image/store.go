@@ -450,7 +450,7 @@ func (s *Store) syncIndex() error {
 		for _, n := range ns {
 			d := desc
 			d.Annotations = map[string]string{
-				"io.containerd.image.name":         n,
+				"io.containerd.image.name":          n,
 				"org.opencontainers.image.ref.name": n,
 			}
 			idx.Manifests = append(idx.Manifests, d)
@@ -519,7 +519,9 @@ func (s *Store) image(digest string) (v1.Image, error) {
 
 func (i *storeImage) RawManifest() ([]byte, error)        { return i.raw, nil }
 func (i *storeImage) MediaType() (types.MediaType, error) { return i.mt, nil }
-func (i *storeImage) Manifest() (*v1.Manifest, error)     { return v1.ParseManifest(bytes.NewReader(i.raw)) }
+func (i *storeImage) Manifest() (*v1.Manifest, error) {
+	return v1.ParseManifest(bytes.NewReader(i.raw))
+}
 
 func (i *storeImage) RawConfigFile() ([]byte, error) {
 	m, err := i.Manifest()
