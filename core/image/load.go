@@ -85,7 +85,10 @@ func (s *Store) load(ctx context.Context, o *op, p string, plat v1.Platform, pro
 	case src.exists("manifest.json"):
 		return s.loadDocker(ctx, o, src, source, progress)
 	}
-	return nil, fmt.Errorf("neither a docker save nor an OCI archive or layout (no index.json or manifest.json): %w", api.ErrInvalidArgument)
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("neither a docker save nor an OCI archive (no index.json or manifest.json; is the file complete?): %w", api.ErrInvalidArgument)
+	}
+	return nil, fmt.Errorf("neither a docker save nor an OCI layout directory (no index.json or manifest.json): %w", api.ErrInvalidArgument)
 }
 
 // source is a docker save or OCI layout, unpacked or staged.

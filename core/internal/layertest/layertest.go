@@ -137,4 +137,3 @@ func Nasty(t testing.TB) [][]byte {
 	}
 	return [][]byte{Tar(t, bottom), Tar(t, middle), Tar(t, top)}
 }
-
