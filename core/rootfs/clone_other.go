@@ -1,0 +1,7 @@
+//go:build !linux && !darwin
+
+package rootfs
+
+import "errors"
+
+func cloneFile(src, dst string) error { return errors.New("no copy-on-write clones on this system") }
