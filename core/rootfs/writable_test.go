@@ -57,7 +57,6 @@ func TestCreateWritable(t *testing.T) {
 	}
 }
 
-
 // TestOverlayContract mounts a base disk and a writable disk the way the
 // guest agent does (kernel ext4 + overlayfs) and writes through them.
 func TestOverlayContract(t *testing.T) {
