@@ -32,9 +32,13 @@ func newStore(t *testing.T, inUse InUseFunc) (*Store, string) {
 	return openStore(t, home, inUse), home
 }
 
+func openDB(home string) (*state.DB, error) {
+	return state.Open(filepath.Join(home, "berth.db"), state.Options{})
+}
+
 func openStore(t *testing.T, home string, inUse InUseFunc) *Store {
 	t.Helper()
-	db, err := state.Open(filepath.Join(home, "berth.db"), state.Options{})
+	db, err := openDB(home)
 	if err != nil {
 		t.Fatal(err)
 	}

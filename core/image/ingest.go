@@ -102,13 +102,28 @@ func (s *Store) ingest(ctx context.Context, o *op, img v1.Image, progress api.Pr
 		return nil, fmt.Errorf("config lists %d layers, manifest %d: %w", n, len(m.Layers), api.ErrCorrupt)
 	}
 
+	d := digestOf(raw)
+	// The base disk is built while the layers arrive: the flattener reads
+	// the top layer first, so layers are fetched top first, and each read
+	// waits for its layer's blob.
+	bctx, cancelBuild := context.WithCancelCause(ctx)
+	defer cancelBuild(nil)
+	arriving := make([]v1.Layer, len(m.Layers))
+	for i, desc := range m.Layers {
+		arriving[i] = &arrivingLayer{s: s, ctx: bctx, desc: desc, ready: make(chan struct{})}
+	}
+	wait := s.startDisk(bctx, o, d.String(), arriving, progress)
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.Jobs)
-	for _, desc := range m.Layers {
+	for i := len(m.Layers) - 1; i >= 0; i-- {
+		desc := m.Layers[i]
+		ready := arriving[i].(*arrivingLayer).ready
 		g.Go(func() error {
 			id := shortDigest(desc.Digest.String())
 			if s.hasBlob(desc.Digest) {
 				o.lease(desc.Digest.String())
+				close(ready)
 				progress.Report(api.Progress{ID: id, Action: "download", Current: desc.Size, Total: desc.Size, Done: true, Message: "already exists"})
 				return nil
 			}
@@ -132,14 +147,19 @@ func (s *Store) ingest(ctx context.Context, o *op, img v1.Image, progress api.Pr
 			if err != nil {
 				return fmt.Errorf("layer %s: %w", desc.Digest, err)
 			}
+			close(ready)
 			progress.Report(api.Progress{ID: id, Action: "download", Current: desc.Size, Total: desc.Size, Done: true})
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
+		cancelBuild(err)
+		wait()
 		return nil, err
 	}
-	d := digestOf(raw)
+	if err := wait(); err != nil {
+		return nil, err
+	}
 	if _, err := o.put(ctx, d, int64(len(raw)), bytes.NewReader(raw)); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -170,8 +190,11 @@ func (s *Store) retry(ctx context.Context, fn func(attempt int) error) error {
 // nothing. The disk comes first: a recorded image always has its disk.
 func (s *Store) commit(ctx context.Context, o *op, in *ingested, names []name.Reference, repoDigest, source string, progress api.ProgressFunc) (state.Image, error) {
 	digest := in.digest.String()
-	if err := s.ensureDisk(ctx, o, digest, progress); err != nil {
-		return state.Image{}, err
+	o.lease("disk:" + digest)
+	if !fileExists(s.DiskPath(digest)) {
+		if err := s.ensureDisk(ctx, o, digest, progress); err != nil {
+			return state.Image{}, err
+		}
 	}
 	size := in.manifest.Config.Size
 	for _, l := range in.manifest.Layers {
@@ -227,38 +250,50 @@ type diskBuild struct {
 // ensureDisk builds the base disk for an image unless it exists. The op
 // leases the disk so a concurrent prune keeps it until the record lands.
 func (s *Store) ensureDisk(ctx context.Context, o *op, digest string, progress api.ProgressFunc) error {
+	return s.startDisk(ctx, o, digest, nil, progress)()
+}
+
+// startDisk starts building the base disk of digest (unless it exists or
+// is being built) and returns a function that waits for it. layers, if
+// given, are read instead of the stored image's, so a pull can build while
+// its layers still arrive.
+func (s *Store) startDisk(ctx context.Context, o *op, digest string, layers []v1.Layer, progress api.ProgressFunc) func() error {
 	o.lease("disk:" + digest)
 	path := s.DiskPath(digest)
-	for {
-		if fileExists(path) {
-			progress.Report(api.Progress{ID: "rootfs", Action: "build", Done: true, Message: "already built"})
-			return nil
-		}
-		s.buildMu.Lock()
-		b, running := s.building[digest]
-		if !running {
-			b = &diskBuild{done: make(chan struct{})}
-			s.building[digest] = b
-		}
-		s.buildMu.Unlock()
-		if running {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	if b, running := s.building[digest]; running {
+		return func() error {
 			select {
 			case <-b.done:
 				if b.err != nil {
 					return b.err
 				}
-				continue
+				return s.startDisk(ctx, o, digest, nil, progress)()
 			case <-ctx.Done():
 				return fmt.Errorf("%w: %w", api.ErrCanceled, ctx.Err())
 			}
 		}
-		img, err := s.image(digest)
-		if err == nil {
-			var layers []v1.Layer
-			if layers, err = img.Layers(); err == nil {
-				err = rootfs.BuildBase(ctx, layers, path, progress)
+	}
+	if fileExists(path) {
+		progress.Report(api.Progress{ID: "rootfs", Action: "build", Done: true, Message: "already built"})
+		return func() error { return nil }
+	}
+	b := &diskBuild{done: make(chan struct{})}
+	s.building[digest] = b
+	go func() {
+		err := func() error {
+			if layers == nil {
+				img, err := s.image(digest)
+				if err != nil {
+					return err
+				}
+				if layers, err = img.Layers(); err != nil {
+					return err
+				}
 			}
-		}
+			return rootfs.BuildBase(ctx, layers, path, progress)
+		}()
 		if err != nil {
 			err = fmt.Errorf("build root filesystem disk: %w", err)
 		}
@@ -267,8 +302,33 @@ func (s *Store) ensureDisk(ctx context.Context, o *op, digest string, progress a
 		delete(s.building, digest)
 		s.buildMu.Unlock()
 		close(b.done)
-		return err
+	}()
+	return func() error {
+		<-b.done
+		return b.err
 	}
+}
+
+// arrivingLayer is a layer being downloaded into the store: reading it
+// waits until its blob is complete (and verified).
+type arrivingLayer struct {
+	v1.Layer // only for the interface; Digest, Size and Compressed are ours
+	s        *Store
+	ctx      context.Context
+	desc     v1.Descriptor
+	ready    chan struct{}
+}
+
+func (l *arrivingLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
+func (l *arrivingLayer) Size() (int64, error)                { return l.desc.Size, nil }
+func (l *arrivingLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
+func (l *arrivingLayer) Compressed() (io.ReadCloser, error) {
+	select {
+	case <-l.ready:
+	case <-l.ctx.Done():
+		return nil, fmt.Errorf("layer %s did not arrive: %w", l.desc.Digest, context.Cause(l.ctx))
+	}
+	return (&storeBlob{s: l.s, desc: l.desc}).Compressed()
 }
 
 // progressReader reports bytes read, at most every 100 ms.

@@ -1,0 +1,143 @@
+package rootfs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthvm/berth/core/internal/layertest"
+	"github.com/berthvm/berth/core/internal/testenv"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// peakHeap samples the Go heap while fn runs and returns its peak.
+func peakHeap(fn func()) uint64 {
+	runtime.GC()
+	var peak uint64
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			mu.Lock()
+			peak = max(peak, ms.HeapInuse)
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	return peak
+}
+
+// baseline is the classic way: unpack the layers with tar, then
+// mkfs.ext4 -d. It returns the time it took.
+func baseline(b *testing.B, paths []string) time.Duration {
+	dir := b.TempDir()
+	root := filepath.Join(dir, "root")
+	os.Mkdir(root, 0o755)
+	img := filepath.Join(dir, "img.ext4")
+	start := time.Now()
+	for _, p := range paths {
+		if out, err := exec.Command("tar", "-xzf", p, "-C", root).CombinedOutput(); err != nil {
+			b.Fatalf("tar: %v %s", err, out)
+		}
+	}
+	out, err := exec.Command("du", "-sk", root).Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	kb, _ := strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+	size := fmt.Sprintf("%dk", kb*13/10+16<<10)
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-d", root, img, size).CombinedOutput(); err != nil {
+		b.Fatalf("mkfs.ext4 -d: %v %s", err, out)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkBaseDisk builds the base disk of generated 4-layer images of
+// growing size, against tar -x + mkfs.ext4 -d of the same layers in the
+// same run, and reports the peak Go heap, which must not grow with the
+// image.
+func BenchmarkBaseDisk(b *testing.B) {
+	testenv.Tool(b, "mkfs.ext4", "e2fsprogs")
+	for _, mb := range []int64{64, 128, 256} {
+		b.Run(fmt.Sprintf("image=%dMB", mb), func(b *testing.B) {
+			dir := b.TempDir()
+			paths, err := layertest.Generate(dir, 4, mb<<20/4)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var layers []v1.Layer
+			var compressed int64
+			for _, p := range paths {
+				l, err := tarball.LayerFromFile(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				layers = append(layers, l)
+				n, _ := l.Size()
+				compressed += n
+			}
+			base := baseline(b, paths)
+			var peak uint64
+			var disk int64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out := filepath.Join(dir, fmt.Sprintf("base%d.ext4", i))
+				peak = max(peak, peakHeap(func() {
+					if err := BuildBase(context.Background(), layers, out, nil); err != nil {
+						b.Fatal(err)
+					}
+				}))
+				fi, _ := os.Stat(out)
+				disk = fi.Size()
+				os.Remove(out)
+			}
+			b.StopTimer()
+			berth := b.Elapsed() / time.Duration(b.N)
+			b.ReportMetric(base.Seconds(), "baseline-s")
+			b.ReportMetric(berth.Seconds(), "berth-s")
+			b.ReportMetric(berth.Seconds()/base.Seconds(), "ratio")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(compressed)/(1<<20), "compressed-MB")
+			b.ReportMetric(float64(disk)/(1<<20), "disk-MB")
+		})
+	}
+}
+
+// BenchmarkWritableDisk is the per-container cost of a writable disk once
+// the template exists.
+func BenchmarkWritableDisk(b *testing.B) {
+	dir := b.TempDir()
+	start := time.Now()
+	if _, err := EnsureTemplate(context.Background(), filepath.Join(dir, "t"), DefaultWritableSize); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "template-s")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("c%d.ext4", i))
+		if err := CreateWritable(context.Background(), filepath.Join(dir, "t"), p, DefaultWritableSize); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(p)
+	}
+}
