@@ -104,4 +104,3 @@ func benchStore(b *testing.B) *Store {
 	}
 	return s
 }
-
