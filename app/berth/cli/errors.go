@@ -15,10 +15,7 @@ const (
 )
 
 // usageError is a mistake in the command line itself.
-type usageError struct {
-	err error
-	cmd string // command path for the help hint
-}
+type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
