@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/paths"
 	"github.com/berthvm/berth/core/state"
 )
@@ -47,6 +48,7 @@ type Daemon struct {
 	caps    api.Capabilities
 	started time.Time
 	hostID  string
+	bus     *events.Bus
 
 	mux      *http.ServeMux
 	stopOnce sync.Once
@@ -74,7 +76,7 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		return nil, nil, err
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now().UTC(), mux: http.NewServeMux(),
-		stopCh: make(chan struct{})}
+		stopCh: make(chan struct{}), bus: events.NewBus(events.DefaultHistory)}
 
 	db, err := state.Open(paths.Database(cfg.Home), state.Options{})
 	if err != nil {
@@ -122,6 +124,7 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 
 	d.caps = capabilities.Probe(ctx)
 	d.routes()
+	d.bus.Publish(api.Event{Type: api.EventDaemon, Action: "start", ID: d.hostID})
 	d.log.Info("daemon ready", "home", cfg.Home, "socket", sock, "pid", os.Getpid(),
 		"hypervisor", d.caps.Hypervisor, "accelerator", d.caps.Accelerator)
 	return d, ln, nil

@@ -199,3 +199,52 @@ func TestBadHome(t *testing.T) {
 		t.Errorf("pid file left behind: %v", err)
 	}
 }
+
+func TestEventsStream(t *testing.T) {
+	home := shortHome(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, ln, err := start(ctx, quietConfig(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	go d.serve(ctx, ln)
+	c := client.New(paths.Socket(home))
+	defer c.Close()
+
+	got := make(chan api.Event, 10)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.Events(ctx, client.EventOptions{Since: time.Unix(1, 0),
+			Filters: map[string][]string{"type": {"daemon", "container"}}}, func(e api.Event) bool {
+			got <- e
+			return e.Action != "die"
+		})
+	}()
+	next := func() api.Event {
+		select {
+		case e := <-got:
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+		}
+		return api.Event{}
+	}
+	if e := next(); e.Type != api.EventDaemon || e.Action != "start" {
+		t.Fatalf("replayed %+v, want the daemon start", e)
+	}
+	d.bus.Publish(api.Event{Type: api.EventImage, Action: "pull"}) // filtered out
+	d.bus.Publish(api.Event{Type: api.EventContainer, Action: "die", ID: "abc"})
+	if e := next(); e.Action != "die" || e.ID != "abc" {
+		t.Fatalf("live event %+v", e)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Events returned %v", err)
+	}
+	err = c.Events(ctx, client.EventOptions{Filters: map[string][]string{"colour": {"red"}}},
+		func(api.Event) bool { return false })
+	if !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("bad filter: %v", err)
+	}
+}

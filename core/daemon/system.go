@@ -19,6 +19,7 @@ func (d *Daemon) routes() {
 		d.requestStop()
 		return nil, nil
 	})
+	d.mux.HandleFunc("GET /v1/events", d.events)
 }
 
 func (d *Daemon) systemInfo(*http.Request) (any, error) {

@@ -108,6 +108,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.versionCommand(),
 		a.systemCommand(),
+		a.eventsCommand(),
 		a.daemonCommand(),
 	)
 	markRunErrors(root)
