@@ -23,6 +23,7 @@ type migration struct {
 // a released migration: append a new one.
 var migrations = []migration{
 	{1, "create meta and settings buckets, host id", migrateV1},
+	{2, "create container buckets", migrateV2Containers},
 }
 
 // SchemaVersion is the schema this build writes.

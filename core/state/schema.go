@@ -8,6 +8,10 @@ package state
 //	  created        -> string     RFC 3339 time of that first use
 //	settings/                      bucket: user settings (`berth system ...`)
 //	  <key>          -> JSON       one value per setting
+//	containers/                    bucket (v2): one record per container
+//	  <id>           -> JSON       ContainerRecord: api.Container + the VM handle
+//	container-names/               bucket (v2): the unique-name index
+//	  <name>         -> <id>
 //
 // Keys are plain UTF-8 strings; values are JSON unless noted, so that a
 // record can gain fields without a migration (unknown fields are ignored,
@@ -17,6 +21,9 @@ package state
 const (
 	bucketMeta     = "meta"
 	bucketSettings = "settings"
+
+	bucketContainers     = "containers"
+	bucketContainerNames = "container-names"
 
 	keySchemaVersion = "schema-version"
 	keyHostID        = "host-id"
