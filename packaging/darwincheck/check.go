@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,7 +78,10 @@ type pkgState struct {
 	info  *types.Info
 	types *types.Package
 	errs  []diag
-	done  chan struct{}
+	// syntaxErrs says errs holds parse errors: like the compiler, report
+	// those alone, since type errors after them are mostly follow-ons.
+	syntaxErrs bool
+	done       chan struct{}
 }
 
 // diag is one message from the parser or the type checker.
@@ -117,11 +121,6 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		byPath[lp.ImportPath] = st
 		states = append(states, st)
-	}
-	for _, st := range states {
-		if p := listProblem(st); p != nil {
-			res.Problems = append(res.Problems, *p)
-		}
 	}
 
 	fset := token.NewFileSet()
@@ -171,6 +170,15 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	root := mainModuleDir(states)
+	cwd, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("darwin/%s check: %w", cfg.GOARCH, err)
+	}
+	for _, st := range states {
+		if p := listProblem(st, cwd, root); p != nil {
+			res.Problems = append(res.Problems, *p)
+		}
+	}
 	counted := make(map[string]bool)
 	var vet *vetRunner
 	if cfg.Vet {
@@ -203,14 +211,14 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		kept := 0
 		for _, e := range st.errs {
-			if isCgoNoise(e.msg) {
+			if isCgoNoise(e.msg) || strings.HasSuffix(e.msg, errNotLoaded.Error()+")") {
 				continue
 			}
 			kept++
 			res.Problems = append(res.Problems, newProblem(st, e.pos, root, e.msg, "type"))
 		}
 		// Like go vet: analyzers need a package that type-checks.
-		if vet != nil && kept == 0 && st.list.Error == nil {
+		if vet != nil && kept == 0 && st.list.Error == nil && len(st.list.DepsErrors) == 0 {
 			for _, d := range vet.run(st, vetAnalyzers) {
 				res.Problems = append(res.Problems, newProblem(st, d.pos, root, d.msg, d.analyzer))
 			}
@@ -254,8 +262,10 @@ func (st *pkgState) parse(fset *token.FileSet) {
 			for _, e := range list {
 				st.errs = append(st.errs, diag{e.Pos, e.Msg})
 			}
+			st.syntaxErrs = true
 		} else if err != nil {
 			st.errs = append(st.errs, diag{token.Position{Filename: path}, err.Error()})
+			st.syntaxErrs = true
 		}
 	}
 }
@@ -273,7 +283,7 @@ func (st *pkgState) check(fset *token.FileSet, tctx *types.Context, byPath map[s
 		}),
 		Error: func(err error) {
 			var te types.Error
-			if errors.As(err, &te) {
+			if errors.As(err, &te) && !st.syntaxErrs {
 				st.errs = append(st.errs, diag{te.Fset.Position(te.Pos), te.Msg})
 			}
 		},
@@ -315,13 +325,16 @@ func (st *pkgState) importPackage(path string, byPath map[string]*pkgState) (*ty
 		return types.Unsafe, nil
 	}
 	dep := byPath[st.resolve(path)]
-	if dep == nil || dep.types == nil {
-		// go list reported why (missing module, no Go files...): that is
-		// listed as a problem of its own.
-		return nil, fmt.Errorf("package %s was not loaded for darwin", path)
+	if dep == nil || dep.types == nil || (dep.list.Error != nil && len(dep.files) == 0) {
+		// go list said why (missing module, no Go files for darwin...) and
+		// that is reported on its own; errors.go drops this follow-on.
+		return nil, fmt.Errorf("%s: %w", path, errNotLoaded)
 	}
 	return dep.types, nil
 }
+
+// errNotLoaded marks imports of packages that go list could not load.
+var errNotLoaded = errors.New("package not loaded for darwin")
 
 type importerFunc func(path, dir string, mode types.ImportMode) (*types.Package, error)
 
@@ -333,7 +346,8 @@ func (f importerFunc) ImportFrom(path, dir string, mode types.ImportMode) (*type
 // listProblem turns a go list error into a problem when it would stop a
 // darwin build of the project. Packages of the project that have no files
 // for darwin at all (linux-only backends) are simply not part of it.
-func listProblem(st *pkgState) *Problem {
+// Positions from go list are relative to the directory it ran in (cwd).
+func listProblem(st *pkgState, cwd, root string) *Problem {
 	e := st.list.Error
 	if e == nil {
 		return nil
@@ -342,13 +356,45 @@ func listProblem(st *pkgState) *Problem {
 		return nil
 	}
 	p := &Problem{Package: st.list.ImportPath, Message: strings.TrimSpace(e.Err), Source: "list"}
-	if e.Pos != "" {
-		p.Message = e.Pos + ": " + p.Message
+	if e.Pos == "" {
+		if len(e.ImportStack) > 1 {
+			p.Message += " (imported by " + strings.Join(e.ImportStack[:len(e.ImportStack)-1], " -> ") + ")"
+		}
+		return p
 	}
-	if len(e.ImportStack) > 1 {
-		p.Message += " (imported by " + strings.Join(e.ImportStack[:len(e.ImportStack)-1], " -> ") + ")"
+	pos := parsePos(e.Pos)
+	if !filepath.IsAbs(pos.Filename) {
+		pos.Filename = filepath.Join(cwd, pos.Filename)
 	}
-	return p
+	q := newProblem(st, pos, root, p.Message, "list")
+	return &q
+}
+
+// parsePos reads go list's "file:line:col" (line and col optional).
+func parsePos(s string) token.Position {
+	pos := token.Position{Filename: s}
+	rest := s
+	var nums []int
+	for range 2 {
+		i := strings.LastIndexByte(rest, ':')
+		if i < 0 {
+			break
+		}
+		n, err := strconv.Atoi(rest[i+1:])
+		if err != nil {
+			break
+		}
+		nums = append([]int{n}, nums...)
+		rest = rest[:i]
+	}
+	pos.Filename = rest
+	switch len(nums) {
+	case 2:
+		pos.Line, pos.Column = nums[0], nums[1]
+	case 1:
+		pos.Line = nums[0]
+	}
+	return pos
 }
 
 func newProblem(st *pkgState, pos token.Position, root, msg, source string) Problem {

@@ -173,10 +173,7 @@ func TestFixtureCounts(t *testing.T) {
 }
 
 func TestCLI(t *testing.T) {
-	emptyModule := t.TempDir()
-	if err := os.WriteFile(filepath.Join(emptyModule, "go.mod"), []byte("module example.com/empty\n\ngo 1.26\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	emptyModule := writeModule(t, map[string]string{})
 	cases := []struct {
 		name     string
 		args     []string
@@ -288,72 +285,85 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// TestVariantInTempDir plants a mistake in a copy of the good package, in a
-// module built in t.TempDir(): the check must fail on exactly that line,
-// and pass on the untouched copy.
-func TestVariantInTempDir(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(fixtureDir, "good", "menu_darwin.go"))
+// writeModule makes a module in t.TempDir() with the fixture's go.mod and
+// go.sum (vz and darwinkit) and the given files.
+func writeModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(b)
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestVariantsInTempDir plants mistakes in copies of a good fixture file and
+// writes broken modules: the check must report exactly the compiler's lines.
+func TestVariantsInTempDir(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(fixtureDir, "good", "menu_darwin.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	menu := strings.Replace(string(b), "package good", "package menu", 1)
+	edit := func(old, new string) map[string]string {
+		if !strings.Contains(menu, old) {
+			t.Fatalf("fixture changed: %q not in good/menu_darwin.go", old)
+		}
+		return map[string]string{"menu/menu_darwin.go": strings.Replace(menu, old, new, 1)}
+	}
 	cases := []struct {
-		name, old, new string
-		want           string
+		name  string
+		files map[string]string
+		want  []string
 	}{
-		{name: "unchanged"},
+		{name: "unchanged good file", files: map[string]string{"menu/menu_darwin.go": menu}},
 		{
-			name: "wrong darwinkit argument type",
-			old:  `item.Button().SetTitle(title)`,
-			new:  `item.Button().SetTitle(42.5)`,
-			want: "cannot use 42.5 (untyped float constant) as string value in argument to item.Button().SetTitle",
+			name:  "wrong darwinkit argument type",
+			files: edit(`item.Button().SetTitle(title)`, `item.Button().SetTitle(42.5)`),
+			want:  []string{"menu/menu_darwin.go:16:25: cannot use 42.5 (untyped float constant) as string value in argument to item.Button().SetTitle"},
 		},
 		{
-			name: "unknown darwinkit constant",
-			old:  `appkit.VariableStatusItemLength`,
-			new:  `appkit.VariableStatusItemLenght`,
-			want: "undefined: appkit.VariableStatusItemLenght",
+			name:  "unknown darwinkit constant",
+			files: edit(`appkit.VariableStatusItemLength`, `appkit.VariableStatusItemLenght`),
+			want:  []string{"menu/menu_darwin.go:11:73: undefined: appkit.VariableStatusItemLenght"},
+		},
+		{
+			name:  "syntax error is reported alone, like the compiler",
+			files: map[string]string{"b/b_darwin.go": "package b\n\nfunc F() {\n\tx :=\n}\n"},
+			want:  []string{"b/b_darwin.go:5:1: expected operand, found '}'"},
+		},
+		{
+			name:  "import of a module go.mod lacks is reported once, at the import",
+			files: map[string]string{"a/a_darwin.go": "package a\n\nimport \"github.com/nosuch/module/pkg\"\n\nfunc F() { pkg.X() }\n"},
+			want: []string{"a/a_darwin.go:3:8: no required module provides package github.com/nosuch/module/pkg; to add it:\n" +
+				"\tgo get github.com/nosuch/module/pkg"},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for _, name := range []string{"go.mod", "go.sum"} {
-				b, err := os.ReadFile(filepath.Join(fixtureDir, name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			text := string(src)
-			if tc.old != "" {
-				if !strings.Contains(text, tc.old) {
-					t.Fatalf("fixture changed: %q not in menu_darwin.go", tc.old)
-				}
-				text = strings.Replace(text, tc.old, tc.new, 1)
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "menu"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			text = strings.Replace(text, "package good", "package menu", 1)
-			if err := os.WriteFile(filepath.Join(dir, "menu", "menu_darwin.go"), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			dir := writeModule(t, tc.files)
 			res, err := Check(context.Background(), Config{Dir: dir, Patterns: []string{"./..."}, GOARCH: "arm64", Vet: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
 			for _, p := range res.Problems {
-				got = append(got, p.Message)
+				got = append(got, p.String())
 			}
-			var want []string
-			if tc.want != "" {
-				want = []string{tc.want}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}
@@ -475,4 +485,23 @@ func parseForTest(t *testing.T, name, src string) *ast.File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// BenchmarkCheck measures one full darwin/arm64 check of the good fixture
+// package (go list, parse and type-check of the standard library, vz and
+// darwinkit, vet): the cost of one GOARCH in `make darwin-check`.
+func BenchmarkCheck(b *testing.B) {
+	for _, vet := range []bool{false, true} {
+		b.Run(fmt.Sprintf("vet=%v", vet), func(b *testing.B) {
+			for b.Loop() {
+				res, err := Check(context.Background(), Config{Dir: fixtureDir, Patterns: []string{"./good"}, GOARCH: "arm64", Tests: true, Vet: vet})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Problems) > 0 {
+					b.Fatalf("good fixture has problems: %v", res.Problems)
+				}
+			}
+		})
+	}
 }
