@@ -92,8 +92,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				target, len(res.Problems), res.Packages, res.Files, res.DarwinFiles, res.Duration.Round(time.Millisecond))
 			continue
 		}
-		fmt.Fprintf(stdout, "darwincheck: %s ok: %d packages, %d files (%d darwin-only) type-checked in %s\n",
-			target, res.Packages, res.Files, res.DarwinFiles, res.Duration.Round(time.Millisecond))
+		what := "type-checked"
+		if *vet {
+			what = "type-checked and vetted"
+		}
+		fmt.Fprintf(stdout, "darwincheck: %s ok: %d packages, %d files (%d darwin-only) %s in %s\n",
+			target, res.Packages, res.Files, res.DarwinFiles, what, res.Duration.Round(time.Millisecond))
 	}
 	return code
 }
