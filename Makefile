@@ -57,7 +57,7 @@ lint:
 
 ## darwin-check: type-check the macOS build (cgo files included) on any host.
 darwin-check:
-	@echo "darwin-check: not yet wired"
+	$(GO) run ./packaging/darwincheck -goarch arm64,amd64 ./...
 
 ## app: Berth.app, bundled and signed (macOS only).
 app:
