@@ -31,6 +31,8 @@ type SystemInfo struct {
 
 // DaemonInfo describes the running daemon.
 type DaemonInfo struct {
+	// ID identifies the data dir; it is made once and survives restarts.
+	ID      string    `json:"id"`
 	Version Version   `json:"version"`
 	PID     int       `json:"pid"`
 	Home    string    `json:"home"`

@@ -11,33 +11,33 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestMigrationV2 upgrades a version-1 database that already holds a user
-// setting: the image buckets appear and nothing older is lost.
-func TestMigrationV2(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v2.db")
+// TestMigrationV3Images upgrades a version-2 database that already holds
+// a user setting: the image buckets appear and nothing older is lost.
+func TestMigrationV3Images(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.db")
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, to, err := migrate(b, migrations[:1]); err != nil || to != 1 {
-		t.Fatalf("migrate to v1: to=%d err=%v", to, err)
+	if _, to, err := migrate(b, migrations[:2]); err != nil || to != 2 {
+		t.Fatalf("migrate to v2: to=%d err=%v", to, err)
 	}
 	if err := b.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketSettings)).Put([]byte("kernel"), []byte(`"/k"`))
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if from, to, err := migrate(b, migrations[:2]); err != nil || from != 1 || to != 2 {
-		t.Fatalf("migrate 1->2: from=%d to=%d err=%v", from, to, err)
+	if from, to, err := migrate(b, migrations[:3]); err != nil || from != 2 || to != 3 {
+		t.Fatalf("migrate 2->3: from=%d to=%d err=%v", from, to, err)
 	}
 	b.View(func(tx *bolt.Tx) error {
 		for _, name := range []string{bucketImages, bucketImageNames} {
 			if tx.Bucket([]byte(name)) == nil {
-				t.Errorf("bucket %s missing after v2", name)
+				t.Errorf("bucket %s missing after v3", name)
 			}
 		}
 		if got := string(tx.Bucket([]byte(bucketSettings)).Get([]byte("kernel"))); got != `"/k"` {
-			t.Errorf("setting lost across v2: %q", got)
+			t.Errorf("setting lost across v3: %q", got)
 		}
 		return nil
 	})

@@ -23,7 +23,8 @@ type migration struct {
 // a released migration: append a new one.
 var migrations = []migration{
 	{1, "create meta and settings buckets, host id", migrateV1},
-	{2, "create images and image-names buckets", migrateV2},
+	{2, "create container buckets", migrateV2Containers},
+	{3, "create images and image-names buckets", migrateV3Images},
 }
 
 // SchemaVersion is the schema this build writes.
@@ -47,7 +48,7 @@ func migrateV1(tx *bolt.Tx) error {
 	return meta.Put([]byte(keyCreated), []byte(time.Now().UTC().Format(time.RFC3339)))
 }
 
-func migrateV2(tx *bolt.Tx) error {
+func migrateV3Images(tx *bolt.Tx) error {
 	for _, name := range []string{bucketImages, bucketImageNames} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return err

@@ -8,9 +8,13 @@ package state
 //	  created        -> string     RFC 3339 time of that first use
 //	settings/                      bucket: user settings (`berth system ...`)
 //	  <key>          -> JSON       one value per setting
-//	images/                        bucket: images in the content store (v2)
+//	containers/                    bucket (v2): one record per container
+//	  <id>           -> JSON       ContainerRecord: api.Container + the VM handle
+//	container-names/               bucket (v2): the unique-name index
+//	  <name>         -> <id>
+//	images/                        bucket (v3): images in the content store
 //	  <manifest digest> -> JSON    state.Image; blobs live in core/image's OCI layout
-//	image-names/                   bucket: references to images (v2)
+//	image-names/                   bucket (v3): references to images
 //	  <reference>    -> JSON       state.ImageName; normalized, "docker.io/library/alpine:3"
 //
 // Keys are plain UTF-8 strings; values are JSON unless noted, so that a
@@ -21,6 +25,9 @@ package state
 const (
 	bucketMeta     = "meta"
 	bucketSettings = "settings"
+
+	bucketContainers     = "containers"
+	bucketContainerNames = "container-names"
 
 	bucketImages     = "images"
 	bucketImageNames = "image-names"

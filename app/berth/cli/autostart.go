@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/daemon"
+	"github.com/berthvm/berth/core/paths"
+)
+
+// daemonStartTimeout bounds how long the CLI waits for a daemon it started.
+const daemonStartTimeout = 30 * time.Second
+
+// startDaemon runs `berth daemon` detached (its own session, output to the
+// data dir's daemon.log) and waits until it answers. If it dies first, the
+// error carries the end of its log. A daemon that exits because another
+// one owns the data dir means a concurrent CLI won the race: keep waiting
+// for that one.
+func startDaemon(ctx context.Context, home string, debug bool) error {
+	if err := daemon.PrepareHome(home); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the berth executable to start the daemon: %w", err)
+	}
+	logPath := paths.DaemonLog(home)
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open daemon log: %w", err)
+	}
+	defer logf.Close()
+	offset, _ := logf.Seek(0, io.SeekEnd)
+
+	args := []string{"daemon"}
+	if debug {
+		args = append(args, "--debug")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), paths.EnvHome+"="+home)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start berth daemon: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	c := client.New(paths.Socket(home))
+	defer c.Close()
+	deadline := time.NewTimer(daemonStartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("berth daemon did not answer within %v; see %s", daemonStartTimeout, logPath)
+		case err := <-exited:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == daemon.ExitDataDirBusy {
+				exited = nil // another daemon owns the data dir: wait for it to answer
+				continue
+			}
+			return fmt.Errorf("berth daemon exited at start (%v):\n%s\n(full log: %s)",
+				err, logTail(logPath, offset), logPath)
+		case <-tick.C:
+			if c.Ping(ctx) == nil {
+				return nil
+			}
+		}
+	}
+}
+
+// logTail returns the last lines written to path after offset.
+func logTail(path string, offset int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	f.Seek(offset, io.SeekStart)
+	raw, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}
+
+func absPath(p string) (string, error) {
+	return filepath.Abs(p)
+}

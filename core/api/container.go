@@ -1,0 +1,90 @@
+package api
+
+import "time"
+
+// ContainerState is where a container is in its life. The transitions are
+// decided by core/runtime (lifecycle.go); this is only the vocabulary.
+type ContainerState string
+
+const (
+	StateCreated  ContainerState = "created"  // disks prepared, never started
+	StateStarting ContainerState = "starting" // VM booting, process not yet running
+	StateRunning  ContainerState = "running"  // the process runs in its VM
+	StateStopping ContainerState = "stopping" // asked to stop; the process or VM is going down
+	StateExited   ContainerState = "exited"   // the process ended; exit code recorded; VM off
+	StateDead     ContainerState = "dead"     // the VM failed (crash, lost); Error says why
+)
+
+// Active reports whether the container has a VM that may be running.
+func (s ContainerState) Active() bool {
+	return s == StateStarting || s == StateRunning || s == StateStopping
+}
+
+// ContainerSpec is what the user asked for: image and overrides of its
+// config, resources, and how to attach. It is plain data so it can be
+// stored, sent over the socket and validated in one place.
+type ContainerSpec struct {
+	Name  string `json:"name,omitempty"`
+	Image string `json:"image"`
+
+	// Entrypoint replaces the image's when set; an empty, non-nil slice
+	// clears it (docker's --entrypoint "").
+	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Cmd        []string          `json:"cmd,omitempty"`
+	Env        []string          `json:"env,omitempty"` // KEY=VALUE, merged over the image's
+	WorkingDir string            `json:"workingDir,omitempty"`
+	User       string            `json:"user,omitempty"` // name, uid, uid:gid, name:group
+	Hostname   string            `json:"hostname,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+
+	CPUs      int `json:"cpus,omitempty"`      // 0: the default
+	MemoryMiB int `json:"memoryMiB,omitempty"` // 0: the default
+
+	TTY        bool `json:"tty,omitempty"`
+	OpenStdin  bool `json:"openStdin,omitempty"`
+	AutoRemove bool `json:"autoRemove,omitempty"`
+
+	NestedVirtualization bool   `json:"nestedVirtualization,omitempty"`
+	Rosetta              bool   `json:"rosetta,omitempty"`
+	Kernel               string `json:"kernel,omitempty"` // a kernel file instead of the default
+}
+
+// Container is a container as the daemon reports it.
+type Container struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Spec    ContainerSpec  `json:"spec"`
+	Image   string         `json:"image"`       // the reference it was created from
+	ImageID string         `json:"imageDigest"` // the image's digest
+	State   ContainerState `json:"state"`
+
+	Created  time.Time `json:"created"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+
+	// ExitCode is the process's status once exited (128+n for signal n).
+	ExitCode int `json:"exitCode"`
+	// Error says why a container is dead or failed to start.
+	Error string `json:"error,omitempty"`
+	// ConsoleTail is the end of the VM's console when it died.
+	ConsoleTail string `json:"consoleTail,omitempty"`
+
+	// Resources actually given (defaults applied).
+	CPUs      int `json:"cpus"`
+	MemoryMiB int `json:"memoryMiB"`
+
+	// Paths of the container's files on the host.
+	Dir        string `json:"dir"`
+	LogPath    string `json:"logPath"`
+	ConsoleLog string `json:"consoleLog"`
+	// PID of the VM process on the host, while active.
+	PID int `json:"pid,omitempty"`
+}
+
+// ShortID is the first 12 characters of a container id, as docker shows.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

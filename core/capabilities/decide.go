@@ -1,0 +1,172 @@
+package capabilities
+
+import (
+	"fmt"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// KVM kinds reported in api.Capabilities.KVM.
+const (
+	KVMVMX  = "vmx"  // Intel VT-x through kvm_intel: usable
+	KVMSVM  = "svm"  // AMD-V through kvm_amd: usable
+	KVMPVM  = "pvm"  // kvm_pvm: /dev/kvm exists, stock guest kernels cannot run on it
+	KVMNone = "none" // no KVM
+)
+
+// Accelerators reported in api.Capabilities.Accelerator.
+const (
+	AccelKVM = "kvm"
+	AccelTCG = "tcg"
+	AccelHVF = "hvf" // Apple's Hypervisor framework, under the Virtualization framework
+)
+
+// LinuxKVMFacts are what the Linux probe reads to decide on KVM.
+type LinuxKVMFacts struct {
+	Modules      map[string]bool // loaded modules among kvm, kvm_intel, kvm_amd, kvm_pvm
+	DevKVM       bool            // /dev/kvm exists
+	DevKVMUsable bool            // /dev/kvm opens read-write
+	Nested       bool            // kvm_intel/kvm_amd "nested" parameter is on
+}
+
+// KVMKind names the KVM flavour. PVM wins over the others: when kvm_pvm is
+// loaded, /dev/kvm is PVM's even if kvm_intel is loaded too.
+func KVMKind(f LinuxKVMFacts) string {
+	switch {
+	case f.Modules["kvm_pvm"]:
+		return KVMPVM
+	case !f.DevKVM:
+		return KVMNone
+	case f.Modules["kvm_intel"]:
+		return KVMVMX
+	case f.Modules["kvm_amd"]:
+		return KVMSVM
+	}
+	return KVMNone
+}
+
+// LinuxAccelerator decides how QEMU runs guests and says why.
+func LinuxAccelerator(f LinuxKVMFacts) (accel, reason string) {
+	switch kind := KVMKind(f); kind {
+	case KVMVMX, KVMSVM:
+		if !f.DevKVMUsable {
+			return AccelTCG, fmt.Sprintf("KVM (%s) is present but /dev/kvm cannot be opened read-write; add your user to the kvm group for hardware speed", kind)
+		}
+		return AccelKVM, fmt.Sprintf("hardware KVM (%s)", kind)
+	case KVMPVM:
+		return AccelTCG, "/dev/kvm is PVM, which stock guest kernels cannot use; using QEMU's TCG emulation (slower)"
+	default:
+		return AccelTCG, "no KVM on this host; using QEMU's TCG emulation (slower)"
+	}
+}
+
+// LinuxNested decides whether guests can run their own VMs on Linux: only
+// with hardware KVM whose nested parameter is on.
+func LinuxNested(f LinuxKVMFacts) (bool, string) {
+	kind := KVMKind(f)
+	switch {
+	case kind != KVMVMX && kind != KVMSVM:
+		return false, fmt.Sprintf("needs hardware KVM (VT-x or AMD-V); this host has %s", describeKVM(kind))
+	case !f.Nested:
+		return false, fmt.Sprintf("KVM (%s) has nested virtualization turned off; enable the kvm_intel/kvm_amd 'nested' module parameter", kind)
+	}
+	return true, fmt.Sprintf("KVM (%s) with nested virtualization", kind)
+}
+
+func describeKVM(kind string) string {
+	switch kind {
+	case KVMPVM:
+		return "PVM, which cannot nest"
+	case KVMNone:
+		return "no KVM"
+	}
+	return kind
+}
+
+// MacFacts are what the macOS probe reads for nested virtualization.
+type MacFacts struct {
+	Chip       string // "M3 Pro", "" on Intel
+	Generation int    // 3 for M3, 0 on Intel
+	OSVersion  Version
+	// VZSupported is vz.IsNestedVirtualizationSupported(): the framework's
+	// own answer, which wins when it says no.
+	VZSupported bool
+}
+
+// Minimums for nested virtualization on the Virtualization framework.
+const (
+	NestedMinChipGeneration = 3
+	NestedMinMacOS          = 15
+)
+
+// MacNested decides nested virtualization on macOS. The requirement is
+// Apple's: an M3 or later chip and macOS 15 or later; the framework's own
+// check has the last word.
+func MacNested(f MacFacts) (bool, string) {
+	found := describeMac(f)
+	switch {
+	case f.Generation < NestedMinChipGeneration || f.OSVersion.Major < NestedMinMacOS:
+		return false, fmt.Sprintf("needs an Apple M%d or later chip and macOS %d or later; this Mac has %s",
+			NestedMinChipGeneration, NestedMinMacOS, found)
+	case !f.VZSupported:
+		return false, fmt.Sprintf("the Virtualization framework reports it unsupported on %s", found)
+	}
+	return true, fmt.Sprintf("supported on %s", found)
+}
+
+func describeMac(f MacFacts) string {
+	chip := "an Intel CPU"
+	if f.Generation > 0 {
+		chip = "an Apple " + f.Chip
+	}
+	return fmt.Sprintf("%s with macOS %s", chip, f.OSVersion)
+}
+
+// CheckNested is called before anything is created for a container that
+// asks for nested virtualization: it fails fast with the reason the probe
+// recorded (which names the chip and OS found and what is required).
+func CheckNested(c api.Capabilities) error {
+	if c.NestedVirtualization {
+		return nil
+	}
+	reason := c.NestedVirtualizationReason
+	if reason == "" {
+		reason = "this host does not support it"
+	}
+	return fmt.Errorf("nested virtualization (--virtualization) is not available: %s: %w", reason, api.ErrUnsupported)
+}
+
+// CheckRosetta is the same for --rosetta.
+func CheckRosetta(c api.Capabilities) error {
+	if c.Rosetta {
+		return nil
+	}
+	reason := c.RosettaReason
+	if reason == "" {
+		reason = "this host does not support it"
+	}
+	return fmt.Errorf("rosetta (--rosetta) is not available: %s: %w", reason, api.ErrUnsupported)
+}
+
+// RosettaState mirrors the Virtualization framework's availability answer
+// without importing it.
+type RosettaState int
+
+const (
+	RosettaNotSupported RosettaState = iota
+	RosettaNotInstalled
+	RosettaInstalled
+)
+
+// MacRosetta turns the framework's answer into the capability and reason.
+func MacRosetta(arch string, s RosettaState) (bool, string) {
+	switch {
+	case arch != "arm64":
+		return false, "Rosetta for Linux needs Apple silicon"
+	case s == RosettaInstalled:
+		return true, "installed"
+	case s == RosettaNotInstalled:
+		return false, "Rosetta is not installed; install it with: softwareupdate --install-rosetta --agree-to-license"
+	}
+	return false, "the Virtualization framework does not support Rosetta on this macOS version (needs macOS 13 or later)"
+}

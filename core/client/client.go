@@ -1,0 +1,192 @@
+// Package client is the Go client of the Berth daemon API, used by the CLI
+// and the menu-bar app. It speaks HTTP/JSON over the daemon's unix socket
+// and turns error replies back into errors that match core/api sentinels
+// with errors.Is. It never starts a daemon: that is the caller's choice.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// Client talks to one daemon socket. It is safe for concurrent use.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// New returns a client for the daemon listening on socket.
+func New(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableCompression: true,
+		MaxIdleConns:       4,
+	}
+	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+}
+
+// Socket is the path this client dials.
+func (c *Client) Socket() string { return c.socket }
+
+// Close drops idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// IsDaemonDown reports whether err means no daemon answered on the socket
+// (as opposed to a daemon that answered with an error).
+func IsDaemonDown(err error) bool {
+	var de *downError
+	return errors.As(err, &de)
+}
+
+type downError struct {
+	socket string
+	err    error
+}
+
+func (e *downError) Error() string {
+	return fmt.Sprintf("berth daemon is not running at %s (%v)", e.socket, e.err)
+}
+func (e *downError) Unwrap() []error { return []error{e.err, api.ErrUnavailable} }
+
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, in any) (*http.Request, error) {
+	var body io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	u := "http://berth" + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, errors.Join(ctxErr, api.ErrCanceled))
+		}
+		if isDialFailure(err) {
+			return nil, &downError{socket: c.socket, err: err}
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	return resp, nil
+}
+
+func isDialFailure(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func decodeError(resp *http.Response) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var re api.RemoteError
+	if json.Unmarshal(raw, &re) == nil && re.Message != "" {
+		return &re
+	}
+	msg := strings.TrimSpace(string(raw))
+	if msg == "" {
+		msg = resp.Status
+	}
+	return &api.RemoteError{Message: "daemon: " + msg}
+}
+
+// do sends one JSON request and decodes one JSON reply into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	req, err := c.newRequest(ctx, method, path, query, in)
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode reply to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// stream sends a request for a long operation, calls progress for each
+// progress line and decodes the final result into out.
+func (c *Client) stream(ctx context.Context, method, path string, query url.Values, in any,
+	progress api.ProgressFunc, out any) error {
+	req, err := c.newRequest(ctx, method, path, query, in)
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	for sc.Scan() {
+		var line api.StreamLine
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return fmt.Errorf("decode stream from %s: %w", path, err)
+		}
+		switch {
+		case line.Error != nil:
+			return line.Error
+		case line.Progress != nil:
+			progress.Report(*line.Progress)
+		case line.Result != nil:
+			if out == nil {
+				return nil
+			}
+			if err := json.Unmarshal(line.Result, out); err != nil {
+				return fmt.Errorf("decode result of %s: %w", path, err)
+			}
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%s: %w", path, errors.Join(ctxErr, api.ErrCanceled))
+		}
+		return fmt.Errorf("read stream from %s: %w", path, err)
+	}
+	return fmt.Errorf("%s: the daemon closed the stream without a result (did it crash? see its log): %w",
+		path, api.ErrUnavailable)
+}

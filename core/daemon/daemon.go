@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/events"
+	"github.com/berthvm/berth/core/paths"
+	"github.com/berthvm/berth/core/state"
+)
+
+// ErrDataDirBusy means another daemon owns the data dir. It wraps
+// api.ErrUnavailable; `berth daemon` exits with ExitDataDirBusy for it so
+// that a CLI that raced to start a daemon knows one is coming up.
+var ErrDataDirBusy = fmt.Errorf("data dir is owned by another berth daemon: %w", api.ErrUnavailable)
+
+// ExitDataDirBusy is the exit code of `berth daemon` for ErrDataDirBusy.
+const ExitDataDirBusy = 3
+
+// maxSocketPath is the room in sockaddr_un.sun_path (104 on macOS, 108 on
+// Linux) less the terminating NUL, taking the smaller.
+const maxSocketPath = 103
+
+// Config is how the daemon is started.
+type Config struct {
+	Home    string       // data dir, absolute
+	Version api.Version  // this build
+	Logger  *slog.Logger // nil: slog.Default()
+}
+
+// Daemon is a running core service.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *state.DB
+	caps    api.Capabilities
+	started time.Time
+	hostID  string
+	bus     *events.Bus
+
+	mux      *http.ServeMux
+	stopOnce sync.Once
+	stopCh   chan struct{}
+}
+
+// Run claims cfg.Home, serves the API until ctx ends or a client asks the
+// daemon to stop, then releases everything it made. It returns
+// ErrDataDirBusy at once if another daemon owns the data dir.
+func Run(ctx context.Context, cfg Config) error {
+	d, ln, err := start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.serve(ctx, ln)
+}
+
+// start does everything that can fail before serving: it is all-or-nothing.
+func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := PrepareHome(cfg.Home); err != nil {
+		return nil, nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now().UTC(), mux: http.NewServeMux(),
+		stopCh: make(chan struct{}), bus: events.NewBus(events.DefaultHistory)}
+
+	db, err := state.Open(paths.Database(cfg.Home), state.Options{})
+	if err != nil {
+		if errors.Is(err, state.ErrLocked) {
+			return nil, nil, busyError(cfg.Home)
+		}
+		return nil, nil, fmt.Errorf("open database in data dir %q: %w", cfg.Home, err)
+	}
+	d.db = db
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if err := db.View(func(tx *state.Tx) error {
+		m, err := tx.Meta()
+		d.hostID = m.HostID
+		return err
+	}); err != nil {
+		return nil, nil, fmt.Errorf("read database in data dir %q: %w", cfg.Home, err)
+	}
+
+	// We hold the database lock, so no other daemon serves this data dir:
+	// a socket file left here is stale (a daemon that was killed).
+	sock := paths.Socket(cfg.Home)
+	if len(sock) > maxSocketPath {
+		return nil, nil, fmt.Errorf("socket path %q is %d bytes, over the %d the OS allows; set %s to a shorter path: %w",
+			sock, len(sock), maxSocketPath, paths.EnvHome, api.ErrInvalidArgument)
+	}
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("remove stale socket %q: %w", sock, err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %q: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("restrict socket %q: %w", sock, err)
+	}
+	if err := writeFileAtomic(paths.PIDFile(cfg.Home), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("write pid file: %w", err)
+	}
+
+	d.caps = capabilities.Probe(ctx)
+	d.routes()
+	d.bus.Publish(api.Event{Type: api.EventDaemon, Action: "start", ID: d.hostID})
+	d.log.Info("daemon ready", "home", cfg.Home, "socket", sock, "pid", os.Getpid(),
+		"hypervisor", d.caps.Hypervisor, "accelerator", d.caps.Accelerator)
+	return d, ln, nil
+}
+
+func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: d.withHeaders(d.mux), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case <-d.stopCh:
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	}
+	d.log.Info("daemon stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+	}
+	return nil
+}
+
+// close releases what start made, in reverse order. Removing the socket
+// and pid file before the database lock means a daemon that starts next
+// never finds our files after it has claimed the lock.
+func (d *Daemon) close() {
+	os.Remove(paths.Socket(d.cfg.Home))
+	os.Remove(paths.PIDFile(d.cfg.Home))
+	if d.db != nil {
+		if err := d.db.Close(); err != nil {
+			d.log.Warn("close database", "err", err)
+		}
+		d.db = nil
+	}
+}
+
+// requestStop makes Run return after the current requests finish.
+func (d *Daemon) requestStop() { d.stopOnce.Do(func() { close(d.stopCh) }) }
+
+func (d *Daemon) withHeaders(h http.Handler) http.Handler {
+	v := strconv.Itoa(api.APIVersion)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(api.HeaderAPIVersion, v)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// PrepareHome makes the data dir (0700) if needed and proves it writable,
+// with an error that says what to do when it is not.
+func PrepareHome(home string) error {
+	if home == "" || !filepath.IsAbs(home) {
+		return fmt.Errorf("data dir %q must be an absolute path: %w", home, api.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("data dir %q cannot be created (%v); set %s to a writable directory: %w",
+			home, unwrapPathError(err), paths.EnvHome, api.ErrInvalidArgument)
+	}
+	f, err := os.CreateTemp(home, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("data dir %q is not writable (%v); fix its permissions or set %s to a writable directory: %w",
+			home, unwrapPathError(err), paths.EnvHome, api.ErrInvalidArgument)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func busyError(home string) error {
+	owner := "another process"
+	if raw, err := os.ReadFile(paths.PIDFile(home)); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
+			owner = fmt.Sprintf("pid %d", pid)
+		}
+	}
+	return fmt.Errorf("data dir %q is in use by a running berth daemon (%s); stop it with `berth system stop` or set %s to another directory: %w",
+		home, owner, paths.EnvHome, ErrDataDirBusy)
+}
+
+// writeFileAtomic writes data to a temp file beside path and renames it.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

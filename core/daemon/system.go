@@ -1,0 +1,38 @@
+package daemon
+
+import (
+	"net/http"
+	"os"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/paths"
+	"github.com/berthvm/berth/core/state"
+)
+
+// routes registers every API area. Each area's handlers live in its own file.
+func (d *Daemon) routes() {
+	d.route("GET /v1/_ping", func(*http.Request) (any, error) { return "OK", nil })
+	d.route("GET /v1/version", func(*http.Request) (any, error) { return d.cfg.Version, nil })
+	d.route("GET /v1/system/info", d.systemInfo)
+	d.route("POST /v1/system/stop", func(*http.Request) (any, error) {
+		d.requestStop()
+		return nil, nil
+	})
+	d.mux.HandleFunc("GET /v1/events", d.events)
+}
+
+func (d *Daemon) systemInfo(*http.Request) (any, error) {
+	info := api.SystemInfo{
+		Daemon: api.DaemonInfo{ID: d.hostID, Version: d.cfg.Version, PID: os.Getpid(), Home: d.cfg.Home,
+			Socket: paths.Socket(d.cfg.Home), Started: d.started},
+		Host:     d.caps,
+		Defaults: capabilities.DefaultResources(d.caps),
+	}
+	err := d.db.View(func(tx *state.Tx) error {
+		m, err := tx.Meta()
+		info.SchemaVersion = m.SchemaVersion
+		return err
+	})
+	return info, err
+}

@@ -1,0 +1,46 @@
+// Package paths names the files and directories of a Berth data dir. Every
+// process that touches a data dir (daemon, CLI, menu-bar app) agrees on them
+// through this package; it does no I/O beyond reading the environment.
+package paths
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// EnvHome overrides the data dir on every platform (tests use it).
+const EnvHome = "BERTH_HOME"
+
+// Home returns the data dir: $BERTH_HOME, else ~/Library/Application
+// Support/Berth on macOS, else $XDG_DATA_HOME/berth (default
+// ~/.local/share/berth). The path is made absolute.
+func Home() (string, error) {
+	return home(os.Getenv, os.UserHomeDir, runtime.GOOS)
+}
+
+func home(getenv func(string) string, userHome func() (string, error), goos string) (string, error) {
+	if h := getenv(EnvHome); h != "" {
+		return filepath.Abs(h)
+	}
+	if goos != "darwin" {
+		if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+			return filepath.Join(x, "berth"), nil
+		}
+	}
+	u, err := userHome()
+	if err != nil || u == "" {
+		return "", errors.New("cannot find the home directory for the data dir; set " + EnvHome)
+	}
+	if goos == "darwin" {
+		return filepath.Join(u, "Library", "Application Support", "Berth"), nil
+	}
+	return filepath.Join(u, ".local", "share", "berth"), nil
+}
+
+// Layout of a data dir.
+func Socket(home string) string    { return filepath.Join(home, "berth.sock") }
+func Database(home string) string  { return filepath.Join(home, "berth.db") }
+func PIDFile(home string) string   { return filepath.Join(home, "berth.pid") }
+func DaemonLog(home string) string { return filepath.Join(home, "daemon.log") }

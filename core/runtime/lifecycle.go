@@ -1,0 +1,37 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// transitions lists, for each state, the states it may move to. Every
+// state change of a container goes through CheckTransition inside the
+// same transaction that writes it.
+//
+//	created  -> starting (start), exited (start failed before boot)
+//	starting -> running (process started), stopping, exited, dead (boot failed)
+//	running  -> stopping, exited (process ended), dead (VM crashed)
+//	stopping -> exited, dead
+//	exited   -> starting (start again)
+//	dead     -> starting (start again)
+var transitions = map[api.ContainerState][]api.ContainerState{
+	api.StateCreated:  {api.StateStarting, api.StateExited, api.StateDead},
+	api.StateStarting: {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
+	api.StateRunning:  {api.StateStopping, api.StateExited, api.StateDead},
+	api.StateStopping: {api.StateExited, api.StateDead},
+	api.StateExited:   {api.StateStarting},
+	api.StateDead:     {api.StateStarting},
+}
+
+// CheckTransition reports whether a container may go from one state to
+// another; the error names both and wraps api.ErrConflict.
+func CheckTransition(from, to api.ContainerState) error {
+	for _, ok := range transitions[from] {
+		if ok == to {
+			return nil
+		}
+	}
+	return fmt.Errorf("container cannot go from %s to %s: %w", from, to, api.ErrConflict)
+}

@@ -1,0 +1,154 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/berthvm/berth/core/api"
+	bolt "go.etcd.io/bbolt"
+)
+
+// ContainerRecord is a container as stored: what the API shows, plus the
+// hypervisor's opaque handle that lets a restarted core re-adopt its VM.
+type ContainerRecord struct {
+	api.Container
+	// VM is the backend's handle (pid, start time, sockets) while a VM may
+	// be running; nil otherwise.
+	VM json.RawMessage `json:"vm,omitempty"`
+}
+
+func migrateV2Containers(tx *bolt.Tx) error {
+	for _, name := range []string{bucketContainers, bucketContainerNames} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateContainer stores a new container; its id and name must be free.
+func (t *Tx) CreateContainer(rec ContainerRecord) error {
+	if rec.ID == "" || rec.Name == "" {
+		return fmt.Errorf("container record needs an id and a name: %w", api.ErrInvalidArgument)
+	}
+	b, err := t.bucket(bucketContainers)
+	if err != nil {
+		return err
+	}
+	if b.Get([]byte(rec.ID)) != nil {
+		return fmt.Errorf("container id %s: %w", rec.ID, api.ErrAlreadyExists)
+	}
+	names, err := t.bucket(bucketContainerNames)
+	if err != nil {
+		return err
+	}
+	if owner := names.Get([]byte(rec.Name)); owner != nil {
+		return fmt.Errorf("container name %q is already in use by container %s; remove it (berth rm %s) or pick another name: %w",
+			rec.Name, api.ShortID(string(owner)), rec.Name, api.ErrAlreadyExists)
+	}
+	if err := names.Put([]byte(rec.Name), []byte(rec.ID)); err != nil {
+		return err
+	}
+	return t.putJSON(bucketContainers, rec.ID, rec)
+}
+
+// UpdateContainer rewrites an existing container (its name cannot change here).
+func (t *Tx) UpdateContainer(rec ContainerRecord) error {
+	old, err := t.Container(rec.ID)
+	if err != nil {
+		return err
+	}
+	if old.Name != rec.Name {
+		return fmt.Errorf("container %s: name change from %q to %q is not an update: %w",
+			rec.ID, old.Name, rec.Name, api.ErrInvalidArgument)
+	}
+	return t.putJSON(bucketContainers, rec.ID, rec)
+}
+
+// Container returns the container with exactly this id.
+func (t *Tx) Container(id string) (ContainerRecord, error) {
+	var rec ContainerRecord
+	if err := t.getJSON(bucketContainers, id, &rec); err != nil {
+		return rec, fmt.Errorf("no such container: %s: %w", id, errKindOf(err))
+	}
+	return rec, nil
+}
+
+// ResolveContainer finds a container by full id, name, or a unique id
+// prefix, as docker does.
+func (t *Tx) ResolveContainer(ref string) (ContainerRecord, error) {
+	if ref == "" {
+		return ContainerRecord{}, fmt.Errorf("empty container name or id: %w", api.ErrInvalidArgument)
+	}
+	if rec, err := t.Container(ref); err == nil {
+		return rec, nil
+	}
+	names, err := t.bucket(bucketContainerNames)
+	if err != nil {
+		return ContainerRecord{}, err
+	}
+	if id := names.Get([]byte(ref)); id != nil {
+		return t.Container(string(id))
+	}
+	b, err := t.bucket(bucketContainers)
+	if err != nil {
+		return ContainerRecord{}, err
+	}
+	var matches []string
+	c := b.Cursor()
+	for k, _ := c.Seek([]byte(ref)); k != nil && strings.HasPrefix(string(k), ref); k, _ = c.Next() {
+		matches = append(matches, string(k))
+	}
+	switch len(matches) {
+	case 0:
+		return ContainerRecord{}, fmt.Errorf("no such container: %s: %w", ref, api.ErrNotFound)
+	case 1:
+		return t.Container(matches[0])
+	}
+	return ContainerRecord{}, fmt.Errorf("container id prefix %q matches %d containers; give more of the id: %w",
+		ref, len(matches), api.ErrInvalidArgument)
+}
+
+// DeleteContainer removes a container and frees its name. Deleting one
+// that does not exist is api.ErrNotFound.
+func (t *Tx) DeleteContainer(id string) error {
+	rec, err := t.Container(id)
+	if err != nil {
+		return err
+	}
+	if err := t.delete(bucketContainerNames, rec.Name); err != nil {
+		return err
+	}
+	return t.delete(bucketContainers, id)
+}
+
+// Containers lists every container, oldest first.
+func (t *Tx) Containers() ([]ContainerRecord, error) {
+	b, err := t.bucket(bucketContainers)
+	if err != nil {
+		return nil, err
+	}
+	var out []ContainerRecord
+	err = b.ForEach(func(k, v []byte) error {
+		var rec ContainerRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("container %s: %v: %w", k, err, api.ErrCorrupt)
+		}
+		out = append(out, rec)
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+// errKindOf keeps the sentinel of a lookup error without its wording.
+func errKindOf(err error) error {
+	for _, s := range []error{api.ErrNotFound, api.ErrCorrupt} {
+		if api.CodeOf(err) == api.CodeOf(s) {
+			return s
+		}
+	}
+	return err
+}

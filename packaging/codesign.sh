@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sign Berth.app: every executable inside first, then the bundle, each with
+# the virtualization entitlement (the daemon, which runs inside
+# Resources/bin/berth, is the process that creates VMs).
+#
+# usage: codesign.sh APP [IDENTITY]
+#   IDENTITY  "-" (ad-hoc, the default: runs on this Mac only) or a
+#             "Developer ID Application: …" identity for distribution, which
+#             also turns on the hardened runtime and a secure timestamp, as
+#             notarization requires. Also read from $BERTH_SIGN_IDENTITY.
+# Guest agents (Linux ELF files) are data to macOS and are sealed by the
+# bundle signature, not signed themselves.
+set -euo pipefail
+
+app=${1:?usage: codesign.sh APP [IDENTITY]}
+identity=${2:-${BERTH_SIGN_IDENTITY:--}}
+here=$(cd "$(dirname "$0")" && pwd)
+ent="$here/../resources/berth.entitlements"
+
+if [[ $(uname -s) != Darwin ]]; then
+  echo "codesign.sh: code signing needs macOS (codesign); on $(uname -s) only the bundle can be assembled" >&2
+  exit 1
+fi
+[[ -d $app/Contents/MacOS ]] || { echo "codesign.sh: $app is not an app bundle; run make app" >&2; exit 1; }
+
+opts=(--force --entitlements "$ent" --sign "$identity")
+if [[ $identity != "-" ]]; then
+  opts+=(--options runtime --timestamp)
+fi
+codesign "${opts[@]}" "$app/Contents/Resources/bin/berth"
+codesign "${opts[@]}" "$app/Contents/MacOS/Berth"
+codesign "${opts[@]}" "$app"
+codesign --verify --strict --verbose=2 "$app"
+echo "signed $app with identity '$identity'"
