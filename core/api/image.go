@@ -75,3 +75,57 @@ type ImagePruned struct {
 	Disks     int   `json:"disks"`
 	Reclaimed int64 `json:"reclaimed"`
 }
+
+// ImagePullRequest asks the daemon to pull an image.
+type ImagePullRequest struct {
+	Ref string `json:"ref"`
+	// Platform is "os/arch[/variant]"; empty means linux on the host's CPU.
+	Platform string `json:"platform,omitempty"`
+	// Scheme is "", "http" or "https" (see `berth image pull --scheme`).
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// ImagePushRequest asks the daemon to push a local image, to Target if set.
+type ImagePushRequest struct {
+	Ref    string `json:"ref"`
+	Target string `json:"target,omitempty"`
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// ImageLoadRequest asks the daemon to import a file or directory it can
+// read: a docker save tarball, an OCI archive or layout, gzip or not.
+type ImageLoadRequest struct {
+	Path     string `json:"path"`
+	Platform string `json:"platform,omitempty"`
+}
+
+// ImageTagRequest gives Source the name Target.
+type ImageTagRequest struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+}
+
+// ImagePruneRequest: All removes every unused image, not only unnamed ones.
+type ImagePruneRequest struct {
+	All bool `json:"all,omitempty"`
+}
+
+// RegistryLoginRequest carries credentials to check and store.
+type RegistryLoginRequest struct {
+	Registry string `json:"registry"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Scheme   string `json:"scheme,omitempty"`
+}
+
+// RegistryLogin says where credentials were stored.
+type RegistryLogin struct {
+	Registry string `json:"registry"`
+	// Store is "docker-credential-<helper>" or Berth's credential file.
+	Store string `json:"store"`
+}
+
+// RegistryLogoutRequest names the registry to forget.
+type RegistryLogoutRequest struct {
+	Registry string `json:"registry"`
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/events"
+	"github.com/berthvm/berth/core/image"
 	"github.com/berthvm/berth/core/paths"
 	"github.com/berthvm/berth/core/state"
 )
@@ -49,6 +50,7 @@ type Daemon struct {
 	started time.Time
 	hostID  string
 	bus     *events.Bus
+	images  *image.Store
 
 	mux      *http.ServeMux
 	stopOnce sync.Once
@@ -122,6 +124,10 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		return nil, nil, fmt.Errorf("write pid file: %w", err)
 	}
 
+	if d.images, err = image.Open(ctx, image.Options{Home: cfg.Home, DB: db, InUse: d.imagesInUse}); err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("open image store in data dir %q: %w", cfg.Home, err)
+	}
 	d.caps = capabilities.Probe(ctx)
 	d.routes()
 	d.bus.Publish(api.Event{Type: api.EventDaemon, Action: "start", ID: d.hostID})

@@ -20,6 +20,7 @@ func (d *Daemon) routes() {
 		return nil, nil
 	})
 	d.mux.HandleFunc("GET /v1/events", d.events)
+	d.imageRoutes()
 }
 
 func (d *Daemon) systemInfo(*http.Request) (any, error) {
@@ -32,6 +33,11 @@ func (d *Daemon) systemInfo(*http.Request) (any, error) {
 	err := d.db.View(func(tx *state.Tx) error {
 		m, err := tx.Meta()
 		info.SchemaVersion = m.SchemaVersion
+		if err != nil {
+			return err
+		}
+		images, err := tx.Images()
+		info.Images = len(images)
 		return err
 	})
 	return info, err

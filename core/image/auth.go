@@ -152,23 +152,16 @@ func runHelper(ctx context.Context, helper, verb string, input []byte) error {
 	return nil
 }
 
-// LoginResult says where the credentials went.
-type LoginResult struct {
-	Registry string `json:"registry"`
-	// Store is "docker-credential-<helper>" or the credential file's path.
-	Store string `json:"store"`
-}
-
 // Login checks username and password against the registry, then stores
 // them: in the docker credential helper the user's docker config names,
 // else in Berth's 0600 credential file.
-func (s *Store) Login(ctx context.Context, registry, username, password string, opts RegistryOptions) (LoginResult, error) {
+func (s *Store) Login(ctx context.Context, registry, username, password string, opts RegistryOptions) (api.RegistryLogin, error) {
 	reg, err := s.parseRegistry(registry, opts)
 	if err != nil {
-		return LoginResult{}, err
+		return api.RegistryLogin{}, err
 	}
 	if username == "" || password == "" {
-		return LoginResult{}, fmt.Errorf("login to %s: username and password are required: %w", reg.RegistryStr(), api.ErrInvalidArgument)
+		return api.RegistryLogin{}, fmt.Errorf("login to %s: username and password are required: %w", reg.RegistryStr(), api.ErrInvalidArgument)
 	}
 	auth := &authn.Basic{Username: username, Password: password}
 	tr := s.opts.Transport
@@ -182,32 +175,32 @@ func (s *Store) Login(ctx context.Context, registry, username, password string, 
 		err = pingWith(ctx, rt, reg)
 	}
 	if err != nil {
-		return LoginResult{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), registryError(reg.Repo("berth-login-check").Tag("x"), err))
+		return api.RegistryLogin{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), registryError(reg.Repo("berth-login-check").Tag("x"), err))
 	}
 	key := authKey(reg)
 	helper, err := s.credHelper(key)
 	if err != nil {
-		return LoginResult{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), err)
+		return api.RegistryLogin{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), err)
 	}
 	if helper != "" {
 		in, _ := json.Marshal(map[string]string{"ServerURL": key, "Username": username, "Secret": password})
 		if err := runHelper(ctx, helper, "store", in); err != nil {
-			return LoginResult{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), err)
+			return api.RegistryLogin{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), err)
 		}
-		return LoginResult{Registry: reg.RegistryStr(), Store: "docker-credential-" + helper}, nil
+		return api.RegistryLogin{Registry: reg.RegistryStr(), Store: "docker-credential-" + helper}, nil
 	}
 	p := filepath.Join(s.opts.Home, authFile)
 	authFileMu.Lock()
 	defer authFileMu.Unlock()
 	cfg, err := readAuthFile(p)
 	if err != nil {
-		return LoginResult{}, err
+		return api.RegistryLogin{}, err
 	}
 	cfg.Auths[key] = authEntry{Auth: base64.StdEncoding.EncodeToString([]byte(username + ":" + password))}
 	if err := writeAuthFile(p, cfg); err != nil {
-		return LoginResult{}, fmt.Errorf("login to %s: save credentials: %w", reg.RegistryStr(), err)
+		return api.RegistryLogin{}, fmt.Errorf("login to %s: save credentials: %w", reg.RegistryStr(), err)
 	}
-	return LoginResult{Registry: reg.RegistryStr(), Store: p}, nil
+	return api.RegistryLogin{Registry: reg.RegistryStr(), Store: p}, nil
 }
 
 // Logout forgets the credentials for registry in both places Login may

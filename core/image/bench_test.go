@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/image/registrytest"
 	"github.com/berthvm/berth/core/internal/layertest"
-	"github.com/berthvm/berth/core/internal/registrytest"
 	"github.com/berthvm/berth/core/internal/testenv"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/image/registrytest"
 	"github.com/berthvm/berth/core/internal/layertest"
-	"github.com/berthvm/berth/core/internal/registrytest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"

@@ -110,6 +110,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.systemCommand(),
 		a.eventsCommand(),
 		a.daemonCommand(),
+		a.imageCommand(),
+		a.registryCommand(),
 	)
 	markRunErrors(root)
 	return root

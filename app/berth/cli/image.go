@@ -1,0 +1,448 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) imageCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Manage images: pull, push, load, save, list, inspect, tag, remove, prune",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(a.imagePullCommand(), a.imagePushCommand(), a.imageLoadCommand(), a.imageSaveCommand(),
+		a.imageListCommand(), a.imageInspectCommand(), a.imageTagCommand(), a.imageRemoveCommand(),
+		a.imagePruneCommand())
+	return cmd
+}
+
+func (a *app) imagePullCommand() *cobra.Command {
+	var platform, scheme string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:     "pull [flags] REF",
+		Short:   "Pull an image from a registry and prepare its root filesystem",
+		Example: "  berth image pull alpine:3\n  berth image pull --platform linux/arm64 ghcr.io/org/app:1\n  berth image pull --scheme http 10.0.0.5:5000/app",
+		Args:    exactArgs(1, "REF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			b := a.bars(quiet)
+			im, err := c.ImagePull(cmd.Context(), api.ImagePullRequest{Ref: args[0], Platform: platform, Scheme: scheme}, b.update)
+			b.finish()
+			if err != nil {
+				return err
+			}
+			if quiet {
+				fmt.Fprintln(a.streams.Out, im.Digest)
+				return nil
+			}
+			fmt.Fprintf(a.streams.Out, "Pulled %s (%s, %s)\nDigest: %s\n", firstName(im, args[0]), im.Platform, humanBytes(im.Size), im.Digest)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&platform, "platform", "", "os/arch[/variant] to pull from a multi-platform image (default linux/<host arch>)")
+	f.StringVar(&scheme, "scheme", "", "http or https (default: https, plain http allowed for loopback and private addresses)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image digest")
+	return cmd
+}
+
+func (a *app) imagePushCommand() *cobra.Command {
+	var scheme string
+	cmd := &cobra.Command{
+		Use:     "push [flags] REF [TARGET]",
+		Short:   "Push a local image to a registry (to TARGET if given)",
+		Example: "  berth image push 127.0.0.1:5000/app:1\n  berth image push app:1 registry.example.com/team/app:1",
+		Args:    rangeArgs(1, 2, "REF [TARGET]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := api.ImagePushRequest{Ref: args[0], Scheme: scheme}
+			if len(args) == 2 {
+				req.Target = args[1]
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			b := a.bars(false)
+			im, err := c.ImagePush(cmd.Context(), req, b.update)
+			b.finish()
+			if err != nil {
+				return err
+			}
+			target := req.Target
+			if target == "" {
+				target = req.Ref
+			}
+			fmt.Fprintf(a.streams.Out, "Pushed %s\nDigest: %s\n", target, im.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&scheme, "scheme", "", "http or https (default: https, plain http allowed for loopback and private addresses)")
+	return cmd
+}
+
+func (a *app) imageLoadCommand() *cobra.Command {
+	var input, platform string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "load -i PATH",
+		Short: "Load images from a docker save tarball, an OCI archive or an OCI layout directory (gzip or not)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if input == "" {
+				return &usageError{err: fmt.Errorf("name the archive or directory with -i PATH")}
+			}
+			p, err := absPath(input)
+			if err != nil {
+				return &usageError{err: err}
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			b := a.bars(quiet)
+			loaded, err := c.ImageLoad(cmd.Context(), api.ImageLoadRequest{Path: p, Platform: platform}, b.update)
+			b.finish()
+			if err != nil {
+				return err
+			}
+			for _, im := range loaded {
+				switch {
+				case quiet:
+					fmt.Fprintln(a.streams.Out, im.Digest)
+				case len(im.Names) > 0:
+					for _, n := range im.Names {
+						fmt.Fprintf(a.streams.Out, "Loaded image: %s\n", n)
+					}
+				default:
+					fmt.Fprintf(a.streams.Out, "Loaded image ID: %s (no name; give it one with berth image tag)\n", im.ID)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&input, "input", "i", "", "the file or directory to load")
+	f.StringVar(&platform, "platform", "", "os/arch[/variant] to load from a multi-platform archive")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image digests")
+	return cmd
+}
+
+func (a *app) imageSaveCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "save [-o FILE] REF...",
+		Short: "Save images as a tarball that `docker load` (and berth image load) reads",
+		Args:  minArgs(1, "REF..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" && isTerminal(a.streams.Out) {
+				return &usageError{err: fmt.Errorf("refusing to write a tarball to the terminal: use -o FILE or redirect stdout")}
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if output == "" {
+				return c.ImageSave(cmd.Context(), a.streams.Out, args...)
+			}
+			// Write beside the target and rename, so a failed save leaves no
+			// half tarball under the name the user gave.
+			f, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp-*")
+			if err != nil {
+				return err
+			}
+			bw := bufio.NewWriterSize(f, 1<<20)
+			err = c.ImageSave(cmd.Context(), bw, args...)
+			if err == nil {
+				err = bw.Flush()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(f.Name(), output)
+			}
+			if err != nil {
+				os.Remove(f.Name())
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
+	return cmd
+}
+
+func (a *app) imageListCommand() *cobra.Command {
+	var format string
+	var quiet, digests bool
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List local images",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			images, err := c.Images(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if quiet {
+				seen := map[string]bool{}
+				for _, im := range images {
+					if id := shortID(im.ID); !seen[id] {
+						seen[id] = true
+						fmt.Fprintln(a.streams.Out, id)
+					}
+				}
+				return nil
+			}
+			if format != "" && format != "json" {
+				// A template applies to each image, as docker's does.
+				for _, im := range images {
+					if err := render(a.streams.Out, format, im, nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return render(a.streams.Out, format, images, func(w io.Writer) error { return printImages(w, images, digests) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template applied to each image")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only image IDs")
+	f.BoolVar(&digests, "digests", false, "show manifest digests")
+	return cmd
+}
+
+func printImages(out io.Writer, images []api.Image, digests bool) error {
+	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+	head := "REPOSITORY\tTAG\t"
+	if digests {
+		head += "DIGEST\t"
+	}
+	fmt.Fprintln(w, head+"IMAGE ID\tPLATFORM\tCREATED\tSIZE")
+	for _, im := range images {
+		names := im.Names
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, n := range names {
+			repo, tag := splitName(n)
+			line := repo + "\t" + tag + "\t"
+			if digests {
+				line += im.Digest + "\t"
+			}
+			fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\n", line, shortID(im.ID), im.Platform, ago(im.Created), humanBytes(im.Size))
+		}
+	}
+	return w.Flush()
+}
+
+// splitName shows names as docker does: "docker.io/library/alpine:3" is
+// "alpine" "3"; no name is "<none>" "<none>".
+func splitName(n string) (repo, tag string) {
+	if n == "" {
+		return "<none>", "<none>"
+	}
+	repo, tag = n, "<none>"
+	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
+		repo, tag = n[:i], n[i+1:]
+	}
+	repo = strings.TrimPrefix(strings.TrimPrefix(repo, "docker.io/library/"), "docker.io/")
+	return repo, tag
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	case d < 60*24*time.Hour:
+		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	case d < 2*365*24*time.Hour:
+		return fmt.Sprintf("%d months ago", int(d.Hours()/24/30))
+	}
+	return fmt.Sprintf("%d years ago", int(d.Hours()/24/365))
+}
+
+func firstName(im api.Image, fallback string) string {
+	if len(im.Names) > 0 {
+		return im.Names[0]
+	}
+	return fallback
+}
+
+func (a *app) imageInspectCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect REF...",
+		Short: "Show images' details: config, layers, root filesystem disk",
+		Args:  minArgs(1, "REF..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var all []api.ImageDetail
+			for _, ref := range args {
+				d, err := c.ImageInspect(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				all = append(all, d)
+			}
+			if format == "" || format == "json" {
+				return render(a.streams.Out, "json", all, nil)
+			}
+			for _, d := range all {
+				if err := render(a.streams.Out, format, d, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' (default) or a Go template, e.g. {{.RootFS.Path}}")
+	return cmd
+}
+
+func (a *app) imageTagCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE TARGET",
+		Short: "Give an image another name",
+		Args:  exactArgs(2, "SOURCE TARGET"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.ImageTag(cmd.Context(), args[0], args[1])
+			return err
+		},
+	}
+}
+
+func (a *app) imageRemoveCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [-f] REF...",
+		Aliases: []string{"remove", "rmi"},
+		Short:   "Remove image names, and images left without one",
+		Args:    minArgs(1, "REF..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var errs []string
+			for _, ref := range args {
+				res, err := c.ImageRemove(cmd.Context(), ref, force)
+				if err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				for _, n := range res.Untagged {
+					fmt.Fprintf(a.streams.Out, "Untagged: %s\n", n)
+				}
+				for _, d := range res.Deleted {
+					fmt.Fprintf(a.streams.Out, "Deleted: %s\n", d)
+				}
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%s", strings.Join(errs, "\n"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove even if containers use it or several names point at it")
+	return cmd
+}
+
+func (a *app) imagePruneCommand() *cobra.Command {
+	var all, force bool
+	cmd := &cobra.Command{
+		Use:   "prune [-a] [-f]",
+		Short: "Remove unnamed images (-a: every image no container uses) and unreferenced data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !force && isTerminal(a.streams.In) {
+				what := "images without a name"
+				if all {
+					what = "every image no container uses"
+				}
+				fmt.Fprintf(a.streams.Out, "This removes %s. Continue? [y/N] ", what)
+				line, _ := bufio.NewReader(a.streams.In).ReadString('\n')
+				if ans := strings.ToLower(strings.TrimSpace(line)); ans != "y" && ans != "yes" {
+					return nil
+				}
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			res, err := c.ImagePrune(cmd.Context(), all)
+			if err != nil {
+				return err
+			}
+			for _, d := range res.Deleted {
+				fmt.Fprintf(a.streams.Out, "Deleted: %s\n", d)
+			}
+			fmt.Fprintf(a.streams.Out, "Total reclaimed space: %s\n", humanBytes(res.Reclaimed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove every image no container uses, not only unnamed ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return cmd
+}
+
+// bars returns progress bars on stdout, or none when quiet.
+func (a *app) bars(quiet bool) *bars {
+	if quiet {
+		return &bars{}
+	}
+	return newBars(a.streams.Out)
+}
