@@ -2,9 +2,7 @@ package image
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,12 +16,12 @@ import (
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/rootfs"
 	"github.com/berthvm/berth/core/state"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/zstd"
 )
 
 // LoadOptions tune Load.
@@ -182,27 +180,6 @@ func cleanEntry(name string) (string, error) {
 	return strings.TrimPrefix(path.Clean(name), "./"), nil
 }
 
-// decompress returns r uncompressed if it starts with a gzip or zstd magic.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gzip: %v: %w", err, api.ErrCorrupt)
-		}
-		return zr, func() { zr.Close() }, nil
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("zstd: %v: %w", err, api.ErrCorrupt)
-		}
-		return zr, zr.Close, nil
-	}
-	return br, func() {}, nil
-}
-
 // stageArchive streams the archive once, storing each file as a blob.
 func (s *Store) stageArchive(ctx context.Context, o *op, p string, size int64, progress api.ProgressFunc) (*archiveSource, error) {
 	f, err := os.Open(p)
@@ -211,21 +188,22 @@ func (s *Store) stageArchive(ctx context.Context, o *op, p string, size int64, p
 	}
 	defer f.Close()
 	pr := &progressReader{r: f, id: filepath.Base(p), action: "read", total: size, report: progress}
-	r, closeFn, err := decompress(pr)
+	r, closeFn, err := rootfs.Decompress(pr)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFn()
 	a := &archiveSource{s: s, files: map[string]v1.Hash{}, sizes: map[string]int64{}}
 	links := map[string]string{}
-	tr := tar.NewReader(r)
+	tr := tar.NewReader(markReads{r})
 	for first := true; ; first = false {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if first && !errors.Is(err, io.ErrUnexpectedEOF) {
+			var se sourceErr
+			if first && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &se) {
 				return nil, fmt.Errorf("not a tar archive (%v): %w", err, api.ErrInvalidArgument)
 			}
 			return nil, fmt.Errorf("archive is truncated or corrupt: %v: %w", err, api.ErrCorrupt)
@@ -275,15 +253,30 @@ func (s *Store) stageArchive(ctx context.Context, o *op, p string, size int64, p
 	return a, nil
 }
 
+// archiveErr explains a failure while storing an archive entry: reading
+// the archive (truncated, bad compression) is api.ErrCorrupt; anything
+// else (a full disk) keeps its own kind.
 func archiveErr(entry string, err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("archive is truncated (in %s): %w", entry, api.ErrCorrupt)
-	}
-	var gz interface{ Error() string }
-	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &gz) && strings.Contains(err.Error(), "flate") {
-		return fmt.Errorf("archive is corrupt (in %s): %v: %w", entry, err, api.ErrCorrupt)
+	var re sourceErr
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &re) {
+		return fmt.Errorf("archive is truncated or corrupt (in %s): %v: %w", entry, err, api.ErrCorrupt)
 	}
 	return fmt.Errorf("%s: %w", entry, err)
+}
+
+// sourceErr marks an error that came from reading the archive itself.
+type sourceErr struct{ err error }
+
+func (e sourceErr) Error() string { return e.err.Error() }
+
+type markReads struct{ r io.Reader }
+
+func (m markReads) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = sourceErr{err}
+	}
+	return n, err
 }
 
 func readAllFrom(src source, name string, limit int64) ([]byte, error) {
@@ -567,15 +560,15 @@ func (s *Store) layerKind(h v1.Hash) (types.MediaType, v1.Hash, error) {
 		return "", v1.Hash{}, err
 	}
 	var mt types.MediaType
-	switch {
-	case n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+	switch rootfs.Compression(magic[:n]) {
+	case "gzip":
 		mt = types.OCILayer
-	case n == 4 && bytes.Equal(magic[:], []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case "zstd":
 		mt = types.OCILayerZStd
 	default:
 		return types.OCIUncompressedLayer, h, nil
 	}
-	r, closeFn, err := decompress(f)
+	r, closeFn, err := rootfs.Decompress(f)
 	if err != nil {
 		return "", v1.Hash{}, err
 	}

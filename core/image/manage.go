@@ -172,8 +172,8 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (api.ImageRe
 	}
 	deleteImage := true
 	if byName != "" && slices.Contains(names, byName) {
+		deleteImage = len(names) == 1
 		names = []string{byName}
-		deleteImage = !hasOther(im, byName, names, s)
 	} else if len(names) > 1 && !force {
 		return out, fmt.Errorf("image %s has %d names (%s); remove them one by one or use -f: %w",
 			ref, len(names), strings.Join(names, ", "), api.ErrConflict)
@@ -210,18 +210,6 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (api.ImageRe
 		}
 	}
 	return out, s.syncIndex()
-}
-
-// hasOther reports whether the image keeps a name after byName goes.
-func hasOther(im state.Image, byName string, _ []string, s *Store) bool {
-	var all []string
-	s.db.View(func(tx *state.Tx) (err error) { all, err = tx.NamesOf(im.Digest); return err })
-	for _, n := range all {
-		if n != byName {
-			return true
-		}
-	}
-	return false
 }
 
 // Prune removes images without a name (all unused images with all) that no

@@ -246,7 +246,7 @@ func (f *flattener) openLayer(ctx context.Context, i int, l v1.Layer, onRead fun
 	if onRead != nil {
 		src = &countReader{r: rc, on: onRead}
 	}
-	r, closeFn, err := decompress(src)
+	r, closeFn, err := Decompress(src)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", id, err)
 	}
@@ -283,18 +283,32 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decompress returns r uncompressed, telling gzip and zstd by their magic.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	magic, _ := br.Peek(4)
+// Compression names the compression a stream starts with: "gzip", "zstd"
+// or "" (none), from its first four bytes.
+func Compression(magic []byte) string {
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		return "gzip"
+	case len(magic) >= 4 && bytes.Equal(magic[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd"
+	}
+	return ""
+}
+
+// Decompress returns r uncompressed (gzip and zstd are told by their
+// magic; anything else passes through) and a function that releases the
+// decompressor.
+func Decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, _ := br.Peek(4)
+	switch Compression(magic) {
+	case "gzip":
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("gzip: %v: %w", err, api.ErrCorrupt)
 		}
 		return zr, func() { zr.Close() }, nil
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case "zstd":
 		zr, err := zstd.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("zstd: %v: %w", err, api.ErrCorrupt)
