@@ -106,11 +106,12 @@ func TestOpenCleansInterruptedWork(t *testing.T) {
 	os.WriteFile(filepath.Join(s.tmp, "blob-123"), []byte("half"), 0o644)
 	os.WriteFile(filepath.Join(s.disks, ".tmp-x.ext4-1"), []byte("half"), 0o644)
 	os.WriteFile(filepath.Join(s.disks, strings.Repeat("d", 64)+".ext4"), []byte("orphan disk"), 0o644)
+	os.WriteFile(filepath.Join(s.disks, "writable-1073741824.ext4"), []byte("not a base disk"), 0o644)
 	s.db.Close()
 
 	s2 := openStore(t, home, nil)
 	sn := snap(t, s2)
-	if len(sn.Tmp) != 0 || len(sn.Disks) != 1 || len(sn.Images) != 1 {
+	if len(sn.Tmp) != 0 || len(sn.Disks) != 2 || len(sn.Images) != 1 {
 		t.Fatalf("after reopen: %+v", sn)
 	}
 	if _, err := os.Stat(orphan); err == nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -338,6 +339,8 @@ func (s *Store) referencedLocked() (map[string]bool, error) {
 	return keep, nil
 }
 
+var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // collect removes every blob and base disk that nothing references.
 func (s *Store) collect(ctx context.Context) (api.ImagePruned, error) {
 	var out api.ImagePruned
@@ -355,8 +358,8 @@ func (s *Store) collect(ctx context.Context) (api.ImagePruned, error) {
 	}
 	for _, e := range diskEntries {
 		hexd, ok := strings.CutSuffix(e.Name(), ".ext4")
-		if !ok || strings.HasPrefix(e.Name(), ".") {
-			continue
+		if !ok || !hexDigest.MatchString(hexd) {
+			continue // temp files, writable-disk templates: not base disks
 		}
 		d := "sha256:" + hexd
 		if keep[d] {
