@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/berthvm/berth/core/api"
@@ -77,8 +78,8 @@ func TestLoadWhatSkopeoWrites(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newStore(t, nil)
-			var reports int
-			got, err := s.Load(context.Background(), filepath.Join(work, tc.path), LoadOptions{Progress: func(api.Progress) { reports++ }})
+			var reports atomic.Int64
+			got, err := s.Load(context.Background(), filepath.Join(work, tc.path), LoadOptions{Progress: func(api.Progress) { reports.Add(1) }})
 			if tc.path == "../src" {
 				got, err = s.Load(context.Background(), src, LoadOptions{})
 			}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/berthvm/berth/core/api"
@@ -87,10 +89,13 @@ func TestRegistryRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var layerReports = map[string]bool{}
+			var mu sync.Mutex
+			layerReports := map[string]bool{}
 			got, err := s2.Pull(ctx, ref, PullOptions{Progress: func(p api.Progress) {
 				if p.Action == "download" && p.Done {
+					mu.Lock()
 					layerReports[p.ID] = true
+					mu.Unlock()
 				}
 			}})
 			if err != nil {
@@ -239,9 +244,9 @@ func TestRegistryFailures(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := ln.Addr().String()
 	ln.Close()
-	calls := 0
+	var calls atomic.Int64
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls++
+		calls.Add(1)
 		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"boom"}]}`, http.StatusInternalServerError)
 	}))
 	defer failing.Close()
@@ -273,7 +278,7 @@ func TestRegistryFailures(t *testing.T) {
 			sameSnap(t, before, snap(t, s))
 		})
 	}
-	if calls < 2 {
-		t.Fatalf("a 500 was tried %d times, want retries", calls)
+	if calls.Load() < 2 {
+		t.Fatalf("a 500 was tried %d times, want retries", calls.Load())
 	}
 }

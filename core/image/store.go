@@ -151,6 +151,7 @@ func (s *Store) blobPath(h v1.Hash) string { return filepath.Join(s.blobs, h.Hex
 // its additions back and a concurrent prune never deletes them midway.
 type op struct {
 	s       *Store
+	mu      sync.Mutex // layers arrive in parallel
 	leased  []string
 	created []string
 }
@@ -161,12 +162,22 @@ func (o *op) lease(d string) {
 	o.s.mu.Lock()
 	o.s.leases[d]++
 	o.s.mu.Unlock()
+	o.mu.Lock()
 	o.leased = append(o.leased, d)
+	o.mu.Unlock()
+}
+
+func (o *op) addCreated(d string) {
+	o.mu.Lock()
+	o.created = append(o.created, d)
+	o.mu.Unlock()
 }
 
 // end releases the op's leases. After a failure it removes the blobs the op
 // created that nothing else references, so the store is as it was.
 func (o *op) end(failed bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	s := o.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,7 +237,7 @@ func (o *op) put(ctx context.Context, want v1.Hash, size int64, r io.Reader) (cr
 	if err != nil {
 		return false, err
 	}
-	o.created = append(o.created, want.String())
+	o.addCreated(want.String())
 	return true, nil
 }
 
@@ -240,7 +251,7 @@ func (o *op) putUnknown(ctx context.Context, r io.Reader) (v1.Hash, int64, error
 		if err := os.Rename(tmp, o.s.blobPath(got)); err != nil {
 			return err
 		}
-		o.created = append(o.created, got.String())
+		o.addCreated(got.String())
 		return nil
 	})
 	return h, n, err
