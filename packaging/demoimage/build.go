@@ -1,0 +1,192 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// epoch is every file's time, so the same busybox gives the same image.
+var epoch = time.Unix(0, 0).UTC()
+
+const greeting = `#!/bin/sh
+# The demo's default command: show that this runs in its own VM.
+echo "Hello from Berth! This container runs in its own virtual machine."
+echo "Guest kernel: $(uname -r) ($(uname -m))"
+echo "Hostname:     $(hostname)"
+`
+
+// fallbackApplets are linked when the host cannot list busybox's applets
+// (building for another architecture without a busybox to ask).
+var fallbackApplets = []string{"bin/sh", "bin/ash", "bin/cat", "bin/cp", "bin/date", "bin/echo", "bin/false",
+	"bin/hostname", "bin/kill", "bin/ln", "bin/ls", "bin/mkdir", "bin/mount", "bin/mv", "bin/ps", "bin/pwd",
+	"bin/rm", "bin/sleep", "bin/sync", "bin/true", "bin/uname", "usr/bin/env", "usr/bin/id", "usr/bin/head",
+	"usr/bin/tail", "usr/bin/wc", "usr/bin/yes", "usr/bin/whoami", "usr/bin/tty", "usr/bin/stat",
+	"usr/bin/seq", "usr/bin/sha256sum", "usr/bin/test", "usr/bin/free", "usr/bin/uptime", "usr/bin/top",
+	"bin/grep", "bin/sed", "usr/bin/awk", "bin/touch", "bin/chmod", "bin/chown", "bin/df", "bin/dd",
+	"usr/bin/nproc", "usr/bin/printf", "usr/bin/nc", "sbin/ip", "bin/ping", "usr/bin/wget", "bin/vi"}
+
+// spec is what goes into the demo image.
+type spec struct {
+	Busybox []byte   // a static busybox for Arch
+	Arch    string   // GOARCH: amd64, arm64
+	Applets []string // paths relative to / ("bin/sh"), linked to /bin/busybox
+}
+
+// build makes the demo image: one layer with busybox, its applet links,
+// users and groups, and a greeting as the default command.
+func build(s spec) (v1.Image, error) {
+	layerTar, err := layerBytes(s)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make layer: %w", err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Architecture = s.Arch
+	if s.Arch == "arm64" {
+		cfg.Variant = "v8"
+	}
+	cfg.OS = "linux"
+	cfg.Created = v1.Time{Time: epoch}
+	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cfg.Config.Cmd = []string{"/usr/bin/hello"}
+	cfg.Config.WorkingDir = "/"
+	cfg.Config.Labels = map[string]string{
+		"org.opencontainers.image.title":       "Berth demo",
+		"org.opencontainers.image.description": "Debian's busybox-static and a greeting, built locally by Berth",
+	}
+	return mutate.ConfigFile(img, cfg)
+}
+
+func layerBytes(s spec) ([]byte, error) {
+	if len(s.Busybox) == 0 {
+		return nil, fmt.Errorf("no busybox binary")
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	add := func(h *tar.Header, body []byte) error {
+		h.ModTime, h.Uname, h.Gname = epoch, "root", "root"
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		_, err := tw.Write(body)
+		return err
+	}
+	dir := func(p string, mode int64) error {
+		if dirs[p] {
+			return nil
+		}
+		dirs[p] = true
+		return add(&tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: mode}, nil)
+	}
+	file := func(p string, mode int64, body string) error {
+		return add(&tar.Header{Typeflag: tar.TypeReg, Name: p, Mode: mode, Size: int64(len(body))}, []byte(body))
+	}
+	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "home", "home/berth",
+		"dev", "proc", "sys", "run", "var", "mnt"} {
+		mode := int64(0o755)
+		if d == "root" {
+			mode = 0o700
+		}
+		if err := dir(d, mode); err != nil {
+			return nil, err
+		}
+	}
+	if err := dir("tmp", 0o1777); err != nil {
+		return nil, err
+	}
+	if err := add(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755,
+		Size: int64(len(s.Busybox))}, s.Busybox); err != nil {
+		return nil, err
+	}
+	applets := append([]string(nil), s.Applets...)
+	if len(applets) == 0 {
+		applets = fallbackApplets
+	}
+	sort.Strings(applets)
+	for _, a := range applets {
+		a = strings.TrimPrefix(path.Clean("/"+a), "/") // rooted: "../x" cannot escape
+		if a == "bin/busybox" || a == "" {
+			continue
+		}
+		if err := dir(path.Dir(a), 0o755); err != nil {
+			return nil, err
+		}
+		if err := add(&tar.Header{Typeflag: tar.TypeSymlink, Name: a, Linkname: "/bin/busybox", Mode: 0o777}, nil); err != nil {
+			return nil, err
+		}
+	}
+	files := []struct {
+		path string
+		mode int64
+		body string
+	}{
+		{"etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\nberth:x:1000:1000:Berth demo user:/home/berth:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+		{"etc/group", 0o644, "root:x:0:\nberth:x:1000:\nusers:x:100:berth\nnogroup:x:65534:\n"},
+		{"etc/shadow", 0o600, "root:*:0:0:99999:7:::\nberth:*:0:0:99999:7:::\nnobody:*:0:0:99999:7:::\n"},
+		{"usr/bin/hello", 0o755, greeting},
+	}
+	for _, f := range files {
+		if err := file(f.path, f.mode, f.body); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(&tar.Header{Typeflag: tar.TypeReg, Name: "home/berth/.profile", Mode: 0o644, Uid: 1000, Gid: 1000,
+		Size: int64(len("export PS1='\\u@\\h:\\w\\$ '\n"))}, []byte("export PS1='\\u@\\h:\\w\\$ '\n")); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// write saves img as a docker-save tarball tagged ref at out, atomically.
+func write(img v1.Image, ref, out string) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return err
+	}
+	tmp := out + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := tarball.Write(tag, img, f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, out)
+}
