@@ -47,6 +47,10 @@ func (s *Store) Load(ctx context.Context, p string, opts LoadOptions) ([]api.Ima
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", p, err)
 	}
+	return s.summaries(recs)
+}
+
+func (s *Store) summaries(recs []state.Image) ([]api.Image, error) {
 	var out []api.Image
 	for _, r := range recs {
 		im, err := s.summary(r)
@@ -66,24 +70,52 @@ func (s *Store) load(ctx context.Context, o *op, p string, plat v1.Platform, pro
 		}
 		return nil, err
 	}
-	var src source
 	if fi.IsDir() {
-		src = dirSource{root: p}
-	} else {
-		as, err := s.stageArchive(ctx, o, p, fi.Size(), progress)
+		return s.loadSource(ctx, o, dirSource{root: p}, true, plat, "load "+p, progress)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	as, err := s.stageArchive(ctx, o, f, filepath.Base(p), fi.Size(), progress)
+	if err != nil {
+		return nil, err
+	}
+	return s.loadSource(ctx, o, as, false, plat, "load "+p, progress)
+}
+
+// LoadArchive imports the images of an archive read from r (a docker save
+// tarball or an OCI archive, compressed or not), such as an embedded or
+// uploaded one; label names it in errors and records.
+func (s *Store) LoadArchive(ctx context.Context, r io.Reader, label string, opts LoadOptions) ([]api.Image, error) {
+	plat, err := ParsePlatform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	o := s.begin()
+	recs, err := func() ([]state.Image, error) {
+		as, err := s.stageArchive(ctx, o, r, label, 0, opts.Progress)
 		if err != nil {
 			return nil, err
 		}
-		src = as
+		return s.loadSource(ctx, o, as, false, plat, "load "+label, opts.Progress)
+	}()
+	o.end(err != nil)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", label, err)
 	}
-	source := "load " + p
+	return s.summaries(recs)
+}
+
+func (s *Store) loadSource(ctx context.Context, o *op, src source, isDir bool, plat v1.Platform, source string, progress api.ProgressFunc) ([]state.Image, error) {
 	switch {
 	case src.exists("index.json"):
 		return s.loadLayout(ctx, o, src, plat, source, progress)
 	case src.exists("manifest.json"):
 		return s.loadDocker(ctx, o, src, source, progress)
 	}
-	if !fi.IsDir() {
+	if !isDir {
 		return nil, fmt.Errorf("neither a docker save nor an OCI archive (no index.json or manifest.json; is the file complete?): %w", api.ErrInvalidArgument)
 	}
 	return nil, fmt.Errorf("neither a docker save nor an OCI layout directory (no index.json or manifest.json): %w", api.ErrInvalidArgument)
@@ -181,13 +213,9 @@ func cleanEntry(name string) (string, error) {
 }
 
 // stageArchive streams the archive once, storing each file as a blob.
-func (s *Store) stageArchive(ctx context.Context, o *op, p string, size int64, progress api.ProgressFunc) (*archiveSource, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	pr := &progressReader{r: f, id: filepath.Base(p), action: "read", total: size, report: progress}
+// size (0 if unknown) is for progress.
+func (s *Store) stageArchive(ctx context.Context, o *op, f io.Reader, label string, size int64, progress api.ProgressFunc) (*archiveSource, error) {
+	pr := &progressReader{r: f, id: label, action: "read", total: size, report: progress}
 	r, closeFn, err := rootfs.Decompress(pr)
 	if err != nil {
 		return nil, err
@@ -238,7 +266,7 @@ func (s *Store) stageArchive(ctx context.Context, o *op, p string, size int64, p
 			links[clean] = t
 		}
 	}
-	progress.Report(api.Progress{ID: filepath.Base(p), Action: "read", Current: size, Total: size, Done: true})
+	progress.Report(api.Progress{ID: label, Action: "read", Current: pr.n.Load(), Total: size, Done: true})
 	for from, to := range links {
 		for range 8 { // follow short chains
 			if next, ok := links[to]; ok {

@@ -3,10 +3,12 @@ package image
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -154,6 +156,21 @@ func TestSaveIsDockerLoadable(t *testing.T) {
 	}
 	if len(got) != 2 {
 		t.Fatalf("loaded %d images from the save, want 2", len(got))
+	}
+	// The same tarball, gzip-compressed, from a stream (an embedded image).
+	gzipFile(t, out, out+".gz")
+	gz, err := os.Open(out + ".gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gz.Close()
+	s3, _ := newStore(t, nil)
+	streamed, err := s3.LoadArchive(context.Background(), gz, "embedded", LoadOptions{})
+	if err != nil || len(streamed) != 2 {
+		t.Fatalf("LoadArchive = %d images, %v", len(streamed), err)
+	}
+	if _, err := s3.LoadArchive(context.Background(), strings.NewReader(strings.Repeat("junk", 300)), "junk", LoadOptions{}); !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), "junk") {
+		t.Fatalf("LoadArchive of junk: %v", err)
 	}
 	for _, im := range got {
 		orig, err := s.Get(context.Background(), im.Names[0])
