@@ -70,11 +70,9 @@ func EnsureTemplate(ctx context.Context, dir string, size int64) (string, error)
 	if err := f.Truncate(size); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
-	fsys, err := ext4.Create(sparseBackend{f}, size, 0, 512, &ext4.Params{VolumeName: "berth-rw"})
-	if err != nil {
+	if _, err := ext4.Create(sparseBackend{f}, size, 0, 512, &ext4.Params{VolumeName: "berth-rw"}); err != nil {
 		return "", fmt.Errorf("writable template: format ext4: %w", err)
 	}
-	_ = fsys
 	if err := f.Sync(); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
