@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -76,11 +77,33 @@ func startDaemon(ctx context.Context, home string, debug bool) error {
 			return fmt.Errorf("berth daemon exited at start (%v):\n%s\n(full log: %s)",
 				err, logTail(logPath, offset), logPath)
 		case <-tick.C:
-			if c.Ping(ctx) == nil {
+			if c.Ping(ctx) != nil {
+				continue
+			}
+			if exited == nil || servingPID(home) == cmd.Process.Pid {
 				return nil
 			}
+			// Another daemon answers: ours lost the race for the data dir
+			// and is about to exit. Wait for it, so no stray daemon
+			// outlives this command (it could take over later).
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+			}
+			return nil
 		}
 	}
+}
+
+// servingPID reads the pid file of the daemon that owns home.
+func servingPID(home string) int {
+	raw, err := os.ReadFile(paths.PIDFile(home))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid
 }
 
 // logTail returns the last lines written to path after offset.
