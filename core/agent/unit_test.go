@@ -133,8 +133,8 @@ func TestInRootAndLookPath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(os.Symlink("busybox", filepath.Join(root, "bin/sh")))           // relative
-	must(os.Symlink("/bin/busybox", filepath.Join(root, "bin/ls")))      // absolute: must stay in root
+	must(os.Symlink("busybox", filepath.Join(root, "bin/sh")))            // relative
+	must(os.Symlink("/bin/busybox", filepath.Join(root, "bin/ls")))       // absolute: must stay in root
 	must(os.Symlink("../../../../../etc", filepath.Join(root, "escape"))) // .. must stop at root
 	must(os.Symlink("loop2", filepath.Join(root, "loop1")))
 	must(os.Symlink("loop1", filepath.Join(root, "loop2")))
