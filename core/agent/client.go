@@ -70,7 +70,7 @@ func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
 		return nil, fmt.Errorf("agent handshake: %w: %w", ctx.Err(), api.ErrCanceled)
 	}
 	c := &Client{pending: map[uint64]chan message{}}
-	c.m = newMux(br, conn, conn, c.onControl)
+	c.m = newMux(br, conn, conn, nil, c.onControl)
 	go c.m.run()
 	go func() {
 		<-c.m.done

@@ -83,8 +83,15 @@ type mux struct {
 	w       io.Writer
 	closer  io.Closer
 	control func(payload []byte)
+	// resync: a sync marker where a frame should start means the peer
+	// began a new session on the same byte stream; end this one without
+	// closing the stream (the guest side, on virtio-serial).
+	resync bool
 
-	wmu sync.Mutex // one frame at a time on the wire
+	// wmu serialises whole frames on the wire. It is shared by the
+	// sessions of one stream, so a session being replaced cannot
+	// interleave a frame with its successor's.
+	wmu *sync.Mutex
 
 	mu   sync.Mutex
 	recv map[uint32]*recvStream
@@ -93,8 +100,14 @@ type mux struct {
 	done chan struct{}
 }
 
-func newMux(r *bufio.Reader, w io.Writer, c io.Closer, control func([]byte)) *mux {
-	return &mux{r: r, w: w, closer: c, control: control,
+// errNewSession ends a session replaced by a new one on the same stream.
+var errNewSession = fmt.Errorf("agent session replaced by a new one: %w", api.ErrUnavailable)
+
+func newMux(r *bufio.Reader, w io.Writer, c io.Closer, wmu *sync.Mutex, control func([]byte)) *mux {
+	if wmu == nil {
+		wmu = &sync.Mutex{}
+	}
+	return &mux{r: r, w: w, closer: c, control: control, wmu: wmu,
 		recv: map[uint32]*recvStream{}, send: map[uint32]*sendStream{}, done: make(chan struct{})}
 }
 
@@ -125,6 +138,14 @@ func (m *mux) writeFrame(t frameType, id uint32, payload []byte) error {
 func (m *mux) run() {
 	var h [headerSize]byte
 	for {
+		if m.resync {
+			if b, err := m.r.Peek(1); err == nil && b[0] == syncMagic[0] {
+				m.wmu.Lock()
+				m.end(errNewSession, false)
+				m.wmu.Unlock()
+				return
+			}
+		}
 		if _, err := io.ReadFull(m.r, h[:]); err != nil {
 			m.fail(fmt.Errorf("agent connection: %w: %w", err, api.ErrUnavailable))
 			return
@@ -184,8 +205,11 @@ func (m *mux) credit(id uint32, n int) {
 	_ = m.writeFrame(frameCredit, id, p[:])
 }
 
-// fail ends the session once; later calls keep the first error.
-func (m *mux) fail(err error) {
+// fail ends the session once and closes the stream; later calls keep the
+// first error.
+func (m *mux) fail(err error) { m.end(err, true) }
+
+func (m *mux) end(err error, closeStream bool) {
 	m.mu.Lock()
 	if m.err != nil {
 		m.mu.Unlock()
@@ -195,7 +219,9 @@ func (m *mux) fail(err error) {
 	close(m.done)
 	recv, send := m.recv, m.send
 	m.mu.Unlock()
-	_ = m.closer.Close()
+	if closeStream {
+		_ = m.closer.Close()
+	}
 	for _, s := range recv {
 		s.fail()
 	}

@@ -174,28 +174,39 @@ type session struct {
 	detachs []func()
 }
 
-// Serve runs one session on conn until it ends (the host went away or
-// the connection failed). Processes keep running afterwards.
+// Serve runs sessions on conn until it fails or the host goes away
+// (EOF). A host that reconnects without the guest seeing EOF (virtio-serial
+// can hide a quick disconnect) starts a new session on the same stream
+// with its sync marker. Processes keep running when a session ends.
 func (s *Server) Serve(conn io.ReadWriteCloser) error {
 	br := bufio.NewReaderSize(conn, 64<<10)
-	n, err := readSync(br, nil)
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("wait for the host's sync: %w", err)
+	wmu := &sync.Mutex{}
+	for {
+		n, err := readSync(br, nil)
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("wait for the host's sync: %w", err)
+		}
+		ss := &session{s: s}
+		ss.m = newMux(br, conn, conn, wmu, ss.onControl)
+		ss.m.resync = true
+		wmu.Lock()
+		err = writeSync(conn, n)
+		wmu.Unlock()
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("send sync: %w", err)
+		}
+		ss.m.run()
+		ss.mu.Lock()
+		for _, d := range ss.detachs {
+			d()
+		}
+		ss.mu.Unlock()
+		if !errors.Is(ss.m.Err(), errNewSession) {
+			return ss.m.Err()
+		}
 	}
-	if err := writeSync(conn, n); err != nil {
-		conn.Close()
-		return fmt.Errorf("send sync: %w", err)
-	}
-	ss := &session{s: s}
-	ss.m = newMux(br, conn, conn, ss.onControl)
-	ss.m.run()
-	ss.mu.Lock()
-	for _, d := range ss.detachs {
-		d()
-	}
-	ss.mu.Unlock()
-	return ss.m.Err()
 }
 
 func (ss *session) onControl(payload []byte) {

@@ -495,3 +495,45 @@ func waitErr(c *Client, t *testing.T) error {
 	_, err := c.Wait(ctx(t), "c", "nope")
 	return err
 }
+
+type rwc struct {
+	io.Reader
+	io.Writer
+}
+
+func (rwc) Close() error { return nil }
+
+// A second host that connects before the guest saw the first one leave
+// starts a new session on the same stream with its sync marker.
+func TestServeResyncOnNewSession(t *testing.T) {
+	h := newHarness(t, ServerOptions{})
+	pr, pw := io.Pipe()
+	hello := func(n nonce, id uint64) {
+		var b bytes.Buffer
+		writeSync(&b, n)
+		payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, ProtocolVersion)
+		var hdr [headerSize]byte
+		hdr[0] = byte(frameControl)
+		hdr[8] = byte(len(payload))
+		b.Write(hdr[:])
+		b.WriteString(payload)
+		pw.Write(b.Bytes())
+	}
+	var out syncBuffer
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(rwc{pr, &out}) }()
+	hello(nonce{1}, 1)
+	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":1`) }, &out)
+	hello(nonce{2}, 7)
+	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":7`) }, &out)
+	pw.Close()
+	if err := <-served; !errors.Is(err, api.ErrUnavailable) {
+		t.Fatalf("Serve ended with %v, want EOF as unavailable", err)
+	}
+	got := out.String()
+	n1 := strings.Index(got, string(syncMagic)+string([]byte{1, 0, 0, 0, 0, 0, 0, 0}))
+	n2 := strings.Index(got, string(syncMagic)+string([]byte{2, 0, 0, 0, 0, 0, 0, 0}))
+	if n1 < 0 || n2 < n1 || !strings.Contains(got[n1:n2], `"id":1`) || !strings.Contains(got[n2:], `"id":7`) {
+		t.Fatalf("output %q", got)
+	}
+}

@@ -1,0 +1,156 @@
+package kernel
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// Paths inside the initramfs, shared with the agent (app/agent).
+const (
+	InitPath        = "/init"
+	ModulesDir      = "/berth/modules"
+	BootModulesList = "/berth/modules.boot" // names, in load order
+	LateModulesList = "/berth/modules.late"
+)
+
+// initramfsFormat changes whenever the layout above changes, so cached
+// images from an older layout are not reused.
+const initramfsFormat = "berth-initramfs-1"
+
+// InitramfsOptions say what goes into an initramfs.
+type InitramfsOptions struct {
+	Kernel Kernel
+	// Agent is the agent binary built for Kernel.Arch.
+	Agent string
+	// Boot and Late module names (dependencies are added); ignored for a
+	// kernel without ModulesDir. Defaults: BootModules, LateModules.
+	Boot, Late []string
+	// CacheDir holds built images; default <kernel cache>/initramfs.
+	CacheDir string
+}
+
+// BuildInitramfs returns the path of the initramfs for opts, building it
+// only when no image with the same content exists in the cache.
+func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) {
+	if opts.Boot == nil {
+		opts.Boot = BootModules
+	}
+	if opts.Late == nil {
+		opts.Late = LateModules
+	}
+	if opts.CacheDir == "" {
+		dir, err := Dir()
+		if err != nil {
+			return "", err
+		}
+		opts.CacheDir = filepath.Join(dir, "initramfs")
+	}
+	agent, err := os.ReadFile(opts.Agent)
+	if err != nil {
+		return "", fmt.Errorf("agent binary %q: %w: build it with make agent or set BERTH_AGENT_DIR", opts.Agent, api.ErrNotFound)
+	}
+	if err := checkAgentArch(agent, opts.Kernel.Arch); err != nil {
+		return "", fmt.Errorf("agent binary %q: %w", opts.Agent, err)
+	}
+	var boot, late []Module
+	if opts.Kernel.ModulesDir != "" {
+		idx, err := newModuleIndex(opts.Kernel.ModulesDir)
+		if err != nil {
+			return "", err
+		}
+		done := map[string]bool{}
+		if boot, err = idx.resolve(opts.Boot, done); err != nil {
+			return "", fmt.Errorf("kernel %s: %w", opts.Kernel.Release, err)
+		}
+		if late, err = idx.resolve(opts.Late, done); err != nil {
+			return "", fmt.Errorf("kernel %s: %w", opts.Kernel.Release, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	// The key covers every byte that goes in, so a new agent or module
+	// build gets a new image and an unchanged one is reused.
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", initramfsFormat, opts.Kernel.Arch)
+	h.Write(agent)
+	contents := map[string][]byte{}
+	for _, group := range [][]Module{boot, late} {
+		for _, m := range group {
+			data, err := os.ReadFile(m.Path)
+			if err != nil {
+				return "", fmt.Errorf("module %s: %w", m.Name, err)
+			}
+			contents[m.Name] = data
+			fmt.Fprintf(h, "\n%s %d\n", m.Name, len(data))
+			h.Write(data)
+		}
+		fmt.Fprintf(h, "--\n")
+	}
+	key := hex.EncodeToString(h.Sum(nil))[:32]
+	out := filepath.Join(opts.CacheDir, fmt.Sprintf("initramfs-%s-%s.cpio", opts.Kernel.Arch, key))
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(opts.CacheDir, ".initramfs-*")
+	if err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	c := newCPIO(bw)
+	err = func() error {
+		for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "mnt"} {
+			if err := c.mkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		if err := c.file(InitPath, 0o755, agent); err != nil {
+			return err
+		}
+		for _, g := range []struct {
+			list string
+			mods []Module
+		}{{BootModulesList, boot}, {LateModulesList, late}} {
+			var names []string
+			for _, m := range g.mods {
+				names = append(names, m.Name)
+				if err := c.file(ModulesDir+"/"+m.Name+".ko", 0o644, contents[m.Name]); err != nil {
+					return err
+				}
+			}
+			if err := c.file(g.list, 0o644, []byte(strings.Join(names, "\n"))); err != nil {
+				return err
+			}
+		}
+		if err := c.close(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}()
+	if err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	return out, nil
+}

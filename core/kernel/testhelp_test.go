@@ -1,0 +1,16 @@
+package kernel
+
+import (
+	"testing"
+
+	"github.com/berthvm/berth/core/internal/testenv"
+)
+
+func cachedKernel(t *testing.T, arch string) Kernel {
+	t.Helper()
+	k, err := Locate(arch)
+	if err != nil {
+		testenv.Missing(t, err.Error())
+	}
+	return k
+}
