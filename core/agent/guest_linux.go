@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -119,28 +118,33 @@ func FindPort(ctx context.Context, name string) (string, error) {
 	}
 }
 
-// ServePort serves sessions on a virtio-serial port forever. A read of
-// the port returns EOF while no host is connected, so each EOF ends a
-// session; the port is then reopened (which also releases a writer still
-// blocked on the departed host) and polled until the next host comes.
+// ServePort serves sessions on a virtio-serial port. The port stays open
+// for the life of the guest: closing it would discard bytes a new host
+// may already have sent. A read returns EOF while no host is connected,
+// which ends the session but not the stream.
 func (s *Server) ServePort(ctx context.Context, path string) error {
-	for ctx.Err() == nil {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
-		}
-		err = s.Serve(f)
-		f.Close()
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, api.ErrUnavailable) {
-			slog.Warn("agent session ended", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(20 * time.Millisecond):
-		}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
 	}
-	return ctx.Err()
+	defer f.Close()
+	return s.Serve(portConn{f})
 }
+
+// portConn turns the port's EOF into errHostGone and ignores Close (a
+// session ending must not close the port).
+type portConn struct{ f *os.File }
+
+func (p portConn) Read(b []byte) (int, error) {
+	n, err := p.f.Read(b)
+	if errors.Is(err, io.EOF) {
+		return n, errHostGone
+	}
+	return n, err
+}
+
+func (p portConn) Write(b []byte) (int, error) { return p.f.Write(b) }
+func (p portConn) Close() error                { return nil }
 
 // ServeVsock accepts host connections on a vsock port (Apple's
 // Virtualization framework), one session per connection.

@@ -174,15 +174,24 @@ type session struct {
 	detachs []func()
 }
 
-// Serve runs sessions on conn until it fails or the host goes away
-// (EOF). A host that reconnects without the guest seeing EOF (virtio-serial
-// can hide a quick disconnect) starts a new session on the same stream
-// with its sync marker. Processes keep running when a session ends.
+// errHostGone is what a transport's Read returns while no host is
+// connected but one may come back on the same stream (virtio-serial).
+var errHostGone = errors.New("no host connected")
+
+// Serve runs sessions on conn until it fails or, on a transport without
+// reconnection, the host goes away. On virtio-serial (ServePort) the host
+// may leave and come back on the same stream; a host that comes back
+// before the guest noticed it left simply starts a new session with its
+// sync marker. Processes keep running when a session ends.
 func (s *Server) Serve(conn io.ReadWriteCloser) error {
 	br := bufio.NewReaderSize(conn, 64<<10)
 	wmu := &sync.Mutex{}
 	for {
 		n, err := readSync(br, nil)
+		if errors.Is(err, errHostGone) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			conn.Close()
 			return fmt.Errorf("wait for the host's sync: %w", err)
@@ -203,8 +212,8 @@ func (s *Server) Serve(conn io.ReadWriteCloser) error {
 			d()
 		}
 		ss.mu.Unlock()
-		if !errors.Is(ss.m.Err(), errNewSession) {
-			return ss.m.Err()
+		if err := ss.m.Err(); !errors.Is(err, errNewSession) && !errors.Is(err, errHostGone) {
+			return err
 		}
 	}
 }

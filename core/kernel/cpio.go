@@ -16,7 +16,9 @@ type cpioWriter struct {
 	dirs map[string]bool
 }
 
-func newCPIO(w io.Writer) *cpioWriter { return &cpioWriter{w: w, ino: 1, dirs: map[string]bool{"": true, ".": true}} }
+func newCPIO(w io.Writer) *cpioWriter {
+	return &cpioWriter{w: w, ino: 1, dirs: map[string]bool{"": true, ".": true}}
+}
 
 const (
 	cpioDir  = 0o040000

@@ -163,6 +163,10 @@ func KernelArgs(cfg hypervisor.VMConfig, h Host) []string {
 	// panic=-1 reboots at once on a panic, and -no-reboot turns that into
 	// QEMU exiting: a crashed guest never hangs.
 	args := []string{"console=" + console, "panic=-1", "quiet"}
+	if cfg.Arch == hypervisor.AMD64 {
+		// microvm has no PCI bus; this spares the kernel probing for one.
+		args = append(args, "pci=off")
+	}
 	if cfg.Arch == hypervisor.AMD64 && ChooseAccel(h, cfg.Arch).Name == "tcg" && h.TSCkHz > 0 {
 		args = append(args, "tsc_early_khz="+strconv.Itoa(h.TSCkHz))
 	}

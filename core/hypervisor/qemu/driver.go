@@ -260,7 +260,9 @@ func (m *Machine) finish(reason string) {
 		reason = "guest kernel panic"
 	case strings.Contains(console, "reboot: Restarting system"):
 		reason = "guest rebooted (Berth VMs do not reboot)"
-	case reason == "" && !strings.Contains(console, "reboot: Power down"):
+	case reason == "" && console != "" && !strings.Contains(console, "reboot: Power down"):
+		// (An empty console means another owner of this VM, an adopting
+		// core, already cleaned up after a clean exit.)
 		reason = "VM ended without powering off"
 	}
 	m.mu.Lock()

@@ -1,7 +1,15 @@
 package qemu
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"syscall"
+
+	"github.com/berthvm/berth/core/agent"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,6 +21,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(helperEnv); cfg != "" {
+		startAndHang(cfg)
+		return
+	}
 	dir, err := os.MkdirTemp("", "berth-qemu-test-")
 	if err != nil {
 		panic(err)
@@ -84,4 +96,92 @@ func TestConformanceARM64(t *testing.T) {
 		Arch:      hypervisor.ARM64,
 		Subset:    true,
 	})
+}
+
+const helperEnv = "BERTH_QEMU_TEST_START"
+
+// startAndHang plays a core: it starts the VM described by the JSON
+// config, prints the handle and waits to be killed.
+func startAndHang(cfgJSON string) {
+	var cfg hypervisor.VMConfig
+	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	m, err := New().Start(context.Background(), cfg)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	b, _ := json.Marshal(m.Handle())
+	fmt.Println(string(b))
+	select {}
+}
+
+// The core is SIGKILLed while its VM runs; the VM survives and a new core
+// re-adopts it from the persisted handle, talks to its agent, and sees
+// the VM's later death (QEMU killed from outside) as a crash.
+func TestSurvivesCoreKillAndReadopts(t *testing.T) {
+	needQEMU(t, hypervisor.AMD64)
+	noLeftovers(t)
+	f := hvtest.Get(t, hypervisor.AMD64)
+	cfg := hypervisor.VMConfig{ID: "orphan", Arch: hypervisor.AMD64, CPUs: 1, MemoryMiB: 256,
+		Kernel: f.Kernel.Path, Initrd: f.Initrd, RunDir: filepath.Join(t.TempDir(), "run")}
+	cfgJSON, _ := json.Marshal(cfg)
+	core := exec.Command(os.Args[0], "-test.run=^$")
+	core.Env = append(os.Environ(), helperEnv+"="+string(cfgJSON))
+	out, err := core.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		core.Process.Kill()
+		t.Fatalf("helper core: %v", err)
+	}
+	var h hypervisor.Handle
+	if err := json.Unmarshal([]byte(line), &h); err != nil {
+		core.Process.Kill()
+		t.Fatalf("helper core said %q", line)
+	}
+	t.Cleanup(func() { syscall.Kill(h.PID, syscall.SIGKILL) })
+	if err := core.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	core.Wait()
+
+	ctx, cancel := context.WithTimeout(context.Background(), hvtest.Timeout)
+	defer cancel()
+	m, err := New().Adopt(ctx, h)
+	if err != nil {
+		t.Fatalf("re-adopt after the core was killed: %v", err)
+	}
+	c, err := hvtest.Connect(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"/init"}}, agent.Stdio{Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := hvtest.Collect(ctx, p, ""); err != nil || r.Exit.Code != 2 {
+		t.Fatalf("process in the adopted VM: %+v, %v", r, err)
+	}
+	if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Wait(ctx)
+	var ee *hypervisor.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(ee.ConsoleTail, "berth agent: ready") {
+		t.Fatalf("Wait after QEMU was killed = %v, want a crash report with the console tail", err)
+	}
+	if _, err := os.Stat(h.RunDir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("run directory left behind: %v", err)
+	}
 }
