@@ -102,6 +102,9 @@ func addAddr(index int, ipnet *net.IPNet) error {
 	ones, _ := ipnet.Mask.Size()
 	body := make([]byte, unix.SizeofIfAddrmsg)
 	body[0], body[1], body[3] = unix.AF_INET, byte(ones), unix.RT_SCOPE_UNIVERSE
+	if ip4.IsLoopback() {
+		body[3] = unix.RT_SCOPE_HOST // as ip(8) does
+	}
 	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
 	r := nlRequest{typ: unix.RTM_NEWADDR, flags: unix.NLM_F_CREATE | unix.NLM_F_REPLACE, body: body}
 	r.attr(unix.IFA_LOCAL, ip4)

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/berthvm/berth/core/internal/testenv"
@@ -14,3 +15,5 @@ func cachedKernel(t *testing.T, arch string) Kernel {
 	}
 	return k
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
