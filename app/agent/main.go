@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,20 +43,49 @@ func main() {
 }
 
 func run() error {
+	started := agent.Uptime()
 	if err := agent.EarlyMounts(); err != nil {
 		return err
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err := agent.LoadModules(kernel.BootModulesList, kernel.ModulesDir); err != nil {
+	debug := false
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		debug = strings.Contains(string(b), "berth.debug")
+	}
+	var trace func(string)
+	if debug {
+		trace = func(what string) {
+			fmt.Fprintf(os.Stderr, "berth agent: %s at %v\n", what, agent.Uptime().Round(time.Millisecond))
+		}
+		trace("started")
+	}
+	if err := agent.LoadModules(kernel.ModuleList(kernel.GroupBoot), kernel.ModulesDir, trace); err != nil {
 		return err
 	}
-	srv := agent.NewServer(agent.ServerOptions{Version: version, System: agent.GuestSystem(),
-		Features: []string{agent.FeatureACPIButton}})
-	// The power button and its input events are not on the way to the
-	// first process: load them while the host connects.
+	disks, network, firstStart := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	srv := agent.NewServer(agent.ServerOptions{Version: version, System: agent.GuestSystem(trace),
+		Features: []string{agent.FeatureACPIButton}, InitUptime: started, DisksReady: disks, NetworkReady: network, Trace: trace,
+		FirstStart: firstStart})
+	// Disks, overlayfs and the network are not on the way to the
+	// handshake: load them while the host connects. The power button can
+	// wait until the container has started (or a host is slow to come).
 	go func() {
-		if err := agent.LoadModules(kernel.LateModulesList, kernel.ModulesDir); err != nil {
-			slog.Warn("late modules", "err", err)
+		for _, g := range []struct {
+			name  string
+			ready chan struct{}
+		}{{kernel.GroupDisk, disks}, {kernel.GroupNet, network}, {kernel.GroupExtra, nil}} {
+			if g.name == kernel.GroupExtra {
+				select {
+				case <-firstStart:
+				case <-time.After(5 * time.Second):
+				}
+			}
+			if err := agent.LoadModules(kernel.ModuleList(g.name), kernel.ModulesDir, trace); err != nil {
+				fmt.Fprintf(os.Stderr, "berth agent: %s modules: %v\n", g.name, err)
+			}
+			if g.ready != nil {
+				close(g.ready)
+			}
 		}
 		// The input device appears asynchronously after the module loads.
 		for i := 0; i < 50 && !agent.WatchPowerButton(srv.RequestShutdown); i++ {
@@ -66,6 +96,9 @@ func run() error {
 	findCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	port, err := agent.FindPort(findCtx, "agent")
 	cancel()
+	if trace != nil {
+		trace("port found")
+	}
 	if err == nil {
 		fmt.Fprintln(os.Stderr, "berth agent: ready on", port)
 		return srv.ServePort(ctx, port)

@@ -49,8 +49,10 @@ type Info struct {
 	Kernel          string   `json:"kernel"` // uname -r of the guest
 	Arch            string   `json:"arch"`   // GOARCH of the agent
 	Features        []string `json:"features,omitempty"`
-	// Uptime of the guest at the handshake; lets the host time the boot.
-	Uptime time.Duration `json:"uptime"`
+	// Uptime of the guest when the agent (PID 1) started and at the
+	// handshake: with the host's clock they split a boot into phases.
+	InitUptime time.Duration `json:"init_uptime"`
+	Uptime     time.Duration `json:"uptime"`
 }
 
 // Has reports whether the guest announced feature f.

@@ -45,6 +45,32 @@ type ServerOptions struct {
 	OutputLimit int           // bytes kept per output stream; default DefaultOutputLimit
 	StopTimeout time.Duration // SIGTERM→SIGKILL grace at shutdown; default 3s
 	Features    []string      // extra features to announce (e.g. FeatureACPIButton)
+	InitUptime  time.Duration // guest uptime when PID 1 started (see Uptime)
+	// DisksReady and NetworkReady, if set, are closed once the disks and
+	// overlayfs, and the NICs, can be used: their modules load while the
+	// agent already serves, and calls that need them wait.
+	DisksReady, NetworkReady <-chan struct{}
+	// Trace, if set, hears the steps of each call (boot timing).
+	Trace func(string)
+	// FirstStart, if set, is closed when the first process has started:
+	// work that can wait (loading the power-button modules) waits for it
+	// rather than compete with the container's start for the CPU.
+	FirstStart chan struct{}
+}
+
+func (s *Server) trace(what string) {
+	if s.opts.Trace != nil {
+		s.opts.Trace(what)
+	}
+}
+
+// Uptime is the time since the guest kernel started (CLOCK_BOOTTIME).
+func Uptime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // Server is the guest side of the protocol: it runs containers' processes
@@ -59,6 +85,7 @@ type Server struct {
 	byPID      map[int]*process
 	shutdown   bool
 	stopReaper chan struct{}
+	firstStart sync.Once
 }
 
 type container struct {
@@ -268,12 +295,20 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := ss.await(s.opts.NetworkReady); err != nil {
+			return nil, err
+		}
 		return nil, s.opts.System.ConfigureNetwork(req)
 	case opContainer:
 		req, err := decode[ContainerConfig](body)
 		if err != nil {
 			return nil, err
 		}
+		if err := ss.await(s.opts.DisksReady); err != nil {
+			return nil, err
+		}
+		s.trace("disks ready")
+		defer s.trace("container created")
 		return nil, s.createContainer(req)
 	case opStart, opExec:
 		req, err := decode[StartRequest](body)
@@ -346,20 +381,27 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 	return nil, fmt.Errorf("unknown operation %q: %w", op, api.ErrUnsupported)
 }
 
+// await waits for ready (nil: nothing to wait for) or the session's end.
+func (ss *session) await(ready <-chan struct{}) error {
+	if ready == nil {
+		return nil
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ss.m.done:
+		return ss.m.Err()
+	}
+}
+
 func (s *Server) info() Info {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	feats := []string{FeatureTTY, FeatureOverlay, FeatureNetwork, FeatureReattach, FeatureStats}
 	feats = append(feats, s.opts.Features...)
-	var up time.Duration
-	if b, err := os.ReadFile("/proc/uptime"); err == nil {
-		var secs float64
-		if _, err := fmt.Sscan(string(b), &secs); err == nil {
-			up = time.Duration(secs * float64(time.Second))
-		}
-	}
 	return Info{ProtocolVersion: ProtocolVersion, AgentVersion: s.opts.Version,
-		Kernel: unix.ByteSliceToString(uts.Release[:]), Arch: runtime.GOARCH, Features: feats, Uptime: up}
+		Kernel: unix.ByteSliceToString(uts.Release[:]), Arch: runtime.GOARCH, Features: feats,
+		InitUptime: s.opts.InitUptime, Uptime: Uptime()}
 }
 
 func (s *Server) process(ref ProcessRef) (*process, error) {
@@ -433,6 +475,7 @@ func (s *Server) prepareRoot(cfg ContainerConfig) (string, []string, error) {
 		if err != nil {
 			return "", nil, err
 		}
+		s.trace("mounted")
 	}
 	if cfg.Hostname != "" {
 		if err := s.opts.System.SetHostname(cfg.Hostname); err != nil {
@@ -537,9 +580,14 @@ func (ss *session) start(req StartRequest, exec bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.trace("starting " + req.ID)
 	p, err := s.spawn(c, req)
 	if err != nil {
 		return nil, err
+	}
+	s.trace("started " + req.ID)
+	if s.opts.FirstStart != nil {
+		s.firstStart.Do(func() { close(s.opts.FirstStart) })
 	}
 	ss.connect(p, req.Streams)
 	return StartReply{PID: p.pid}, nil

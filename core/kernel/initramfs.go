@@ -15,24 +15,26 @@ import (
 
 // Paths inside the initramfs, shared with the agent (app/agent).
 const (
-	InitPath        = "/init"
-	ModulesDir      = "/berth/modules"
-	BootModulesList = "/berth/modules.boot" // names, in load order
-	LateModulesList = "/berth/modules.late"
+	InitPath   = "/init"
+	ModulesDir = "/berth/modules"
 )
+
+// ModuleList is where the initramfs lists a group's modules, one name a
+// line, in load order.
+func ModuleList(group string) string { return "/berth/modules." + group }
 
 // initramfsFormat changes whenever the layout above changes, so cached
 // images from an older layout are not reused.
-const initramfsFormat = "berth-initramfs-1"
+const initramfsFormat = "berth-initramfs-2"
 
 // InitramfsOptions say what goes into an initramfs.
 type InitramfsOptions struct {
 	Kernel Kernel
 	// Agent is the agent binary built for Kernel.Arch.
 	Agent string
-	// Boot and Late module names (dependencies are added); ignored for a
-	// kernel without ModulesDir. Defaults: BootModules, LateModules.
-	Boot, Late []string
+	// Groups of modules (dependencies are added); ignored for a kernel
+	// without ModulesDir. Default DefaultModuleGroups.
+	Groups []ModuleGroup
 	// CacheDir holds built images; default <kernel cache>/initramfs.
 	CacheDir string
 }
@@ -40,11 +42,8 @@ type InitramfsOptions struct {
 // BuildInitramfs returns the path of the initramfs for opts, building it
 // only when no image with the same content exists in the cache.
 func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) {
-	if opts.Boot == nil {
-		opts.Boot = BootModules
-	}
-	if opts.Late == nil {
-		opts.Late = LateModules
+	if opts.Groups == nil {
+		opts.Groups = DefaultModuleGroups
 	}
 	if opts.CacheDir == "" {
 		dir, err := Dir()
@@ -60,18 +59,17 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 	if err := checkAgentArch(agent, opts.Kernel.Arch); err != nil {
 		return "", fmt.Errorf("agent binary %q: %w", opts.Agent, err)
 	}
-	var boot, late []Module
+	groups := make([][]Module, len(opts.Groups))
 	if opts.Kernel.ModulesDir != "" {
 		idx, err := newModuleIndex(opts.Kernel.ModulesDir)
 		if err != nil {
 			return "", err
 		}
 		done := map[string]bool{}
-		if boot, err = idx.resolve(opts.Boot, done); err != nil {
-			return "", fmt.Errorf("kernel %s: %w", opts.Kernel.Release, err)
-		}
-		if late, err = idx.resolve(opts.Late, done); err != nil {
-			return "", fmt.Errorf("kernel %s: %w", opts.Kernel.Release, err)
+		for i, g := range opts.Groups {
+			if groups[i], err = idx.resolve(g.Modules, done); err != nil {
+				return "", fmt.Errorf("kernel %s: %w", opts.Kernel.Release, err)
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -83,7 +81,8 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 	fmt.Fprintf(h, "%s\n%s\n", initramfsFormat, opts.Kernel.Arch)
 	h.Write(agent)
 	contents := map[string][]byte{}
-	for _, group := range [][]Module{boot, late} {
+	for i, group := range groups {
+		fmt.Fprintf(h, "group %s\n", opts.Groups[i].Name)
 		for _, m := range group {
 			data, err := os.ReadFile(m.Path)
 			if err != nil {
@@ -119,18 +118,15 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 		if err := c.file(InitPath, 0o755, agent); err != nil {
 			return err
 		}
-		for _, g := range []struct {
-			list string
-			mods []Module
-		}{{BootModulesList, boot}, {LateModulesList, late}} {
+		for i, g := range opts.Groups {
 			var names []string
-			for _, m := range g.mods {
+			for _, m := range groups[i] {
 				names = append(names, m.Name)
 				if err := c.file(ModulesDir+"/"+m.Name+".ko", 0o644, contents[m.Name]); err != nil {
 					return err
 				}
 			}
-			if err := c.file(g.list, 0o644, []byte(strings.Join(names, "\n"))); err != nil {
+			if err := c.file(ModuleList(g.Name), 0o644, []byte(strings.Join(names, "\n"))); err != nil {
 				return err
 			}
 		}

@@ -103,7 +103,7 @@ func TestBuildInitramfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"init", "berth/modules.boot", "berth/modules.late", "berth/modules/virtio_console.ko", "berth/modules/evdev.ko"} {
+	for _, want := range []string{"init", "berth/modules.boot", "berth/modules.disk", "berth/modules.net", "berth/modules.extra", "berth/modules/virtio_console.ko", "berth/modules/evdev.ko"} {
 		if !strings.Contains(string(list), want+"\n") {
 			t.Errorf("initramfs lacks %s:\n%s", want, list)
 		}

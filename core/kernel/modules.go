@@ -12,19 +12,41 @@ import (
 	"github.com/berthvm/berth/core/api"
 )
 
-// Module sets the agent loads from the initramfs.
-var (
-	// BootModules are needed before the agent can reach the host and the
-	// container's disks under QEMU (virtio-mmio devices: microvm, virt).
-	// Whatever a kernel has built in is skipped.
-	BootModules = []string{"virtio_mmio", "virtio_console", "virtio_blk", "ext4", "overlay", "virtio_net"}
-	// LateModules are loaded after the agent is serving: the ACPI power
-	// button and the input events it raises (graceful stop from QMP).
-	LateModules = []string{"button", "evdev"}
-	// VsockModules serve the agent over vsock (Apple's Virtualization
-	// framework, with a kernel that has them as modules).
-	VsockModules = []string{"virtio_pci", "vmw_vsock_virtio_transport"}
+// ModuleGroup is a set of modules the agent loads together, in the
+// initramfs as ModulesDir/../modules.<Name> (names in load order).
+type ModuleGroup struct {
+	Name    string
+	Modules []string // wanted names; dependencies are added
+}
+
+// Module groups, in the order the agent loads them. Whatever a kernel has
+// built in is skipped.
+const (
+	// GroupBoot: what the agent needs to reach the host under QEMU
+	// (virtio-mmio devices: microvm, virt). Loaded before serving.
+	GroupBoot = "boot"
+	// GroupDisk: the container's disks and overlayfs. Loaded while the
+	// agent already serves; create_container waits for them.
+	GroupDisk = "disk"
+	// GroupNet: the NIC; configure_network waits for it.
+	GroupNet = "net"
+	// GroupExtra: the ACPI power button and its input events (graceful
+	// stop from QMP).
+	GroupExtra = "extra"
 )
+
+// DefaultModuleGroups serve a guest under QEMU.
+var DefaultModuleGroups = []ModuleGroup{
+	{GroupBoot, []string{"virtio_mmio", "virtio_console"}},
+	{GroupDisk, []string{"virtio_blk", "ext4", "overlay"}},
+	{GroupNet, []string{"virtio_net"}},
+	{GroupExtra, []string{"button", "evdev"}},
+}
+
+// VsockModules serve the agent over vsock (Apple's Virtualization
+// framework, with a kernel that has them as modules): add them to the
+// boot group.
+var VsockModules = []string{"virtio_pci", "vmw_vsock_virtio_transport"}
 
 // Module is one loadable module file.
 type Module struct {
