@@ -31,7 +31,8 @@ const (
 	// GroupNet: the NIC; configure_network waits for it.
 	GroupNet = "net"
 	// GroupExtra: the ACPI power button and its input events (graceful
-	// stop from QMP).
+	// stop from QMP), and the balloon that reports freed memory to the
+	// host.
 	GroupExtra = "extra"
 )
 
@@ -40,7 +41,7 @@ var DefaultModuleGroups = []ModuleGroup{
 	{GroupBoot, []string{"virtio_mmio", "virtio_console"}},
 	{GroupDisk, []string{"virtio_blk", "ext4", "overlay"}},
 	{GroupNet, []string{"virtio_net"}},
-	{GroupExtra, []string{"button", "evdev"}},
+	{GroupExtra, []string{"button", "evdev", "virtio_balloon"}},
 }
 
 // VsockModules serve the agent over vsock (Apple's Virtualization

@@ -56,7 +56,7 @@ func TestCmdline(t *testing.T) {
 			"-qmp":     {"unix:/run/vm/web/qmp.sock,server=on,wait=off"},
 			"-drive":   {"if=none,id=disk-base,file=/d/base.ext4,format=raw,readonly=on", "if=none,id=disk-upper,file=/d/upper.qcow2,format=qcow2"},
 			"-netdev":  {"user,id=net0", "stream,id=net1,server=off,addr.type=unix,addr.path=/run/net.sock"},
-			"-device": {"virtio-serial-device", "virtserialport,chardev=agent,name=agent",
+			"-device": {"virtio-serial-device", "virtserialport,chardev=agent,name=agent", "virtio-balloon-device,free-page-reporting=on",
 				"virtio-blk-device,drive=disk-base,serial=base", "virtio-blk-device,drive=disk-upper,serial=upper",
 				"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01", "virtio-net-device,netdev=net1"},
 		}},

@@ -132,7 +132,6 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("VM %q: start %s: %w", cfg.ID, bin, err)
 	}
-	started := time.Now()
 	st, err := procStartTime(cmd.Process.Pid)
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -141,7 +140,6 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	}
 	m := newMachine(hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
 		RunDir: cfg.RunDir, AgentSocket: p.agentSock, ControlSocket: p.qmpSock, ConsoleLog: p.console}, p.qemuLog)
-	m.StartedAt = started
 	go m.watchChild(cmd)
 	slog.Info("VM started", "id", cfg.ID, "pid", cmd.Process.Pid, "accel", accel.Name, "reason", accel.Reason)
 	if err := m.waitSockets(ctx); err != nil {
@@ -176,8 +174,6 @@ func isQEMU(pid int) bool {
 type Machine struct {
 	h       hypervisor.Handle
 	qemuLog string
-	// StartedAt is when QEMU was exec'd (zero for an adopted VM).
-	StartedAt time.Time
 
 	mu       sync.Mutex
 	killed   bool // we ended it on purpose: not a crash

@@ -34,6 +34,8 @@ func main() {
 	arch := flag.String("arch", runtime.GOARCH, "guest arch")
 	flag.StringVar(&extraCmdline, "cmdline", "", "extra guest kernel arguments (berth.debug prints agent phases to the console)")
 	flag.BoolVar(&keepConsole, "console", false, "print the console of each Berth boot")
+	flag.IntVar(&cpus, "cpus", 1, "guest CPUs (floor and Berth alike)")
+	flag.DurationVar(&settle, "settle", 10*time.Second, "idle time before measuring memory")
 	flag.Parse()
 	if err := run(*n, hypervisor.Arch(*arch)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -47,6 +49,8 @@ var (
 	floorInit    []time.Duration // floor: guest uptime when its init printed
 	extraCmdline string
 	keepConsole  bool
+	cpus         int
+	settle       time.Duration
 )
 
 type sample struct {
@@ -90,7 +94,7 @@ func run(n int, arch hypervisor.Arch) error {
 	}
 	d := qemu.New()
 	accel := d.Accel(arch)
-	fmt.Printf("host: %s guest, accelerator %s (%s), kernel %s\n", arch, accel.Name, accel.Reason, k.Release)
+	fmt.Printf("host: %s guest, %d CPU, 256 MiB, accelerator %s (%s), kernel %s\n", arch, cpus, accel.Name, accel.Reason, k.Release)
 
 	var samples []sample
 	var floors []time.Duration
@@ -159,7 +163,7 @@ func median(v []time.Duration) time.Duration {
 }
 
 func vmConfig(id string, k kernel.Kernel, arch hypervisor.Arch, initrd, runDir string, disks ...hypervisor.Disk) hypervisor.VMConfig {
-	return hypervisor.VMConfig{ID: id, Arch: arch, CPUs: 1, MemoryMiB: 256, Kernel: k.Path, Initrd: initrd,
+	return hypervisor.VMConfig{ID: id, Arch: arch, CPUs: cpus, MemoryMiB: 256, Kernel: k.Path, Initrd: initrd,
 		RunDir: runDir, Disks: disks, Cmdline: strings.Fields(extraCmdline)}
 }
 
@@ -290,7 +294,10 @@ func idleMemory(ctx context.Context, d *qemu.Driver, k kernel.Kernel, arch hyper
 	if _, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"sleep", "3600"}}, agent.Stdio{}); err != nil {
 		return 0, 0, 0, err
 	}
-	time.Sleep(3 * time.Second) // let it settle
+	time.Sleep(settle) // let it settle (free page reporting runs every 2 s)
+	if st, err := c.Stats(ctx); err == nil {
+		fmt.Printf("  guest: MemTotal %.1f MiB, MemAvailable %.1f MiB\n", float64(st.MemoryTotal)/(1<<20), float64(st.MemoryAvailable)/(1<<20))
+	}
 	pid := m.Handle().PID
 	qemuRSS = statusKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS")
 	qemuPSS = statusKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss")
