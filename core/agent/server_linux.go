@@ -86,7 +86,12 @@ type Server struct {
 	shutdown   bool
 	stopReaper chan struct{}
 	firstStart sync.Once
+	finished   []*process // ended exec processes, oldest first
 }
+
+// keepFinished bounds how many ended exec processes (and their unread
+// output) the guest keeps for a host to wait on or re-attach to.
+const keepFinished = 32
 
 type container struct {
 	id     string
@@ -182,8 +187,16 @@ func (s *Server) exited(p *process, ws unix.WaitStatus) {
 		p.status = ExitStatus{Code: ws.ExitStatus()}
 	}
 	close(p.done)
+	c := s.containers[p.ref.Container]
+	if c == nil || c.main != p {
+		s.finished = append(s.finished, p)
+		if len(s.finished) > keepFinished {
+			delete(s.procs, s.finished[0].ref)
+			s.finished = s.finished[1:]
+		}
+	}
 	// The container ends with its main process: kill what was exec'd.
-	if c := s.containers[p.ref.Container]; c != nil && c.main == p {
+	if c != nil && c.main == p {
 		for _, q := range s.byPID {
 			if q.ref.Container == c.id {
 				_ = unix.Kill(q.pid, unix.SIGKILL)

@@ -537,3 +537,30 @@ func TestServeResyncOnNewSession(t *testing.T) {
 		t.Fatalf("output %q", got)
 	}
 }
+
+func TestFinishedExecsAreBounded(t *testing.T) {
+	h := newHarness(t, ServerOptions{})
+	c := h.connect()
+	hostRoot(t, c, "c")
+	if _, err := c.Start(ctx(t), "c", "main", sh("sleep 60"), Stdio{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < keepFinished+3; i++ {
+		p, err := c.Exec(ctx(t), "c", fmt.Sprint("e", i), sh("true"), Stdio{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Wait(ctx(t), "c", "e0"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("oldest finished exec still kept: %v", err)
+	}
+	if st, err := c.Wait(ctx(t), "c", fmt.Sprint("e", keepFinished+2)); err != nil || st.Code != 0 {
+		t.Fatalf("newest finished exec: %+v, %v", st, err)
+	}
+	if ps, _ := c.List(ctx(t)); len(ps) != keepFinished+1 {
+		t.Fatalf("%d processes kept, want %d finished execs + main", len(ps), keepFinished)
+	}
+}
