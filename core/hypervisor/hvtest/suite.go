@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
@@ -177,8 +179,9 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	ctx := timeout(t)
 
 	info := c.Info()
-	var host syscall.Utsname
-	_ = syscall.Uname(&host)
+	var host unix.Utsname
+	_ = unix.Uname(&host)
+	hostRelease := unix.ByteSliceToString(host.Release[:])
 	if f.Kernel.Release != "" && info.Kernel != f.Kernel.Release {
 		t.Errorf("guest kernel %q, want %q", info.Kernel, f.Kernel.Release)
 	}
@@ -224,8 +227,8 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	t.Run("guest kernel", func(t *testing.T) {
 		r := run(t, c, "c", "uname", agent.ProcessSpec{Args: []string{"uname", "-r"}}, "")
 		got := strings.TrimSpace(r.Stdout)
-		if got != info.Kernel || got == cstr(host.Release[:]) {
-			t.Fatalf("uname -r = %q (guest %q, host %q)", got, info.Kernel, cstr(host.Release[:]))
+		if got != info.Kernel || got == hostRelease {
+			t.Fatalf("uname -r = %q (guest %q, host %q)", got, info.Kernel, hostRelease)
 		}
 	})
 	t.Run("nonexistent command", func(t *testing.T) {
@@ -329,17 +332,6 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 	assertGone(t, m)
-}
-
-func cstr(b []int8) string {
-	var s []byte
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
 
 // assertGone checks the VM left nothing in its run directory.
