@@ -332,3 +332,22 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// Connect dials the agent with dial and opens a session, retrying the
+// dial while the channel is not there yet (a VM still starting), until
+// ctx ends. Like lima's guest agent client, it takes any transport.
+func Connect(ctx context.Context, dial func(context.Context) (io.ReadWriteCloser, error)) (*Client, error) {
+	backoff := 5 * time.Millisecond
+	for {
+		conn, err := dial(ctx)
+		if err == nil {
+			return NewClient(ctx, conn)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to the agent: %w (last error: %v): %w", ctx.Err(), err, api.ErrCanceled)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}

@@ -84,11 +84,7 @@ func Boot(t *testing.T, d hypervisor.Driver, cfg hypervisor.VMConfig) (hyperviso
 
 // Connect dials the agent and opens a session.
 func Connect(ctx context.Context, m hypervisor.Machine) (*agent.Client, error) {
-	conn, err := m.DialAgent(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := agent.NewClient(ctx, conn)
+	c, err := agent.Connect(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return m.DialAgent(ctx) })
 	if err != nil {
 		if werr := waitGone(m); werr != nil {
 			return nil, fmt.Errorf("%w (%v)", err, werr)
