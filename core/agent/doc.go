@@ -14,7 +14,10 @@
 // flow-controlled by credits (the receiver returns credit for what it has
 // consumed), so a slow reader stalls only its own stream.
 //
-// The guest side (the server PID 1 runs) lives in core/agent/guest. This
-// package must stay portable (it is imported on macOS) and must not know
-// about hypervisors.
+// The guest side is here too, in _linux.go files: Server (processes,
+// their output kept across host sessions, containers' root filesystems)
+// and what PID 1 does to the guest machine (GuestSystem, EarlyMounts,
+// LoadModules, ServePort, ServeVsock); app/agent is its thin main. The
+// rest must stay portable (the macOS core imports the client) and none of
+// it may know about hypervisors.
 package agent

@@ -8,5 +8,6 @@
 // initramfs, small ext4 disks from Debian's static busybox). A missing
 // prerequisite skips, or fails under BERTH_REQUIRE_ALL=1 (testenv).
 //
-// It is test support: only _test.go files of backends import it.
+// It is test support: backends' _test.go files and the bench command
+// import it, never product code.
 package hvtest

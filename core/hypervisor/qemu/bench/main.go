@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&extraCmdline, "cmdline", "", "extra guest kernel arguments (berth.debug prints agent phases to the console)")
 	flag.BoolVar(&keepConsole, "console", false, "print the console of each Berth boot")
 	flag.IntVar(&cpus, "cpus", 1, "guest CPUs (floor and Berth alike)")
+	flag.BoolVar(&floorModules, "floor-modules", false, "put Berth's modules (unused) in the floor's initramfs too")
 	flag.DurationVar(&settle, "settle", 10*time.Second, "idle time before measuring memory")
 	flag.Parse()
 	if err := run(*n, hypervisor.Arch(*arch)); err != nil {
@@ -50,6 +51,7 @@ var (
 	extraCmdline string
 	keepConsole  bool
 	cpus         int
+	floorModules bool
 	settle       time.Duration
 )
 
@@ -84,7 +86,13 @@ func run(n int, arch hypervisor.Arch) error {
 		return fmt.Errorf("build floorinit: %v: %s", err, out)
 	}
 	cache := filepath.Join(work, "initramfs")
-	floorInitrd, err := kernel.BuildInitramfs(ctx, kernel.InitramfsOptions{Kernel: kernel.Kernel{Arch: k.Arch, Path: k.Path}, Agent: floorBin, CacheDir: cache})
+	floorKernel := kernel.Kernel{Arch: k.Arch, Path: k.Path}
+	if floorModules {
+		// Same modules as Berth's initramfs, never loaded: isolates the
+		// cost of the initramfs's size.
+		floorKernel.ModulesDir = k.ModulesDir
+	}
+	floorInitrd, err := kernel.BuildInitramfs(ctx, kernel.InitramfsOptions{Kernel: floorKernel, Agent: floorBin, CacheDir: cache})
 	if err != nil {
 		return err
 	}
