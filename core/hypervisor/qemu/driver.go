@@ -281,9 +281,6 @@ func (m *Machine) Wait(ctx context.Context) error {
 	}
 }
 
-// Done is closed when the VM is gone.
-func (m *Machine) Done() <-chan struct{} { return m.done }
-
 func (m *Machine) Stop(ctx context.Context, timeout time.Duration) error {
 	select {
 	case <-m.done:
