@@ -86,9 +86,14 @@ func fetchDebian(ctx context.Context, dir string, opts FetchOptions, run runner)
 		updated = true
 		return nil
 	}
+	qual := func(p, arch string) string {
+		if arch == nativeArch {
+			return p
+		}
+		return p + ":" + arch
+	}
 	for _, arch := range opts.Arches {
-		meta, ok := debianMeta[arch]
-		if !ok {
+		if _, ok := debianMeta[arch]; !ok {
 			return fmt.Errorf("no Debian kernel known for %q (have amd64, arm64): %w", arch, api.ErrUnsupported)
 		}
 		if arch != nativeArch {
@@ -96,35 +101,34 @@ func fetchDebian(ctx context.Context, dir string, opts FetchOptions, run runner)
 				return err
 			}
 		}
-		qual := func(p string) string {
-			if arch == nativeArch {
-				return p
-			}
-			return p + ":" + arch
+	}
+	// One apt-cache call per question for all arches: each call costs
+	// seconds on a multi-arch machine.
+	wanted, err := resolveAll(ctx, run, opts, qual)
+	if err != nil {
+		if uerr := update(); uerr != nil {
+			return fmt.Errorf("%w (and apt-get update failed: %v)", err, uerr)
 		}
-		pkg, version, err := resolveMeta(ctx, run, qual(meta))
-		if err != nil {
-			if uerr := update(); uerr != nil {
-				return fmt.Errorf("%w (and apt-get update failed: %v)", err, uerr)
-			}
-			if pkg, version, err = resolveMeta(ctx, run, qual(meta)); err != nil {
-				return err
-			}
+		if wanted, err = resolveAll(ctx, run, opts, qual); err != nil {
+			return err
 		}
-		release := strings.TrimPrefix(pkg, "linux-image-")
-		if e, ok := m.Kernels[arch]; ok && e.Package == pkg && e.Version == version && exists(filepath.Join(dir, e.Path)) {
-			say(fmt.Sprintf("%s kernel %s %s is current", arch, pkg, version))
+	}
+	for _, arch := range opts.Arches {
+		k := wanted[qual(debianMeta[arch], arch)]
+		release := strings.TrimPrefix(k.name, "linux-image-")
+		if e, ok := m.Kernels[arch]; ok && e.Package == k.name && e.Version == k.version && exists(filepath.Join(dir, e.Path)) {
+			say(fmt.Sprintf("%s kernel %s %s is current", arch, k.name, k.version))
 		} else {
-			say(fmt.Sprintf("fetching %s kernel %s %s", arch, pkg, version))
-			rel := filepath.Join(arch, release+"_"+version)
-			if err := downloadAndUnpack(ctx, run, update, qual(pkg), filepath.Join(dir, rel)); err != nil {
+			say(fmt.Sprintf("fetching %s kernel %s %s", arch, k.name, k.version))
+			rel := filepath.Join(arch, release+"_"+k.version)
+			if err := downloadAndUnpack(ctx, run, update, qual(k.name, arch), filepath.Join(dir, rel)); err != nil {
 				return err
 			}
 			img := filepath.Join(rel, "boot", "vmlinuz-"+release)
 			if !exists(filepath.Join(dir, img)) {
-				return fmt.Errorf("package %s has no /boot/vmlinuz-%s: %w", pkg, release, api.ErrCorrupt)
+				return fmt.Errorf("package %s has no /boot/vmlinuz-%s: %w", k.name, release, api.ErrCorrupt)
 			}
-			e := Entry{Package: pkg, Version: version, Release: release, Path: img, Fetched: time.Now().UTC()}
+			e := Entry{Package: k.name, Version: k.version, Release: release, Path: img, Fetched: time.Now().UTC()}
 			if mods := filepath.Join(rel, "lib", "modules", release); exists(filepath.Join(dir, mods)) {
 				e.Modules = mods
 			}
@@ -138,27 +142,114 @@ func fetchDebian(ctx context.Context, dir string, opts FetchOptions, run runner)
 		if !opts.Busybox {
 			continue
 		}
-		bpkg, bver, err := resolveVersion(ctx, run, qual("busybox-static"))
-		if err != nil {
-			return err
-		}
-		if e, ok := m.Busybox[arch]; ok && e.Version == bver && exists(filepath.Join(dir, e.Path)) {
-			say(fmt.Sprintf("%s busybox-static %s is current", arch, bver))
+		b := wanted[qual("busybox-static", arch)]
+		if e, ok := m.Busybox[arch]; ok && e.Version == b.version && exists(filepath.Join(dir, e.Path)) {
+			say(fmt.Sprintf("%s busybox-static %s is current", arch, b.version))
 			continue
 		}
-		say(fmt.Sprintf("fetching %s busybox-static %s", arch, bver))
-		rel := filepath.Join(arch, "busybox_"+strings.ReplaceAll(bver, ":", "_"))
-		if err := downloadAndUnpack(ctx, run, update, qual(bpkg), filepath.Join(dir, rel)); err != nil {
+		say(fmt.Sprintf("fetching %s busybox-static %s", arch, b.version))
+		rel := filepath.Join(arch, "busybox_"+strings.ReplaceAll(b.version, ":", "_"))
+		if err := downloadAndUnpack(ctx, run, update, qual(b.name, arch), filepath.Join(dir, rel)); err != nil {
 			return err
 		}
 		old := m.Busybox[arch]
-		m.Busybox[arch] = Entry{Package: bpkg, Version: bver, Path: filepath.Join(rel, "bin", "busybox"), Fetched: time.Now().UTC()}
+		m.Busybox[arch] = Entry{Package: b.name, Version: b.version, Path: filepath.Join(rel, "bin", "busybox"), Fetched: time.Now().UTC()}
 		if err := m.Save(dir); err != nil {
 			return err
 		}
 		removeOld(dir, old.Path, m.Busybox[arch].Path)
 	}
 	return nil
+}
+
+// pkgVersion is a package apt would download.
+type pkgVersion struct{ name, version, arch string }
+
+// resolveAll answers, for every arch, which versioned kernel package the
+// meta package names and the candidate versions to download. Keys are
+// the (arch-qualified) meta package and busybox-static names.
+func resolveAll(ctx context.Context, run runner, opts FetchOptions, qual func(p, arch string) string) (map[string]pkgVersion, error) {
+	var metas []string
+	for _, arch := range opts.Arches {
+		metas = append(metas, qual(debianMeta[arch], arch))
+	}
+	out, err := run(ctx, "apt-cache", append([]string{"depends", "--important"}, metas...)...)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", strings.Join(metas, " "), err)
+	}
+	deps := parseDependsAll(out)
+	got := map[string]pkgVersion{}
+	var show []string
+	for i, arch := range opts.Arches {
+		pkg := deps[metas[i]]
+		if pkg == "" {
+			return nil, fmt.Errorf("resolve %s: apt-cache names no linux-image dependency (stale apt lists?): %w", metas[i], api.ErrNotFound)
+		}
+		name, _, _ := strings.Cut(pkg, ":")
+		got[metas[i]] = pkgVersion{name: name, arch: arch}
+		show = append(show, qual(name, arch))
+		if opts.Busybox {
+			got[qual("busybox-static", arch)] = pkgVersion{name: "busybox-static", arch: arch}
+			show = append(show, qual("busybox-static", arch))
+		}
+	}
+	out, err = run(ctx, "apt-cache", append([]string{"show", "--no-all-versions"}, show...)...)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", strings.Join(show, " "), err)
+	}
+	versions := parseVersions(out, opts, qual)
+	for key, pv := range got {
+		pv.version = versions[qual(pv.name, pv.arch)]
+		if pv.version == "" {
+			return nil, fmt.Errorf("look up %s: no version: %w", qual(pv.name, pv.arch), api.ErrNotFound)
+		}
+		got[key] = pv
+	}
+	return got, nil
+}
+
+// parseDependsAll maps each package in apt-cache depends output to its
+// linux-image dependency.
+func parseDependsAll(out []byte) map[string]string {
+	res := map[string]string{}
+	cur := ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if line != "" && line[0] != ' ' {
+			cur = strings.TrimSpace(line)
+			continue
+		}
+		dep, ok := strings.CutPrefix(strings.TrimSpace(line), "Depends:")
+		if !ok || res[cur] != "" {
+			continue
+		}
+		dep = strings.Trim(strings.TrimSpace(dep), "<>")
+		if strings.HasPrefix(dep, "linux-image-") {
+			res[cur] = dep
+		}
+	}
+	return res
+}
+
+// parseVersions maps "name" (native) or "name:arch" to the Version of
+// each record in apt-cache show output.
+func parseVersions(out []byte, opts FetchOptions, qual func(p, arch string) string) map[string]string {
+	res := map[string]string{}
+	for _, rec := range strings.Split(string(out), "\n\n") {
+		name, arch, version := parseField([]byte(rec), "Package"), parseField([]byte(rec), "Architecture"), parseField([]byte(rec), "Version")
+		if name == "" || version == "" {
+			continue
+		}
+		if arch == "all" || arch == "" {
+			for _, a := range opts.Arches {
+				res[qual(name, a)] = version
+			}
+			continue
+		}
+		res[qual(name, arch)] = version
+	}
+	return res
 }
 
 func exists(p string) bool {
@@ -195,55 +286,6 @@ func ensureForeignArch(ctx context.Context, run runner, arch string, update func
 		return fmt.Errorf("add the %s architecture to dpkg (needs root): %w", arch, err)
 	}
 	return update()
-}
-
-// resolveMeta follows a meta package to the versioned package it depends
-// on and that package's candidate version.
-func resolveMeta(ctx context.Context, run runner, meta string) (pkg, version string, err error) {
-	out, err := run(ctx, "apt-cache", "depends", "--important", meta)
-	if err != nil {
-		return "", "", fmt.Errorf("resolve %s: %w", meta, err)
-	}
-	pkg = parseDepends(out)
-	if pkg == "" {
-		return "", "", fmt.Errorf("resolve %s: apt-cache names no linux-image dependency (stale apt lists?): %w", meta, api.ErrNotFound)
-	}
-	if _, arch, ok := strings.Cut(meta, ":"); ok && !strings.Contains(pkg, ":") {
-		pkg += ":" + arch
-	}
-	return resolveVersion(ctx, run, pkg)
-}
-
-// resolveVersion returns the package name (without arch) and the version
-// apt would download.
-func resolveVersion(ctx context.Context, run runner, pkg string) (string, string, error) {
-	out, err := run(ctx, "apt-cache", "show", "--no-all-versions", pkg)
-	if err != nil {
-		return "", "", fmt.Errorf("look up %s: %w", pkg, err)
-	}
-	v := parseField(out, "Version")
-	if v == "" {
-		return "", "", fmt.Errorf("look up %s: no version: %w", pkg, api.ErrNotFound)
-	}
-	name, _, _ := strings.Cut(pkg, ":")
-	return name, v, nil
-}
-
-// parseDepends picks the linux-image dependency out of apt-cache depends.
-func parseDepends(out []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		dep, ok := strings.CutPrefix(line, "Depends:")
-		if !ok {
-			continue
-		}
-		dep = strings.Trim(strings.TrimSpace(dep), "<>")
-		if strings.HasPrefix(dep, "linux-image-") {
-			return dep
-		}
-	}
-	return ""
 }
 
 func parseField(out []byte, field string) string {

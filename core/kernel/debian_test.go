@@ -19,6 +19,7 @@ type fakeApt struct {
 	updates      int
 	downloads    []string
 	failDownload int // fail this many downloads (stale lists)
+	aptCalls     int
 }
 
 func (f *fakeApt) run(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -34,12 +35,29 @@ func (f *fakeApt) run(ctx context.Context, name string, args ...string) ([]byte,
 	case strings.HasPrefix(cmd, "apt-get update"):
 		f.updates++
 		return nil, nil
-	case strings.HasPrefix(cmd, "apt-cache depends --important linux-image-cloud-amd64"):
-		return []byte("linux-image-cloud-amd64\n  Depends: linux-image-" + f.abi + "-cloud-amd64\n"), nil
-	case strings.HasPrefix(cmd, "apt-cache depends --important linux-image-arm64:arm64"):
-		return []byte("linux-image-arm64:arm64\n  Depends: linux-image-" + f.abi + "-arm64:arm64\n"), nil
+	case strings.HasPrefix(cmd, "apt-cache depends --important "):
+		f.aptCalls++
+		var out strings.Builder
+		for _, meta := range args[2:] {
+			switch meta {
+			case "linux-image-cloud-amd64":
+				out.WriteString("linux-image-cloud-amd64\n  Depends: linux-image-" + f.abi + "-cloud-amd64\n")
+			case "linux-image-arm64:arm64":
+				out.WriteString("linux-image-arm64:arm64\n  Depends: linux-image-" + f.abi + "-arm64:arm64\n")
+			}
+		}
+		return []byte(out.String()), nil
 	case strings.HasPrefix(cmd, "apt-cache show --no-all-versions "):
-		return []byte("Package: " + args[2] + "\nVersion: " + f.version + "\n"), nil
+		f.aptCalls++
+		var recs []string
+		for _, p := range args[2:] {
+			name, arch, ok := strings.Cut(p, ":")
+			if !ok {
+				arch = "amd64"
+			}
+			recs = append(recs, "Package: "+name+"\nArchitecture: "+arch+"\nVersion: "+f.version+"\n")
+		}
+		return []byte(strings.Join(recs, "\n")), nil
 	case name == "sh" && strings.Contains(args[1], "apt-get download"):
 		if f.failDownload > 0 {
 			f.failDownload--
@@ -89,6 +107,9 @@ func TestFetchDebianFollowsMetaPackages(t *testing.T) {
 	if len(apt.foreign) != 1 || apt.updates != 1 {
 		t.Fatalf("arm64 not added with one update: foreign %v, updates %d", apt.foreign, apt.updates)
 	}
+	if apt.aptCalls != 2 {
+		t.Fatalf("%d apt-cache calls, want 2 (they are slow)", apt.aptCalls)
+	}
 	t.Setenv("BERTH_KERNEL_DIR", dir)
 	k, err := Locate("arm64")
 	if err != nil || k.Release != "6.1.0-56-arm64" || k.Version != "6.1.192-2" || k.ModulesDir == "" {
@@ -126,15 +147,13 @@ func TestLocateWithoutKernel(t *testing.T) {
 }
 
 func TestParseDepends(t *testing.T) {
-	for in, want := range map[string]string{
-		"linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n":            "linux-image-6.1.0-56-cloud-amd64",
-		"linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-56-arm64:arm64\n":            "linux-image-6.1.0-56-arm64:arm64",
-		"x\n  PreDepends: foo\n  Depends: <linux-image-6.1.0-9-amd64>\n  Recommends: bar\n": "linux-image-6.1.0-9-amd64",
-		"x\n  Depends: something-else\n":                                                    "",
-	} {
-		if got := parseDepends([]byte(in)); got != want {
-			t.Errorf("parseDepends(%q) = %q, want %q", in, got, want)
-		}
+	out := "linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n" +
+		"linux-image-arm64:arm64\n  PreDepends: foo\n  Depends: <linux-image-6.1.0-56-arm64:arm64>\n  Recommends: bar\n" +
+		"other\n  Depends: something-else\n"
+	got := parseDependsAll([]byte(out))
+	want := map[string]string{"linux-image-cloud-amd64": "linux-image-6.1.0-56-cloud-amd64", "linux-image-arm64:arm64": "linux-image-6.1.0-56-arm64:arm64"}
+	if len(got) != len(want) || got["linux-image-cloud-amd64"] != want["linux-image-cloud-amd64"] || got["linux-image-arm64:arm64"] != want["linux-image-arm64:arm64"] {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }
 
