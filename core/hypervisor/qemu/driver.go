@@ -109,6 +109,12 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
 		return nil, fmt.Errorf("VM %q: run directory: %w", cfg.ID, err)
 	}
+	// A QEMU still answering on the run directory's control socket owns
+	// it: refuse rather than steal its sockets (and delete its files).
+	if c, err := net.DialTimeout("unix", p.qmpSock, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("VM %q: run directory %s is in use by a running VM: %w", cfg.ID, cfg.RunDir, api.ErrAlreadyExists)
+	}
 	// Sockets left by a VM of the same id that died with its core.
 	for _, f := range []string{p.agentSock, p.qmpSock} {
 		_ = os.Remove(f)

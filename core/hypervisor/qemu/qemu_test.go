@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -155,6 +156,10 @@ func TestSurvivesCoreKillAndReadopts(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), hvtest.Timeout)
 	defer cancel()
+	// The orphan still owns its run directory: a new VM there is refused.
+	if _, err := New().Start(ctx, cfg); !errors.Is(err, api.ErrAlreadyExists) {
+		t.Fatalf("start in a run directory in use: %v", err)
+	}
 	m, err := New().Adopt(ctx, h)
 	if err != nil {
 		t.Fatalf("re-adopt after the core was killed: %v", err)
