@@ -1,0 +1,108 @@
+// Command agent is PID 1 of every Berth guest: it mounts the basics,
+// loads the kernel modules the initramfs carries, finds its channel to
+// the host (the virtio-serial port "agent" under QEMU, else vsock port
+// 1024 under Apple's Virtualization framework) and serves the protocol of
+// core/agent until the host asks it to power off.
+//
+// Built with GOOS=linux CGO_ENABLED=0 for amd64 and arm64 (make agent);
+// the host finds it as berth-agent-linux-<arch> (see agent.BinaryPath).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/kernel"
+)
+
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+// VsockPort is where the agent listens when there is no virtio-serial port.
+const VsockPort = 1024
+
+func main() {
+	if os.Getpid() != 1 {
+		fmt.Fprintln(os.Stderr, "berth agent: must run as PID 1 of a Berth guest")
+		os.Exit(2)
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "berth agent:", err)
+	}
+	// PID 1 must not exit (the kernel would panic); power off instead.
+	unix.Sync()
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	select {}
+}
+
+func run() error {
+	started := agent.Uptime()
+	if err := agent.EarlyMounts(); err != nil {
+		return err
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	debug := false
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		debug = strings.Contains(string(b), "berth.debug")
+	}
+	var trace func(string)
+	if debug {
+		trace = func(what string) {
+			fmt.Fprintf(os.Stderr, "berth agent: %s at %v\n", what, agent.Uptime().Round(time.Millisecond))
+		}
+		trace("started")
+	}
+	if err := agent.LoadModules(kernel.ModuleList(kernel.GroupBoot), kernel.ModulesDir, trace); err != nil {
+		return err
+	}
+	disks, network, firstStart := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	srv := agent.NewServer(agent.ServerOptions{Version: version, System: agent.GuestSystem(trace),
+		Features: []string{agent.FeatureACPIButton}, InitUptime: started, DisksReady: disks, NetworkReady: network, Trace: trace,
+		FirstStart: firstStart})
+	// Disks, overlayfs and the network are not on the way to the
+	// handshake: load them while the host connects. The power button can
+	// wait until the container has started (or a host is slow to come).
+	go func() {
+		for _, g := range []struct {
+			name  string
+			ready chan struct{}
+		}{{kernel.GroupDisk, disks}, {kernel.GroupNet, network}, {kernel.GroupExtra, nil}} {
+			if g.name == kernel.GroupExtra {
+				select {
+				case <-firstStart:
+				case <-time.After(5 * time.Second):
+				}
+			}
+			if err := agent.LoadModules(kernel.ModuleList(g.name), kernel.ModulesDir, trace); err != nil {
+				fmt.Fprintf(os.Stderr, "berth agent: %s modules: %v\n", g.name, err)
+			}
+			if g.ready != nil {
+				close(g.ready)
+			}
+		}
+		// The input device appears asynchronously after the module loads.
+		for i := 0; i < 50 && !agent.WatchPowerButton(srv.RequestShutdown); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	ctx := context.Background()
+	findCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	port, err := agent.FindPort(findCtx, "agent")
+	cancel()
+	if trace != nil {
+		trace("port found")
+	}
+	if err == nil {
+		fmt.Fprintln(os.Stderr, "berth agent: ready on", port)
+		return srv.ServePort(ctx, port)
+	}
+	fmt.Fprintln(os.Stderr, "berth agent: ready on vsock port", VsockPort)
+	return srv.ServeVsock(ctx, VsockPort)
+}

@@ -1,0 +1,353 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// message is one control frame: a request when Op is set, else the reply
+// to request ID.
+type message struct {
+	ID    uint64           `json:"id"`
+	Op    string           `json:"op,omitempty"`
+	Body  json.RawMessage  `json:"body,omitempty"`
+	Error *api.RemoteError `json:"error,omitempty"`
+}
+
+// Client is the host's end of one agent session. It is safe for
+// concurrent use; a blocking call (Wait) does not hold up others.
+type Client struct {
+	m    *mux
+	info Info
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan message
+
+	nextStream atomic.Uint32
+}
+
+// NewClient opens a session on conn: sync marker, then the version
+// handshake. It owns conn from then on and closes it on failure or Close.
+// Bytes left in the connection by an earlier session are skipped.
+func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
+	var n nonce
+	if _, err := rand.Read(n[:]); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent session nonce: %w", err)
+	}
+	br := bufio.NewReaderSize(conn, 64<<10)
+	synced := make(chan error, 1)
+	go func() {
+		if err := writeSync(conn, n); err != nil {
+			synced <- fmt.Errorf("agent connection: send sync: %w: %w", err, api.ErrUnavailable)
+			return
+		}
+		_, err := readSync(br, &n)
+		if err != nil {
+			err = fmt.Errorf("agent connection: wait for the guest's sync: %w: %w", err, api.ErrUnavailable)
+		}
+		synced <- err
+	}()
+	select {
+	case err := <-synced:
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+	case <-ctx.Done():
+		conn.Close()
+		return nil, fmt.Errorf("agent handshake: %w: %w", ctx.Err(), api.ErrCanceled)
+	}
+	c := &Client{pending: map[uint64]chan message{}}
+	c.m = newMux(br, conn, conn, nil, c.onControl)
+	go c.m.run()
+	go func() {
+		<-c.m.done
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for id, ch := range c.pending {
+			close(ch)
+			delete(c.pending, id)
+		}
+	}()
+	var info Info
+	if err := c.call(ctx, opHello, Hello{ProtocolVersion: ProtocolVersion}, &info); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("agent handshake: %w", err)
+	}
+	if info.ProtocolVersion != ProtocolVersion {
+		c.Close()
+		return nil, fmt.Errorf("agent %s speaks protocol %d, this host speaks %d: rebuild the initramfs with the matching agent: %w",
+			info.AgentVersion, info.ProtocolVersion, ProtocolVersion, api.ErrUnsupported)
+	}
+	c.info = info
+	return c, nil
+}
+
+// Info is what the guest reported in the handshake.
+func (c *Client) Info() Info { return c.info }
+
+// Close ends the session. Processes in the guest keep running.
+func (c *Client) Close() error {
+	c.m.fail(fmt.Errorf("agent session closed by the host: %w", api.ErrUnavailable))
+	return nil
+}
+
+// Done is closed when the session has ended; Err says why.
+func (c *Client) Done() <-chan struct{} { return c.m.done }
+
+// Err is why the session ended, nil while it runs.
+func (c *Client) Err() error { return c.m.Err() }
+
+func (c *Client) onControl(payload []byte) {
+	var msg message
+	if err := json.Unmarshal(payload, &msg); err != nil {
+		c.m.fail(fmt.Errorf("agent sent a bad control message: %v: %w", err, api.ErrCorrupt))
+		return
+	}
+	c.mu.Lock()
+	ch := c.pending[msg.ID]
+	delete(c.pending, msg.ID)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- msg
+	}
+}
+
+func (c *Client) call(ctx context.Context, op string, req, reply any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("agent %s: encode: %w", op, err)
+	}
+	ch := make(chan message, 1)
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	if c.m.Err() != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("agent %s: %w", op, c.m.Err())
+	}
+	c.pending[id] = ch
+	c.mu.Unlock()
+	payload, _ := json.Marshal(message{ID: id, Op: op, Body: body})
+	if err := c.m.writeFrame(frameControl, 0, payload); err != nil {
+		c.forget(id)
+		return fmt.Errorf("agent %s: %w", op, err)
+	}
+	select {
+	case msg, ok := <-ch:
+		if !ok {
+			return fmt.Errorf("agent %s: %w", op, c.m.Err())
+		}
+		if msg.Error != nil {
+			return msg.Error
+		}
+		if reply != nil {
+			if err := json.Unmarshal(msg.Body, reply); err != nil {
+				return fmt.Errorf("agent %s: decode reply: %v: %w", op, err, api.ErrCorrupt)
+			}
+		}
+		return nil
+	case <-ctx.Done():
+		c.forget(id)
+		return fmt.Errorf("agent %s: %w: %w", op, ctx.Err(), api.ErrCanceled)
+	}
+}
+
+func (c *Client) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// SetTime sets the guest clock.
+func (c *Client) SetTime(ctx context.Context, t time.Time) error {
+	return c.call(ctx, opSetTime, SetTime{UnixNano: t.UnixNano()}, nil)
+}
+
+// ConfigureNetwork gives the guest its static addresses and route.
+func (c *Client) ConfigureNetwork(ctx context.Context, cfg NetworkConfig) error {
+	return c.call(ctx, opNetwork, cfg, nil)
+}
+
+// CreateContainer mounts the container's root filesystem (base disk plus
+// writable overlay) and writes its hostname, /etc/hosts and resolv.conf.
+func (c *Client) CreateContainer(ctx context.Context, cfg ContainerConfig) error {
+	return c.call(ctx, opContainer, cfg, nil)
+}
+
+// Stdio selects which streams of a process the host connects. Output
+// that is not connected is still kept in the guest's buffer.
+type Stdio struct {
+	Stdin  bool
+	Stdout bool
+	Stderr bool
+}
+
+// AllStdio connects stdin, stdout and stderr.
+var AllStdio = Stdio{Stdin: true, Stdout: true, Stderr: true}
+
+// Process is a host's handle on a guest process. Stdout and Stderr must
+// be read (or closed): unread output fills the stream's window and then
+// the process blocks writing, as with a pipe.
+type Process struct {
+	c   *Client
+	ref ProcessRef
+	PID int
+	// Nil when not requested in Stdio. With a terminal, Stderr is nil and
+	// Stdout carries the terminal's output.
+	Stdin          io.WriteCloser
+	Stdout, Stderr io.ReadCloser
+	// Offsets of the first byte Stdout and Stderr deliver (non-zero after
+	// Attach: output is replayed from the oldest byte never consumed).
+	StdoutOffset, StderrOffset uint64
+	// Exited is set by Attach when the process had already ended.
+	Exited bool
+}
+
+func (c *Client) openStreams(io Stdio, terminal bool) (streams, *Process) {
+	var s streams
+	p := &Process{c: c}
+	if io.Stdin {
+		s.Stdin = c.nextStream.Add(1)
+		p.Stdin = c.m.openSend(s.Stdin, nil)
+	}
+	if io.Stdout {
+		s.Stdout = c.nextStream.Add(1)
+		p.Stdout = c.m.openRecv(s.Stdout)
+	}
+	if io.Stderr && !terminal {
+		s.Stderr = c.nextStream.Add(1)
+		p.Stderr = c.m.openRecv(s.Stderr)
+	}
+	return s, p
+}
+
+func (c *Client) dropStreams(s streams) {
+	if s.Stdin != 0 {
+		c.m.forgetSend(s.Stdin)
+	}
+	for _, id := range []uint32{s.Stdout, s.Stderr} {
+		if id != 0 {
+			c.m.forgetRecv(id)
+		}
+	}
+}
+
+// Start runs the container's main process.
+func (c *Client) Start(ctx context.Context, container, id string, spec ProcessSpec, stdio Stdio) (*Process, error) {
+	return c.start(ctx, opStart, container, id, spec, stdio)
+}
+
+// Exec runs another process in the running container.
+func (c *Client) Exec(ctx context.Context, container, id string, spec ProcessSpec, stdio Stdio) (*Process, error) {
+	return c.start(ctx, opExec, container, id, spec, stdio)
+}
+
+func (c *Client) start(ctx context.Context, op, container, id string, spec ProcessSpec, stdio Stdio) (*Process, error) {
+	s, p := c.openStreams(stdio, spec.Terminal)
+	var reply StartReply
+	if err := c.call(ctx, op, StartRequest{Container: container, ID: id, Process: spec, Streams: s}, &reply); err != nil {
+		c.dropStreams(s)
+		return nil, err
+	}
+	p.ref = ProcessRef{Container: container, ID: id}
+	p.PID = reply.PID
+	return p, nil
+}
+
+// Attach connects new streams to a process started in an earlier session
+// (the host restarted while the process ran). Output the guest kept and
+// the host had not consumed is delivered again first.
+func (c *Client) Attach(ctx context.Context, container, id string, stdio Stdio, terminal bool) (*Process, error) {
+	s, p := c.openStreams(stdio, terminal)
+	var reply AttachReply
+	ref := ProcessRef{Container: container, ID: id}
+	if err := c.call(ctx, opAttach, AttachRequest{ProcessRef: ref, Streams: s}, &reply); err != nil {
+		c.dropStreams(s)
+		return nil, err
+	}
+	p.ref = ref
+	p.StdoutOffset, p.StderrOffset, p.Exited = reply.StdoutOffset, reply.StderrOffset, reply.Exited
+	return p, nil
+}
+
+// Signal sends a Linux signal number to the process.
+func (p *Process) Signal(ctx context.Context, sig int) error {
+	return p.c.call(ctx, opSignal, SignalRequest{ProcessRef: p.ref, Signal: sig}, nil)
+}
+
+// Resize changes the size of the process's terminal.
+func (p *Process) Resize(ctx context.Context, size WinSize) error {
+	return p.c.call(ctx, opResize, ResizeRequest{ProcessRef: p.ref, WinSize: size}, nil)
+}
+
+// Wait blocks until the process ends and returns how. It does not wait
+// for the output streams to drain; read them to EOF for all the output.
+func (p *Process) Wait(ctx context.Context) (ExitStatus, error) {
+	return p.c.Wait(ctx, p.ref.Container, p.ref.ID)
+}
+
+// Wait blocks until the named process ends; it also answers for processes
+// that ended while no host was connected.
+func (c *Client) Wait(ctx context.Context, container, id string) (ExitStatus, error) {
+	var st ExitStatus
+	err := c.call(ctx, opWait, ProcessRef{Container: container, ID: id}, &st)
+	return st, err
+}
+
+// List returns every process the guest knows, running or ended.
+func (c *Client) List(ctx context.Context) ([]ProcessStatus, error) {
+	var ps []ProcessStatus
+	err := c.call(ctx, opList, struct{}{}, &ps)
+	return ps, err
+}
+
+// Stats samples the guest's CPU and memory use.
+func (c *Client) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := c.call(ctx, opStats, struct{}{}, &st)
+	return st, err
+}
+
+// Shutdown asks the guest to stop every process, sync and unmount its
+// disks and power off. It returns once the guest has accepted; the VM
+// exits shortly after, ending the session.
+func (c *Client) Shutdown(ctx context.Context) error {
+	err := c.call(ctx, opShutdown, struct{}{}, nil)
+	if err != nil && errors.Is(err, api.ErrUnavailable) {
+		// The guest may power off before its reply gets out.
+		return nil
+	}
+	return err
+}
+
+// Connect dials the agent with dial and opens a session, retrying the
+// dial while the channel is not there yet (a VM still starting), until
+// ctx ends. Like lima's guest agent client, it takes any transport.
+func Connect(ctx context.Context, dial func(context.Context) (io.ReadWriteCloser, error)) (*Client, error) {
+	backoff := 5 * time.Millisecond
+	for {
+		conn, err := dial(ctx)
+		if err == nil {
+			return NewClient(ctx, conn)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to the agent: %w (last error: %v): %w", ctx.Err(), err, api.ErrCanceled)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}

@@ -1,0 +1,361 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// This file is what PID 1 does to the guest machine: early mounts, module
+// loading, finding the host channel, mounting containers, the clock, the
+// hostname, powering off. Only app/agent calls it, inside a VM.
+
+// GuestSystem returns the System that acts on the real guest. trace, if
+// set, hears the steps of mounting a container (boot timing).
+func GuestSystem(trace func(string)) System {
+	if trace == nil {
+		trace = func(string) {}
+	}
+	return System{
+		SetTime: func(t time.Time) error {
+			tv := unix.NsecToTimeval(t.UnixNano())
+			return unix.Settimeofday(&tv)
+		},
+		SetHostname:      func(h string) error { return unix.Sethostname([]byte(h)) },
+		ConfigureNetwork: configureNetwork,
+		MountContainer: func(cfg ContainerConfig, dir string) (string, []string, error) {
+			return mountContainer(cfg, dir, trace)
+		},
+		PowerOff: func() error {
+			unix.Sync()
+			return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+		},
+	}
+}
+
+type mountSpec struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+}
+
+// EarlyMounts mounts what PID 1 needs (the kernel mounts nothing in an
+// initramfs when DEVTMPFS_MOUNT is off) and points stdio at the console.
+func EarlyMounts() error {
+	const nodev = unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV
+	for _, m := range []mountSpec{
+		{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
+		{"proc", "/proc", "proc", nodev, ""},
+		{"sysfs", "/sys", "sysfs", nodev, ""},
+		{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666"},
+		{"shm", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+		{"run", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
+		{"tmp", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	} {
+		if err := os.MkdirAll(m.target, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil && !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
+		}
+	}
+	// The kernel found no /dev/console before devtmpfs was mounted.
+	if f, err := os.OpenFile("/dev/console", os.O_RDWR, 0); err == nil {
+		for _, fd := range []int{0, 1, 2} {
+			_ = unix.Dup3(int(f.Fd()), fd, 0)
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// LoadModules loads the modules named in list (one per line, in order)
+// from dir. A module already loaded or built in is fine. trace, if set,
+// hears each module's name once it is loaded.
+func LoadModules(list, dir string, trace func(string)) error {
+	b, err := os.ReadFile(list)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Fields(string(b)) {
+		p := filepath.Join(dir, name+".ko")
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("module %s: %w", name, err)
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("load module %s: %w", name, err)
+		}
+		if trace != nil {
+			trace("module " + name)
+		}
+	}
+	return nil
+}
+
+// FindPort waits for the virtio-serial port called name and returns its
+// device path. The port appears once virtio_console has probed.
+func FindPort(ctx context.Context, name string) (string, error) {
+	for {
+		ents, _ := os.ReadDir("/sys/class/virtio-ports")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/sys/class/virtio-ports", e.Name(), "name"))
+			if err == nil && strings.TrimSpace(string(b)) == name {
+				return "/dev/" + e.Name(), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no virtio-serial port named %q: %w", name, api.ErrNotFound)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// ServePort serves sessions on a virtio-serial port. The port stays open
+// for the life of the guest: closing it would discard bytes a new host
+// may already have sent. A read returns EOF while no host is connected,
+// which ends the session but not the stream.
+func (s *Server) ServePort(ctx context.Context, path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	return s.Serve(portConn{f})
+}
+
+// portConn turns the port's EOF into errHostGone and ignores Close (a
+// session ending must not close the port).
+type portConn struct{ f *os.File }
+
+func (p portConn) Read(b []byte) (int, error) {
+	n, err := p.f.Read(b)
+	if errors.Is(err, io.EOF) {
+		return n, errHostGone
+	}
+	return n, err
+}
+
+func (p portConn) Write(b []byte) (int, error) { return p.f.Write(b) }
+func (p portConn) Close() error                { return nil }
+
+// ServeVsock accepts host connections on a vsock port (Apple's
+// Virtualization framework), one session per connection.
+func (s *Server) ServeVsock(ctx context.Context, port uint32) error {
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("vsock socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrVM{CID: unix.VMADDR_CID_ANY, Port: port}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("vsock bind port %d: %w", port, err)
+	}
+	if err := unix.Listen(fd, 4); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("vsock listen: %w", err)
+	}
+	l := os.NewFile(uintptr(fd), "vsock")
+	go func() { <-ctx.Done(); l.Close() }()
+	for {
+		nfd, _, err := unix.Accept4(int(l.Fd()), unix.SOCK_CLOEXEC)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+				continue
+			}
+			return fmt.Errorf("vsock accept: %w", err)
+		}
+		go func() { _ = s.Serve(os.NewFile(uintptr(nfd), "vsock-conn")) }()
+	}
+}
+
+// WatchPowerButton calls fn when an ACPI power button (QEMU's
+// system_powerdown) is pressed. It returns at once if the guest has none.
+func WatchPowerButton(fn func()) bool {
+	ents, _ := os.ReadDir("/sys/class/input")
+	var once sync.Once
+	found := false
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "event") {
+			continue
+		}
+		name, _ := os.ReadFile(filepath.Join("/sys/class/input", e.Name(), "device", "name"))
+		if !strings.Contains(string(name), "Power Button") {
+			continue
+		}
+		f, err := os.Open("/dev/input/" + e.Name())
+		if err != nil {
+			continue
+		}
+		found = true
+		go func() {
+			defer f.Close()
+			// struct input_event on 64-bit: timeval (16), type u16, code u16, value s32.
+			var ev [24]byte
+			for {
+				if _, err := io.ReadFull(f, ev[:]); err != nil {
+					return
+				}
+				typ := uint16(ev[16]) | uint16(ev[17])<<8
+				code := uint16(ev[18]) | uint16(ev[19])<<8
+				if typ == 1 && code == 116 { // EV_KEY, KEY_POWER
+					once.Do(fn)
+					return
+				}
+			}
+		}()
+	}
+	return found
+}
+
+// blockDevice finds the device for d: by the serial the host gave the
+// disk (/sys/block/*/serial) or by path.
+func blockDevice(d Device) (string, error) {
+	if d.Path != "" {
+		return d.Path, nil
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ents, _ := os.ReadDir("/sys/block")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/sys/block", e.Name(), "serial"))
+			if err == nil && strings.TrimSpace(string(b)) == d.Serial {
+				return "/dev/" + e.Name(), nil
+			}
+		}
+		// Disks can still be probing right after boot.
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no disk with serial %q in the guest: %w", d.Serial, api.ErrNotFound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// mountContainer builds the container's root under dir: the base disk
+// read-only, the upper disk (or a tmpfs) for the overlay's upper and work
+// directories, the overlay itself, then the API filesystems inside it.
+func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root string, mounts []string, err error) {
+	var done []string // mounted so far, innermost last
+	defer func() {
+		if err != nil {
+			for i := len(done) - 1; i >= 0; i-- {
+				_ = unix.Unmount(done[i], unix.MNT_DETACH)
+			}
+		}
+	}()
+	mount := func(src, target, fstype string, flags uintptr, data string) error {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(src, target, fstype, flags, data); err != nil {
+			return fmt.Errorf("mount %s (%s) on %s: %w", src, fstype, target, err)
+		}
+		trace("mounted " + target)
+		done = append(done, target)
+		return nil
+	}
+	base, upper, root := filepath.Join(dir, "base"), filepath.Join(dir, "upper"), filepath.Join(dir, "rootfs")
+	baseDev, err := blockDevice(cfg.Base)
+	if err != nil {
+		return "", nil, fmt.Errorf("base %s: %w", cfg.Base, err)
+	}
+	if err := mount(baseDev, base, "ext4", unix.MS_RDONLY, ""); err != nil {
+		return "", nil, fmt.Errorf("image disk: %w", err)
+	}
+	if cfg.Upper == (Device{}) {
+		if err := mount("upper", upper, "tmpfs", 0, "mode=0755"); err != nil {
+			return "", nil, err
+		}
+	} else {
+		upperDev, err := blockDevice(cfg.Upper)
+		if err != nil {
+			return "", nil, fmt.Errorf("writable layer %s: %w", cfg.Upper, err)
+		}
+		// noinit_itable: no background thread zeroing inode tables of a
+		// freshly made layer, which would compete with the container for
+		// the CPU right at start.
+		if err := mount(upperDev, upper, "ext4", 0, "noinit_itable"); err != nil {
+			return "", nil, fmt.Errorf("writable layer (it must be ext4, formatted by the host): %w", err)
+		}
+	}
+	for _, d := range []string{"upper", "work"} {
+		if err := os.MkdirAll(filepath.Join(upper, d), 0o755); err != nil {
+			return "", nil, err
+		}
+	}
+	// Features that need extra checks or xattrs at mount are off: the
+	// layer is only ever mounted by this agent, over this one base.
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work,index=off,xino=off,metacopy=off,redirect_dir=off", base, upper, upper)
+	if err := mount("overlay", root, "overlay", 0, opts); err != nil {
+		return "", nil, fmt.Errorf("overlay: %w", err)
+	}
+	const nodev = unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV
+	for _, m := range []mountSpec{
+		{"proc", "/proc", "proc", nodev, ""},
+		{"sysfs", "/sys", "sysfs", nodev | unix.MS_RDONLY, ""},
+		// The guest's /dev (devtmpfs with /dev/pts and /dev/shm): the VM,
+		// not the mount, is the isolation boundary.
+		{"/dev", "/dev", "", unix.MS_BIND | unix.MS_REC, ""},
+		{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+		{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
+	} {
+		target, err := InRoot(root, m.target)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := mount(m.source, target, m.fstype, m.flags, m.data); err != nil {
+			return "", nil, err
+		}
+	}
+	mounts = make([]string, len(done))
+	for i := range done {
+		mounts[i] = done[len(done)-1-i]
+	}
+	return root, mounts, nil
+}
+
+// ifaceFor finds the guest NIC for i: by MAC, else by name.
+func ifaceFor(i Interface) (*net.Interface, error) {
+	if i.MAC == "" {
+		return net.InterfaceByName(i.Name)
+	}
+	mac, err := net.ParseMAC(i.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("interface MAC %q: %w", i.MAC, api.ErrInvalidArgument)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range ifs {
+			if n.HardwareAddr.String() == mac.String() {
+				return &n, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no network interface with MAC %s in the guest: %w", i.MAC, api.ErrNotFound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

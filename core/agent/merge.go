@@ -1,0 +1,126 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// DefaultPath is the PATH a process gets when neither the image nor the
+// user sets one (the same default Docker uses).
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// ImageConfig is the part of an OCI image config that decides how its
+// process runs. The runtime copies it from the image; this package does
+// not import image libraries, so the agent binary stays small.
+type ImageConfig struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+}
+
+// Overrides are what the user asked for on top of the image (berth run
+// flags). A nil slice keeps the image's value; Entrypoint set (even to an
+// empty, non-nil slice) replaces the image's entrypoint and drops its
+// Cmd, as docker run --entrypoint does.
+type Overrides struct {
+	Entrypoint       []string
+	Cmd              []string
+	Env              []string // KEY=VALUE, replacing the image's value of KEY
+	WorkingDir       string
+	User             string
+	AdditionalGroups []string
+	Terminal         bool
+	Size             *WinSize
+}
+
+// Merge computes the process to run from an image config and the user's
+// overrides. The user and groups stay names here: they are resolved in
+// the guest against the container's own /etc/passwd and /etc/group.
+func Merge(img ImageConfig, o Overrides) (ProcessSpec, error) {
+	entry, cmd := img.Entrypoint, img.Cmd
+	if o.Entrypoint != nil {
+		entry, cmd = o.Entrypoint, nil
+	}
+	if o.Cmd != nil {
+		cmd = o.Cmd
+	}
+	args := append(append([]string{}, entry...), cmd...)
+	if len(args) == 0 {
+		return ProcessSpec{}, fmt.Errorf("no command to run: the image has no entrypoint or cmd, give one: %w", api.ErrInvalidArgument)
+	}
+	env, err := mergeEnv(img.Env, o.Env)
+	if err != nil {
+		return ProcessSpec{}, err
+	}
+	if _, ok := lookupEnv(env, "PATH"); !ok {
+		env = append(env, "PATH="+DefaultPath)
+	}
+	if o.Terminal {
+		if _, ok := lookupEnv(env, "TERM"); !ok {
+			env = append(env, "TERM=xterm")
+		}
+	}
+	spec := ProcessSpec{
+		Args:             args,
+		Env:              env,
+		Cwd:              firstNonEmpty(o.WorkingDir, img.WorkingDir, "/"),
+		User:             firstNonEmpty(o.User, img.User),
+		AdditionalGroups: o.AdditionalGroups,
+		Terminal:         o.Terminal,
+		Size:             o.Size,
+	}
+	if !strings.HasPrefix(spec.Cwd, "/") {
+		return ProcessSpec{}, fmt.Errorf("working directory %q is not absolute: %w", spec.Cwd, api.ErrInvalidArgument)
+	}
+	return spec, nil
+}
+
+// mergeEnv applies overrides to base, keeping base's order and appending
+// new keys in the order given.
+func mergeEnv(base, over []string) ([]string, error) {
+	out := append([]string{}, base...)
+	for _, kv := range over {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("environment variable %q is not KEY=VALUE: %w", kv, api.ErrInvalidArgument)
+		}
+		replaced := false
+		for i, old := range out {
+			if ok, _ := envKeyIs(old, k); ok {
+				out[i] = kv
+				replaced = true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
+}
+
+func envKeyIs(kv, key string) (bool, string) {
+	k, v, _ := strings.Cut(kv, "=")
+	return k == key, v
+}
+
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if ok, v := envKeyIs(env[i], key); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,164 @@
+package agent
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// A minimal rtnetlink client: enough to bring links up and add an IPv4
+// address and a default route, so the guest needs no ip or udhcpc tool.
+
+var nlSeq atomic.Uint32
+
+type nlRequest struct {
+	typ   uint16
+	flags uint16
+	body  []byte
+}
+
+func (r *nlRequest) attr(typ uint16, data []byte) {
+	l := 4 + len(data)
+	b := make([]byte, 4, (l+3)&^3)
+	binary.NativeEndian.PutUint16(b[0:2], uint16(l))
+	binary.NativeEndian.PutUint16(b[2:4], typ)
+	b = append(b, data...)
+	b = append(b, make([]byte, ((l+3)&^3)-l)...)
+	r.body = append(r.body, b...)
+}
+
+// nlDo sends one request and waits for its acknowledgement.
+func nlDo(r nlRequest) error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink bind: %w", err)
+	}
+	seq := nlSeq.Add(1)
+	msg := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(r.body))
+	binary.NativeEndian.PutUint32(msg[0:4], uint32(unix.NLMSG_HDRLEN+len(r.body)))
+	binary.NativeEndian.PutUint16(msg[4:6], r.typ)
+	binary.NativeEndian.PutUint16(msg[6:8], r.flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.NativeEndian.PutUint32(msg[8:12], seq)
+	msg = append(msg, r.body...)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink send: %w", err)
+	}
+	buf := make([]byte, 8192)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return fmt.Errorf("netlink receive: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return fmt.Errorf("netlink parse: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != seq || m.Header.Type != unix.NLMSG_ERROR {
+				continue
+			}
+			if len(m.Data) < 4 {
+				return fmt.Errorf("netlink: short error message")
+			}
+			if code := int32(binary.NativeEndian.Uint32(m.Data[0:4])); code != 0 {
+				return unix.Errno(-code)
+			}
+			return nil
+		}
+	}
+}
+
+// linkUp sets a link up, and its MTU when mtu > 0.
+func linkUp(index, mtu int) error {
+	body := make([]byte, unix.SizeofIfInfomsg)
+	body[0] = unix.AF_UNSPEC
+	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
+	binary.NativeEndian.PutUint32(body[8:12], unix.IFF_UP)
+	binary.NativeEndian.PutUint32(body[12:16], unix.IFF_UP)
+	r := nlRequest{typ: unix.RTM_NEWLINK, body: body}
+	if mtu > 0 {
+		var v [4]byte
+		binary.NativeEndian.PutUint32(v[:], uint32(mtu))
+		r.attr(unix.IFLA_MTU, v[:])
+	}
+	return nlDo(r)
+}
+
+func addAddr(index int, ipnet *net.IPNet) error {
+	ip4 := ipnet.IP.To4()
+	if ip4 == nil {
+		return fmt.Errorf("address %s: only IPv4 is supported: %w", ipnet, api.ErrUnsupported)
+	}
+	ones, _ := ipnet.Mask.Size()
+	body := make([]byte, unix.SizeofIfAddrmsg)
+	body[0], body[1], body[3] = unix.AF_INET, byte(ones), unix.RT_SCOPE_UNIVERSE
+	if ip4.IsLoopback() {
+		body[3] = unix.RT_SCOPE_HOST // as ip(8) does
+	}
+	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
+	r := nlRequest{typ: unix.RTM_NEWADDR, flags: unix.NLM_F_CREATE | unix.NLM_F_REPLACE, body: body}
+	r.attr(unix.IFA_LOCAL, ip4)
+	r.attr(unix.IFA_ADDRESS, ip4)
+	return nlDo(r)
+}
+
+func addDefaultRoute(gw net.IP) error {
+	gw4 := gw.To4()
+	if gw4 == nil {
+		return fmt.Errorf("gateway %s: only IPv4 is supported: %w", gw, api.ErrUnsupported)
+	}
+	body := make([]byte, unix.SizeofRtMsg)
+	body[0] = unix.AF_INET
+	body[4] = unix.RT_TABLE_MAIN
+	body[5] = unix.RTPROT_BOOT
+	body[6] = unix.RT_SCOPE_UNIVERSE
+	body[7] = unix.RTN_UNICAST
+	r := nlRequest{typ: unix.RTM_NEWROUTE, flags: unix.NLM_F_CREATE | unix.NLM_F_REPLACE, body: body}
+	r.attr(unix.RTA_GATEWAY, gw4)
+	return nlDo(r)
+}
+
+func configureNetwork(cfg NetworkConfig) error {
+	if lo, err := net.InterfaceByName("lo"); err == nil {
+		if err := linkUp(lo.Index, 0); err != nil {
+			return fmt.Errorf("bring up lo: %w", err)
+		}
+	}
+	for _, i := range cfg.Interfaces {
+		ip, ipnet, err := net.ParseCIDR(i.Address)
+		if err != nil {
+			return fmt.Errorf("interface address %q is not CIDR (10.0.2.15/24): %w", i.Address, api.ErrInvalidArgument)
+		}
+		ipnet.IP = ip
+		n, err := ifaceFor(i)
+		if err != nil {
+			return err
+		}
+		if err := linkUp(n.Index, i.MTU); err != nil {
+			return fmt.Errorf("bring up %s: %w", n.Name, err)
+		}
+		if err := addAddr(n.Index, ipnet); err != nil {
+			return fmt.Errorf("address %s on %s: %w", i.Address, n.Name, err)
+		}
+	}
+	if cfg.Gateway != "" {
+		gw := net.ParseIP(cfg.Gateway)
+		if gw == nil {
+			return fmt.Errorf("gateway %q is not an IP address: %w", cfg.Gateway, api.ErrInvalidArgument)
+		}
+		if err := addDefaultRoute(gw); err != nil {
+			return fmt.Errorf("default route via %s: %w", cfg.Gateway, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+)
+
+// ProtocolVersion is bumped on any incompatible change of frames or
+// messages. Host and guest must agree on it exactly: the initramfs is
+// rebuilt whenever the agent binary changes, so they always ship together.
+const ProtocolVersion = 1
+
+// Features the guest may announce in Info.Features.
+const (
+	FeatureTTY        = "tty"
+	FeatureOverlay    = "overlay"
+	FeatureNetwork    = "network"
+	FeatureReattach   = "reattach"
+	FeatureStats      = "stats"
+	FeatureACPIButton = "acpi-power-button"
+)
+
+// Operation names on the wire.
+const (
+	opHello     = "hello"
+	opSetTime   = "set_time"
+	opNetwork   = "configure_network"
+	opContainer = "create_container"
+	opStart     = "start"
+	opExec      = "exec"
+	opAttach    = "attach"
+	opSignal    = "signal"
+	opWait      = "wait"
+	opResize    = "resize"
+	opList      = "list"
+	opStats     = "stats"
+	opShutdown  = "shutdown"
+)
+
+// Hello opens a session.
+type Hello struct {
+	ProtocolVersion int `json:"protocol_version"`
+}
+
+// Info describes the guest: what the host learns from the handshake.
+type Info struct {
+	ProtocolVersion int      `json:"protocol_version"`
+	AgentVersion    string   `json:"agent_version"`
+	Kernel          string   `json:"kernel"` // uname -r of the guest
+	Arch            string   `json:"arch"`   // GOARCH of the agent
+	Features        []string `json:"features,omitempty"`
+	// Uptime of the guest when the agent (PID 1) started and at the
+	// handshake: with the host's clock they split a boot into phases.
+	InitUptime time.Duration `json:"init_uptime"`
+	Uptime     time.Duration `json:"uptime"`
+}
+
+// Has reports whether the guest announced feature f.
+func (i Info) Has(f string) bool {
+	for _, g := range i.Features {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// SetTime sets the guest's wall clock.
+type SetTime struct {
+	UnixNano int64 `json:"unix_nano"`
+}
+
+// NetworkConfig gives the guest static addresses; the agent applies them
+// with netlink (no tools are needed in the guest).
+type NetworkConfig struct {
+	Interfaces []Interface `json:"interfaces"`
+	// Gateway is the IPv4 default route ("10.0.2.2"); empty for none.
+	Gateway string `json:"gateway,omitempty"`
+}
+
+// Interface is one guest NIC, found by MAC address (stable across
+// hypervisors) or, when MAC is empty, by name.
+type Interface struct {
+	MAC     string `json:"mac,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Address string `json:"address"` // CIDR, "10.0.2.15/24"
+	MTU     int    `json:"mtu,omitempty"`
+}
+
+// Device names a guest block device by the serial the host gave its disk
+// (hypervisor.Disk.ID), or by path.
+type Device struct {
+	Serial string `json:"serial,omitempty"`
+	Path   string `json:"path,omitempty"`
+}
+
+func (d Device) String() string {
+	if d.Serial != "" {
+		return "disk " + d.Serial
+	}
+	return d.Path
+}
+
+// ContainerConfig prepares one container's root filesystem and identity.
+type ContainerConfig struct {
+	ID string `json:"id"`
+	// Base is the image's read-only ext4 disk; Upper is the container's
+	// writable ext4 disk (formatted by the host) that holds the overlay's
+	// upper and work directories. A zero Upper means a tmpfs upper layer:
+	// changes vanish with the VM.
+	Base  Device `json:"base"`
+	Upper Device `json:"upper"`
+	// Rootfs, instead of disks, names a directory in the guest used as the
+	// root as it is (no overlay, no special mounts): for guests that get
+	// their root some other way, and for tests of the agent on a host.
+	Rootfs string `json:"rootfs,omitempty"`
+
+	Hostname string      `json:"hostname,omitempty"`
+	Hosts    []HostEntry `json:"hosts,omitempty"` // extra /etc/hosts lines
+	DNS      *DNS        `json:"dns,omitempty"`   // nil keeps the image's resolv.conf
+}
+
+// HostEntry is one /etc/hosts line.
+type HostEntry struct {
+	IP    string   `json:"ip"`
+	Names []string `json:"names"`
+}
+
+// DNS is the content of /etc/resolv.conf.
+type DNS struct {
+	Servers []string `json:"servers"`
+	Search  []string `json:"search,omitempty"`
+	Options []string `json:"options,omitempty"`
+}
+
+// ProcessSpec is a fully merged process (see Merge).
+type ProcessSpec struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	Cwd  string   `json:"cwd,omitempty"`
+	// User is "name", "uid", "name:group" or "uid:gid", resolved in the
+	// guest against the container's /etc/passwd and /etc/group.
+	User             string   `json:"user,omitempty"`
+	AdditionalGroups []string `json:"additional_groups,omitempty"`
+	Terminal         bool     `json:"terminal,omitempty"`
+	Size             *WinSize `json:"size,omitempty"`
+}
+
+// WinSize is a terminal size.
+type WinSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// streams names the data streams a host opens for one process. Zero means
+// none: stdin then reads /dev/null, output is still buffered in the guest.
+type streams struct {
+	Stdin  uint32 `json:"stdin,omitempty"`
+	Stdout uint32 `json:"stdout,omitempty"`
+	Stderr uint32 `json:"stderr,omitempty"`
+}
+
+// StartRequest starts the container's main process ("start") or another
+// process in a running container ("exec").
+type StartRequest struct {
+	Container string      `json:"container"`
+	ID        string      `json:"id"`
+	Process   ProcessSpec `json:"process"`
+	Streams   streams     `json:"streams"`
+}
+
+// StartReply reports a started process.
+type StartReply struct {
+	PID int `json:"pid"`
+}
+
+// ProcessRef names a process.
+type ProcessRef struct {
+	Container string `json:"container"`
+	ID        string `json:"id"`
+}
+
+// AttachRequest connects new streams to a process that kept running while
+// no host was connected.
+type AttachRequest struct {
+	ProcessRef
+	Streams streams `json:"streams"`
+}
+
+// AttachReply tells where the replayed output starts. Output the guest
+// had to drop while no host was attached (beyond its buffer) shows as a
+// start offset greater than what the host had consumed.
+type AttachReply struct {
+	StdoutOffset uint64 `json:"stdout_offset"`
+	StderrOffset uint64 `json:"stderr_offset"`
+	Exited       bool   `json:"exited"`
+}
+
+// SignalRequest sends a signal (Linux number) to a process.
+type SignalRequest struct {
+	ProcessRef
+	Signal int `json:"signal"`
+}
+
+// ResizeRequest changes a process's terminal size.
+type ResizeRequest struct {
+	ProcessRef
+	WinSize
+}
+
+// ExitStatus is how a process ended.
+type ExitStatus struct {
+	Code int `json:"code"`
+	// Signal is the signal that killed the process, 0 if it exited.
+	Signal int `json:"signal,omitempty"`
+}
+
+func (e ExitStatus) String() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("killed by signal %d", e.Signal)
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
+}
+
+// ProcessStatus is one process as the guest knows it.
+type ProcessStatus struct {
+	ProcessRef
+	PID     int         `json:"pid"`
+	Running bool        `json:"running"`
+	Exit    *ExitStatus `json:"exit,omitempty"`
+}
+
+// Stats is a snapshot of the guest's resource use.
+type Stats struct {
+	// CPU time spent by the guest since boot, all CPUs, in nanoseconds.
+	CPUUsageNanos   uint64 `json:"cpu_usage_nanos"`
+	MemoryTotal     uint64 `json:"memory_total"`
+	MemoryAvailable uint64 `json:"memory_available"`
+	Processes       int    `json:"processes"`
+}

@@ -1,0 +1,219 @@
+package qemu
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+)
+
+var tcgHost = Host{Arch: hypervisor.AMD64, KVM: KVMPVM, TSCkHz: 2800000}
+var kvmHost = Host{Arch: hypervisor.AMD64, KVM: KVMVMX, TSCkHz: 2800000}
+
+func baseConfig() hypervisor.VMConfig {
+	return hypervisor.VMConfig{ID: "web", Arch: hypervisor.AMD64, CPUs: 2, MemoryMiB: 512,
+		Kernel: "/k/vmlinuz", Initrd: "/k/initrd", RunDir: "/run/vm/web",
+		Disks: []hypervisor.Disk{{ID: "base", Path: "/d/base.ext4", ReadOnly: true}, {ID: "upper", Path: "/d/upper.qcow2", Format: hypervisor.QCOW2}},
+		Networks: []hypervisor.Network{{Mode: hypervisor.NetworkNAT, MAC: "52:54:00:00:00:01"},
+			{Mode: hypervisor.NetworkSocket, Socket: "/run/net.sock"}},
+		Cmdline: []string{"berth.debug=1"},
+	}
+}
+
+// argValue returns the value after each occurrence of flag.
+func argValues(args []string, flag string) []string {
+	var out []string
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			out = append(out, args[i+1])
+		}
+	}
+	return out
+}
+
+func TestCmdline(t *testing.T) {
+	cases := []struct {
+		name  string
+		mod   func(*hypervisor.VMConfig)
+		host  Host
+		check map[string][]string // flag -> values, in order
+	}{
+		{"x86 under TCG", nil, tcgHost, map[string][]string{
+			"-machine": {"microvm"},
+			"-accel":   {"tcg,thread=multi,tb-size=256"},
+			"-cpu":     {"max"},
+			"-smp":     {"2"},
+			"-m":       {"512"},
+			"-kernel":  {"/k/vmlinuz"},
+			"-initrd":  {"/k/initrd"},
+			"-append":  {"console=ttyS0 panic=-1 quiet pci=off tsc_early_khz=2800000 berth.debug=1"},
+			"-chardev": {"file,id=console,path=/run/vm/web/console.log", "socket,id=agent,path=/run/vm/web/agent.sock,server=on,wait=off"},
+			"-qmp":     {"unix:/run/vm/web/qmp.sock,server=on,wait=off"},
+			"-drive":   {"if=none,id=disk-base,file=/d/base.ext4,format=raw,readonly=on", "if=none,id=disk-upper,file=/d/upper.qcow2,format=qcow2"},
+			"-netdev":  {"user,id=net0", "stream,id=net1,server=off,addr.type=unix,addr.path=/run/net.sock"},
+			"-device": {"virtio-serial-device", "virtserialport,chardev=agent,name=agent", "virtio-balloon-device,free-page-reporting=on",
+				"virtio-blk-device,drive=disk-base,serial=base", "virtio-blk-device,drive=disk-upper,serial=upper",
+				"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01", "virtio-net-device,netdev=net1"},
+		}},
+		{"x86 with KVM: no TSC fix", nil, kvmHost, map[string][]string{
+			"-accel":  {"kvm"},
+			"-cpu":    {"host"},
+			"-append": {"console=ttyS0 panic=-1 quiet pci=off berth.debug=1"},
+		}},
+		{"arm64 guest on x86 is TCG cortex-a72", func(c *hypervisor.VMConfig) {
+			c.Arch = hypervisor.ARM64
+			c.Networks, c.Disks, c.Initrd, c.Cmdline = nil, nil, "", nil
+		}, kvmHost, map[string][]string{
+			"-machine": {"virt"},
+			"-accel":   {"tcg,thread=multi,tb-size=256"},
+			"-cpu":     {"cortex-a72"},
+			"-append":  {"console=ttyAMA0 panic=-1 quiet"},
+			"-initrd":  nil,
+			"-drive":   nil,
+		}},
+		{"arm64 on an arm64 KVM host", func(c *hypervisor.VMConfig) { c.Arch = hypervisor.ARM64 },
+			Host{Arch: hypervisor.ARM64, KVM: KVMARM}, map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig()
+			if tc.mod != nil {
+				tc.mod(&cfg)
+			}
+			args, err := Cmdline(cfg, tc.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"} {
+				if !contains(args, f) {
+					t.Errorf("missing %s", f)
+				}
+			}
+			if got := argValues(args, "-name"); !reflect.DeepEqual(got, []string{"berth-" + cfg.ID}) {
+				t.Errorf("-name %v", got)
+			}
+			for flag, want := range tc.check {
+				if got := argValues(args, flag); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s:\n got  %q\n want %q", flag, got, want)
+				}
+			}
+		})
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*hypervisor.VMConfig)
+		host Host
+		want error
+		text string
+	}{
+		{"ok", func(*hypervisor.VMConfig) {}, tcgHost, nil, ""},
+		{"bad id", func(c *hypervisor.VMConfig) { c.ID = "a/b" }, tcgHost, api.ErrInvalidArgument, "id"},
+		{"no kernel", func(c *hypervisor.VMConfig) { c.Kernel = "" }, tcgHost, api.ErrInvalidArgument, "kernel"},
+		{"zero cpus", func(c *hypervisor.VMConfig) { c.CPUs = 0 }, tcgHost, api.ErrInvalidArgument, "CPUs"},
+		{"tiny memory", func(c *hypervisor.VMConfig) { c.MemoryMiB = 16 }, tcgHost, api.ErrInvalidArgument, "memory"},
+		{"bad arch", func(c *hypervisor.VMConfig) { c.Arch = "riscv64" }, tcgHost, api.ErrInvalidArgument, "arch"},
+		{"duplicate disk", func(c *hypervisor.VMConfig) { c.Disks[1].ID = "base" }, tcgHost, api.ErrInvalidArgument, "two disks"},
+		{"long disk id", func(c *hypervisor.VMConfig) { c.Disks[0].ID = strings.Repeat("x", 21) }, tcgHost, api.ErrInvalidArgument, "disk id"},
+		{"comma in path", func(c *hypervisor.VMConfig) { c.Disks[0].Path = "/a,b" }, tcgHost, api.ErrInvalidArgument, "comma"},
+		{"bad MAC", func(c *hypervisor.VMConfig) { c.Networks[0].MAC = "zz" }, tcgHost, api.ErrInvalidArgument, "MAC"},
+		{"socket without path", func(c *hypervisor.VMConfig) { c.Networks[1].Socket = "" }, tcgHost, api.ErrInvalidArgument, "socket"},
+		{"long run dir", func(c *hypervisor.VMConfig) { c.RunDir = "/" + strings.Repeat("d", 100) }, tcgHost, api.ErrInvalidArgument, "shorter run directory"},
+		{"rosetta", func(c *hypervisor.VMConfig) { c.Rosetta = true }, tcgHost, api.ErrUnsupported, "Rosetta"},
+		{"nested under TCG", func(c *hypervisor.VMConfig) { c.Nested = true }, tcgHost, api.ErrUnsupported, "PVM"},
+		{"nested with KVM", func(c *hypervisor.VMConfig) { c.Nested = true }, kvmHost, nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig()
+			tc.mod(&cfg)
+			err := Validate(cfg, tc.host)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("err = %v, want %v mentioning %q", err, tc.want, tc.text)
+			}
+		})
+	}
+}
+
+func TestChooseAccel(t *testing.T) {
+	for _, tc := range []struct {
+		host  Host
+		guest hypervisor.Arch
+		want  string
+	}{
+		{Host{Arch: "amd64", KVM: KVMVMX}, "amd64", "kvm"},
+		{Host{Arch: "amd64", KVM: KVMSVM}, "amd64", "kvm"},
+		{Host{Arch: "amd64", KVM: KVMPVM}, "amd64", "tcg"},
+		{Host{Arch: "amd64", KVM: KVMNone}, "amd64", "tcg"},
+		{Host{Arch: "amd64", KVM: KVMVMX}, "arm64", "tcg"},
+		{Host{Arch: "arm64", KVM: KVMARM}, "arm64", "kvm"},
+	} {
+		if got := ChooseAccel(tc.host, tc.guest); got.Name != tc.want || got.Reason == "" {
+			t.Errorf("ChooseAccel(%+v, %s) = %+v, want %s with a reason", tc.host, tc.guest, got, tc.want)
+		}
+	}
+}
+
+func TestProbe(t *testing.T) {
+	for _, tc := range []struct {
+		files []string
+		want  KVMKind
+	}{
+		{nil, KVMNone},
+		{[]string{"dev/kvm"}, KVMNone},
+		{[]string{"dev/kvm", "sys/module/kvm_intel"}, KVMVMX},
+		{[]string{"dev/kvm", "sys/module/kvm_amd"}, KVMSVM},
+		{[]string{"dev/kvm", "sys/module/kvm_intel", "sys/module/kvm_pvm"}, KVMPVM},
+		{[]string{"sys/module/kvm_intel"}, KVMNone},
+	} {
+		root := t.TempDir()
+		for _, f := range tc.files {
+			p := filepath.Join(root, f)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, nil, 0o644)
+		}
+		if got := probeKVM(root + "/"); got != tc.want {
+			t.Errorf("files %v: %s, want %s", tc.files, got, tc.want)
+		}
+	}
+	cpuinfo := filepath.Join(t.TempDir(), "cpuinfo")
+	os.WriteFile(cpuinfo, []byte("processor\t: 0\nmodel name\t: X\ncpu MHz\t\t: 2799.998\n"), 0o644)
+	if got := probeTSCkHz(cpuinfo); got != 2799998 {
+		t.Errorf("TSC kHz %d", got)
+	}
+	if got := probeTSCkHz("/nonexistent"); got != 0 {
+		t.Errorf("TSC kHz without cpuinfo %d", got)
+	}
+}
+
+func TestParseStartTime(t *testing.T) {
+	stat := "1234 (qemu (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 3 0 987654 123 456"
+	if got, err := parseStartTime(stat); err != nil || got != 987654 {
+		t.Fatalf("got %d, %v", got, err)
+	}
+	if _, err := parseStartTime("garbage"); err == nil {
+		t.Fatal("no error for garbage")
+	}
+}

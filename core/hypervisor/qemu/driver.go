@@ -1,0 +1,398 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+)
+
+// Name is the driver name stored in Handles.
+const Name = "qemu"
+
+// Driver starts VMs with QEMU. The zero value is not usable; use New.
+type Driver struct {
+	host Host
+	// binaries maps guest arch to the QEMU executable; default from PATH.
+	binaries map[hypervisor.Arch]string
+}
+
+// Option configures a Driver.
+type Option func(*Driver)
+
+// WithHost replaces the probed host (tests, or core/capabilities' view).
+func WithHost(h Host) Option { return func(d *Driver) { d.host = h } }
+
+// WithBinary uses a specific QEMU executable for a guest arch.
+func WithBinary(a hypervisor.Arch, path string) Option {
+	return func(d *Driver) { d.binaries[a] = path }
+}
+
+// New returns a driver for this host.
+func New(opts ...Option) *Driver {
+	d := &Driver{host: ProbeHost(), binaries: map[hypervisor.Arch]string{}}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+var _ hypervisor.Driver = (*Driver)(nil)
+
+func (d *Driver) Name() string { return Name }
+
+// Host is the machine description the driver builds command lines for.
+func (d *Driver) Host() Host { return d.host }
+
+// Accel reports the accelerator a guest of arch gets here.
+func (d *Driver) Accel(arch hypervisor.Arch) Accel { return ChooseAccel(d.host, arch) }
+
+func (d *Driver) Validate(cfg hypervisor.VMConfig) error {
+	if err := Validate(cfg, d.host); err != nil {
+		return err
+	}
+	if _, err := d.binary(cfg.Arch); err != nil {
+		return err
+	}
+	for _, f := range []string{cfg.Kernel, cfg.Initrd} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("VM %q: %s: %w", cfg.ID, f, api.ErrNotFound)
+		}
+	}
+	for _, disk := range cfg.Disks {
+		if _, err := os.Stat(disk.Path); err != nil {
+			return fmt.Errorf("VM %q: disk %s (%s): %w", cfg.ID, disk.ID, disk.Path, api.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+func (d *Driver) binary(a hypervisor.Arch) (string, error) {
+	if b := d.binaries[a]; b != "" {
+		return b, nil
+	}
+	b, err := exec.LookPath(Binary(a))
+	if err != nil {
+		pkg := "qemu-system-x86"
+		if a == hypervisor.ARM64 {
+			pkg = "qemu-system-arm"
+		}
+		return "", fmt.Errorf("%s not found: install it with apt-get install %s: %w", Binary(a), pkg, api.ErrUnavailable)
+	}
+	return b, nil
+}
+
+// Start boots cfg and returns once QEMU serves the agent socket.
+func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervisor.Machine, err error) {
+	if err := d.Validate(cfg); err != nil {
+		return nil, err
+	}
+	bin, _ := d.binary(cfg.Arch)
+	args, err := Cmdline(cfg, d.host)
+	if err != nil {
+		return nil, err
+	}
+	p := pathsFor(cfg)
+	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+		return nil, fmt.Errorf("VM %q: run directory: %w", cfg.ID, err)
+	}
+	// A QEMU still answering on the run directory's control socket owns
+	// it: refuse rather than steal its sockets (and delete its files).
+	if c, err := net.DialTimeout("unix", p.qmpSock, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("VM %q: run directory %s is in use by a running VM: %w", cfg.ID, cfg.RunDir, api.ErrAlreadyExists)
+	}
+	// Sockets left by a VM of the same id that died with its core.
+	for _, f := range []string{p.agentSock, p.qmpSock} {
+		_ = os.Remove(f)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(cfg.RunDir)
+		}
+	}()
+	logf, err := os.OpenFile(p.qemuLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("VM %q: %w", cfg.ID, err)
+	}
+	defer logf.Close() // QEMU has its own copy
+	accel := d.Accel(cfg.Arch)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group: a signal to the core's group (Ctrl-C, a
+	// service manager stopping the core) does not reach the VM.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("VM %q: start %s: %w", cfg.ID, bin, err)
+	}
+	st, err := procStartTime(cmd.Process.Pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("VM %q: read QEMU's start time: %w", cfg.ID, err)
+	}
+	m := newMachine(hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
+		RunDir: cfg.RunDir, AgentSocket: p.agentSock, ControlSocket: p.qmpSock, ConsoleLog: p.console}, p.qemuLog)
+	go m.watchChild(cmd)
+	slog.Info("VM started", "id", cfg.ID, "pid", cmd.Process.Pid, "accel", accel.Name, "reason", accel.Reason)
+	if err := m.waitSockets(ctx); err != nil {
+		_ = m.Kill()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Adopt finds the QEMU of h again after the core restarted.
+func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Machine, error) {
+	if h.Driver != Name {
+		return nil, fmt.Errorf("VM %q belongs to driver %q, not %q: %w", h.ID, h.Driver, Name, api.ErrInvalidArgument)
+	}
+	st, err := procStartTime(h.PID)
+	if err != nil || st != h.StartTime || !isQEMU(h.PID) {
+		// Gone (or the pid was reused): clean up what it left.
+		_ = os.RemoveAll(h.RunDir)
+		return nil, fmt.Errorf("VM %q (pid %d) is no longer running: %w", h.ID, h.PID, api.ErrNotFound)
+	}
+	m := newMachine(h, "")
+	go m.watchForeign()
+	return m, nil
+}
+
+func isQEMU(pid int) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err == nil && strings.Contains(exe, "qemu-system")
+}
+
+// Machine is a VM run by QEMU.
+type Machine struct {
+	h       hypervisor.Handle
+	qemuLog string
+
+	mu       sync.Mutex
+	killed   bool // we ended it on purpose: not a crash
+	exitErr  error
+	done     chan struct{}
+	stopWait chan struct{}
+}
+
+var _ hypervisor.Machine = (*Machine)(nil)
+
+func newMachine(h hypervisor.Handle, qemuLog string) *Machine {
+	return &Machine{h: h, qemuLog: qemuLog, done: make(chan struct{}), stopWait: make(chan struct{})}
+}
+
+func (m *Machine) ID() string                { return m.h.ID }
+func (m *Machine) Handle() hypervisor.Handle { return m.h }
+
+func (m *Machine) State() hypervisor.State {
+	select {
+	case <-m.done:
+		return hypervisor.Stopped
+	default:
+		return hypervisor.Running
+	}
+}
+
+// watchChild reaps our own QEMU child and records how it ended.
+func (m *Machine) watchChild(cmd *exec.Cmd) {
+	err := cmd.Wait()
+	reason := ""
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				reason = fmt.Sprintf("QEMU was killed by signal %d", ws.Signal())
+			} else {
+				reason = fmt.Sprintf("QEMU exited with status %d", ee.ExitCode())
+			}
+		} else {
+			reason = "QEMU: " + err.Error()
+		}
+		if log := tailFile(m.qemuLog, 2048); log != "" {
+			reason += ": " + strings.TrimSpace(log)
+		}
+	}
+	m.finish(reason)
+}
+
+// watchForeign waits for an adopted QEMU, which is not our child.
+func (m *Machine) watchForeign() {
+	if err := waitPID(m.h.PID, m.stopWait); err != nil {
+		select {
+		case <-m.stopWait:
+			return
+		default:
+		}
+		// pidfd unavailable: poll the start time instead.
+		for {
+			st, err := procStartTime(m.h.PID)
+			if err != nil || st != m.h.StartTime {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	m.finish("")
+}
+
+// finish classifies the end from the console, removes the run directory
+// and releases waiters.
+func (m *Machine) finish(reason string) {
+	console := tailFile(m.h.ConsoleLog, 4096)
+	m.mu.Lock()
+	killed := m.killed
+	m.mu.Unlock()
+	switch {
+	case killed:
+		reason = ""
+	case strings.Contains(console, "Kernel panic"):
+		reason = "guest kernel panic"
+	case strings.Contains(console, "reboot: Restarting system"):
+		reason = "guest rebooted (Berth VMs do not reboot)"
+	case reason == "" && console != "" && !strings.Contains(console, "reboot: Power down"):
+		// (An empty console means another owner of this VM, an adopting
+		// core, already cleaned up after a clean exit.)
+		reason = "VM ended without powering off"
+	}
+	m.mu.Lock()
+	if reason != "" {
+		m.exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason, ConsoleTail: lastLines(console, 25)}
+	}
+	m.mu.Unlock()
+	_ = os.RemoveAll(m.h.RunDir)
+	close(m.done)
+}
+
+func (m *Machine) Wait(ctx context.Context) error {
+	select {
+	case <-m.done:
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.exitErr
+	case <-ctx.Done():
+		return fmt.Errorf("wait for VM %q: %w: %w", m.h.ID, ctx.Err(), api.ErrCanceled)
+	}
+}
+
+func (m *Machine) Stop(ctx context.Context, timeout time.Duration) error {
+	select {
+	case <-m.done:
+		return nil
+	default:
+	}
+	if err := qmpCommand(ctx, m.h.ControlSocket, "system_powerdown"); err != nil {
+		slog.Warn("ACPI power-down failed, killing the VM", "id", m.h.ID, "err", err)
+		return m.Kill()
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-m.done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	slog.Warn("VM did not power off in time, killing it", "id", m.h.ID, "timeout", timeout)
+	return m.Kill()
+}
+
+func (m *Machine) Kill() error {
+	m.mu.Lock()
+	m.killed = true
+	m.mu.Unlock()
+	select {
+	case <-m.done:
+		return nil
+	default:
+	}
+	// Ask QEMU to quit first (it flushes disks), then make sure.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = qmpCommand(ctx, m.h.ControlSocket, "quit")
+	cancel()
+	select {
+	case <-m.done:
+		return nil
+	case <-time.After(2 * time.Second):
+	}
+	if st, err := procStartTime(m.h.PID); err == nil && st == m.h.StartTime {
+		if err := syscall.Kill(m.h.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("kill VM %q (pid %d): %w", m.h.ID, m.h.PID, err)
+		}
+	}
+	select {
+	case <-m.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("VM %q (pid %d) did not die: %w", m.h.ID, m.h.PID, api.ErrUnavailable)
+	}
+}
+
+func (m *Machine) DialAgent(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", m.h.AgentSocket)
+	if err != nil {
+		return nil, fmt.Errorf("VM %q: connect to the agent: %w: %w", m.h.ID, err, api.ErrUnavailable)
+	}
+	return c, nil
+}
+
+// waitSockets waits until QEMU listens on its sockets, or dies trying.
+func (m *Machine) waitSockets(ctx context.Context) error {
+	for {
+		_, e1 := os.Stat(m.h.AgentSocket)
+		_, e2 := os.Stat(m.h.ControlSocket)
+		if e1 == nil && e2 == nil {
+			return nil
+		}
+		select {
+		case <-m.done:
+			if err := m.Wait(context.Background()); err != nil {
+				return err
+			}
+			return fmt.Errorf("VM %q: QEMU exited at start: %w", m.h.ID, api.ErrUnavailable)
+		case <-ctx.Done():
+			return fmt.Errorf("VM %q: waiting for QEMU: %w: %w", m.h.ID, ctx.Err(), api.ErrCanceled)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func tailFile(path string, n int64) string {
+	if path == "" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(fi.Size()-n, 0)
+	buf := make([]byte, fi.Size()-off)
+	_, _ = f.ReadAt(buf, off)
+	return string(buf)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

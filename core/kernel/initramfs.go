@@ -1,0 +1,152 @@
+package kernel
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// Paths inside the initramfs, shared with the agent (app/agent).
+const (
+	InitPath   = "/init"
+	ModulesDir = "/berth/modules"
+)
+
+// ModuleList is where the initramfs lists a group's modules, one name a
+// line, in load order.
+func ModuleList(group string) string { return "/berth/modules." + group }
+
+// initramfsFormat changes whenever the layout above changes, so cached
+// images from an older layout are not reused.
+const initramfsFormat = "berth-initramfs-2"
+
+// InitramfsOptions say what goes into an initramfs.
+type InitramfsOptions struct {
+	Kernel Kernel
+	// Agent is the agent binary built for Kernel.Arch.
+	Agent string
+	// Groups of modules (dependencies are added); ignored for a kernel
+	// without ModulesDir. Default DefaultModuleGroups.
+	Groups []ModuleGroup
+	// CacheDir holds built images; default <kernel cache>/initramfs.
+	CacheDir string
+}
+
+// BuildInitramfs returns the path of the initramfs for opts, building it
+// only when no image with the same content exists in the cache.
+func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) {
+	if opts.Groups == nil {
+		opts.Groups = DefaultModuleGroups
+	}
+	if opts.CacheDir == "" {
+		dir, err := Dir()
+		if err != nil {
+			return "", err
+		}
+		opts.CacheDir = filepath.Join(dir, "initramfs")
+	}
+	agent, err := os.ReadFile(opts.Agent)
+	if err != nil {
+		return "", fmt.Errorf("agent binary %q: %w: build it with make agent or set BERTH_AGENT_DIR", opts.Agent, api.ErrNotFound)
+	}
+	if err := checkAgentArch(agent, opts.Kernel.Arch); err != nil {
+		return "", fmt.Errorf("agent binary %q: %w", opts.Agent, err)
+	}
+	groups := make([][]Module, len(opts.Groups))
+	if opts.Kernel.ModulesDir != "" {
+		idx, err := newModuleIndex(opts.Kernel.ModulesDir)
+		if err != nil {
+			return "", err
+		}
+		done := map[string]bool{}
+		for i, g := range opts.Groups {
+			if groups[i], err = idx.resolve(g.Modules, done); err != nil {
+				return "", fmt.Errorf("kernel %s: %w", opts.Kernel.Release, err)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	// The key covers every byte that goes in, so a new agent or module
+	// build gets a new image and an unchanged one is reused.
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", initramfsFormat, opts.Kernel.Arch)
+	h.Write(agent)
+	contents := map[string][]byte{}
+	for i, group := range groups {
+		fmt.Fprintf(h, "group %s\n", opts.Groups[i].Name)
+		for _, m := range group {
+			data, err := os.ReadFile(m.Path)
+			if err != nil {
+				return "", fmt.Errorf("module %s: %w", m.Name, err)
+			}
+			contents[m.Name] = data
+			fmt.Fprintf(h, "\n%s %d\n", m.Name, len(data))
+			h.Write(data)
+		}
+		fmt.Fprintf(h, "--\n")
+	}
+	key := hex.EncodeToString(h.Sum(nil))[:32]
+	out := filepath.Join(opts.CacheDir, fmt.Sprintf("initramfs-%s-%s.cpio", opts.Kernel.Arch, key))
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(opts.CacheDir, ".initramfs-*")
+	if err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	c := newCPIO(bw)
+	err = func() error {
+		for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "mnt"} {
+			if err := c.mkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		if err := c.file(InitPath, 0o755, agent); err != nil {
+			return err
+		}
+		for i, g := range opts.Groups {
+			var names []string
+			for _, m := range groups[i] {
+				names = append(names, m.Name)
+				if err := c.file(ModulesDir+"/"+m.Name+".ko", 0o644, contents[m.Name]); err != nil {
+					return err
+				}
+			}
+			if err := c.file(ModuleList(g.Name), 0o644, []byte(strings.Join(names, "\n"))); err != nil {
+				return err
+			}
+		}
+		if err := c.close(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}()
+	if err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	return out, nil
+}
