@@ -18,7 +18,7 @@ TEST_FLAGS ?= -timeout 25m
 export BERTH_REQUIRE_ALL ?= 1
 
 # Folders share names with targets (app/, …): declare every target phony.
-.PHONY: help deps build test unit demo bench lint darwin-check app clean
+.PHONY: help deps build agents demo-images test demo bench lint darwin-check app clean
 
 help:
 	@echo "Berth make targets:"
@@ -29,10 +29,23 @@ deps:
 	@bash packaging/deps.sh
 	@$(GO) mod download
 
-## build: the berth CLI+daemon for this host, and the guest agents.
-build:
-	@mkdir -p $(OUT)
+## build: the berth CLI+daemon for this host, the guest agents beside it, the embedded demo image.
+build: agents demo-images
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/berth ./app/berth
+
+# The guest agent (PID 1 of every VM) for both guest arches; berth finds
+# berth-agent-linux-<arch> next to its own executable.
+agents:
+	@mkdir -p $(OUT)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(OUT)/berth-agent-linux-amd64 ./app/agent
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(OUT)/berth-agent-linux-arm64 ./app/agent
+
+# berth/demo:latest for both arches, from Debian's busybox-static (make deps fetches the arm64 one).
+demo-images:
+	@mkdir -p $(OUT)
+	$(GO) build -o $(OUT)/demoimage ./packaging/demoimage
+	$(OUT)/demoimage -arch amd64 -o resources/demo/demo-amd64.tar
+	$(OUT)/demoimage -arch arm64 -o resources/demo/demo-arm64.tar
 
 ## test: deps, lint, the darwin gate, then every Go test (real VMs included).
 test: deps lint darwin-check
@@ -45,8 +58,9 @@ demo: deps build
 	$(OUT)/berth system info
 
 ## bench: benchmarks that print figures (see README).
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	$(GO) run ./core/hypervisor/qemu/bench -n 10
 
 ## lint: go vet, staticcheck (pinned), shellcheck of the scripts.
 lint:

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/berthvm/berth/core/buildinfo"
 	"log/slog"
 	"os"
 	"strings"
@@ -21,9 +22,6 @@ import (
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/kernel"
 )
-
-// version is set at build time (-ldflags -X main.version=...).
-var version = "dev"
 
 // VsockPort is where the agent listens when there is no virtio-serial port.
 const VsockPort = 1024
@@ -63,7 +61,7 @@ func run() error {
 		return err
 	}
 	disks, network, firstStart := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	srv := agent.NewServer(agent.ServerOptions{Version: version, System: agent.GuestSystem(trace),
+	srv := agent.NewServer(agent.ServerOptions{Version: buildinfo.Get().Version, System: agent.GuestSystem(trace),
 		Features: []string{agent.FeatureACPIButton}, InitUptime: started, DisksReady: disks, NetworkReady: network, Trace: trace,
 		FirstStart: firstStart})
 	// Disks, overlayfs and the network are not on the way to the

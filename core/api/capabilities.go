@@ -3,14 +3,15 @@ package api
 // Capabilities are the host facts that decide what Berth can do here. They
 // are gathered once by core/capabilities and shown by `berth system info`.
 type Capabilities struct {
-	OS        string `json:"os"`        // "darwin" or "linux"
-	OSName    string `json:"osName"`    // "macOS", "Debian GNU/Linux"
-	OSVersion string `json:"osVersion"` // "15.1", "12"
-	Kernel    string `json:"kernel"`    // uname release
-	Arch      string `json:"arch"`      // GOARCH of the host: "arm64", "amd64"
-	CPUModel  string `json:"cpuModel"`  // brand string
-	CPUs      int    `json:"cpus"`
-	MemoryMiB int    `json:"memoryMiB"`
+	OS        string  `json:"os"`               // "darwin" or "linux"
+	OSName    string  `json:"osName"`           // "macOS", "Debian GNU/Linux"
+	OSVersion string  `json:"osVersion"`        // "15.1", "12"
+	Kernel    string  `json:"kernel"`           // uname release
+	Arch      string  `json:"arch"`             // GOARCH of the host: "arm64", "amd64"
+	CPUModel  string  `json:"cpuModel"`         // brand string
+	CPUMHz    float64 `json:"cpuMHz,omitempty"` // first CPU's clock as Linux reports it
+	CPUs      int     `json:"cpus"`
+	MemoryMiB int     `json:"memoryMiB"`
 
 	// AppleChip is the Apple silicon generation ("M1", "M3 Pro"…), empty on
 	// other hosts; AppleChipGeneration is its number (1 for M1…), 0 if none.

@@ -150,6 +150,10 @@ func TestLinuxDecisions(t *testing.T) {
 		{"module but no device", LinuxKVMFacts{Modules: mods("kvm", "kvm_amd")},
 			KVMNone, AccelTCG, false, "no KVM"},
 		{"nothing", LinuxKVMFacts{}, KVMNone, AccelTCG, false, "no KVM"},
+		{"arm64 kvm", LinuxKVMFacts{Arch: "arm64", Modules: mods("kvm"), DevKVM: true, DevKVMUsable: true},
+			KVMARM, AccelKVM, false, "arm64"},
+		{"kvm module on amd64 alone", LinuxKVMFacts{Arch: "amd64", Modules: mods("kvm"), DevKVM: true, DevKVMUsable: true},
+			KVMNone, AccelTCG, false, "no KVM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

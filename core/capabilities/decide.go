@@ -10,6 +10,7 @@ import (
 const (
 	KVMVMX  = "vmx"  // Intel VT-x through kvm_intel: usable
 	KVMSVM  = "svm"  // AMD-V through kvm_amd: usable
+	KVMARM  = "arm"  // KVM on an arm64 host: usable
 	KVMPVM  = "pvm"  // kvm_pvm: /dev/kvm exists, stock guest kernels cannot run on it
 	KVMNone = "none" // no KVM
 )
@@ -23,6 +24,7 @@ const (
 
 // LinuxKVMFacts are what the Linux probe reads to decide on KVM.
 type LinuxKVMFacts struct {
+	Arch         string          // host GOARCH
 	Modules      map[string]bool // loaded modules among kvm, kvm_intel, kvm_amd, kvm_pvm
 	DevKVM       bool            // /dev/kvm exists
 	DevKVMUsable bool            // /dev/kvm opens read-write
@@ -41,6 +43,8 @@ func KVMKind(f LinuxKVMFacts) string {
 		return KVMVMX
 	case f.Modules["kvm_amd"]:
 		return KVMSVM
+	case f.Arch == "arm64" && f.Modules["kvm"]:
+		return KVMARM
 	}
 	return KVMNone
 }
@@ -48,7 +52,7 @@ func KVMKind(f LinuxKVMFacts) string {
 // LinuxAccelerator decides how QEMU runs guests and says why.
 func LinuxAccelerator(f LinuxKVMFacts) (accel, reason string) {
 	switch kind := KVMKind(f); kind {
-	case KVMVMX, KVMSVM:
+	case KVMVMX, KVMSVM, KVMARM:
 		if !f.DevKVMUsable {
 			return AccelTCG, fmt.Sprintf("KVM (%s) is present but /dev/kvm cannot be opened read-write; add your user to the kvm group for hardware speed", kind)
 		}
@@ -65,6 +69,8 @@ func LinuxAccelerator(f LinuxKVMFacts) (accel, reason string) {
 func LinuxNested(f LinuxKVMFacts) (bool, string) {
 	kind := KVMKind(f)
 	switch {
+	case kind == KVMARM:
+		return false, "Berth does not offer nested virtualization on arm64 Linux hosts"
 	case kind != KVMVMX && kind != KVMSVM:
 		return false, fmt.Sprintf("needs hardware KVM (VT-x or AMD-V); this host has %s", describeKVM(kind))
 	case !f.Nested:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
@@ -12,7 +13,7 @@ import (
 )
 
 func probe(ctx context.Context) api.Capabilities {
-	c := probeLinux("/")
+	c := probeLinux("/", runtime.GOARCH)
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err == nil {
 		c.Kernel = unix.ByteSliceToString(uts.Release[:])
@@ -22,7 +23,7 @@ func probe(ctx context.Context) api.Capabilities {
 
 // probeLinux reads the host's facts below root ("/" in production, a fake
 // tree in tests).
-func probeLinux(root string) api.Capabilities {
+func probeLinux(root, arch string) api.Capabilities {
 	c := api.Capabilities{Hypervisor: "qemu", Rosetta: false, RosettaReason: "Rosetta is a macOS feature"}
 	read := func(p string) (string, bool) {
 		b, err := os.ReadFile(filepath.Join(root, p))
@@ -37,6 +38,7 @@ func probeLinux(root string) api.Capabilities {
 	if text, ok := read("proc/cpuinfo"); ok {
 		ci := ParseCPUInfo(text)
 		c.CPUModel = ci.Model
+		c.CPUMHz = ci.MHz
 		c.CPUs = strings.Count(text, "\nprocessor") + btoi(strings.HasPrefix(text, "processor"))
 	}
 	if text, ok := read("proc/meminfo"); ok {
@@ -46,7 +48,7 @@ func probeLinux(root string) api.Capabilities {
 		c.OSName, c.OSVersion = ParseOSRelease(text)
 	}
 
-	f := LinuxKVMFacts{Modules: map[string]bool{}}
+	f := LinuxKVMFacts{Arch: arch, Modules: map[string]bool{}}
 	for _, m := range []string{"kvm", "kvm_intel", "kvm_amd", "kvm_pvm"} {
 		if _, err := os.Stat(filepath.Join(root, "sys/module", m)); err == nil {
 			f.Modules[m] = true

@@ -26,8 +26,8 @@ func TestProbeLinuxFakeRoot(t *testing.T) {
 	plant("sys/module/kvm_pvm/refcnt", "1")
 	plant("dev/kvm", "")
 
-	c := probeLinux(root)
-	if c.CPUModel != "AMD EPYC" || c.CPUs != 2 || c.MemoryMiB != 24000 {
+	c := probeLinux(root, "amd64")
+	if c.CPUMHz != 2096.018 || c.CPUModel != "AMD EPYC" || c.CPUs != 2 || c.MemoryMiB != 24000 {
 		t.Errorf("cpu/mem: %+v", c)
 	}
 	if c.OSName != "Debian GNU/Linux" || c.OSVersion != "12" {

@@ -10,14 +10,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 
+	"github.com/berthvm/berth/core/kernel"
 	"github.com/berthvm/berth/resources"
 )
 
 func main() {
-	bb := flag.String("busybox", "/bin/busybox", "a static busybox binary for -arch")
+	bb := flag.String("busybox", "auto", "a static busybox binary for -arch; auto: /bin/busybox for the host's arch, else the one make deps fetched into the kernel cache")
 	arch := flag.String("arch", runtime.GOARCH, "the image's architecture (amd64, arm64)")
 	out := flag.String("o", "", "output docker-save tarball")
 	flag.Parse()
@@ -35,6 +37,9 @@ func run(busyboxPath, arch, out string) error {
 	if arch != "amd64" && arch != "arm64" {
 		return fmt.Errorf("arch %q: want amd64 or arm64", arch)
 	}
+	if busyboxPath == "auto" {
+		busyboxPath = findBusybox(arch)
+	}
 	bin, err := os.ReadFile(busyboxPath)
 	if err != nil {
 		return fmt.Errorf("read busybox (install Debian's busybox-static, or make deps): %w", err)
@@ -48,6 +53,28 @@ func run(busyboxPath, arch, out string) error {
 	}
 	fmt.Printf("demoimage: wrote %s (%s, linux/%s)\n", out, resources.DemoImageRef, arch)
 	return nil
+}
+
+// findBusybox picks Debian's busybox-static for arch: the host's own when
+// the arch matches, else the copy packaging/kernels keeps in the kernel cache.
+func findBusybox(arch string) string {
+	if arch == runtime.GOARCH {
+		if _, err := os.Stat("/bin/busybox"); err == nil {
+			return "/bin/busybox"
+		}
+	}
+	dir, err := kernel.Dir()
+	if err != nil {
+		return "/bin/busybox"
+	}
+	m, err := kernel.LoadManifest(dir)
+	if err != nil {
+		return "/bin/busybox"
+	}
+	if e, ok := m.Busybox[arch]; ok {
+		return filepath.Join(dir, e.Path)
+	}
+	return "/bin/busybox"
 }
 
 // applets asks busybox for its applet list when it can run here; nil lets

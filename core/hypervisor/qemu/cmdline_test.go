@@ -2,8 +2,6 @@ package qemu
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -176,35 +174,22 @@ func TestChooseAccel(t *testing.T) {
 	}
 }
 
-func TestProbe(t *testing.T) {
+func TestHostFrom(t *testing.T) {
 	for _, tc := range []struct {
-		files []string
-		want  KVMKind
+		caps api.Capabilities
+		want Host
 	}{
-		{nil, KVMNone},
-		{[]string{"dev/kvm"}, KVMNone},
-		{[]string{"dev/kvm", "sys/module/kvm_intel"}, KVMVMX},
-		{[]string{"dev/kvm", "sys/module/kvm_amd"}, KVMSVM},
-		{[]string{"dev/kvm", "sys/module/kvm_intel", "sys/module/kvm_pvm"}, KVMPVM},
-		{[]string{"sys/module/kvm_intel"}, KVMNone},
+		{api.Capabilities{Arch: "amd64", KVM: "pvm", Accelerator: "tcg", CPUMHz: 2799.998},
+			Host{Arch: hypervisor.AMD64, KVM: KVMPVM, TSCkHz: 2799998}},
+		{api.Capabilities{Arch: "amd64", KVM: "vmx", Accelerator: "kvm"}, Host{Arch: hypervisor.AMD64, KVM: KVMVMX}},
+		// KVM present but /dev/kvm not usable by this user: TCG.
+		{api.Capabilities{Arch: "amd64", KVM: "svm", Accelerator: "tcg"}, Host{Arch: hypervisor.AMD64, KVM: KVMNone}},
+		{api.Capabilities{Arch: "arm64", KVM: "arm", Accelerator: "kvm"}, Host{Arch: hypervisor.ARM64, KVM: KVMARM}},
+		{api.Capabilities{Arch: "arm64"}, Host{Arch: hypervisor.ARM64, KVM: KVMNone}},
 	} {
-		root := t.TempDir()
-		for _, f := range tc.files {
-			p := filepath.Join(root, f)
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			os.WriteFile(p, nil, 0o644)
+		if got := HostFrom(tc.caps); got != tc.want {
+			t.Errorf("HostFrom(%+v) = %+v, want %+v", tc.caps, got, tc.want)
 		}
-		if got := probeKVM(root + "/"); got != tc.want {
-			t.Errorf("files %v: %s, want %s", tc.files, got, tc.want)
-		}
-	}
-	cpuinfo := filepath.Join(t.TempDir(), "cpuinfo")
-	os.WriteFile(cpuinfo, []byte("processor\t: 0\nmodel name\t: X\ncpu MHz\t\t: 2799.998\n"), 0o644)
-	if got := probeTSCkHz(cpuinfo); got != 2799998 {
-		t.Errorf("TSC kHz %d", got)
-	}
-	if got := probeTSCkHz("/nonexistent"); got != 0 {
-		t.Errorf("TSC kHz without cpuinfo %d", got)
 	}
 }
 

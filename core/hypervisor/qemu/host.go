@@ -1,26 +1,25 @@
 package qemu
 
 import (
-	"bufio"
-	"os"
-	"runtime"
-	"strconv"
-	"strings"
+	"context"
 
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/hypervisor"
 )
 
 // KVMKind is the kind of KVM a host offers.
 type KVMKind string
 
+// The kinds, spelled as core/capabilities reports them.
 const (
-	KVMNone KVMKind = "none"
-	KVMVMX  KVMKind = "vmx" // Intel VT-x (kvm_intel)
-	KVMSVM  KVMKind = "svm" // AMD-V (kvm_amd)
-	KVMARM  KVMKind = "arm" // KVM on an arm64 host
+	KVMNone KVMKind = capabilities.KVMNone
+	KVMVMX  KVMKind = capabilities.KVMVMX // Intel VT-x (kvm_intel)
+	KVMSVM  KVMKind = capabilities.KVMSVM // AMD-V (kvm_amd)
+	KVMARM  KVMKind = capabilities.KVMARM // KVM on an arm64 host
 	// KVMPVM is KVM on a PVM host kernel (kvm_pvm): stock guest kernels
 	// do not boot under it, so it is treated as no KVM.
-	KVMPVM KVMKind = "pvm"
+	KVMPVM KVMKind = capabilities.KVMPVM
 )
 
 // Host is what the command line depends on about the machine it runs on.
@@ -33,50 +32,23 @@ type Host struct {
 	TSCkHz int
 }
 
-// ProbeHost reads the running machine. core/capabilities reports the
-// same KVM kind to users; this small probe keeps the backend usable
-// without it.
-func ProbeHost() Host {
-	h := Host{Arch: hypervisor.Arch(runtime.GOARCH), KVM: probeKVM("/"), TSCkHz: probeTSCkHz("/proc/cpuinfo")}
-	return h
+// HostFrom takes what the command line needs from the host's
+// capabilities (core/capabilities is the one probe of KVM and the CPU).
+// Hardware KVM that capabilities found unusable (no access to /dev/kvm)
+// counts as none.
+func HostFrom(c api.Capabilities) Host {
+	kvm := KVMKind(c.KVM)
+	if kvm == "" {
+		kvm = KVMNone
+	}
+	if c.Accelerator != capabilities.AccelKVM && (kvm == KVMVMX || kvm == KVMSVM || kvm == KVMARM) {
+		kvm = KVMNone
+	}
+	return Host{Arch: hypervisor.Arch(c.Arch), KVM: kvm, TSCkHz: int(c.CPUMHz * 1000)}
 }
 
-func probeKVM(root string) KVMKind {
-	exists := func(p string) bool { _, err := os.Stat(root + p); return err == nil }
-	if !exists("dev/kvm") {
-		return KVMNone
-	}
-	switch {
-	case exists("sys/module/kvm_pvm"):
-		return KVMPVM
-	case exists("sys/module/kvm_intel"):
-		return KVMVMX
-	case exists("sys/module/kvm_amd"):
-		return KVMSVM
-	case runtime.GOARCH == "arm64":
-		return KVMARM
-	}
-	return KVMNone
-}
-
-func probeTSCkHz(cpuinfo string) int {
-	f, err := os.Open(cpuinfo)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == "cpu MHz" {
-			mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return int(mhz * 1000)
-			}
-		}
-	}
-	return 0
-}
+// ProbeHost reads the running machine through core/capabilities.
+func ProbeHost() Host { return HostFrom(capabilities.Probe(context.Background())) }
 
 // Accel is the accelerator chosen for a guest, with the reason, so it can
 // be reported.
