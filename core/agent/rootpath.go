@@ -90,9 +90,9 @@ func LookPath(root, name, pathEnv, cwd string) (string, error) {
 		}
 		if err := check(p); err != nil {
 			if os.IsNotExist(err) {
-				return "", fmt.Errorf("command %q not found in the container: %w", name, api.ErrNotFound)
+				return "", fmt.Errorf("command %q not found in the container: %w", name, api.ErrCommandNotFound)
 			}
-			return "", fmt.Errorf("command %q: %v: %w", name, err, api.ErrInvalidArgument)
+			return "", fmt.Errorf("command %q: %v: %w", name, err, api.ErrCommandNotRunnable)
 		}
 		return p, nil
 	}
@@ -108,5 +108,5 @@ func LookPath(root, name, pathEnv, cwd string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("command %q not found in the container's PATH (%s): %w", name, pathEnv, api.ErrNotFound)
+	return "", fmt.Errorf("command %q not found in the container's PATH (%s): %w", name, pathEnv, api.ErrCommandNotFound)
 }

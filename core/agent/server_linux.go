@@ -734,11 +734,11 @@ func (s *Server) spawn(c *container, req StartRequest) (*process, error) {
 func startError(cmd string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return fmt.Errorf("start %q: no such file or directory (a missing interpreter or library?): %w", cmd, api.ErrNotFound)
+		return fmt.Errorf("start %q: no such file or directory (a missing interpreter or library?): %w", cmd, api.ErrCommandNotFound)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return fmt.Errorf("start %q: permission denied: %w", cmd, api.ErrInvalidArgument)
+		return fmt.Errorf("start %q: permission denied: %w", cmd, api.ErrCommandNotRunnable)
 	case errors.Is(err, unix.ENOEXEC):
-		return fmt.Errorf("start %q: not an executable for this architecture (%s): %w", cmd, runtime.GOARCH, api.ErrInvalidArgument)
+		return fmt.Errorf("start %q: not an executable for this architecture (%s): %w", cmd, runtime.GOARCH, api.ErrCommandNotRunnable)
 	}
 	return fmt.Errorf("start %q: %w", cmd, err)
 }

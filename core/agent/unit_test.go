@@ -167,10 +167,10 @@ func TestInRootAndLookPath(t *testing.T) {
 		{"ls", "/usr/bin:/bin", "/bin/ls", nil},
 		{"tool", "/bin:/usr/bin", "/usr/bin/tool", nil},
 		{"/bin/sh", "", "/bin/sh", nil},
-		{"data", "/etc", "", api.ErrNotFound}, // not executable
-		{"nope", "/bin:/usr/bin", "", api.ErrNotFound},
-		{"/bin/nope", "/bin", "", api.ErrNotFound},
-		{"/etc/data", "/bin", "", api.ErrInvalidArgument},
+		{"data", "/etc", "", api.ErrCommandNotFound}, // not executable, so not found on PATH
+		{"nope", "/bin:/usr/bin", "", api.ErrCommandNotFound},
+		{"/bin/nope", "/bin", "", api.ErrCommandNotFound},
+		{"/etc/data", "/bin", "", api.ErrCommandNotRunnable},
 	} {
 		got, err := LookPath(root, tc.name, tc.path, "/")
 		if tc.wantErr != nil {

@@ -28,6 +28,14 @@ var (
 	ErrCorrupt = errors.New("corrupt data")
 	// ErrCanceled: the operation was canceled by the caller.
 	ErrCanceled = errors.New("canceled")
+
+	// ErrCommandNotFound: a container's command does not exist in its
+	// image (docker's exit status 127). It is also an ErrNotFound.
+	ErrCommandNotFound = fmt.Errorf("command not found: %w", ErrNotFound)
+	// ErrCommandNotRunnable: a container's command exists but cannot be
+	// run: permission, wrong architecture (docker's 126). It is also an
+	// ErrInvalidArgument.
+	ErrCommandNotRunnable = fmt.Errorf("command cannot be run: %w", ErrInvalidArgument)
 )
 
 // ErrorCode names a sentinel on the wire. The zero value means "unknown".
@@ -44,12 +52,19 @@ const (
 	CodeUnavailable     ErrorCode = "unavailable"
 	CodeCorrupt         ErrorCode = "corrupt"
 	CodeCanceled        ErrorCode = "canceled"
+
+	CodeCommandNotFound    ErrorCode = "command_not_found"
+	CodeCommandNotRunnable ErrorCode = "command_not_runnable"
 )
 
+// codeSentinels is searched in order: the specific sentinels come before
+// the general ones they wrap.
 var codeSentinels = []struct {
 	code ErrorCode
 	err  error
 }{
+	{CodeCommandNotFound, ErrCommandNotFound},
+	{CodeCommandNotRunnable, ErrCommandNotRunnable},
 	{CodeNotFound, ErrNotFound},
 	{CodeAlreadyExists, ErrAlreadyExists},
 	{CodeInvalidArgument, ErrInvalidArgument},
@@ -80,11 +95,12 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Message }
 
-// Is lets errors.Is(remoteErr, api.ErrNotFound) succeed.
+// Is lets errors.Is(remoteErr, api.ErrNotFound) succeed, including for
+// the general sentinels a specific one wraps.
 func (e *RemoteError) Is(target error) bool {
 	for _, cs := range codeSentinels {
 		if cs.code == e.Code {
-			return target == cs.err
+			return errors.Is(cs.err, target)
 		}
 	}
 	return false

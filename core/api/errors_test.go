@@ -16,6 +16,9 @@ func TestRemoteErrorRoundTrip(t *testing.T) {
 		{"conflict", fmt.Errorf("remove: %w", fmt.Errorf("running: %w", ErrConflict)), ErrConflict},
 		{"unavailable", Errorf(ErrUnavailable, "daemon"), ErrUnavailable},
 		{"plain", errors.New("boom"), nil},
+		{"command not found", fmt.Errorf("start %q: %w", "nope", ErrCommandNotFound), ErrCommandNotFound},
+		{"command not found is not found", fmt.Errorf("start: %w", ErrCommandNotFound), ErrNotFound},
+		{"not runnable", fmt.Errorf("start: %w", ErrCommandNotRunnable), ErrInvalidArgument},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,9 +38,18 @@ func TestRemoteErrorRoundTrip(t *testing.T) {
 			if !errors.Is(re, tc.want) {
 				t.Fatalf("errors.Is(%v, %v) = false", re, tc.want)
 			}
-			if errors.Is(re, ErrCorrupt) {
+			if errors.Is(re, ErrCorrupt) || (tc.want == ErrNotFound && errors.Is(re, ErrCommandNotRunnable)) {
 				t.Fatalf("%v matched an unrelated sentinel", re)
 			}
 		})
+	}
+}
+
+func TestSpecificCodes(t *testing.T) {
+	if CodeOf(fmt.Errorf("x: %w", ErrCommandNotFound)) != CodeCommandNotFound {
+		t.Fatal("specific code lost to the general one")
+	}
+	if re := ToRemote(fmt.Errorf("x: %w", ErrNotFound)); errors.Is(re, ErrCommandNotFound) {
+		t.Fatal("a plain not-found matched ErrCommandNotFound")
 	}
 }

@@ -13,9 +13,8 @@ import (
 
 // fakeMachine powers off when told to, after a delay, or never.
 type fakeMachine struct {
-	done      chan struct{}
-	stopped   bool // Stop was called
-	offOnStop bool
+	done    chan struct{}
+	stopped bool // Stop was called
 }
 
 func (f *fakeMachine) ID() string     { return "f" }
