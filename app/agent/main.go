@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command agent is PID 1 of every Berth guest: it mounts the basics,
 // loads the kernel modules the initramfs carries, finds its channel to
 // the host (the virtio-serial port "agent" under QEMU, else vsock port

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures Berth's VM cold start on this machine (make
 // bench): the phases from disk preparation to the container's first
 // output, the floor (the same QEMU and kernel booting an init that only

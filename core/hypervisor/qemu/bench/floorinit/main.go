@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command floorinit is the benchmark floor's PID 1: it prints one line to
 // the console and powers off, nothing else. Booting it with the same QEMU
 // and kernel as a Berth VM gives the least time any init could take.
