@@ -117,3 +117,11 @@ type ExecSpec struct {
 	Stdin      bool     `json:"stdin,omitempty"`
 	Detach     bool     `json:"detach,omitempty"`
 }
+
+// LogEntry is one line of a container's output, as the daemon stores it
+// (docker's json-file format) and streams it to `berth logs`.
+type LogEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"` // "stdout" or "stderr"
+	Time   time.Time `json:"time"`
+}

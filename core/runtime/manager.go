@@ -529,3 +529,25 @@ var linuxSignals = map[string]int{
 	"CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
 	"VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
 }
+
+// StopAll stops every running container, in parallel, each with timeout
+// before its process is killed.
+func (m *Manager) StopAll(ctx context.Context, timeout time.Duration) {
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.sups))
+	for id := range m.sups {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m.Stop(ctx, id, timeout, ""); err != nil {
+				m.log.Warn("stop container", "id", api.ShortID(id), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
