@@ -4,15 +4,11 @@ package main
 // starts, and a real registry (Debian's docker-registry) on loopback.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/image/registrytest"
@@ -24,24 +20,6 @@ import (
 )
 
 // berthIn runs the binary with stdin.
-func berthIn(t *testing.T, home, stdin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, args...)
-	cmd.Env = append(os.Environ(), "BERTH_HOME="+home)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run berth %v: %v", args, err)
-	}
-	return r
-}
 
 func mustRun(t *testing.T, home string, args ...string) string {
 	t.Helper()

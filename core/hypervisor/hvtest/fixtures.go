@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/berthvm/berth/core/hypervisor"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 	"github.com/berthvm/berth/core/kernel"
 )
 
