@@ -281,8 +281,10 @@ func TestCrashedVMIsDead(t *testing.T) {
 // what still runs and leaves nothing half-made.
 func TestDaemonSIGKILL(t *testing.T) {
 	home := vmHome(t)
+	// It ignores TERM, so the stop further down stays "stopping" long
+	// enough to kill the daemon in the middle of it.
 	mustRun(t, home, run("-d", "--name", "survivor", "berth/demo", "sh", "-c",
-		`i=0; while true; do echo line $i; i=$((i+1)); sleep 0.3; done`)...)
+		`trap "" TERM; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.3; done`)...)
 	before := inspect(t, home, "survivor")
 	killDaemon(t, home)
 	if !alive(before.PID) {

@@ -54,7 +54,10 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	return nil
 }
 
-// sweep removes the entries of dir whose names keep lacks.
+// sweep removes the entries of dir whose names keep lacks. An entry that
+// is a VM run directory may still have a VM behind it (the core died
+// after the VM's process started but before its handle was stored): that
+// VM is found from the handle file the backend left and stopped first.
 func sweep(dir string, keep map[string]bool, m *Manager) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -64,9 +67,26 @@ func sweep(dir string, keep map[string]bool, m *Manager) {
 		if keep[e.Name()] {
 			continue
 		}
-		m.log.Info("removing leftover", "path", filepath.Join(dir, e.Name()))
-		os.RemoveAll(filepath.Join(dir, e.Name()))
+		path := filepath.Join(dir, e.Name())
+		m.killOrphanVM(path)
+		m.log.Info("removing leftover", "path", path)
+		os.RemoveAll(path)
 	}
+}
+
+// killOrphanVM stops a VM that no record knows, found by its run dir.
+func (m *Manager) killOrphanVM(runDir string) {
+	h, err := hypervisor.LoadHandle(runDir)
+	if err != nil {
+		return
+	}
+	machine, err := m.cfg.Driver.Adopt(context.Background(), h)
+	if err != nil {
+		return // gone already
+	}
+	m.log.Warn("stopping a VM no container record knows", "vm", h.ID, "pid", h.PID)
+	machine.Kill()
+	machine.Wait(context.Background())
 }
 
 func (m *Manager) reconcileOne(ctx context.Context, rec state.ContainerRecord) error {
@@ -93,6 +113,9 @@ func (m *Manager) reconcileOne(ctx context.Context, rec state.ContainerRecord) e
 		if machine != nil {
 			machine.Kill()
 			machine.Wait(ctx)
+		} else {
+			// The daemon may have died before it stored the handle.
+			m.killOrphanVM(filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID)))
 		}
 		return m.markEnded(rec, "interrupted while starting: the berth daemon stopped")
 	case machine != nil:

@@ -144,8 +144,14 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("VM %q: read QEMU's start time: %w", cfg.ID, err)
 	}
-	m := newMachine(hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
-		RunDir: cfg.RunDir, AgentSocket: p.agentSock, ControlSocket: p.qmpSock, ConsoleLog: p.console}, p.qemuLog)
+	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
+		RunDir: cfg.RunDir, AgentSocket: p.agentSock, ControlSocket: p.qmpSock, ConsoleLog: p.console}
+	if err := hypervisor.SaveHandle(h); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	m := newMachine(h, p.qemuLog)
 	go m.watchChild(cmd)
 	slog.Info("VM started", "id", cfg.ID, "pid", cmd.Process.Pid, "accel", accel.Name, "reason", accel.Reason)
 	if err := m.waitSockets(ctx); err != nil {

@@ -1,0 +1,50 @@
+package hypervisor
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+// HandleFile is where a backend records a VM's Handle inside its RunDir as
+// soon as the VM's process exists. The core stores handles in its state
+// too, but only after Start returns: this file covers a core that dies in
+// between, so a VM process is never left without a record of it.
+const HandleFile = "handle.json"
+
+// SaveHandle writes h into h.RunDir, atomically.
+func SaveHandle(h Handle) error {
+	raw, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(h.RunDir, "."+HandleFile+".tmp")
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(h.RunDir, HandleFile)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
+	}
+	return nil
+}
+
+// LoadHandle reads the handle a backend saved in runDir; api.ErrNotFound
+// if there is none.
+func LoadHandle(runDir string) (Handle, error) {
+	raw, err := os.ReadFile(filepath.Join(runDir, HandleFile))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return Handle{}, fmt.Errorf("no VM handle in %s: %w", runDir, api.ErrNotFound)
+		}
+		return Handle{}, err
+	}
+	var h Handle
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return Handle{}, fmt.Errorf("VM handle in %s: %v: %w", runDir, err, api.ErrCorrupt)
+	}
+	return h, nil
+}
