@@ -421,15 +421,18 @@ func (m *Machine) Kill() error {
 	if err == nil {
 		err = errorFor(rep)
 	}
-	if err == nil {
-		select {
-		case <-m.done:
-			return nil
-		case <-time.After(15 * time.Second):
-		}
-	} else {
-		slog.Warn("stopping the VM through its host process failed, killing the process", "id", m.h.ID, "err", err)
+	// Even a failed request may be a host process already on its way out
+	// (its VM ended): give it a moment before killing it.
+	wait := 15 * time.Second
+	if err != nil {
+		wait = 2 * time.Second
 	}
+	select {
+	case <-m.done:
+		return nil
+	case <-time.After(wait):
+	}
+	slog.Warn("the VM did not end through its host process, killing the process", "id", m.h.ID, "pid", m.h.PID, "err", err)
 	if err := m.killProcess(); err != nil {
 		return err
 	}

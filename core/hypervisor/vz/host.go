@@ -137,6 +137,8 @@ func RunHost(ctx context.Context, runDir string, newVM NewVMFunc) error {
 	}()
 	<-h.ended
 	ln.Close()
+	// Replies in flight (a kill waiting for the end) get out first.
+	waitTimeout(&h.replies, 2*time.Second)
 	h.closeConns()
 	// Everything in the run directory was this VM's.
 	if err := os.RemoveAll(runDir); err != nil {
@@ -158,6 +160,8 @@ type host struct {
 	endOnce sync.Once
 	ended   chan struct{}
 	end     reply // the ended line, set before ended closes
+
+	replies sync.WaitGroup // requests being answered
 
 	mu       sync.Mutex
 	done     bool // the end is recorded in end
@@ -280,6 +284,8 @@ func (h *host) state() reply {
 }
 
 func (h *host) serve(c net.Conn) {
+	h.replies.Add(1)
+	defer h.replies.Done()
 	if !h.track(c) {
 		c.Close()
 		return
@@ -330,9 +336,19 @@ func (h *host) serve(c net.Conn) {
 		}
 	case opAgent:
 		keep = true
+		// Waiting for the agent is a reply in flight; the proxying after
+		// it is not (it ends with the VM).
+		h.replies.Add(1)
 		go func() {
 			defer h.untrack(c)
-			h.agent(c, req)
+			vc := h.agentConn(c, req)
+			h.replies.Done()
+			if vc == nil {
+				c.Close()
+				return
+			}
+			defer h.untrack(vc)
+			proxy(c, vc)
 		}()
 	default:
 		_ = writeJSON(c, reply{Error: fmt.Sprintf("unknown control operation %q", req.Op)})
@@ -346,9 +362,9 @@ const (
 	connectTimeout      = 2 * time.Second
 )
 
-// agent connects c to the guest agent and proxies bytes both ways.
-func (h *host) agent(c net.Conn, req request) {
-	defer c.Close()
+// agentConn connects to the guest agent for the client on c and tells it
+// the outcome; it returns the tracked vsock connection, or nil.
+func (h *host) agentConn(c net.Conn, req request) net.Conn {
 	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
 	if timeout <= 0 || timeout > 10*time.Minute {
 		timeout = defaultAgentTimeout
@@ -359,37 +375,41 @@ func (h *host) agent(c net.Conn, req request) {
 	for {
 		vc, err := h.connect()
 		if err == nil {
-			if werr := writeJSON(c, reply{OK: true}); werr != nil {
-				vc.Close()
-				return
-			}
 			if !h.track(vc) {
 				vc.Close()
-				return
+				_ = writeJSON(c, reply{Error: fmt.Sprintf("VM %q has ended", h.plan.ID), Kind: "unavailable"})
+				return nil
 			}
-			defer h.untrack(vc)
-			proxy(c, vc)
-			return
+			if err := writeJSON(c, reply{OK: true}); err != nil {
+				h.untrack(vc)
+				vc.Close()
+				return nil
+			}
+			return vc
 		}
 		lastErr = err
 		select {
 		case <-h.ended:
 			_ = writeJSON(c, reply{Error: fmt.Sprintf("VM %q ended before its agent answered", h.plan.ID), Kind: "unavailable",
-				ConsoleTail: lastLines(tailFrom(h.plan.Console, h.consoleStart, 4096), 25)})
-			return
+				ConsoleTail: h.consoleTail()})
+			return nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 100*time.Millisecond)
 		if time.Now().After(deadline) {
 			_ = writeJSON(c, reply{
 				Error: fmt.Sprintf("VM %q: the guest agent did not listen on vsock port %d within %v (last error: %v)",
-					h.plan.ID, h.plan.AgentPort, timeout, lastErr),
+					h.plan.ID, h.plan.AgentPort, timeout.Round(time.Millisecond), lastErr),
 				Kind:        "canceled",
-				ConsoleTail: lastLines(tailFrom(h.plan.Console, h.consoleStart, 4096), 25),
+				ConsoleTail: h.consoleTail(),
 			})
-			return
+			return nil
 		}
 	}
+}
+
+func (h *host) consoleTail() string {
+	return lastLines(tailFrom(h.plan.Console, h.consoleStart, 4096), 25)
 }
 
 // connect is one attempt to reach the agent. The framework documents that
@@ -477,4 +497,13 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-time.After(d):
+	}
 }

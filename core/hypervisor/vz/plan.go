@@ -117,6 +117,7 @@ type Device struct {
 // directory, where the VM's host process reads it.
 type Plan struct {
 	ID          string `json:"id"`
+	RunDir      string `json:"run_dir"`
 	Kernel      string `json:"kernel"`
 	Initrd      string `json:"initrd,omitempty"`
 	Cmdline     string `json:"cmdline"`
@@ -222,7 +223,7 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 		return Plan{}, err
 	}
 	p := Plan{
-		ID: cfg.ID, Kernel: cfg.Kernel, Initrd: cfg.Initrd,
+		ID: cfg.ID, RunDir: cfg.RunDir, Kernel: cfg.Kernel, Initrd: cfg.Initrd,
 		CPUs: uint(cfg.CPUs), MemoryBytes: uint64(cfg.MemoryMiB) << 20,
 		Nested: cfg.Nested, Console: consolePath(cfg), AgentPort: AgentPort,
 	}

@@ -33,7 +33,7 @@ func TestBuildPlan(t *testing.T) {
 	}{
 		{
 			name: "minimal",
-			want: Plan{ID: "c1", Kernel: "/k/Image", Initrd: "/k/initrd", Cmdline: "console=hvc0 panic=-1 quiet",
+			want: Plan{ID: "c1", RunDir: "/run/berth/c1", Kernel: "/k/Image", Initrd: "/k/initrd", Cmdline: "console=hvc0 panic=-1 quiet",
 				CPUs: 2, MemoryBytes: 1 << 30, Console: "/run/berth/c1/console.log", AgentPort: 1024,
 				Devices: []Device{
 					{Kind: DevConsole, Path: "/run/berth/c1/console.log", Append: true},
@@ -50,7 +50,7 @@ func TestBuildPlan(t *testing.T) {
 				c.Cmdline = []string{"berth.debug"}
 				c.Rosetta, c.Nested = true, true
 			},
-			want: Plan{ID: "c1", Kernel: "/k/Image", Initrd: "/k/initrd",
+			want: Plan{ID: "c1", RunDir: "/run/berth/c1", Kernel: "/k/Image", Initrd: "/k/initrd",
 				Cmdline: "console=hvc0 panic=-1 quiet berth.rosetta=rosetta berth.debug",
 				CPUs:    2, MemoryBytes: 1 << 30, Console: "/logs/c1.console", AgentPort: 1024, Nested: true,
 				Devices: []Device{
@@ -66,7 +66,7 @@ func TestBuildPlan(t *testing.T) {
 		{
 			name: "limits are inclusive",
 			cfg:  func(c *hypervisor.VMConfig) { c.CPUs, c.MemoryMiB = 10, 16<<10 },
-			want: Plan{ID: "c1", Kernel: "/k/Image", Initrd: "/k/initrd", Cmdline: "console=hvc0 panic=-1 quiet",
+			want: Plan{ID: "c1", RunDir: "/run/berth/c1", Kernel: "/k/Image", Initrd: "/k/initrd", Cmdline: "console=hvc0 panic=-1 quiet",
 				CPUs: 10, MemoryBytes: 16 << 30, Console: "/run/berth/c1/console.log", AgentPort: 1024,
 				Devices: []Device{
 					{Kind: DevConsole, Path: "/run/berth/c1/console.log", Append: true},
