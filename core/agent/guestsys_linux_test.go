@@ -30,8 +30,8 @@ func TestFindChannel(t *testing.T) {
 		found bool
 	}{
 		{"QEMU: the agent port", map[string]string{
-			"class/virtio-ports/vport0p0/name": "org.qemu.guest_agent.0\n",
-			"class/virtio-ports/vport1p1/name": "agent\n",
+			"class/virtio-ports/vport0p0/name":  "org.qemu.guest_agent.0\n",
+			"class/virtio-ports/vport1p1/name":  "agent\n",
 			"bus/virtio/devices/virtio0/device": "0x0003\n",
 		}, Channel{Port: "/dev/vport1p1"}, true},
 		{"vz: a vsock device, a console without ports", map[string]string{
