@@ -406,3 +406,53 @@ func allNames(groups []ModuleGroup) []string {
 	}
 	return out
 }
+
+// The initramfs of the macOS build: the vz module groups from the pinned
+// kernel, plus extra files.
+func TestVZInitramfs(t *testing.T) {
+	dir, _ := Dir()
+	k, err := LocatePinned(dir, MacKernel)
+	if err != nil {
+		testenv.Missing(t, err.Error()+": run make deps")
+	}
+	agentBin := filepath.Join(t.TempDir(), "agent")
+	data, _ := os.ReadFile(hostELF(t))
+	// The arch check reads the ELF header: make it arm64's.
+	data = append([]byte(nil), data...)
+	data[18], data[19] = 0xb7, 0x00 // EM_AARCH64
+	if err := os.WriteFile(agentBin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	ctx := context.Background()
+	opts := InitramfsOptions{Kernel: k, Agent: agentBin, Groups: VZModuleGroups, CacheDir: cache}
+	plain, err := BuildInitramfs(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Extra = map[string][]byte{"/berth/x86/echo": []byte("interp")}
+	withExtra, err := BuildInitramfs(ctx, opts)
+	if err != nil || withExtra == plain {
+		t.Fatalf("with an extra file: %s, %v (plain %s)", withExtra, err, plain)
+	}
+	f, _ := os.Open(withExtra)
+	defer f.Close()
+	cmd := exec.Command(testenv.Tool(t, "cpio", "cpio"), "-t", "--quiet")
+	cmd.Stdin = f
+	list, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"init", "berth/x86/echo", "berth/modules.boot", "berth/modules.rosetta",
+		"berth/modules/virtio_pci.ko", "berth/modules/vmw_vsock_virtio_transport.ko", "berth/modules/virtio_console.ko",
+		"berth/modules/gpio_keys.ko", "berth/modules/virtio_rng.ko", "berth/modules/virtiofs.ko", "berth/modules/binfmt_misc.ko",
+		"berth/modules/ext4.ko", "berth/modules/overlay.ko"} {
+		if !strings.Contains(string(list), want+"\n") {
+			t.Errorf("initramfs lacks %s", want)
+		}
+	}
+	opts.Extra = map[string][]byte{"relative": nil}
+	if _, err := BuildInitramfs(ctx, opts); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("relative extra path: %v", err)
+	}
+}

@@ -33,7 +33,14 @@ func TestMain(m *testing.M) {
 		startAndHang(cfg)
 		return
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "berth-vz-test-")
+	if err != nil {
+		panic(err)
+	}
+	fixtures = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 const coreEnv = "BERTH_VZ_TEST_CORE"
