@@ -53,9 +53,11 @@ test: deps lint darwin-check
 	$(GO) build -o $(OUT)/testsum ./packaging/testsum
 	$(GO) test -json $(TEST_FLAGS) ./... | $(OUT)/testsum
 
-## demo: deps, build, then run Berth.
+## demo: deps, build, then run the embedded demo image in its own VM and list containers.
 demo: deps build
-	$(OUT)/berth system info
+	@$(OUT)/berth rm -f berth-demo >/dev/null 2>&1 || true
+	$(OUT)/berth run --name berth-demo berth/demo
+	$(OUT)/berth ls -a
 
 ## bench: benchmarks that print figures (see README).
 bench: deps build

@@ -88,3 +88,40 @@ func ShortID(id string) string {
 	}
 	return id
 }
+
+// ContainerStats is one sample of a running container's resource use.
+// CPU use is a counter: a client samples twice and divides.
+type ContainerStats struct {
+	ID   string    `json:"id"`
+	Name string    `json:"name"`
+	Time time.Time `json:"time"`
+	CPUs int       `json:"cpus"`
+	// CPUNanos is CPU time the guest spent since boot, all CPUs together.
+	CPUNanos uint64 `json:"cpuNanos"`
+	// MemoryUsed and MemoryTotal are the guest's own view, in bytes.
+	MemoryUsed  uint64 `json:"memoryUsed"`
+	MemoryTotal uint64 `json:"memoryTotal"`
+	Processes   int    `json:"processes"`
+	// HostRSS is what the VM's process occupies in host memory, in bytes
+	// (0 where it cannot be read).
+	HostRSS uint64 `json:"hostRSS"`
+}
+
+// ExecSpec is a process to run in a running container (berth exec).
+type ExecSpec struct {
+	Cmd        []string `json:"cmd"`
+	Env        []string `json:"env,omitempty"`
+	User       string   `json:"user,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	TTY        bool     `json:"tty,omitempty"`
+	Stdin      bool     `json:"stdin,omitempty"`
+	Detach     bool     `json:"detach,omitempty"`
+}
+
+// LogEntry is one line of a container's output, as the daemon stores it
+// (docker's json-file format) and streams it to `berth logs`.
+type LogEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"` // "stdout" or "stderr"
+	Time   time.Time `json:"time"`
+}

@@ -31,12 +31,22 @@ var (
 
 	// ErrCommandNotFound: a container's command does not exist in its
 	// image (docker's exit status 127). It is also an ErrNotFound.
-	ErrCommandNotFound = fmt.Errorf("command not found: %w", ErrNotFound)
+	ErrCommandNotFound error = &kindError{"command not found", ErrNotFound}
 	// ErrCommandNotRunnable: a container's command exists but cannot be
 	// run: permission, wrong architecture (docker's 126). It is also an
 	// ErrInvalidArgument.
-	ErrCommandNotRunnable = fmt.Errorf("command cannot be run: %w", ErrInvalidArgument)
+	ErrCommandNotRunnable error = &kindError{"command cannot be run", ErrInvalidArgument}
 )
+
+// kindError is a sentinel that is also a more general one, without
+// repeating the general one's words in its message.
+type kindError struct {
+	msg    string
+	parent error
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.parent }
 
 // ErrorCode names a sentinel on the wire. The zero value means "unknown".
 type ErrorCode string

@@ -19,6 +19,8 @@ import (
 	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/image"
 	"github.com/berthvm/berth/core/paths"
+	"github.com/berthvm/berth/core/rootfs"
+	"github.com/berthvm/berth/core/runtime"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -43,14 +45,16 @@ type Config struct {
 
 // Daemon is a running core service.
 type Daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	db      *state.DB
-	caps    api.Capabilities
-	started time.Time
-	hostID  string
-	bus     *events.Bus
-	images  *image.Store
+	cfg        Config
+	log        *slog.Logger
+	db         *state.DB
+	caps       api.Capabilities
+	started    time.Time
+	hostID     string
+	bus        *events.Bus
+	runtime    *runtime.Manager // nil where this OS has no VM backend (runtimeErr says why)
+	runtimeErr error
+	images     *image.Store
 
 	mux      *http.ServeMux
 	stopOnce sync.Once
@@ -129,6 +133,10 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		return nil, nil, fmt.Errorf("open image store in data dir %q: %w", cfg.Home, err)
 	}
 	d.caps = capabilities.Probe(ctx)
+	if err := d.startRuntime(ctx); err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
 	d.routes()
 	d.bus.Publish(api.Event{Type: api.EventDaemon, Action: "start", ID: d.hostID})
 	d.log.Info("daemon ready", "home", cfg.Home, "socket", sock, "pid", os.Getpid(),
@@ -160,6 +168,16 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 // and pid file before the database lock means a daemon that starts next
 // never finds our files after it has claimed the lock.
 func (d *Daemon) close() {
+	if d.runtime != nil {
+		// A daemon that is told to stop stops its containers (as dockerd
+		// does); only a crash leaves VMs running, for the next daemon to
+		// re-adopt.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		d.runtime.StopAll(ctx, 10*time.Second)
+		cancel()
+		d.runtime.Close()
+		d.runtime = nil
+	}
 	os.Remove(paths.Socket(d.cfg.Home))
 	os.Remove(paths.PIDFile(d.cfg.Home))
 	if d.db != nil {
@@ -238,6 +256,33 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(f.Name(), path); err != nil {
 		os.Remove(f.Name())
 		return err
+	}
+	return nil
+}
+
+// startRuntime builds the container runtime over this OS's VM backend and
+// reconciles it with the VMs that survived a previous daemon. An OS
+// without a backend still serves images and system info.
+func (d *Daemon) startRuntime(ctx context.Context) error {
+	driver, kernels, err := platform(d.caps, d.cfg.Home)
+	if err != nil {
+		d.runtimeErr = err
+		d.log.Warn("containers are not available", "err", err)
+		return nil
+	}
+	// The first writable disk needs a template (seconds to make): make
+	// it now so the first `berth run` does not wait for it.
+	go func() {
+		if _, err := rootfs.EnsureTemplate(context.Background(), templatesDir(d.cfg.Home), rootfs.DefaultWritableSize); err != nil {
+			d.log.Warn("prepare writable disk template", "err", err)
+		}
+	}()
+	d.runtime, err = runtime.New(ctx, runtime.Config{
+		Home: d.cfg.Home, DB: d.db, Bus: d.bus, Driver: driver, Images: imageSource{d.images}, Kernels: kernels,
+		Disks: writableDisks{templatesDir(d.cfg.Home)}, Host: d.caps, Logger: d.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start the container runtime: %w", err)
 	}
 	return nil
 }

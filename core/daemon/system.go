@@ -21,6 +21,12 @@ func (d *Daemon) routes() {
 	})
 	d.mux.HandleFunc("GET /v1/events", d.events)
 	d.imageRoutes()
+	if d.runtime != nil {
+		d.containerRoutes()
+	} else {
+		d.route("/v1/containers/", func(*http.Request) (any, error) { return nil, d.runtimeErr })
+		d.route("/v1/containers", func(*http.Request) (any, error) { return nil, d.runtimeErr })
+	}
 }
 
 func (d *Daemon) systemInfo(*http.Request) (any, error) {
@@ -40,5 +46,8 @@ func (d *Daemon) systemInfo(*http.Request) (any, error) {
 		info.Images = len(images)
 		return err
 	})
+	if d.runtime != nil {
+		info.Containers, info.Running = d.runtime.Counts()
+	}
 	return info, err
 }

@@ -7,19 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthvm/berth/core/api"
 	"io"
 	"os"
 	"sync"
 	"time"
 )
 
-// LogEntry is one line of a container's output, stored as docker's
-// json-file driver stores it, one JSON object per line.
-type LogEntry struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"` // "stdout" or "stderr"
-	Time   time.Time `json:"time"`
-}
+// LogEntry is one stored line of output (api.LogEntry), one JSON object
+// per line of the file, as docker's json-file driver writes them.
+type LogEntry = api.LogEntry
 
 // LogWriter appends a container's output to its log file. Output is cut
 // into entries at newlines; a partial line waits for its end (or Close).

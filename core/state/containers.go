@@ -14,6 +14,16 @@ import (
 // hypervisor's opaque handle that lets a restarted core re-adopt its VM.
 type ContainerRecord struct {
 	api.Container
+
+	// What the runtime keeps for itself, fixed at create: the image's
+	// config and disk (so the container outlives a retag of its image),
+	// the guest arch, the writable disk and the NIC's MAC address.
+	ImageConfig  api.ImageConfig `json:"imageConfig"`
+	Arch         string          `json:"arch"`
+	BaseDisk     string          `json:"baseDisk"`
+	WritableDisk string          `json:"writableDisk"`
+	MAC          string          `json:"mac"`
+
 	// VM is the backend's handle (pid, start time, sockets) while a VM may
 	// be running; nil otherwise.
 	VM json.RawMessage `json:"vm,omitempty"`

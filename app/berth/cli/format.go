@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/template"
+	"time"
 )
 
 // render writes v as JSON (format "json"), through a Go template (any other
@@ -55,4 +56,29 @@ func yesNo(ok bool, reason string) string {
 		s += " (" + reason + ")"
 	}
 	return s
+}
+
+// ago renders a past time as docker does: "5 minutes ago".
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return durationWords(time.Since(t)) + " ago"
+}
+
+// durationWords renders a duration coarsely: "40 seconds", "3 hours".
+func durationWords(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	case d < 60*24*time.Hour:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	case d < 2*365*24*time.Hour:
+		return fmt.Sprintf("%d months", int(d.Hours()/24/30))
+	}
+	return fmt.Sprintf("%d years", int(d.Hours()/24/365))
 }

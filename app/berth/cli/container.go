@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/client"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) startCommand() *cobra.Command {
+	var attach, interactive bool
+	cmd := &cobra.Command{
+		Use:   "start [flags] CONTAINER...",
+		Short: "Start stopped containers (boot their VMs)",
+		Args:  minArgs(1, "CONTAINER..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if attach || interactive {
+				if len(args) != 1 {
+					return &usageError{err: errors.New("-a and -i take exactly one container")}
+				}
+				ctr, err := c.Container(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return a.attachAndStart(ctx, c, ctr, interactive && ctr.Spec.OpenStdin, ctr.Spec.TTY, true)
+			}
+			return eachContainer(args, a.streams, func(ref string) error {
+				_, err := c.StartContainer(ctx, ref, nil)
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and exit with its status")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach stdin too")
+	return cmd
+}
+
+// eachContainer runs fn for each reference, printing the reference on
+// success and the error otherwise, as docker does for multi-container
+// commands; it fails if any failed.
+func eachContainer(refs []string, s Streams, fn func(ref string) error) error {
+	if len(refs) == 1 {
+		if err := fn(refs[0]); err != nil {
+			return err
+		}
+		fmt.Fprintln(s.Out, refs[0])
+		return nil
+	}
+	failed := 0
+	for _, ref := range refs {
+		if err := fn(ref); err != nil {
+			fmt.Fprintf(s.Err, "Error: %v\n", err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(s.Out, ref)
+	}
+	if failed > 0 {
+		return &exitError{code: ExitError}
+	}
+	return nil
+}
+
+func (a *app) stopCommand() *cobra.Command {
+	var timeout int
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "stop [flags] CONTAINER...",
+		Short: "Stop running containers: signal, wait, then kill",
+		Args:  minArgs(1, "CONTAINER..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return &usageError{err: fmt.Errorf("--time %d: must be 0 or more seconds", timeout)}
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return eachContainer(args, a.streams, func(ref string) error {
+				_, err := c.StopContainer(cmd.Context(), ref, time.Duration(timeout)*time.Second, signal)
+				return err
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the process")
+	cmd.Flags().StringVarP(&signal, "signal", "s", "", "signal to send first (default: the image's stop signal, else TERM)")
+	return cmd
+}
+
+func (a *app) killCommand() *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "kill [flags] CONTAINER...",
+		Short: "Send a signal to containers' main processes",
+		Args:  minArgs(1, "CONTAINER..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return eachContainer(args, a.streams, func(ref string) error {
+				return c.KillContainer(cmd.Context(), ref, signal)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
+	return cmd
+}
+
+func (a *app) rmCommand() *cobra.Command {
+	var force, all bool
+	cmd := &cobra.Command{
+		Use:     "rm [flags] CONTAINER...",
+		Aliases: []string{"remove"},
+		Short:   "Remove containers and their disks",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return &usageError{err: errors.New("name containers to remove, or use --all (not both)")}
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if all {
+				list, err := c.Containers(cmd.Context(), true)
+				if err != nil {
+					return err
+				}
+				for _, ctr := range list {
+					if force || !ctr.State.Active() {
+						args = append(args, ctr.ID)
+					}
+				}
+				if len(args) == 0 {
+					return nil
+				}
+			}
+			return eachContainer(args, a.streams, func(ref string) error {
+				return c.RemoveContainer(cmd.Context(), ref, force)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill running containers first")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every stopped container (every container with -f)")
+	return cmd
+}
+
+func (a *app) waitCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER...",
+		Short: "Wait until containers stop, then print their exit codes",
+		Args:  minArgs(1, "CONTAINER..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			for _, ref := range args {
+				ctr, err := c.WaitContainer(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.streams.Out, ctr.ExitCode)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) pruneCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "prune",
+		Short: "Remove every stopped container",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ids, err := c.PruneContainers(cmd.Context())
+			for _, id := range ids {
+				fmt.Fprintln(a.streams.Out, id)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.streams.Out, "Removed %d containers\n", len(ids))
+			return nil
+		},
+	}
+}
+
+func (a *app) lsCommand() *cobra.Command {
+	var all, quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use:     "ls [flags]",
+		Aliases: []string{"ps", "list"},
+		Short:   "List containers",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			list, err := c.Containers(cmd.Context(), all)
+			if err != nil {
+				return err
+			}
+			if quiet {
+				for _, ctr := range list {
+					fmt.Fprintln(a.streams.Out, api.ShortID(ctr.ID))
+				}
+				return nil
+			}
+			if list == nil {
+				list = []api.Container{}
+			}
+			return render(a.streams.Out, format, list, func(w io.Writer) error { return printContainers(w, list, time.Now()) })
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show stopped containers too")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only container ids")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template")
+	return cmd
+}
+
+func printContainers(out io.Writer, list []api.Container, now time.Time) error {
+	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tCPUS\tMEMORY\tNAMES")
+	for _, c := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", api.ShortID(c.ID), c.Image, quoteCommand(c),
+			durationWords(now.Sub(c.Created))+" ago", status(c, now), c.CPUs, humanMiB(c.MemoryMiB), c.Name)
+	}
+	return w.Flush()
+}
+
+// quoteCommand shows what the container runs, shortened as docker does.
+func quoteCommand(c api.Container) string {
+	args := append(append([]string{}, c.Spec.Entrypoint...), c.Spec.Cmd...)
+	s := strings.Join(args, " ")
+	if s == "" {
+		s = "(image default)"
+	}
+	if len(s) > 22 {
+		s = s[:21] + "…"
+	}
+	return `"` + s + `"`
+}
+
+// status renders a container's state as docker's STATUS column does.
+func status(c api.Container, now time.Time) string {
+	switch c.State {
+	case api.StateRunning:
+		return "Up " + durationWords(now.Sub(c.Started))
+	case api.StateStarting:
+		return "Starting"
+	case api.StateStopping:
+		return "Stopping"
+	case api.StateExited:
+		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, durationWords(now.Sub(c.Finished)))
+	case api.StateDead:
+		return "Dead"
+	}
+	return "Created"
+}
+
+func (a *app) inspectCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] CONTAINER|IMAGE...",
+		Short: "Show details of containers (or images) as JSON",
+		Args:  minArgs(1, "CONTAINER|IMAGE..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var out []any
+			for _, ref := range args {
+				v, err := inspectOne(cmd.Context(), c, ref)
+				if err != nil {
+					return err
+				}
+				out = append(out, v)
+			}
+			if format != "" && format != "json" {
+				for _, v := range out {
+					if err := render(a.streams.Out, format, v, nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return render(a.streams.Out, "json", out, nil)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template applied to each object")
+	return cmd
+}
+
+// inspectOne finds a container, else an image, by reference.
+func inspectOne(ctx context.Context, c *client.Client, ref string) (any, error) {
+	ctr, err := c.Container(ctx, ref)
+	if err == nil {
+		return ctr, nil
+	}
+	if !errors.Is(err, api.ErrNotFound) {
+		return nil, err
+	}
+	im, ierr := c.ImageInspect(ctx, ref)
+	if ierr == nil {
+		return im, nil
+	}
+	return nil, fmt.Errorf("no such container or image: %s: %w", ref, api.ErrNotFound)
+}

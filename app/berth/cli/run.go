@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/client"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// createFlags are the flags of `run` and `create`.
+type createFlags struct {
+	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
+	env, envFiles, labels                                               []string
+	cpus                                                                int
+	interactive, tty, rm, nested, rosetta                               bool
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.SetInterspersed(false) // flags after the image belong to the container's command
+	fl.StringVar(&f.name, "name", "", "name the container (default: a generated name)")
+	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable: KEY=VALUE, or KEY to pass yours")
+	fl.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file")
+	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&f.user, "user", "u", "", "user: name, uid, name:group or uid:gid")
+	fl.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
+	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label: KEY=VALUE")
+	fl.IntVarP(&f.cpus, "cpus", "c", 0, "virtual CPUs of the container's VM (default: see berth system info)")
+	fl.StringVarP(&f.memory, "memory", "m", "", "memory of the container's VM, e.g. 512m or 2g (default: see berth system info)")
+	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open and feed it to the container")
+	fl.BoolVarP(&f.tty, "tty", "t", false, "give the container a terminal")
+	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.BoolVar(&f.nested, "virtualization", false, "expose virtualization to the container (nested; Apple M3+ and macOS 15+, or KVM with nesting)")
+	fl.BoolVar(&f.rosetta, "rosetta", false, "run linux/amd64 binaries with Rosetta (Apple silicon)")
+	fl.StringVar(&f.kernel, "kernel", "", "boot this kernel file instead of the default one")
+	fl.StringVar(&f.hostname, "hostname", "", "the container's hostname (default: its short id)")
+	fl.StringVar(&f.platform, "platform", "", "os/arch to pull if the image is not local (default linux/<host arch>)")
+}
+
+// spec turns flags and arguments (IMAGE [COMMAND [ARG...]]) into a
+// container spec. It is pure apart from reading env files.
+func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string) (string, bool)) (api.ContainerSpec, error) {
+	s := api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: f.cpus,
+		TTY: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, NestedVirtualization: f.nested, Rosetta: f.rosetta,
+		Hostname: f.hostname}
+	if len(args) > 1 {
+		s.Cmd = args[1:]
+	}
+	if cmd.Flags().Changed("entrypoint") {
+		s.Entrypoint = []string{}
+		if f.entrypoint != "" {
+			s.Entrypoint = []string{f.entrypoint}
+		}
+	}
+	if f.cpus < 0 || (cmd.Flags().Changed("cpus") && f.cpus == 0) {
+		return s, &usageError{err: fmt.Errorf("--cpus %d: must be at least 1", f.cpus)}
+	}
+	if f.memory != "" {
+		mib, err := parseMemory(f.memory)
+		if err != nil {
+			return s, &usageError{err: err}
+		}
+		s.MemoryMiB = mib
+	}
+	for _, path := range f.envFiles {
+		vals, err := parseEnvFile(path, lookup)
+		if err != nil {
+			return s, &usageError{err: err}
+		}
+		s.Env = append(s.Env, vals...)
+	}
+	vals, err := expandEnv(f.env, lookup)
+	if err != nil {
+		return s, &usageError{err: err}
+	}
+	s.Env = append(s.Env, vals...)
+	if s.Labels, err = parseLabels(f.labels); err != nil {
+		return s, &usageError{err: err}
+	}
+	if f.kernel != "" {
+		abs, err := absPath(f.kernel)
+		if err != nil {
+			return s, &usageError{err: fmt.Errorf("--kernel %q: %w", f.kernel, err)}
+		}
+		s.Kernel = abs
+	}
+	return s, nil
+}
+
+func (a *app) createCommand() *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:   "create [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Create a container (its disks, not yet its VM)",
+		Args:  minArgs(1, "IMAGE [COMMAND [ARG...]]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := f.spec(cmd, args, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			created, err := a.createPulling(cmd.Context(), c, spec, f.platform)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.streams.Out, created.ID)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var f createFlags
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a command in a new container, in its own VM",
+		Example: "  berth run --rm berth/demo\n  berth run -it --rm alpine sh\n" +
+			"  berth run -d --name web -m 1g nginx",
+		Args: minArgs(1, "IMAGE [COMMAND [ARG...]]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := f.spec(cmd, args, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			created, err := a.createPulling(ctx, c, spec, f.platform)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if detach {
+				if _, err := c.StartContainer(ctx, created.ID, nil); err != nil {
+					return startError(err)
+				}
+				fmt.Fprintln(a.streams.Out, created.ID)
+				return nil
+			}
+			return a.attachAndStart(ctx, c, created, spec.OpenStdin, spec.TTY, true)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container id")
+	return cmd
+}
+
+// createPulling creates the container, pulling its image first if it is
+// not local (as docker run does), with progress on stderr.
+func (a *app) createPulling(ctx context.Context, c *client.Client, spec api.ContainerSpec, platform string) (api.Container, error) {
+	created, err := c.CreateContainer(ctx, spec)
+	if err == nil || !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "not found locally") {
+		return created, err
+	}
+	fmt.Fprintf(a.streams.Err, "Unable to find image %q locally; pulling it\n", spec.Image)
+	b := newBars(a.streams.Err)
+	_, perr := c.ImagePull(ctx, api.ImagePullRequest{Ref: spec.Image, Platform: platform}, b.update)
+	b.finish()
+	if perr != nil {
+		return api.Container{}, fmt.Errorf("pull %s: %w", spec.Image, perr)
+	}
+	return c.CreateContainer(ctx, spec)
+}
+
+// startError maps a failed start to docker's exit codes.
+func startError(err error) error {
+	switch {
+	case errors.Is(err, api.ErrCommandNotFound):
+		return withCode(ExitCmdNotFound, err)
+	case errors.Is(err, api.ErrCommandNotRunnable):
+		return withCode(ExitCannotRun, err)
+	}
+	return withCode(ExitUsage, err)
+}
+
+// attachAndStart is `run` in the foreground and `start -a`: attach first
+// (so no output is missed), then start, then relay until the process
+// exits, and exit with its status.
+func (a *app) attachAndStart(ctx context.Context, c *client.Client, ctr api.Container, stdin, tty, start bool) error {
+	// The stream outlives an interrupt of the CLI: the interrupt goes to
+	// the container (proxySignals) and its exit still comes back.
+	stream, err := c.AttachContainer(context.WithoutCancel(ctx), ctr.ID, stdin)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	defer stream.Close()
+
+	restore := func() {}
+	if tty {
+		restore = a.rawTerminal(ctx, stream)
+	}
+	defer restore()
+	if stdin {
+		go func() {
+			io.Copy(stream.Stdin(), a.streams.In)
+			stream.Stdin().Close()
+		}()
+	}
+	if !tty {
+		stopProxy := a.proxySignals(ctx, c, ctr.ID)
+		defer stopProxy()
+	}
+	if start {
+		if _, err := c.StartContainer(ctx, ctr.ID, nil); err != nil {
+			return startError(err)
+		}
+	}
+	exit, err := stream.Copy(a.streams.Out, a.streams.Err)
+	restore()
+	if err != nil {
+		return withCode(max(exit.ExitCode, ExitUsage), err)
+	}
+	if exit.ExitCode != 0 {
+		return &exitError{code: exit.ExitCode}
+	}
+	return nil
+}
+
+// rawTerminal puts the user's terminal in raw mode for a TTY session and
+// keeps the container's terminal size in step with it.
+func (a *app) rawTerminal(ctx context.Context, stream *client.Stream) (restore func()) {
+	in, ok := a.streams.In.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return func() {}
+	}
+	old, err := term.MakeRaw(int(in.Fd()))
+	if err != nil {
+		return func() {}
+	}
+	sendSize := func() {
+		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
+			stream.Resize(api.TermSize{Rows: uint16(h), Cols: uint16(w)})
+		}
+	}
+	sendSize()
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-winch:
+				sendSize()
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	restored := false
+	return func() {
+		if restored {
+			return
+		}
+		restored = true
+		signal.Stop(winch)
+		close(done)
+		term.Restore(int(in.Fd()), old)
+	}
+}
+
+// proxySignals forwards the interrupt and terminate signals the CLI gets
+// to the container's process, as docker run's --sig-proxy does.
+func (a *app) proxySignals(ctx context.Context, c *client.Client, id string) (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				name := "TERM"
+				if s == os.Interrupt {
+					name = "INT"
+				}
+				c.KillContainer(context.WithoutCancel(ctx), id, name)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}

@@ -1,0 +1,18 @@
+//go:build !linux && !darwin
+
+package daemon
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+	berthruntime "github.com/berthvm/berth/core/runtime"
+)
+
+// platform: Berth runs VMs on Linux (QEMU) and macOS (Virtualization
+// framework) only.
+func platform(api.Capabilities, string) (hypervisor.Driver, berthruntime.Kernels, error) {
+	return nil, nil, fmt.Errorf("berth has no VM backend for %s: %w", runtime.GOOS, api.ErrUnsupported)
+}

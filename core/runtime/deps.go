@@ -1,0 +1,91 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/kernel"
+)
+
+// Image is what a container needs from its image.
+type Image struct {
+	Ref      string // the reference the user gave
+	Digest   string // manifest digest: the image's identity
+	Arch     string // GOARCH of the image's platform
+	Config   api.ImageConfig
+	BaseDisk string // read-only ext4 of the flattened image
+}
+
+// Images resolves references to local images. It never pulls: the client
+// decides to pull (with progress) and asks again.
+type Images interface {
+	// Resolve returns the local image for ref, or api.ErrNotFound.
+	Resolve(ctx context.Context, ref string) (Image, error)
+}
+
+// BootFiles are what a VM boots: kernel, initramfs with the agent, and
+// extra kernel arguments.
+type BootFiles struct {
+	Kernel  string
+	Initrd  string
+	Cmdline []string
+}
+
+// Kernels provides boot files for a guest arch. kernelPath, if set, is a
+// kernel the user chose (berth run --kernel).
+type Kernels interface {
+	Boot(ctx context.Context, arch, kernelPath string, progress api.ProgressFunc) (BootFiles, error)
+}
+
+// WritableDisks makes each container's persistent writable disk.
+type WritableDisks interface {
+	// Create makes an empty ext4 disk at path.
+	Create(ctx context.Context, path string) error
+}
+
+// LocalKernels boots Debian kernels from the kernel cache (make deps) or a
+// user's kernel, with the agent binary found beside berth, and builds the
+// initramfs once per (kernel, agent).
+type LocalKernels struct {
+	// CacheDir is the kernel cache; "" means kernel.Dir().
+	CacheDir string
+}
+
+// Boot implements Kernels.
+func (l LocalKernels) Boot(ctx context.Context, arch, kernelPath string, progress api.ProgressFunc) (BootFiles, error) {
+	var (
+		k   kernel.Kernel
+		err error
+	)
+	switch {
+	case kernelPath != "":
+		// A user's kernel must have what the agent needs built in: its
+		// modules are unknown to Berth.
+		k, err = kernel.FromPath(arch, kernelPath, "")
+	case l.CacheDir != "":
+		k, err = kernel.LocateIn(l.CacheDir, arch)
+	default:
+		k, err = kernel.Locate(arch)
+	}
+	if err != nil {
+		return BootFiles{}, fmt.Errorf("guest kernel for %s: %w", arch, err)
+	}
+	agentBin, err := agent.BinaryPath(arch)
+	if err != nil {
+		return BootFiles{}, err
+	}
+	opts := kernel.InitramfsOptions{Kernel: k, Agent: agentBin}
+	if l.CacheDir != "" {
+		opts.CacheDir = filepath.Join(l.CacheDir, "initramfs")
+	}
+	progress.Report(api.Progress{ID: "initramfs", Action: "build"})
+	initrd, err := kernel.BuildInitramfs(ctx, opts)
+	if err != nil {
+		return BootFiles{}, fmt.Errorf("initramfs for %s: %w", k.Path, err)
+	}
+	progress.Report(api.Progress{ID: "initramfs", Action: "build", Done: true})
+	return BootFiles{Kernel: k.Path, Initrd: initrd}, nil
+}

@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
+)
+
+// ExecIO are the client's streams for an exec'd process. Resize, if set,
+// delivers terminal size changes.
+type ExecIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Resize         <-chan agent.WinSize
+}
+
+// Exec runs another process in a running container, with the image's
+// environment, user and working directory unless spec overrides them. It
+// returns the process's exit status (immediately, 0, with Detach).
+func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio ExecIO) (int, error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return 0, err
+	}
+	s := m.supervisor(rec.ID)
+	if s == nil || rec.State != api.StateRunning {
+		return 0, fmt.Errorf("container %s is not running (%s): start it first: %w", rec.Name, rec.State, api.ErrConflict)
+	}
+	if len(spec.Cmd) == 0 {
+		return 0, fmt.Errorf("exec needs a command: %w", api.ErrInvalidArgument)
+	}
+	ps, err := agent.Merge(agent.ImageConfig{Env: rec.ImageConfig.Env, WorkingDir: rec.ImageConfig.WorkingDir,
+		User: rec.ImageConfig.User}, agent.Overrides{Entrypoint: []string{}, Cmd: spec.Cmd, Env: spec.Env,
+		WorkingDir: spec.WorkingDir, User: spec.User, Terminal: spec.TTY})
+	if err != nil {
+		return 0, err
+	}
+	ps.Env = appendIfUnset(ps.Env, "HOSTNAME", hostname(rec))
+	if spec.TTY {
+		ps.Env = appendIfUnset(ps.Env, "TERM", "xterm")
+	}
+	execID := newExecID()
+	stdin := spec.Stdin && stdio.Stdin != nil && !spec.Detach
+	p, err := s.client.Exec(ctx, rec.ID, execID, ps, agent.Stdio{Stdin: stdin, Stdout: !spec.Detach, Stderr: !spec.Detach})
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", rec.Name, err)
+	}
+	m.publish("exec_start", rec, map[string]string{"execID": execID, "cmd": spec.Cmd[0]})
+	if spec.Detach {
+		return 0, nil
+	}
+	var pumps sync.WaitGroup
+	copyOut := func(w io.Writer, r io.Reader) {
+		if r == nil {
+			return
+		}
+		if w == nil {
+			w = io.Discard
+		}
+		pumps.Add(1)
+		go func() { defer pumps.Done(); io.Copy(w, r) }()
+	}
+	copyOut(stdio.Stdout, p.Stdout)
+	copyOut(stdio.Stderr, p.Stderr)
+	if stdin {
+		go func() { io.Copy(p.Stdin, stdio.Stdin); p.Stdin.Close() }()
+	}
+	if stdio.Resize != nil && spec.TTY {
+		go func() {
+			for sz := range stdio.Resize {
+				p.Resize(ctx, sz)
+			}
+		}()
+	}
+	st, err := p.Wait(ctx)
+	pumps.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", rec.Name, err)
+	}
+	code := exitCode(st.Code, st.Signal)
+	m.publish("exec_die", rec, map[string]string{"execID": execID, "exitCode": strconv.Itoa(code)})
+	return code, nil
+}
+
+func newExecID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "exec-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,553 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/events"
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/state"
+)
+
+// Config is what a Manager is built from. Everything it touches on the
+// host comes through these fields, so tests can substitute any of them.
+type Config struct {
+	Home    string // data dir: containers/<id>/ and run/<short id>/ live here
+	DB      *state.DB
+	Bus     *events.Bus
+	Driver  hypervisor.Driver
+	Images  Images
+	Kernels Kernels
+	Disks   WritableDisks
+	Host    api.Capabilities
+	Logger  *slog.Logger
+
+	// BootTimeout bounds a VM's boot up to its agent answering. Default
+	// 3 minutes: TCG emulation on a loaded machine is slow.
+	BootTimeout time.Duration
+	// ShutdownTimeout bounds a clean guest shutdown before the VM is
+	// powered off by force. Default 10 s.
+	ShutdownTimeout time.Duration
+}
+
+// Manager owns every container of a data dir: their records, their VMs
+// (through one supervisor per running container) and their files.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // serialises lifecycle operations per container
+	hubs  map[string]*hub        // attach points, per container
+	sups  map[string]*supervisor // running containers
+	wg    sync.WaitGroup         // supervisors' goroutines
+	ctx   context.Context        // ends when the manager closes
+	stop  context.CancelFunc
+}
+
+// New opens the runtime over cfg.DB and reconciles stored state with the
+// VMs that really exist (see reconcile.go).
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BootTimeout <= 0 {
+		cfg.BootTimeout = 3 * time.Minute
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	for _, d := range []string{containersDir(cfg.Home), runRoot(cfg.Home)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	mctx, stop := context.WithCancel(context.Background())
+	m := &Manager{cfg: cfg, log: cfg.Logger, locks: map[string]*sync.Mutex{}, hubs: map[string]*hub{},
+		sups: map[string]*supervisor{}, ctx: mctx, stop: stop}
+	if err := m.reconcile(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close detaches from running VMs without stopping them: they keep
+// running, and the next Manager on this data dir re-adopts them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	sups := make([]*supervisor, 0, len(m.sups))
+	for _, s := range m.sups {
+		sups = append(sups, s)
+	}
+	m.mu.Unlock()
+	m.stop()
+	for _, s := range sups {
+		s.detach()
+	}
+	m.wg.Wait()
+}
+
+func containersDir(home string) string { return filepath.Join(home, "containers") }
+func runRoot(home string) string       { return filepath.Join(home, "run") }
+
+// lock serialises lifecycle operations on one container.
+func (m *Manager) lock(id string) func() {
+	m.mu.Lock()
+	l := m.locks[id]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.locks[id] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (m *Manager) hub(id string) *hub {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.hubs[id]
+	if h == nil {
+		h = newHub()
+		m.hubs[id] = h
+	}
+	return h
+}
+
+func (m *Manager) supervisor(id string) *supervisor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sups[id]
+}
+
+func (m *Manager) publish(action string, rec state.ContainerRecord, attrs map[string]string) {
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs["image"] = rec.Image
+	m.cfg.Bus.Publish(api.Event{Type: api.EventContainer, Action: action, ID: rec.ID, Name: rec.Name, Attributes: attrs})
+}
+
+// get resolves a reference (id, name, id prefix) to a record.
+func (m *Manager) get(ref string) (state.ContainerRecord, error) {
+	var rec state.ContainerRecord
+	err := m.cfg.DB.View(func(tx *state.Tx) (err error) {
+		rec, err = tx.ResolveContainer(ref)
+		return err
+	})
+	return rec, err
+}
+
+// update changes a record in one transaction; change may refuse with an
+// error, which aborts the transaction.
+func (m *Manager) update(id string, change func(*state.ContainerRecord) error) (state.ContainerRecord, error) {
+	var rec state.ContainerRecord
+	err := m.cfg.DB.Update(func(tx *state.Tx) error {
+		var err error
+		if rec, err = tx.Container(id); err != nil {
+			return err
+		}
+		if err := change(&rec); err != nil {
+			return err
+		}
+		return tx.UpdateContainer(rec)
+	})
+	return rec, err
+}
+
+// transition moves a container to a new state, checking the state machine,
+// and applies more changes in the same transaction.
+func (m *Manager) transition(id string, to api.ContainerState, more func(*state.ContainerRecord)) (state.ContainerRecord, error) {
+	return m.update(id, func(r *state.ContainerRecord) error {
+		if err := CheckTransition(r.State, to); err != nil {
+			return fmt.Errorf("container %s: %w", r.Name, err)
+		}
+		r.State = to
+		if more != nil {
+			more(r)
+		}
+		return nil
+	})
+}
+
+// GuestArch decides which architecture a container's VM runs. QEMU can
+// emulate either; the Virtualization framework runs only the host's, and
+// an amd64 image on Apple silicon needs Rosetta.
+func GuestArch(imageArch string, host api.Capabilities, rosetta bool) (string, error) {
+	switch {
+	case imageArch != "amd64" && imageArch != "arm64":
+		return "", fmt.Errorf("image architecture %q is not supported (amd64 or arm64): %w", imageArch, api.ErrUnsupported)
+	case host.Hypervisor != "vz" || imageArch == host.Arch:
+		return imageArch, nil
+	case imageArch == "amd64" && host.Arch == "arm64" && rosetta:
+		return "arm64", nil
+	case imageArch == "amd64" && host.Arch == "arm64":
+		return "", fmt.Errorf("image is linux/amd64 and this Mac runs arm64 VMs: run it with --rosetta, or pull the arm64 variant (--platform linux/arm64): %w", api.ErrUnsupported)
+	}
+	return "", fmt.Errorf("image is linux/%s and this host runs only linux/%s VMs: %w", imageArch, host.Arch, api.ErrUnsupported)
+}
+
+// Create makes a container from spec: validated, its writable disk made,
+// stored in state "created". Nothing is left behind on failure.
+func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Container, error) {
+	if err := CheckSpec(spec, m.cfg.Host); err != nil {
+		return api.Container{}, err
+	}
+	img, err := m.cfg.Images.Resolve(ctx, spec.Image)
+	if err != nil {
+		if errors.Is(err, api.ErrNotFound) {
+			return api.Container{}, fmt.Errorf("image %q not found locally; pull it with berth image pull %s: %w",
+				spec.Image, spec.Image, api.ErrNotFound)
+		}
+		return api.Container{}, fmt.Errorf("image %q: %w", spec.Image, err)
+	}
+	arch, err := GuestArch(img.Arch, m.cfg.Host, spec.Rosetta)
+	if err != nil {
+		return api.Container{}, err
+	}
+	cpus, mem, err := Resources(spec, m.cfg.Host)
+	if err != nil {
+		return api.Container{}, err
+	}
+	id := NewID()
+	name := spec.Name
+	if name == "" {
+		name = NewName(func(n string) bool { _, err := m.get(n); return err == nil })
+	}
+	dir := filepath.Join(containersDir(m.cfg.Home), id)
+	rec := state.ContainerRecord{
+		Container: api.Container{
+			ID: id, Name: name, Spec: spec, Image: spec.Image, ImageID: img.Digest, State: api.StateCreated,
+			Created: time.Now().UTC(), CPUs: cpus, MemoryMiB: mem, Dir: dir,
+			LogPath: filepath.Join(dir, "container.log"), ConsoleLog: filepath.Join(dir, "console.log"),
+		},
+		ImageConfig: img.Config, Arch: arch, BaseDisk: img.BaseDisk,
+		WritableDisk: filepath.Join(dir, "rw.ext4"), MAC: MACFor(id),
+	}
+	rec.Spec.Name = name
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return api.Container{}, fmt.Errorf("create container directory: %w", err)
+	}
+	if err := m.cfg.Disks.Create(ctx, rec.WritableDisk); err != nil {
+		os.RemoveAll(dir)
+		return api.Container{}, fmt.Errorf("container %s: writable disk: %w", name, err)
+	}
+	if err := m.cfg.DB.Update(func(tx *state.Tx) error { return tx.CreateContainer(rec) }); err != nil {
+		os.RemoveAll(dir)
+		return api.Container{}, err
+	}
+	m.publish("create", rec, nil)
+	m.log.Info("container created", "id", api.ShortID(id), "name", name, "image", spec.Image)
+	return rec.Container, nil
+}
+
+// Inspect returns one container.
+func (m *Manager) Inspect(ref string) (api.Container, error) {
+	rec, err := m.get(ref)
+	return rec.Container, err
+}
+
+// List returns the containers, newest first; all includes stopped ones.
+func (m *Manager) List(all bool) ([]api.Container, error) {
+	var out []api.Container
+	err := m.cfg.DB.View(func(tx *state.Tx) error {
+		recs, err := tx.Containers()
+		for _, r := range recs {
+			if all || r.State.Active() {
+				out = append(out, r.Container)
+			}
+		}
+		return err
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, err
+}
+
+// ImageUsers lists the containers created from an image digest (the image
+// store refuses to delete such an image).
+func (m *Manager) ImageUsers(digest string) ([]string, error) {
+	var names []string
+	err := m.cfg.DB.View(func(tx *state.Tx) error {
+		recs, err := tx.Containers()
+		for _, r := range recs {
+			if r.ImageID == digest {
+				names = append(names, r.Name)
+			}
+		}
+		return err
+	})
+	return names, err
+}
+
+// Counts reports how many containers exist and how many run.
+func (m *Manager) Counts() (total, running int) {
+	list, _ := m.List(true)
+	for _, c := range list {
+		if c.State.Active() {
+			running++
+		}
+	}
+	return len(list), running
+}
+
+// Wait blocks until the container is not running and returns it. A
+// container that is not running returns at once.
+func (m *Manager) Wait(ctx context.Context, ref string) (api.Container, error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return api.Container{}, err
+	}
+	h := m.hub(rec.ID)
+	for {
+		var cur state.ContainerRecord
+		var rerr error
+		ended := h.watch(func() { cur, rerr = m.get(rec.ID) })
+		if rerr != nil {
+			if errors.Is(rerr, api.ErrNotFound) {
+				return rec.Container, nil // removed (--rm) after it ended
+			}
+			return api.Container{}, rerr
+		}
+		rec = cur
+		if !cur.State.Active() {
+			return cur.Container, nil
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return api.Container{}, fmt.Errorf("wait for %s: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
+		}
+	}
+}
+
+// AttachOptions are a client's streams for a container's main process.
+type AttachOptions struct {
+	Stdin          io.Reader // nil: do not feed stdin
+	Stdout, Stderr io.Writer // with a TTY everything arrives on Stdout
+}
+
+// Attach connects streams to the container's main process: the current
+// run if one is going, else the next one. It returns a wait function that
+// blocks until that run ends and reports the container then, and detach.
+func (m *Manager) Attach(ref string, opts AttachOptions) (wait func(context.Context) (api.Container, error), detach func(), err error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := m.hub(rec.ID)
+	var cur state.ContainerRecord
+	var rerr error
+	var ended <-chan struct{}
+	detach = func() {}
+	ended = h.watch(func() {
+		cur, rerr = m.get(rec.ID)
+		if rerr == nil {
+			detach = h.attachLocked(nil, opts.Stdout, opts.Stderr)
+		}
+	})
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	if opts.Stdin != nil {
+		if s := m.supervisor(rec.ID); s != nil && cur.State.Active() {
+			s.feedStdin(opts.Stdin)
+		} else {
+			h.setStdin(opts.Stdin)
+		}
+	}
+	wait = func(ctx context.Context) (api.Container, error) {
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return api.Container{}, errors.Join(ctx.Err(), api.ErrCanceled)
+		}
+		c, err := m.get(rec.ID)
+		if errors.Is(err, api.ErrNotFound) {
+			return m.lastRun(rec.ID, cur.Container), nil
+		}
+		return c.Container, err
+	}
+	return wait, detach, nil
+}
+
+// Resize changes the terminal size of the main process.
+func (m *Manager) Resize(ctx context.Context, ref string, rows, cols uint16) error {
+	rec, err := m.get(ref)
+	if err != nil {
+		return err
+	}
+	s := m.supervisor(rec.ID)
+	if s == nil {
+		return fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
+	}
+	return s.resize(ctx, rows, cols)
+}
+
+// Logs calls fn with the container's stored output (see LogOptions).
+func (m *Manager) Logs(ctx context.Context, ref string, opts LogOptions, fn func(LogEntry) error) error {
+	rec, err := m.get(ref)
+	if err != nil {
+		return err
+	}
+	active := func() bool {
+		cur, err := m.get(rec.ID)
+		return err == nil && cur.State.Active()
+	}
+	return ReadLogs(ctx, rec.LogPath, opts, active, fn)
+}
+
+// Remove deletes a container and its files. A running one is refused
+// unless force, which kills its VM first.
+func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
+	rec, err := m.get(ref)
+	if err != nil {
+		return err
+	}
+	unlock := m.lock(rec.ID)
+	defer unlock()
+	if rec, err = m.get(rec.ID); err != nil {
+		return err
+	}
+	if s := m.supervisor(rec.ID); s != nil || rec.State.Active() {
+		if !force {
+			return fmt.Errorf("container %s is %s: stop it first (berth stop %s) or remove it with -f: %w",
+				rec.Name, rec.State, rec.Name, api.ErrConflict)
+		}
+		if s != nil {
+			s.kill("removed with --force")
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return m.removeLocked(rec.ID)
+}
+
+// removeLocked deletes the record first, then the files: a crash between
+// leaves an orphan directory, which the next start sweeps away.
+func (m *Manager) removeLocked(id string) error {
+	rec, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	m.rememberLastRun(rec.Container)
+	if err := m.cfg.DB.Update(func(tx *state.Tx) error { return tx.DeleteContainer(id) }); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(rec.Dir); err != nil {
+		m.log.Warn("remove container files", "id", api.ShortID(id), "err", err)
+	}
+	m.mu.Lock()
+	delete(m.hubs, id)
+	m.mu.Unlock()
+	m.publish("destroy", rec, nil)
+	return nil
+}
+
+// lastRuns keeps the final record of containers removed right after they
+// ended (--rm), so an attached client can still learn the exit code.
+var lastRuns sync.Map
+
+func (m *Manager) rememberLastRun(c api.Container) {
+	lastRuns.Store(c.ID, c)
+	time.AfterFunc(time.Minute, func() { lastRuns.Delete(c.ID) })
+}
+
+func (m *Manager) lastRun(id string, fallback api.Container) api.Container {
+	if v, ok := lastRuns.Load(id); ok {
+		return v.(api.Container)
+	}
+	return fallback
+}
+
+// Prune removes every container that is not running.
+func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	list, err := m.List(true)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, c := range list {
+		if c.State.Active() {
+			continue
+		}
+		if err := m.Remove(ctx, c.ID, false); err != nil {
+			if errors.Is(err, api.ErrConflict) || errors.Is(err, api.ErrNotFound) {
+				continue // started or removed meanwhile
+			}
+			return removed, err
+		}
+		removed = append(removed, c.ID)
+	}
+	return removed, nil
+}
+
+// exitCode maps how a process ended to a shell-style status.
+func exitCode(code, signal int) int {
+	if signal != 0 {
+		return 128 + signal
+	}
+	return code
+}
+
+// signalNumber parses "TERM", "SIGKILL", "9" into a Linux signal number.
+func signalNumber(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return n, nil
+	}
+	name := s
+	if len(name) > 3 && name[:3] == "SIG" {
+		name = name[3:]
+	}
+	if n, ok := linuxSignals[name]; ok {
+		return n, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q (use a name like TERM or a number): %w", s, api.ErrInvalidArgument)
+}
+
+// linuxSignals are the guest's signal numbers (the host may be macOS,
+// whose numbers differ, so syscall's constants cannot be used).
+var linuxSignals = map[string]int{
+	"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+	"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+	"CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+	"VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
+}
+
+// StopAll stops every running container, in parallel, each with timeout
+// before its process is killed.
+func (m *Manager) StopAll(ctx context.Context, timeout time.Duration) {
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.sups))
+	for id := range m.sups {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m.Stop(ctx, id, timeout, ""); err != nil {
+				m.log.Warn("stop container", "id", api.ShortID(id), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,167 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/state"
+)
+
+// reconcileAgentTimeout bounds reconnecting to an adopted VM's agent.
+const reconcileAgentTimeout = 30 * time.Second
+
+// reconcile makes stored state match what exists, after a restart or a
+// crash of the core:
+//   - a running container whose VM still runs is re-adopted: its agent
+//     session is reopened, its main process re-attached (output the guest
+//     kept meanwhile goes to the log), and a supervisor watches it again;
+//   - a running container whose VM is gone is marked exited, with why;
+//   - a container caught starting has its VM killed and is marked exited;
+//   - directories of containers and VMs that no record claims (a crash
+//     during create or rm) are removed.
+func (m *Manager) reconcile(ctx context.Context) error {
+	var recs []state.ContainerRecord
+	if err := m.cfg.DB.View(func(tx *state.Tx) (err error) { recs, err = tx.Containers(); return err }); err != nil {
+		return fmt.Errorf("read containers: %w", err)
+	}
+	keepDirs := map[string]bool{}
+	for _, rec := range recs {
+		keepDirs[rec.ID] = true
+	}
+	sweep(containersDir(m.cfg.Home), keepDirs, m)
+	for _, rec := range recs {
+		if err := m.reconcileOne(ctx, rec); err != nil {
+			m.log.Warn("reconcile container", "id", api.ShortID(rec.ID), "name", rec.Name, "err", err)
+		}
+	}
+	// Run dirs last: only the re-adopted VMs still own one.
+	keepRun := map[string]bool{}
+	m.mu.Lock()
+	for id := range m.sups {
+		keepRun[vmID(id)] = true
+	}
+	m.mu.Unlock()
+	sweep(runRoot(m.cfg.Home), keepRun, m)
+	return nil
+}
+
+// sweep removes the entries of dir whose names keep lacks.
+func sweep(dir string, keep map[string]bool, m *Manager) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
+		m.log.Info("removing leftover", "path", filepath.Join(dir, e.Name()))
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}
+
+func (m *Manager) reconcileOne(ctx context.Context, rec state.ContainerRecord) error {
+	var handle hypervisor.Handle
+	hasVM := len(rec.VM) > 0 && json.Unmarshal(rec.VM, &handle) == nil
+	var machine hypervisor.Machine
+	if hasVM {
+		var err error
+		machine, err = m.cfg.Driver.Adopt(ctx, handle)
+		if err != nil {
+			if !errors.Is(err, api.ErrNotFound) {
+				m.log.Warn("adopt VM", "id", api.ShortID(rec.ID), "err", err)
+			}
+			machine = nil
+		}
+	}
+	switch {
+	case rec.State == api.StateRunning || rec.State == api.StateStopping:
+		if machine == nil {
+			return m.markEnded(rec, "the VM stopped while the berth daemon was not running")
+		}
+		return m.readopt(ctx, rec, machine)
+	case rec.State == api.StateStarting:
+		if machine != nil {
+			machine.Kill()
+			machine.Wait(ctx)
+		}
+		return m.markEnded(rec, "interrupted while starting: the berth daemon stopped")
+	case machine != nil:
+		// A stopped container with a live VM: a crash between killing the
+		// VM and recording it. Finish the job.
+		machine.Kill()
+		machine.Wait(ctx)
+		_, err := m.update(rec.ID, func(r *state.ContainerRecord) error { r.VM, r.PID = nil, 0; return nil })
+		return err
+	}
+	return nil
+}
+
+// markEnded records a container whose run ended unseen.
+func (m *Manager) markEnded(rec state.ContainerRecord, why string) error {
+	h := m.hub(rec.ID)
+	var err error
+	h.endRun(func() {
+		rec, err = m.update(rec.ID, func(r *state.ContainerRecord) error {
+			r.State, r.ExitCode, r.Error = api.StateExited, 255, why
+			r.Finished, r.VM, r.PID = time.Now().UTC(), nil, 0
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	m.publish("die", rec, map[string]string{"exitCode": "255", "error": why})
+	if rec.Spec.AutoRemove {
+		return m.removeLocked(rec.ID)
+	}
+	return nil
+}
+
+// readopt reconnects to a running container's agent and main process and
+// supervises it again.
+func (m *Manager) readopt(ctx context.Context, rec state.ContainerRecord, machine hypervisor.Machine) error {
+	cctx, cancel := context.WithTimeout(ctx, reconcileAgentTimeout)
+	defer cancel()
+	client, err := agent.Connect(cctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return machine.DialAgent(ctx) })
+	if err != nil {
+		machine.Kill()
+		machine.Wait(ctx)
+		return m.markEnded(rec, "lost contact with the guest agent after the berth daemon restarted: "+err.Error())
+	}
+	p, err := client.Attach(cctx, rec.ID, mainProcess, agent.Stdio{Stdout: true, Stderr: true}, rec.Spec.TTY)
+	if err != nil {
+		client.Close()
+		hypervisor.Shutdown(ctx, machine, nil, m.cfg.ShutdownTimeout)
+		return m.markEnded(rec, "the container's process was gone after the berth daemon restarted: "+err.Error())
+	}
+	logw, err := OpenLog(rec.LogPath)
+	if err != nil {
+		client.Close()
+		return err
+	}
+	s := &supervisor{m: m, id: rec.ID, name: rec.Name, tty: rec.Spec.TTY, machine: machine, client: client,
+		proc: p, logw: logw, hub: m.hub(rec.ID), done: make(chan struct{}), stdinFed: true}
+	m.mu.Lock()
+	m.sups[rec.ID] = s
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go s.run(rec)
+	m.log.Info("re-adopted running container", "id", api.ShortID(rec.ID), "name", rec.Name, "vm_pid", machine.Handle().PID)
+	if rec.State == api.StateStopping {
+		// A stop was under way when the daemon died: finish it firmly.
+		go func() {
+			s.signal(m.ctx, linuxSignals["KILL"])
+		}()
+	}
+	return nil
+}

@@ -1,0 +1,544 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/state"
+)
+
+// mainProcess is the agent's id for a container's main process.
+const mainProcess = "main"
+
+// supervisor runs one container's VM from boot to power-off: it owns the
+// Machine, the agent session, the main process and the log writer.
+type supervisor struct {
+	m       *Manager
+	id      string
+	name    string
+	tty     bool
+	machine hypervisor.Machine
+	client  *agent.Client
+	proc    *agent.Process
+	logw    *LogWriter
+	hub     *hub
+
+	stdinMu  sync.Mutex
+	stdinFed bool
+
+	mu         sync.Mutex
+	killReason string // set when the VM is killed on purpose
+	detached   bool   // the manager is closing: leave the VM running
+	done       chan struct{}
+}
+
+// Start boots the container's VM and starts its main process. It returns
+// once the process runs (or failed to); a supervisor then watches it.
+func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFunc) (api.Container, error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return api.Container{}, err
+	}
+	unlock := m.lock(rec.ID)
+	defer unlock()
+	if rec, err = m.get(rec.ID); err != nil {
+		return api.Container{}, err
+	}
+	if rec.State.Active() {
+		return rec.Container, nil // docker: starting a running container is not an error
+	}
+	if err := CheckTransition(rec.State, api.StateStarting); err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
+	if err := CheckSpec(rec.Spec, m.cfg.Host); err != nil {
+		return api.Container{}, err
+	}
+	if _, err := os.Stat(rec.BaseDisk); err != nil {
+		return api.Container{}, fmt.Errorf("container %s: the base disk of image %s is gone (%v); pull the image again: %w",
+			rec.Name, rec.Image, err, api.ErrNotFound)
+	}
+	boot, err := m.cfg.Kernels.Boot(ctx, rec.Arch, rec.Spec.Kernel, progress)
+	if err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
+	cfg := vmConfig(rec, boot, filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID)))
+	if err := m.cfg.Driver.Validate(cfg); err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
+	// A fresh console log per run: it is this run's post-mortem.
+	os.WriteFile(rec.ConsoleLog, nil, 0o600)
+	rec, err = m.transition(rec.ID, api.StateStarting, func(r *state.ContainerRecord) {
+		r.Started, r.Finished, r.ExitCode, r.Error, r.ConsoleTail = time.Now().UTC(), time.Time{}, 0, "", ""
+	})
+	if err != nil {
+		return api.Container{}, err
+	}
+	progress.Report(api.Progress{ID: rec.Name, Action: "boot"})
+	machine, err := m.cfg.Driver.Start(ctx, cfg)
+	if err != nil {
+		m.failStart(rec.ID, api.StateDead, 255, fmt.Errorf("start VM: %w", err), "")
+		return api.Container{}, fmt.Errorf("container %s: start VM: %w", rec.Name, err)
+	}
+	s := &supervisor{m: m, id: rec.ID, name: rec.Name, tty: rec.Spec.TTY, machine: machine, hub: m.hub(rec.ID),
+		done: make(chan struct{})}
+	if _, err := m.update(rec.ID, func(r *state.ContainerRecord) error {
+		h, err := json.Marshal(machine.Handle())
+		r.VM, r.PID = h, machine.Handle().PID
+		return err
+	}); err != nil {
+		machine.Kill()
+		m.failStart(rec.ID, api.StateDead, 255, err, "")
+		return api.Container{}, err
+	}
+	if err := s.boot(ctx, rec); err != nil {
+		code, st := 255, api.StateDead
+		switch {
+		case errors.Is(err, api.ErrCommandNotFound):
+			code, st = 127, api.StateExited
+		case errors.Is(err, api.ErrCommandNotRunnable):
+			code, st = 126, api.StateExited
+		}
+		tail := consoleTail(err)
+		if s.client != nil {
+			hypervisor.Shutdown(context.Background(), machine, s.client, m.cfg.ShutdownTimeout)
+			s.client.Close()
+		} else {
+			machine.Kill()
+			machine.Wait(context.Background())
+		}
+		m.failStart(rec.ID, st, code, err, tail)
+		if rec.Spec.AutoRemove {
+			m.removeLocked(rec.ID)
+		}
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
+	rec, err = m.transition(rec.ID, api.StateRunning, nil)
+	if err != nil {
+		s.kill("state write failed")
+		return api.Container{}, err
+	}
+	m.mu.Lock()
+	m.sups[rec.ID] = s
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go s.run(rec)
+	m.publish("start", rec, nil)
+	progress.Report(api.Progress{ID: rec.Name, Action: "boot", Done: true})
+	m.log.Info("container started", "id", api.ShortID(rec.ID), "name", rec.Name, "vm_pid", rec.PID)
+	return rec.Container, nil
+}
+
+// failStart records a start that did not get to a running process.
+func (m *Manager) failStart(id string, st api.ContainerState, code int, cause error, tail string) {
+	h := m.hub(id)
+	var rec state.ContainerRecord
+	h.endRun(func() {
+		rec, _ = m.update(id, func(r *state.ContainerRecord) error {
+			r.State, r.ExitCode, r.Error, r.ConsoleTail = st, code, cause.Error(), tail
+			r.Finished, r.VM, r.PID = time.Now().UTC(), nil, 0
+			return nil
+		})
+	})
+	m.publish("die", rec, map[string]string{"exitCode": strconv.Itoa(code), "error": cause.Error()})
+}
+
+// consoleTail pulls the console tail out of a VM crash error.
+func consoleTail(err error) string {
+	var ee *hypervisor.ExitError
+	if errors.As(err, &ee) {
+		return ee.ConsoleTail
+	}
+	return ""
+}
+
+// boot waits for the agent (or the VM's death), configures the guest and
+// starts the main process.
+func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord) error {
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	c := s.client
+	if err := c.SetTime(ctx, time.Now()); err != nil {
+		return fmt.Errorf("set guest time: %w", err)
+	}
+	if err := c.ConfigureNetwork(ctx, guestNetwork(rec)); err != nil {
+		return fmt.Errorf("configure guest network: %w", err)
+	}
+	if err := c.CreateContainer(ctx, guestContainer(rec)); err != nil {
+		return fmt.Errorf("prepare root filesystem: %w", err)
+	}
+	spec, err := processSpec(rec)
+	if err != nil {
+		return err
+	}
+	logw, err := OpenLog(rec.LogPath)
+	if err != nil {
+		return err
+	}
+	stdio := agent.Stdio{Stdin: rec.Spec.OpenStdin, Stdout: true, Stderr: true}
+	p, err := c.Start(ctx, rec.ID, mainProcess, spec, stdio)
+	if err != nil {
+		logw.Close()
+		return err
+	}
+	s.proc, s.logw = p, logw
+	return nil
+}
+
+// connect opens the agent session, giving up when the VM dies first or
+// the boot timeout passes; both report the console's tail.
+func (s *supervisor) connect(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.BootTimeout)
+	defer cancel()
+	vmDied := make(chan error, 1)
+	go func() { vmDied <- s.machine.Wait(ctx) }()
+	type result struct {
+		c   *agent.Client
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, err := agent.Connect(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return s.machine.DialAgent(ctx) })
+		got <- result{c, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			return fmt.Errorf("the guest agent did not answer within %v: %w%s", s.m.cfg.BootTimeout, r.err, s.consoleHint())
+		}
+		s.client = r.c
+		return nil
+	case err := <-vmDied:
+		cancel()
+		if err == nil {
+			err = errors.New("the VM powered off during boot")
+		}
+		return fmt.Errorf("VM died while booting: %w", err)
+	}
+}
+
+func (s *supervisor) consoleHint() string {
+	rec, err := s.m.get(s.id)
+	if err != nil {
+		return ""
+	}
+	return "; see the VM console log: " + rec.ConsoleLog
+}
+
+// feedStdin copies a client's input into the main process's stdin; the
+// first client's EOF closes it, as docker run -i does.
+func (s *supervisor) feedStdin(r io.Reader) {
+	s.stdinMu.Lock()
+	defer s.stdinMu.Unlock()
+	if s.stdinFed || s.proc == nil || s.proc.Stdin == nil {
+		return
+	}
+	s.stdinFed = true
+	go func() {
+		io.Copy(s.proc.Stdin, r)
+		s.proc.Stdin.Close()
+	}()
+}
+
+// run pumps output, waits for the process (or a crash), then powers the VM
+// off and records the end.
+func (s *supervisor) run(rec state.ContainerRecord) {
+	defer s.m.wg.Done()
+	var pumps sync.WaitGroup
+	pump := func(stream string, r io.Reader) {
+		if r == nil {
+			return
+		}
+		pumps.Add(1)
+		go func() {
+			defer pumps.Done()
+			io.Copy(io.MultiWriter(s.logw.Stream(stream), s.hub.writer(stream)), r)
+		}()
+	}
+	pump("stdout", s.proc.Stdout)
+	pump("stderr", s.proc.Stderr)
+	if rec.Spec.OpenStdin {
+		if r := s.hub.takeStdin(); r != nil {
+			s.feedStdin(r)
+		}
+	}
+
+	type exit struct {
+		st  agent.ExitStatus
+		err error
+	}
+	exited := make(chan exit, 1)
+	go func() {
+		st, err := s.proc.Wait(s.m.ctx)
+		exited <- exit{st, err}
+	}()
+	vmDone := make(chan error, 1)
+	go func() { vmDone <- s.machine.Wait(context.Background()) }()
+
+	var (
+		final   api.ContainerState = api.StateExited
+		code    int
+		cause   string
+		tail    string
+		vmEnded bool
+	)
+	vmEndedWith := func(err error) {
+		vmEnded = true
+		final, code = api.StateDead, 255
+		cause = "the VM stopped before the process ended"
+		if err != nil {
+			cause, tail = err.Error(), consoleTail(err)
+		}
+		if reason := s.reason(); reason != "" {
+			final, cause, tail = api.StateExited, reason, ""
+			code = 137
+		}
+	}
+	select {
+	case e := <-exited:
+		switch {
+		case e.err == nil:
+			code = exitCode(e.st.Code, e.st.Signal)
+		case s.isDetached():
+			s.finishDetached()
+			return
+		default:
+			// The session broke: usually because the VM died, which
+			// the machine reports (with the console) a moment later.
+			select {
+			case err := <-vmDone:
+				vmEndedWith(err)
+			case <-time.After(5 * time.Second):
+				final, code, cause = api.StateDead, 255, "lost contact with the guest agent: "+e.err.Error()
+				s.kill(cause)
+			}
+		}
+	case err := <-vmDone:
+		vmEndedWith(err)
+	}
+	// Let the output drain: the streams end when the process's pipes
+	// close, or never if the VM went away.
+	drained := make(chan struct{})
+	go func() { pumps.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+	}
+	if err := s.logw.Close(); err != nil {
+		s.m.log.Warn("close container log", "id", api.ShortID(s.id), "err", err)
+	}
+	if !vmEnded {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*s.m.cfg.ShutdownTimeout)
+		if err := hypervisor.Shutdown(ctx, s.machine, s.client, s.m.cfg.ShutdownTimeout); err != nil {
+			s.m.log.Warn("VM shutdown", "id", api.ShortID(s.id), "err", err)
+		}
+		cancel()
+	}
+	s.client.Close()
+	s.finish(final, code, cause, tail)
+}
+
+// finish records the end of the run and lets waiters go.
+func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string) {
+	m := s.m
+	var rec state.ContainerRecord
+	s.hub.endRun(func() {
+		var err error
+		rec, err = m.update(s.id, func(r *state.ContainerRecord) error {
+			r.State, r.ExitCode, r.Error, r.ConsoleTail = st, code, cause, tail
+			r.Finished, r.VM, r.PID = time.Now().UTC(), nil, 0
+			return nil
+		})
+		if err != nil {
+			m.log.Error("record container exit", "id", api.ShortID(s.id), "err", err)
+		}
+	})
+	m.mu.Lock()
+	delete(m.sups, s.id)
+	m.mu.Unlock()
+	close(s.done)
+	attrs := map[string]string{"exitCode": strconv.Itoa(code)}
+	if cause != "" {
+		attrs["error"] = cause
+	}
+	m.publish("die", rec, attrs)
+	m.log.Info("container exited", "id", api.ShortID(s.id), "name", s.name, "state", st, "code", code)
+	if rec.Spec.AutoRemove {
+		go func() {
+			unlock := m.lock(s.id)
+			defer unlock()
+			if err := m.removeLocked(s.id); err != nil && !errors.Is(err, api.ErrNotFound) {
+				m.log.Warn("auto-remove", "id", api.ShortID(s.id), "err", err)
+			}
+		}()
+	}
+}
+
+// finishDetached ends a supervisor whose manager is closing: the VM keeps
+// running, the record keeps its handle for the next manager.
+func (s *supervisor) finishDetached() {
+	s.logw.Close()
+	s.m.mu.Lock()
+	delete(s.m.sups, s.id)
+	s.m.mu.Unlock()
+	close(s.done)
+}
+
+func (s *supervisor) detach() {
+	s.mu.Lock()
+	s.detached = true
+	s.mu.Unlock()
+	if s.client != nil {
+		s.client.Close()
+	}
+}
+
+func (s *supervisor) isDetached() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detached
+}
+
+// kill ends the VM at once, recording why.
+func (s *supervisor) kill(reason string) {
+	s.mu.Lock()
+	if s.killReason == "" {
+		s.killReason = reason
+	}
+	s.mu.Unlock()
+	s.machine.Kill()
+}
+
+func (s *supervisor) reason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.killReason
+}
+
+func (s *supervisor) signal(ctx context.Context, sig int) error {
+	return s.proc.Signal(ctx, sig)
+}
+
+func (s *supervisor) resize(ctx context.Context, rows, cols uint16) error {
+	if !s.tty {
+		return fmt.Errorf("container %s has no terminal (run it with -t): %w", s.name, api.ErrConflict)
+	}
+	return s.proc.Resize(ctx, agent.WinSize{Rows: rows, Cols: cols})
+}
+
+// Stop asks the main process to end (signal, default the image's stop
+// signal or TERM), then kills it after timeout, then the VM.
+func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, signal string) (api.Container, error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return api.Container{}, err
+	}
+	unlock := m.lock(rec.ID)
+	defer unlock()
+	s := m.supervisor(rec.ID)
+	if s == nil {
+		rec, err = m.get(rec.ID)
+		return rec.Container, err // not running: nothing to do, as docker
+	}
+	if signal == "" {
+		signal = rec.ImageConfig.StopSignal
+	}
+	sig, err := signalNumber(signal)
+	if err != nil {
+		return api.Container{}, err
+	}
+	if sig == 0 {
+		sig = linuxSignals["TERM"]
+	}
+	if rec, err = m.transition(rec.ID, api.StateStopping, nil); err != nil {
+		return api.Container{}, err
+	}
+	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
+	if err := s.signal(ctx, sig); err != nil {
+		m.log.Info("stop signal not delivered", "id", api.ShortID(rec.ID), "err", err)
+	}
+	if !waitDone(ctx, s.done, timeout) {
+		m.publish("kill", rec, map[string]string{"signal": "9"})
+		if err := s.signal(ctx, linuxSignals["KILL"]); err != nil || !waitDone(ctx, s.done, 10*time.Second) {
+			s.kill("killed after the stop timeout")
+			waitDone(ctx, s.done, 30*time.Second)
+		}
+	}
+	rec, err = m.get(rec.ID)
+	if err == nil {
+		m.publish("stop", rec, nil)
+	} else if errors.Is(err, api.ErrNotFound) {
+		return m.lastRun(rec.ID, rec.Container), nil
+	}
+	return rec.Container, err
+}
+
+func waitDone(ctx context.Context, done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Kill sends a signal (default KILL) to the main process.
+func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
+	rec, err := m.get(ref)
+	if err != nil {
+		return err
+	}
+	sig, err := signalNumber(signal)
+	if err != nil {
+		return err
+	}
+	if sig == 0 {
+		sig = linuxSignals["KILL"]
+	}
+	s := m.supervisor(rec.ID)
+	if s == nil {
+		return fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
+	}
+	if err := s.signal(ctx, sig); err != nil {
+		return fmt.Errorf("signal container %s: %w", rec.Name, err)
+	}
+	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
+	return nil
+}
+
+// Stats samples a running container: the guest's own view of CPU and
+// memory, and the VM's memory on the host.
+func (m *Manager) Stats(ctx context.Context, ref string) (api.ContainerStats, error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return api.ContainerStats{}, err
+	}
+	s := m.supervisor(rec.ID)
+	if s == nil {
+		return api.ContainerStats{}, fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
+	}
+	st, err := s.client.Stats(ctx)
+	if err != nil {
+		return api.ContainerStats{}, fmt.Errorf("stats of %s: %w", rec.Name, err)
+	}
+	return api.ContainerStats{
+		ID: rec.ID, Name: rec.Name, Time: time.Now().UTC(), CPUs: rec.CPUs,
+		CPUNanos: st.CPUUsageNanos, MemoryTotal: st.MemoryTotal, MemoryUsed: st.MemoryTotal - st.MemoryAvailable,
+		Processes: st.Processes, HostRSS: processRSS(rec.PID),
+	}, nil
+}
