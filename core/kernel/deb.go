@@ -37,15 +37,15 @@ func debData(r io.Reader) (io.Reader, error) {
 	for {
 		var hdr [60]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return nil, fmt.Errorf("Debian package has no data.tar member: %w", api.ErrCorrupt)
+			return nil, fmt.Errorf("the package has no data.tar member: %w", api.ErrCorrupt)
 		}
 		if string(hdr[58:60]) != "`\n" {
-			return nil, fmt.Errorf("Debian package: bad ar member header: %w", api.ErrCorrupt)
+			return nil, fmt.Errorf("bad ar member header in the package: %w", api.ErrCorrupt)
 		}
 		name := strings.TrimRight(strings.TrimSpace(string(hdr[0:16])), "/")
 		size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
 		if err != nil || size < 0 {
-			return nil, fmt.Errorf("Debian package: bad size for member %q: %w", name, api.ErrCorrupt)
+			return nil, fmt.Errorf("bad size for package member %q: %w", name, api.ErrCorrupt)
 		}
 		body := io.LimitReader(br, size)
 		if strings.HasPrefix(name, "data.tar") {
@@ -53,23 +53,23 @@ func debData(r io.Reader) (io.Reader, error) {
 			case ".xz":
 				xr, err := xz.NewReader(body)
 				if err != nil {
-					return nil, fmt.Errorf("Debian package %s: %v: %w", name, err, api.ErrCorrupt)
+					return nil, fmt.Errorf("package member %s: %v: %w", name, err, api.ErrCorrupt)
 				}
 				return xr, nil
 			case ".gz":
 				zr, err := gzip.NewReader(body)
 				if err != nil {
-					return nil, fmt.Errorf("Debian package %s: %v: %w", name, err, api.ErrCorrupt)
+					return nil, fmt.Errorf("package member %s: %v: %w", name, err, api.ErrCorrupt)
 				}
 				return zr, nil
 			case ".tar":
 				return body, nil
 			}
-			return nil, fmt.Errorf("Debian package member %s: compression not supported (xz, gz or none): %w", name, api.ErrUnsupported)
+			return nil, fmt.Errorf("package member %s: compression not supported (xz, gz or none): %w", name, api.ErrUnsupported)
 		}
 		// Members are padded to an even length.
 		if _, err := io.CopyN(io.Discard, br, size+size%2); err != nil {
-			return nil, fmt.Errorf("Debian package: member %q: %w", name, api.ErrCorrupt)
+			return nil, fmt.Errorf("package member %q: %w", name, api.ErrCorrupt)
 		}
 	}
 }

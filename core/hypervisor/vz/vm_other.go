@@ -15,5 +15,5 @@ import (
 func probeHost() Host { return Host{Arch: hypervisor.Arch(runtime.GOARCH)} }
 
 func newPlatformVM(p Plan) (VM, error) {
-	return nil, fmt.Errorf("Apple's Virtualization framework exists on macOS only: %w", api.ErrUnsupported)
+	return nil, fmt.Errorf("the Virtualization framework (vz) exists on macOS only: %w", api.ErrUnsupported)
 }
