@@ -493,3 +493,50 @@ func TestConnectDatagram(t *testing.T) {
 		t.Fatalf("no network: %v", err)
 	}
 }
+
+// BenchmarkHostProcess measures what the process model adds to a boot:
+// starting the host process until its VM runs, the first agent session
+// through the control socket and the (fake) vsock, and a clean shutdown.
+// The real framework's boot comes on top of this on a Mac.
+func BenchmarkHostProcess(b *testing.B) {
+	kdir := b.TempDir()
+	img := make([]byte, 4096)
+	copy(img[56:], "ARM\x64")
+	kpath := filepath.Join(kdir, "Image")
+	if err := os.WriteFile(kpath, img, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	d := testDriver()
+	var start, hello, stop time.Duration
+	for i := 0; i < b.N; i++ {
+		cfg := hypervisor.VMConfig{ID: "bench", Arch: hypervisor.ARM64, CPUs: 1, MemoryMiB: 256, Kernel: kpath,
+			RunDir: filepath.Join(b.TempDir(), "run")}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		t0 := time.Now()
+		m, err := d.Start(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		c, err := hvtest.Connect(ctx, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if err := hypervisor.Shutdown(ctx, m, c, 10*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		cancel()
+		start += t1.Sub(t0)
+		hello += t2.Sub(t1)
+		stop += t3.Sub(t2)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(start.Milliseconds())/n, "ms-start")
+	b.ReportMetric(float64(hello.Microseconds())/n/1000, "ms-agent-hello")
+	b.ReportMetric(float64(stop.Milliseconds())/n, "ms-shutdown")
+}
