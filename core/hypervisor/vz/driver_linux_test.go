@@ -210,6 +210,7 @@ func TestCrashes(t *testing.T) {
 		flag, reason, console string
 	}{
 		{"fake.panic", "guest kernel panic", "Kernel panic - not syncing: fake"},
+		{"fake.panic-now", "guest kernel panic", "Kernel panic - not syncing: at once"},
 		{"fake.error", "the Virtualization framework stopped the VM with an internal error", "fake: booting"},
 		{"fake.exit-host", "the VM host process died (exit status 3)", "fake: booting"},
 	}

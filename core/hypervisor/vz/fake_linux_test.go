@@ -25,6 +25,7 @@ import (
 //	fake.agent-delay=D  the agent listens only D after the start
 //	fake.no-agent       the agent never listens
 //	fake.panic          the guest panics right after booting
+//	fake.panic-now      ... before the host process serves its socket
 //	fake.error          the framework goes to its error state
 //	fake.exit-host      the host process itself dies (exit status 3)
 //	fake.ignore-stop    the guest ignores the power key
@@ -95,6 +96,9 @@ func (f *fakeVM) Start() error {
 	f.mu.Unlock()
 	after := func(fn func()) { go func() { time.Sleep(50 * time.Millisecond); fn() }() }
 	switch {
+	case f.has("panic-now"):
+		f.console("Kernel panic - not syncing: at once\n")
+		f.setState(StateStopped)
 	case f.has("panic"):
 		after(func() {
 			f.console("Kernel panic - not syncing: fake\n")

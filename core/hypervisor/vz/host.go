@@ -136,6 +136,14 @@ func RunHost(ctx context.Context, runDir string, newVM NewVMFunc) error {
 		}
 	}()
 	<-h.ended
+	// A VM that ended before any core watched it (a guest that crashed
+	// at once) waits a little for the core that started it to ask how.
+	if !h.watched.Load() {
+		deadline := time.Now().Add(2 * time.Second)
+		for !h.watched.Load() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	ln.Close()
 	// Replies in flight (a kill waiting for the end) get out first.
 	waitTimeout(&h.replies, 2*time.Second)
@@ -156,6 +164,7 @@ type host struct {
 	started       atomic.Bool
 	stopRequested atomic.Bool // RequestStop sent: a power-off is expected
 	killed        atomic.Bool // Stop called: not a crash
+	watched       atomic.Bool // a watcher has connected
 
 	endOnce sync.Once
 	ended   chan struct{}
@@ -170,8 +179,23 @@ type host struct {
 }
 
 func (h *host) watchStates(ch <-chan VMState) {
-	for s := range ch {
-		slog.Info("VM state", "id", h.plan.ID, "state", s.String())
+	// The framework reports changes as they happen; the poll is a
+	// safety net in case one were ever missed.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var s VMState
+		select {
+		case st, ok := <-ch:
+			if !ok {
+				ch = nil
+				continue
+			}
+			s = st
+			slog.Info("VM state", "id", h.plan.ID, "state", s.String())
+		case <-tick.C:
+			s = h.vm.State()
+		}
 		if m := MapState(s, h.started.Load()); m.Ended {
 			h.finish(s)
 			return
@@ -286,10 +310,10 @@ func (h *host) state() reply {
 func (h *host) serve(c net.Conn) {
 	h.replies.Add(1)
 	defer h.replies.Done()
-	if !h.track(c) {
-		c.Close()
-		return
-	}
+	// Tracked even after the end: a watch then still gets the ended line.
+	h.mu.Lock()
+	h.conns[c] = true
+	h.mu.Unlock()
 	keep := false
 	defer func() {
 		if !keep {
@@ -307,6 +331,7 @@ func (h *host) serve(c net.Conn) {
 	case opHello:
 		_ = writeJSON(c, h.state())
 	case opWatch:
+		h.watched.Store(true)
 		h.mu.Lock()
 		if h.done {
 			h.mu.Unlock()
