@@ -84,7 +84,14 @@ func extractDeb(ctx context.Context, debPath, dir string, keep func(name string)
 		return nil, err
 	}
 	defer f.Close()
-	data, err := debData(f)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	// Progress is in bytes of the package read: the tar inside has no
+	// known length, the package has.
+	cr := &countingReader{r: f}
+	data, err := debData(cr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(debPath), err)
 	}
@@ -103,8 +110,8 @@ func extractDeb(ctx context.Context, debPath, dir string, keep func(name string)
 			return nil, fmt.Errorf("extract %s: %v: %w", filepath.Base(debPath), err, api.ErrCorrupt)
 		}
 		seen++
-		if seen%200 == 0 {
-			progress.Report(api.Progress{ID: id, Action: "extract", Current: int64(seen), Message: "files"})
+		if seen%100 == 0 {
+			progress.Report(api.Progress{ID: id, Action: "extract", Current: cr.n, Total: size})
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		if h.Typeflag != tar.TypeReg || !keep(name) {
@@ -130,8 +137,20 @@ func extractDeb(ctx context.Context, debPath, dir string, keep func(name string)
 		}
 		written = append(written, name)
 	}
-	progress.Report(api.Progress{ID: id, Action: "extract", Current: int64(seen), Done: true, Message: "files"})
+	progress.Report(api.Progress{ID: id, Action: "extract", Current: size, Total: size, Done: true,
+		Message: fmt.Sprintf("%d files read, %d kept", seen, len(written))})
 	return written, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
 }
 
 // ARM64 Image header: "ARM\x64" at offset 56 (Documentation/arch/arm64/booting.rst).
