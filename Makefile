@@ -62,7 +62,7 @@ demo: deps build
 ## bench: benchmarks that print figures (see README).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
-	$(GO) run ./core/hypervisor/qemu/bench -n 10
+	$(GO) run ./core/hypervisor/qemu/bench -n 10 -berth $(OUT)/berth
 
 ## lint: go vet, staticcheck (pinned), shellcheck of the scripts.
 lint:

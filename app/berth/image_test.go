@@ -4,13 +4,12 @@ package main
 // starts, and a real registry (Debian's docker-registry) on loopback.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,26 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// berthIn runs the binary with stdin.
-func berthIn(t *testing.T, home, stdin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, args...)
-	cmd.Env = append(os.Environ(), "BERTH_HOME="+home)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run berth %v: %v", args, err)
-	}
-	return r
-}
 
 func mustRun(t *testing.T, home string, args ...string) string {
 	t.Helper()
@@ -150,5 +129,66 @@ func TestImageCommandsEndToEnd(t *testing.T) {
 	r = berth(t, home, "image", "pull", src)
 	if r.code != 1 {
 		t.Fatalf("pull after logout: exit %d", r.code)
+	}
+}
+
+// TestDaemonSIGKILLDuringPull kills the daemon while it downloads layers:
+// the next daemon must show no half-pulled image and keep no partial
+// blob, and the same pull must then simply work.
+func TestDaemonSIGKILLDuringPull(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	img, err := random.Image(12<<20, 5) // 5 incompressible layers of 12 MiB
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	src := reg.Host + "/e2e/big:1"
+	ref, _ := name.ParseReference(src)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	home := newHome(t)
+	mustRun(t, home, "system", "info") // a daemon to kill
+	pull := exec.Command(berthBin, "image", "pull", src)
+	pull.Env = append(os.Environ(), "BERTH_HOME="+home)
+	if err := pull.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill as soon as the first layer bytes land in the store's temp dir.
+	tmpDir := filepath.Join(home, "content", "tmp")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if entries, _ := os.ReadDir(tmpDir); len(entries) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pull never started writing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	syscall.Kill(daemonPID(home), syscall.SIGKILL)
+	if err := pull.Wait(); err == nil {
+		t.Fatal("the pull succeeded although its daemon was killed")
+	}
+	// A new daemon: no image, no temp blobs, no half-built disk.
+	if out := mustRun(t, home, "image", "ls", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("half-pulled image listed: %q", out)
+	}
+	if entries, _ := os.ReadDir(tmpDir); len(entries) != 0 {
+		t.Fatalf("temp blobs left: %v", entries)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(home, "rootfs", ".tmp-*"))
+	if len(leftovers) != 0 {
+		t.Fatalf("half-built disks left: %v", leftovers)
+	}
+	out := mustRun(t, home, "image", "pull", src)
+	if !strings.Contains(out, "Pulled "+src) {
+		t.Fatalf("pull after the crash: %s", out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,10 +31,27 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	berthBin = filepath.Join(dir, "berth")
+	// The binary embeds the demo image (make build writes it); make it
+	// here when a plain go test runs without make.
+	demo := filepath.Join("..", "..", "resources", "demo", "demo-"+goruntime.GOARCH+".tar")
+	if _, err := os.Stat(demo); err != nil {
+		if out, err := exec.Command("go", "run", "../../packaging/demoimage", "-arch", goruntime.GOARCH, "-o", demo).CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			panic("build the demo image: " + err.Error() + "\n" + string(out))
+		}
+	}
 	out, err := exec.Command("go", "build", "-o", berthBin, ".").CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
 		panic("build berth: " + err.Error() + "\n" + string(out))
+	}
+	// The guest agent goes beside berth, where the daemon looks for it.
+	agentCmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o",
+		filepath.Join(dir, "berth-agent-linux-"+goruntime.GOARCH), "../agent")
+	agentCmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := agentCmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("build the agent: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -48,23 +66,29 @@ type result struct {
 // berth runs the binary with BERTH_HOME=home.
 func berth(t *testing.T, home string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return berthIn(t, home, "", args...)
+}
+
+// berthIn runs the binary with BERTH_HOME=home and stdin.
+func berthIn(t *testing.T, home, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, berthBin, args...)
 	cmd.Env = append(os.Environ(), "BERTH_HOME="+home)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
 	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("berth %v hung", args)
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
 		t.Fatalf("run berth %v: %v", args, err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("berth %v hung", args)
 	}
 	return r
 }
@@ -79,12 +103,38 @@ func newHome(t *testing.T) string {
 	}
 	home := filepath.Join(dir, "h")
 	t.Cleanup(func() {
-		if pid := daemonPID(home); pid > 0 {
+		if pid := daemonPID(home); pid > 0 && syscall.Kill(pid, 0) == nil {
+			// Stop containers the clean way, then make sure.
+			berth(t, home, "rm", "-f", "--all")
+			berth(t, home, "system", "stop")
 			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if leaked := killVMsUnder(home); len(leaked) > 0 {
+			t.Errorf("VM processes left running under %s: %v", home, leaked)
 		}
 		os.RemoveAll(dir)
 	})
 	return home
+}
+
+// killVMsUnder kills QEMU processes whose command line names a path in
+// home (their sockets live there) and returns their pids.
+func killVMsUnder(home string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), "qemu-system") || !strings.Contains(string(cmdline), home+"/") {
+			continue
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		pids = append(pids, pid)
+	}
+	return pids
 }
 
 func daemonPID(home string) int {

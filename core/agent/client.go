@@ -333,15 +333,20 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Connect dials the agent with dial and opens a session, retrying the
-// dial while the channel is not there yet (a VM still starting), until
-// ctx ends. Like lima's guest agent client, it takes any transport.
+// Connect dials the agent with dial and opens a session, retrying until
+// ctx ends while the channel is not there yet (a VM still starting) or
+// the guest drops the new session (it had not yet seen the previous
+// host leave). Like lima's guest agent client, it takes any transport.
 func Connect(ctx context.Context, dial func(context.Context) (io.ReadWriteCloser, error)) (*Client, error) {
 	backoff := 5 * time.Millisecond
 	for {
 		conn, err := dial(ctx)
 		if err == nil {
-			return NewClient(ctx, conn)
+			var c *Client
+			c, err = NewClient(ctx, conn)
+			if err == nil || !errors.Is(err, api.ErrUnavailable) || ctx.Err() != nil {
+				return c, err
+			}
 		}
 		select {
 		case <-ctx.Done():

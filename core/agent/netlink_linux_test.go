@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // configureNetwork against a real kernel, in a fresh network namespace so

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // fakeSystem records what the server asked of the machine instead of

@@ -146,10 +146,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return nil
 }
 
-// stream sends a request for a long operation, calls progress for each
-// progress line and decodes the final result into out.
-func (c *Client) stream(ctx context.Context, method, path string, query url.Values, in any,
-	progress api.ProgressFunc, out any) error {
+// errStopLines ends eachLine early, without an error.
+var errStopLines = errors.New("stop reading lines")
+
+// eachLine sends a request whose reply is a stream of lines (NDJSON or
+// server-sent events) and calls fn with each line until the reply ends
+// (nil), fn returns an error (errStopLines: stop, nil), or ctx ends.
+func (c *Client) eachLine(ctx context.Context, method, path string, query url.Values, in any, fn func([]byte) error) error {
 	req, err := c.newRequest(ctx, method, path, query, in)
 	if err != nil {
 		return err
@@ -162,8 +165,30 @@ func (c *Client) stream(ctx context.Context, method, path string, query url.Valu
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	for sc.Scan() {
+		if err := fn(sc.Bytes()); err != nil {
+			if errors.Is(err, errStopLines) {
+				return nil
+			}
+			return err
+		}
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%s: %w", path, errors.Join(ctxErr, api.ErrCanceled))
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read reply from %s: %w", path, err)
+	}
+	return nil
+}
+
+// stream sends a request for a long operation, calls progress for each
+// progress line and decodes the final result into out.
+func (c *Client) stream(ctx context.Context, method, path string, query url.Values, in any,
+	progress api.ProgressFunc, out any) error {
+	done := false
+	err := c.eachLine(ctx, method, path, query, in, func(raw []byte) error {
 		var line api.StreamLine
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+		if err := json.Unmarshal(raw, &line); err != nil {
 			return fmt.Errorf("decode stream from %s: %w", path, err)
 		}
 		switch {
@@ -172,20 +197,18 @@ func (c *Client) stream(ctx context.Context, method, path string, query url.Valu
 		case line.Progress != nil:
 			progress.Report(*line.Progress)
 		case line.Result != nil:
-			if out == nil {
-				return nil
+			done = true
+			if out != nil {
+				if err := json.Unmarshal(line.Result, out); err != nil {
+					return fmt.Errorf("decode result of %s: %w", path, err)
+				}
 			}
-			if err := json.Unmarshal(line.Result, out); err != nil {
-				return fmt.Errorf("decode result of %s: %w", path, err)
-			}
-			return nil
+			return errStopLines
 		}
-	}
-	if err := sc.Err(); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("%s: %w", path, errors.Join(ctxErr, api.ErrCanceled))
-		}
-		return fmt.Errorf("read stream from %s: %w", path, err)
+		return nil
+	})
+	if err != nil || done {
+		return err
 	}
 	return fmt.Errorf("%s: the daemon closed the stream without a result (did it crash? see its log): %w",
 		path, api.ErrUnavailable)

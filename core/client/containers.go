@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,30 +123,17 @@ func (c *Client) Logs(ctx context.Context, ref string, opts LogOptions, fn func(
 	if !opts.Since.IsZero() {
 		q.Set("since", opts.Since.UTC().Format(time.RFC3339Nano))
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/containers/"+url.PathEscape(ref)+"/logs", q, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 4<<20)
-	for sc.Scan() {
+	err := c.eachLine(ctx, http.MethodGet, "/v1/containers/"+url.PathEscape(ref)+"/logs", q, nil, func(line []byte) error {
 		var e api.LogEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+		if err := json.Unmarshal(line, &e); err != nil {
 			return fmt.Errorf("decode log entry: %w", err)
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
+		return fn(e)
+	})
 	if ctx.Err() != nil {
-		return nil
+		return nil // the caller stopped following
 	}
-	return sc.Err()
+	return err
 }
 
 // Stream is an upgraded attach or exec connection.

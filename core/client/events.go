@@ -1,13 +1,12 @@
 package client
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/berthvm/berth/core/api"
@@ -31,32 +30,27 @@ func (c *Client) Events(ctx context.Context, opts EventOptions, fn func(api.Even
 			q.Add(k, v)
 		}
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/events", q, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 4<<20)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+	stopped := false
+	err := c.eachLine(ctx, http.MethodGet, "/v1/events", q, nil, func(line []byte) error {
+		data, ok := bytes.CutPrefix(line, []byte("data: "))
 		if !ok {
-			continue // blank separators and ": comments"
+			return nil // blank separators and ": comments"
 		}
 		var e api.Event
-		if err := json.Unmarshal([]byte(data), &e); err != nil {
+		if err := json.Unmarshal(data, &e); err != nil {
 			return fmt.Errorf("decode event: %w", err)
 		}
 		if !fn(e) {
-			return nil
+			stopped = true
+			return errStopLines
 		}
-	}
-	if ctx.Err() != nil {
 		return nil
+	})
+	switch {
+	case stopped || ctx.Err() != nil:
+		return nil
+	case err != nil:
+		return err
 	}
 	return fmt.Errorf("event stream ended: the daemon went away: %w", api.ErrUnavailable)
 }

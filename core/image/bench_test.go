@@ -11,7 +11,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/image/registrytest"
 	"github.com/berthvm/berth/core/internal/layertest"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/berthvm/berth/core/internal/layertest"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // TestDiskFull fills a small tmpfs during a load: the error says so and

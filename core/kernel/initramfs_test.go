@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/berthvm/berth/core/api"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // The cpio tool (GNU cpio) is an independent reader of what we write.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 func cachedKernel(t *testing.T, arch string) Kernel {

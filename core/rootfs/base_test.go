@@ -15,7 +15,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/internal/ext4dump"
 	"github.com/berthvm/berth/core/internal/layertest"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/internal/layertest"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )

@@ -53,6 +53,8 @@ type Manager struct {
 	wg    sync.WaitGroup         // supervisors' goroutines
 	ctx   context.Context        // ends when the manager closes
 	stop  context.CancelFunc
+
+	lastRuns sync.Map // id -> api.Container of recently auto-removed containers
 }
 
 // New opens the runtime over cfg.DB and reconciles stored state with the
@@ -457,17 +459,16 @@ func (m *Manager) removeLocked(id string) error {
 	return nil
 }
 
-// lastRuns keeps the final record of containers removed right after they
-// ended (--rm), so an attached client can still learn the exit code.
-var lastRuns sync.Map
-
+// rememberLastRun keeps the final record of a container removed right
+// after it ended (--rm) for a minute, so an attached client can still
+// learn its exit code.
 func (m *Manager) rememberLastRun(c api.Container) {
-	lastRuns.Store(c.ID, c)
-	time.AfterFunc(time.Minute, func() { lastRuns.Delete(c.ID) })
+	m.lastRuns.Store(c.ID, c)
+	time.AfterFunc(time.Minute, func() { m.lastRuns.Delete(c.ID) })
 }
 
 func (m *Manager) lastRun(id string, fallback api.Container) api.Container {
-	if v, ok := lastRuns.Load(id); ok {
+	if v, ok := m.lastRuns.Load(id); ok {
 		return v.(api.Container)
 	}
 	return fallback

@@ -23,9 +23,9 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
-	"github.com/berthvm/berth/core/internal/testenv"
 	"github.com/berthvm/berth/core/rootfs"
 	"github.com/berthvm/berth/core/state"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 func TestMain(m *testing.M) {

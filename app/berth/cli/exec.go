@@ -19,18 +19,11 @@ func (a *app) execCommand() *cobra.Command {
 		Args:  minArgs(2, "CONTAINER COMMAND [ARG...]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec := api.ExecSpec{Cmd: args[1:], User: user, WorkingDir: workdir, TTY: tty, Stdin: interactive, Detach: detach}
-			for _, path := range envFiles {
-				vals, err := parseEnvFile(path, os.LookupEnv)
-				if err != nil {
-					return &usageError{err: err}
-				}
-				spec.Env = append(spec.Env, vals...)
-			}
-			vals, err := expandEnv(env, os.LookupEnv)
+			vars, err := envFrom(envFiles, env, os.LookupEnv)
 			if err != nil {
 				return &usageError{err: err}
 			}
-			spec.Env = append(spec.Env, vals...)
+			spec.Env = vars
 			ctx := cmd.Context()
 			c, err := a.connect(ctx)
 			if err != nil {

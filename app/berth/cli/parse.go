@@ -112,3 +112,21 @@ func parseLabels(vals []string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// envFrom builds a process's environment from --env-file files, then -e
+// values (which win, coming later), as docker does.
+func envFrom(files, vals []string, lookup func(string) (string, bool)) ([]string, error) {
+	var env []string
+	for _, path := range files {
+		got, err := parseEnvFile(path, lookup)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, got...)
+	}
+	got, err := expandEnv(vals, lookup)
+	if err != nil {
+		return nil, err
+	}
+	return append(env, got...), nil
+}

@@ -71,18 +71,11 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 		}
 		s.MemoryMiB = mib
 	}
-	for _, path := range f.envFiles {
-		vals, err := parseEnvFile(path, lookup)
-		if err != nil {
-			return s, &usageError{err: err}
-		}
-		s.Env = append(s.Env, vals...)
-	}
-	vals, err := expandEnv(f.env, lookup)
+	env, err := envFrom(f.envFiles, f.env, lookup)
 	if err != nil {
 		return s, &usageError{err: err}
 	}
-	s.Env = append(s.Env, vals...)
+	s.Env = env
 	if s.Labels, err = parseLabels(f.labels); err != nil {
 		return s, &usageError{err: err}
 	}

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/berthvm/berth/core/hypervisor"
-	"github.com/berthvm/berth/core/internal/testenv"
 	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // Fixtures are the files a VM test boots from, shared by a test binary.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // Registry is a running registry.

@@ -39,6 +39,7 @@ func main() {
 	flag.IntVar(&cpus, "cpus", 1, "guest CPUs (floor and Berth alike)")
 	flag.BoolVar(&floorModules, "floor-modules", false, "put Berth's modules (unused) in the floor's initramfs too")
 	flag.DurationVar(&settle, "settle", 10*time.Second, "idle time before measuring memory")
+	flag.StringVar(&berthPath, "berth", "", "a built berth binary: also measure containers through the CLI and daemon")
 	flag.Parse()
 	if err := run(*n, hypervisor.Arch(*arch)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -158,6 +159,9 @@ func run(n int, arch hypervisor.Arch) error {
 	fmt.Printf("  %-58s %8.1f MiB (PSS %.1f MiB)\n", "QEMU RSS", float64(qrss)/1024, float64(qpss)/1024)
 	fmt.Printf("  %-58s %8.1f MiB\n", "this process (driver + agent client) RSS", float64(self)/1024)
 	fmt.Printf("  %-58s %8.1f MiB\n", "total", float64(qrss+self)/1024)
+	if berthPath != "" {
+		return containerBench(ctx, n, fl)
+	}
 	return nil
 }
 
