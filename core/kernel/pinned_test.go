@@ -19,7 +19,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/berthvm/berth/core/api"
-	"github.com/berthvm/berth/core/internal/testenv"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // buildDeb makes a Debian package (ar: debian-binary, control.tar.xz,

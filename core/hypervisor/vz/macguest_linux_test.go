@@ -15,8 +15,8 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
-	"github.com/berthvm/berth/core/internal/testenv"
 	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // What the macOS build boots (the pinned Debian arm64 kernel, as the Mac
