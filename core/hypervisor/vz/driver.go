@@ -44,15 +44,16 @@ func WithHost(h Host) Option { return func(d *Driver) { d.host = h } }
 func WithCapabilities(c api.Capabilities) Option { return func(d *Driver) { d.host.Caps = c } }
 
 // WithHelper runs host processes as argv..., HostArg, RUN_DIR. The
-// default is the running executable, which must call MaybeRunHost first
-// thing in main and carry the virtualization entitlement.
+// default is the running executable (see helperFor), which must call
+// MaybeRunHost first thing in main and carry the virtualization
+// entitlement.
 func WithHelper(argv ...string) Option { return func(d *Driver) { d.helper = argv } }
 
 // New returns a driver for this Mac.
 func New(opts ...Option) *Driver {
 	d := &Driver{host: probeHost()}
 	if exe, err := os.Executable(); err == nil {
-		d.helper = []string{exe}
+		d.helper = []string{helperFor(exe, fileExists)}
 	}
 	for _, o := range opts {
 		o(d)
@@ -485,4 +486,23 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// helperFor picks the executable that hosts VMs for a core running as
+// exe: exe itself, except for Berth.app's menu-bar executable
+// (Contents/MacOS/Berth), whose bundle holds the berth binary in
+// Contents/Resources/bin: the one that answers berth vm-host.
+func helperFor(exe string, exists func(string) bool) string {
+	dir := filepath.Dir(exe)
+	if filepath.Base(dir) == "MacOS" && filepath.Base(filepath.Dir(dir)) == "Contents" {
+		if b := filepath.Join(filepath.Dir(dir), "Resources", "bin", "berth"); exists(b) {
+			return b
+		}
+	}
+	return exe
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
