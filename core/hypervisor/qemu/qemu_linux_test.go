@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	hvtest.SetWorkDir(dir)
+	workDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -44,7 +45,13 @@ func needQEMU(t *testing.T, arch hypervisor.Arch) {
 	testenv.Tool(t, Binary(arch), pkg)
 }
 
-// qemuProcesses lists running QEMUs started by these tests (named berth-*).
+// workDir holds this test binary's fixtures; its VMs boot from files in it.
+var workDir string
+
+// qemuProcesses lists running QEMUs started by these tests: named berth-*
+// and booting from this binary's fixtures. Other test packages (and other
+// Berth processes) run VMs on the same machine at the same time; they are
+// not ours to count or kill.
 func qemuProcesses(t *testing.T) []string {
 	ents, _ := os.ReadDir("/proc")
 	var out []string
@@ -54,7 +61,8 @@ func qemuProcesses(t *testing.T) []string {
 			continue
 		}
 		args := strings.Split(string(b), "\x00")
-		if len(args) > 2 && strings.Contains(args[0], "qemu-system") && args[1] == "-name" && strings.HasPrefix(args[2], "berth-") {
+		if len(args) > 2 && strings.Contains(args[0], "qemu-system") && args[1] == "-name" && strings.HasPrefix(args[2], "berth-") &&
+			strings.Contains(string(b), workDir) {
 			out = append(out, e.Name()+" "+args[2])
 		}
 	}
