@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sign Berth.app: every executable inside first, then the bundle, each with
-# the virtualization entitlement (the daemon, which runs inside
-# Resources/bin/berth, is the process that creates VMs).
+# the virtualization entitlement. VMs are created by per-VM host processes,
+# which are Resources/bin/berth itself started as `berth vm-host RUN_DIR`
+# by the daemon (core/hypervisor/vz), so that one binary carries the
+# entitlement for the daemon and every VM.
 #
 # usage: codesign.sh APP [IDENTITY]
 #   IDENTITY  "-" (ad-hoc, the default: runs on this Mac only) or a

@@ -48,10 +48,11 @@ func run() error {
 		return err
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	debug := false
+	cmdline := ""
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		debug = strings.Contains(string(b), "berth.debug")
+		cmdline = string(b)
 	}
+	debug := strings.Contains(cmdline, "berth.debug")
 	var trace func(string)
 	if debug {
 		trace = func(what string) {
@@ -62,9 +63,25 @@ func run() error {
 	if err := agent.LoadModules(kernel.ModuleList(kernel.GroupBoot), kernel.ModulesDir, trace); err != nil {
 		return err
 	}
+	features := []string{agent.FeatureACPIButton}
+	// x86_64 binaries (--rosetta): before serving, so the host learns
+	// from the handshake whether they will run.
+	if x := agent.ParseX86Setup(cmdline); x.Wanted() {
+		err := agent.LoadModules(kernel.ModuleList(kernel.GroupRosetta), kernel.ModulesDir, trace)
+		interp := ""
+		if err == nil {
+			interp, err = agent.SetupX86(x)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "berth agent: x86_64 binaries will not run:", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "berth agent: x86_64 binaries run through", interp)
+			features = append(features, agent.FeatureX86)
+		}
+	}
 	disks, network, firstStart := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	srv := agent.NewServer(agent.ServerOptions{Version: buildinfo.Get().Version, System: agent.GuestSystem(trace),
-		Features: []string{agent.FeatureACPIButton}, InitUptime: started, DisksReady: disks, NetworkReady: network, Trace: trace,
+		Features: features, InitUptime: started, DisksReady: disks, NetworkReady: network, Trace: trace,
 		FirstStart: firstStart})
 	// Disks, overlayfs and the network are not on the way to the
 	// handshake: load them while the host connects. The power button can
@@ -93,15 +110,17 @@ func run() error {
 		}
 	}()
 	ctx := context.Background()
+	// The virtio-serial port (QEMU) or the vsock device (vz) shows up as
+	// soon as its driver has probed; after 3 s with neither, try vsock.
 	findCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	port, err := agent.FindPort(findCtx, "agent")
+	ch := agent.FindChannel(findCtx, "agent")
 	cancel()
 	if trace != nil {
-		trace("port found")
+		trace("channel found")
 	}
-	if err == nil {
-		fmt.Fprintln(os.Stderr, "berth agent: ready on", port)
-		return srv.ServePort(ctx, port)
+	if !ch.Vsock {
+		fmt.Fprintln(os.Stderr, "berth agent: ready on", ch.Port)
+		return srv.ServePort(ctx, ch.Port)
 	}
 	fmt.Fprintln(os.Stderr, "berth agent: ready on vsock port", VsockPort)
 	return srv.ServeVsock(ctx, VsockPort)

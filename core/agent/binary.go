@@ -16,7 +16,9 @@ const BinaryDirVar = "BERTH_AGENT_DIR"
 func BinaryName(arch string) string { return "berth-agent-linux-" + arch }
 
 // BinaryPath finds the agent binary for arch: in $BERTH_AGENT_DIR, else
-// next to the running executable (where packaging puts it beside berth).
+// next to the running executable (make build puts it beside berth), else
+// in the app bundle's Contents/Resources (berth runs from
+// Contents/Resources/bin, the menu-bar app from Contents/MacOS).
 func BinaryPath(arch string) (string, error) {
 	var dirs []string
 	if d := os.Getenv(BinaryDirVar); d != "" {
@@ -26,7 +28,7 @@ func BinaryPath(arch string) (string, error) {
 		if real, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = real
 		}
-		dirs = append(dirs, filepath.Dir(exe))
+		dirs = append(dirs, bundleDirs(filepath.Dir(exe))...)
 	}
 	for _, d := range dirs {
 		p := filepath.Join(d, BinaryName(arch))
@@ -36,4 +38,21 @@ func BinaryPath(arch string) (string, error) {
 	}
 	return "", fmt.Errorf("guest agent %s not found in %v: build it with make agent, or set %s: %w",
 		BinaryName(arch), dirs, BinaryDirVar, api.ErrNotFound)
+}
+
+// bundleDirs lists where agents may be for an executable in dir: dir
+// itself, and Berth.app's Contents/Resources when dir is inside a bundle.
+func bundleDirs(dir string) []string {
+	dirs := []string{dir}
+	switch filepath.Base(dir) {
+	case "bin":
+		if filepath.Base(filepath.Dir(dir)) == "Resources" {
+			dirs = append(dirs, filepath.Dir(dir))
+		}
+	case "MacOS":
+		if filepath.Base(filepath.Dir(dir)) == "Contents" {
+			dirs = append(dirs, filepath.Join(filepath.Dir(dir), "Resources"))
+		}
+	}
+	return dirs
 }

@@ -17,7 +17,8 @@
 // The guest side is here too, in _linux.go files: Server (processes,
 // their output kept across host sessions, containers' root filesystems)
 // and what PID 1 does to the guest machine (GuestSystem, EarlyMounts,
-// LoadModules, ServePort, ServeVsock); app/agent is its thin main. The
+// LoadModules, FindChannel, ServePort, ServeVsock, WatchPowerButton,
+// SetupX86 for Rosetta); app/agent is its thin main. The
 // rest must stay portable (the macOS core imports the client) and none of
 // it may know about hypervisors.
 package agent

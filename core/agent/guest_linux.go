@@ -113,12 +113,8 @@ func LoadModules(list, dir string, trace func(string)) error {
 // device path. The port appears once virtio_console has probed.
 func FindPort(ctx context.Context, name string) (string, error) {
 	for {
-		ents, _ := os.ReadDir("/sys/class/virtio-ports")
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join("/sys/class/virtio-ports", e.Name(), "name"))
-			if err == nil && strings.TrimSpace(string(b)) == name {
-				return "/dev/" + e.Name(), nil
-			}
+		if p := findPort("/sys", name); p != "" {
+			return p, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -126,6 +122,74 @@ func FindPort(ctx context.Context, name string) (string, error) {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+func findPort(sys, name string) string {
+	dir := filepath.Join(sys, "class", "virtio-ports")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "name"))
+		if err == nil && strings.TrimSpace(string(b)) == name {
+			return "/dev/" + e.Name()
+		}
+	}
+	return ""
+}
+
+// virtioIDVsock is the virtio device id of a socket device (virtio spec
+// 5.10); sysfs shows it as "0x0013".
+const virtioIDVsock = 0x13
+
+// hasVsockDevice reports whether the guest has a virtio socket device.
+func hasVsockDevice(sys string) bool {
+	dir := filepath.Join(sys, "bus", "virtio", "devices")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "device"))
+		if err != nil {
+			continue
+		}
+		var id int
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "0x%x", &id); err == nil && id == virtioIDVsock {
+			return true
+		}
+	}
+	return false
+}
+
+// Channel is how the agent reaches the host.
+type Channel struct {
+	Vsock bool   // a vsock port (Apple's Virtualization framework)
+	Port  string // else the virtio-serial port's device
+}
+
+// FindChannel finds the host channel: the virtio-serial port called name
+// (QEMU), or vsock when the guest has a virtio socket device (vz), so
+// neither waits for the other's timeout. If neither shows up before ctx
+// ends, it falls back to vsock.
+func FindChannel(ctx context.Context, name string) Channel {
+	for {
+		if ch, ok := findChannel("/sys", name); ok {
+			return ch
+		}
+		select {
+		case <-ctx.Done():
+			return Channel{Vsock: true}
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// findChannel is one look at sysfs (rooted at sys). The port wins: a
+// guest with both (none today) keeps QEMU's channel.
+func findChannel(sys, name string) (Channel, bool) {
+	if p := findPort(sys, name); p != "" {
+		return Channel{Port: p}, true
+	}
+	if hasVsockDevice(sys) {
+		return Channel{Vsock: true}, true
+	}
+	return Channel{}, false
 }
 
 // ServePort serves sessions on a virtio-serial port. The port stays open
@@ -188,8 +252,11 @@ func (s *Server) ServeVsock(ctx context.Context, port uint32) error {
 	}
 }
 
-// WatchPowerButton calls fn when an ACPI power button (QEMU's
-// system_powerdown) is pressed. It returns at once if the guest has none.
+// WatchPowerButton calls fn when a power button is pressed: QEMU's ACPI
+// button (system_powerdown on x86), or a GPIO power key (QEMU's virt
+// machine, and the PL061 key through which Apple's Virtualization
+// framework delivers RequestStop). It returns false at once if the guest
+// has none yet.
 func WatchPowerButton(fn func()) bool {
 	ents, _ := os.ReadDir("/sys/class/input")
 	var once sync.Once
@@ -198,8 +265,7 @@ func WatchPowerButton(fn func()) bool {
 		if !strings.HasPrefix(e.Name(), "event") {
 			continue
 		}
-		name, _ := os.ReadFile(filepath.Join("/sys/class/input", e.Name(), "device", "name"))
-		if !strings.Contains(string(name), "Power Button") {
+		if !isPowerButton(filepath.Join("/sys/class/input", e.Name())) {
 			continue
 		}
 		f, err := os.Open("/dev/input/" + e.Name())
@@ -217,7 +283,7 @@ func WatchPowerButton(fn func()) bool {
 				}
 				typ := uint16(ev[16]) | uint16(ev[17])<<8
 				code := uint16(ev[18]) | uint16(ev[19])<<8
-				if typ == 1 && code == 116 { // EV_KEY, KEY_POWER
+				if typ == 1 && code == keyPower { // EV_KEY
 					once.Do(fn)
 					return
 				}
@@ -225,6 +291,38 @@ func WatchPowerButton(fn func()) bool {
 		}()
 	}
 	return found
+}
+
+// keyPower is KEY_POWER (linux/input-event-codes.h).
+const keyPower = 116
+
+// isPowerButton reports whether the input device at dir (a
+// /sys/class/input/eventN) is a power button: ACPI's by name, any other
+// (gpio-keys) by announcing KEY_POWER.
+func isPowerButton(dir string) bool {
+	name, _ := os.ReadFile(filepath.Join(dir, "device", "name"))
+	if strings.Contains(string(name), "Power Button") {
+		return true
+	}
+	caps, err := os.ReadFile(filepath.Join(dir, "device", "capabilities", "key"))
+	return err == nil && hasKey(string(caps), keyPower)
+}
+
+// hasKey reads an input device's key capability bitmap as sysfs prints
+// it: hex words of the machine's long size, most significant first,
+// leading zero words omitted.
+func hasKey(bitmap string, code int) bool {
+	words := strings.Fields(bitmap)
+	const bits = 64 // unsigned long on the 64-bit guests Berth runs
+	i := len(words) - 1 - code/bits
+	if i < 0 || i >= len(words) {
+		return false
+	}
+	var w uint64
+	if _, err := fmt.Sscanf(words[i], "%x", &w); err != nil {
+		return false
+	}
+	return w&(1<<(code%bits)) != 0
 }
 
 // blockDevice finds the device for d: by the serial the host gave the

@@ -18,6 +18,9 @@ const (
 	FeatureReattach   = "reattach"
 	FeatureStats      = "stats"
 	FeatureACPIButton = "acpi-power-button"
+	// FeatureX86 means x86_64 binaries run through a registered
+	// interpreter (Rosetta on Apple silicon).
+	FeatureX86 = "x86_64-binaries"
 )
 
 // Operation names on the wire.

@@ -229,3 +229,20 @@ func TestOutBufferDropsOldestWhileDetached(t *testing.T) {
 		t.Fatal("old generation not stale after detach")
 	}
 }
+
+func TestBundleDirs(t *testing.T) {
+	cases := []struct {
+		dir  string
+		want []string
+	}{
+		{"/usr/local/bin", []string{"/usr/local/bin"}},
+		{"/Applications/Berth.app/Contents/Resources/bin", []string{"/Applications/Berth.app/Contents/Resources/bin", "/Applications/Berth.app/Contents/Resources"}},
+		{"/Applications/Berth.app/Contents/MacOS", []string{"/Applications/Berth.app/Contents/MacOS", "/Applications/Berth.app/Contents/Resources"}},
+		{"/work/.build", []string{"/work/.build"}},
+	}
+	for _, tc := range cases {
+		if got := bundleDirs(tc.dir); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("bundleDirs(%s) = %v, want %v", tc.dir, got, tc.want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ func (d *Daemon) routes() {
 	})
 	d.mux.HandleFunc("GET /v1/events", d.events)
 	d.imageRoutes()
+	d.kernelRoutes()
 	if d.runtime != nil {
 		d.containerRoutes()
 	} else {

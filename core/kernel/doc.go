@@ -10,6 +10,15 @@
 // works too (FromPath). Downloads from anywhere other than apt must be
 // pinned by sha256 (VerifyFile).
 //
+// On macOS there is no apt: the guest kernel is MacKernel, a Pin (URLs,
+// sha256, size) of Debian's arm64 kernel package, fetched on first use by
+// ProvisionPinned with Download (HTTP Range resume into a .partial file,
+// sha256 before the final name, a good cached kernel kept on any failure)
+// and cut to the Image and the modules VZModuleGroups need (deb.go reads
+// the .deb's ar and data.tar.xz in Go). make deps provisions it on Linux
+// too, so the tests boot exactly what a Mac downloads. CheckImage tells a
+// bootable kernel image from a compressed or foreign one.
+//
 // The initramfs (cpio newc, written here) holds the agent as /init and,
 // for modular kernels, the modules it must load and their order. It is
 // built once per (kernel, agent, modules) content and cached.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
@@ -37,6 +38,9 @@ type InitramfsOptions struct {
 	Groups []ModuleGroup
 	// CacheDir holds built images; default <kernel cache>/initramfs.
 	CacheDir string
+	// Extra files (absolute path in the image -> content, mode 0755),
+	// such as an interpreter a test registers for x86_64 binaries.
+	Extra map[string][]byte
 }
 
 // BuildInitramfs returns the path of the initramfs for opts, building it
@@ -94,6 +98,18 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 		}
 		fmt.Fprintf(h, "--\n")
 	}
+	extra := make([]string, 0, len(opts.Extra))
+	for name := range opts.Extra {
+		if !strings.HasPrefix(name, "/") || strings.Contains(name, "..") || name == InitPath {
+			return "", fmt.Errorf("initramfs extra file %q: want an absolute path other than %s: %w", name, InitPath, api.ErrInvalidArgument)
+		}
+		extra = append(extra, name)
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		fmt.Fprintf(h, "extra %s %d\n", name, len(opts.Extra[name]))
+		h.Write(opts.Extra[name])
+	}
 	key := hex.EncodeToString(h.Sum(nil))[:32]
 	out := filepath.Join(opts.CacheDir, fmt.Sprintf("initramfs-%s-%s.cpio", opts.Kernel.Arch, key))
 	if _, err := os.Stat(out); err == nil {
@@ -117,6 +133,11 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 		}
 		if err := c.file(InitPath, 0o755, agent); err != nil {
 			return err
+		}
+		for _, name := range extra {
+			if err := c.file(name, 0o755, opts.Extra[name]); err != nil {
+				return err
+			}
 		}
 		for i, g := range opts.Groups {
 			var names []string

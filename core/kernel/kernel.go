@@ -46,6 +46,9 @@ type Manifest struct {
 	// Busybox holds a static busybox per arch (Debian's busybox-static):
 	// tests build small root filesystems from it.
 	Busybox map[string]Entry `json:"busybox,omitempty"`
+	// Pinned holds kernels downloaded by ProvisionPinned (the macOS
+	// guest kernel), by arch, apart from apt's.
+	Pinned map[string]Entry `json:"pinned,omitempty"`
 }
 
 // Entry is one fetched package.

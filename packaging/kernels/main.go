@@ -1,9 +1,11 @@
 // Command kernels fills the guest kernel cache from Debian with apt
 // (make deps runs it): Debian's current cloud-amd64 and arm64 kernels,
 // following their meta packages, plus busybox-static per arch for the VM
-// tests. It does nothing for what is already current.
+// tests, plus the pinned arm64 kernel of the macOS build (downloaded and
+// cut down by the very code a Mac runs on first use, so the tests boot
+// what ships). It does nothing for what is already current.
 //
-//	go run ./packaging/kernels [-dir DIR] [-arch amd64,arm64] [-busybox=false]
+//	go run ./packaging/kernels [-dir DIR] [-arch amd64,arm64] [-busybox=false] [-mac=false]
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 
+	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/kernel"
 )
 
@@ -25,6 +28,7 @@ func main() {
 	dir := flag.String("dir", def, "kernel cache directory (default $BERTH_KERNEL_DIR or ~/.cache/berth/kernels)")
 	arches := flag.String("arch", "amd64,arm64", "guest architectures to fetch")
 	busybox := flag.Bool("busybox", true, "also fetch busybox-static per arch (test root filesystems)")
+	mac := flag.Bool("mac", true, "also fetch the pinned arm64 kernel of the macOS build (kernel.MacKernel)")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "kernels: no cache directory: set BERTH_KERNEL_DIR or pass -dir")
@@ -41,6 +45,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "kernels:", err)
 		os.Exit(1)
 	}
+	if *mac {
+		p := kernel.MacKernel
+		fmt.Printf("kernels: macOS guest kernel %s %s\n", p.Package, p.Version)
+		k, err := kernel.ProvisionPinned(ctx, *dir, p, kernel.VZModuleGroups, progressLine())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kernels:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("kernels: macOS guest kernel at %s\n", k.Path)
+	}
 	m, err := kernel.LoadManifest(*dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kernels:", err)
@@ -48,5 +62,19 @@ func main() {
 	}
 	for arch, e := range m.Kernels {
 		fmt.Printf("kernels: %s: %s %s (%s)\n", arch, e.Package, e.Version, e.Release)
+	}
+}
+
+// progressLine prints a line per finished step and every 10 MiB.
+func progressLine() api.ProgressFunc {
+	var last int64
+	return func(p api.Progress) {
+		switch {
+		case p.Done:
+			fmt.Printf("kernels: %s done %s\n", p.Action, p.Message)
+		case p.Action == "download" && p.Current-last >= 10<<20:
+			last = p.Current
+			fmt.Printf("kernels: download %d/%d MiB\n", p.Current>>20, p.Total>>20)
+		}
 	}
 }

@@ -18,7 +18,7 @@ func (a *app) systemCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.systemInfoCommand(), a.systemStopCommand())
+	cmd.AddCommand(a.systemInfoCommand(), a.systemStopCommand(), a.systemKernelCommand())
 	return cmd
 }
 
