@@ -78,9 +78,10 @@ darwin-check:
 ## app: Berth.app, bundled and signed (macOS only).
 app:
 ifeq ($(UNAME_S),Darwin)
-	@mkdir -p $(OUT)
+	$(MAKE) agents demo-images
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/darwin/berth ./app/berth
-	bash packaging/bundle.sh -o $(OUT) -v $(shell echo $(VERSION) | sed -E 's/^v//; s/[^0-9.].*//; s/^$$/0.0.0/') -b $(OUT)/darwin/berth
+	bash packaging/bundle.sh -o $(OUT) -v $(shell echo $(VERSION) | sed -E 's/^v//; s/[^0-9.].*//; s/^$$/0.0.0/') \
+		-b $(OUT)/darwin/berth -a $(OUT)/berth-agent-linux-arm64 -a $(OUT)/berth-agent-linux-amd64
 	bash packaging/codesign.sh $(OUT)/Berth.app $(BERTH_SIGN_IDENTITY)
 else
 	@echo "make app builds and signs Berth.app and needs macOS (codesign, cgo for the Virtualization framework)." >&2

@@ -7,8 +7,12 @@ import (
 	"os"
 
 	"github.com/berthvm/berth/app/berth/cli"
+	"github.com/berthvm/berth/core/hypervisor/vz"
 )
 
 func main() {
+	// As `berth vm-host RUN_DIR` this process hosts one VM (macOS) and
+	// never returns.
+	vz.MaybeRunHost()
 	os.Exit(cli.Main(context.Background(), os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 }

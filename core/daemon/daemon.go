@@ -278,7 +278,7 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 		}
 	}()
 	d.runtime, err = runtime.New(ctx, runtime.Config{
-		Home: d.cfg.Home, DB: d.db, Bus: d.bus, Driver: driver, Images: imageSource{d.images}, Kernels: kernels,
+		Home: d.cfg.Home, DB: d.db, Bus: d.bus, Driver: driver, Images: imageSource{d.images}, Kernels: d.withKernelSetting(kernels),
 		Disks: writableDisks{templatesDir(d.cfg.Home)}, Host: d.caps, Logger: d.log,
 	})
 	if err != nil {

@@ -3,17 +3,16 @@
 package daemon
 
 import (
-	"fmt"
-	"runtime"
-
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
-	berthruntime "github.com/berthvm/berth/core/runtime"
+	"github.com/berthvm/berth/core/hypervisor/vz"
+	"github.com/berthvm/berth/core/runtime"
 )
 
-// platform is replaced by the Virtualization framework backend
-// (core/hypervisor/vz) when it lands; until then macOS reports plainly
-// that it cannot run containers.
-func platform(api.Capabilities, string) (hypervisor.Driver, berthruntime.Kernels, error) {
-	return nil, nil, fmt.Errorf("berth has no VM backend for %s: %w", runtime.GOOS, api.ErrUnsupported)
+// platform picks the VM backend and the kernel source for macOS: the
+// Virtualization framework (one berth vm-host process per VM) and the
+// pinned Debian arm64 kernel, downloaded on first use (platformKernel).
+func platform(caps api.Capabilities, home string) (hypervisor.Driver, runtime.Kernels, error) {
+	pin, groups, _ := platformKernel()
+	return vz.New(vz.WithCapabilities(caps)), runtime.LocalKernels{Pin: &pin, Groups: groups}, nil
 }

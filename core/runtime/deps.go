@@ -52,6 +52,13 @@ type WritableDisks interface {
 type LocalKernels struct {
 	// CacheDir is the kernel cache; "" means kernel.Dir().
 	CacheDir string
+	// Pin, if set, is the default kernel for its arch, downloaded and
+	// verified on first use (macOS); otherwise the default is Debian's
+	// kernel that make deps put in the cache (Linux).
+	Pin *kernel.Pin
+	// Groups are the kernel modules the initramfs carries for the pinned
+	// kernel (nil: kernel.DefaultModuleGroups).
+	Groups []kernel.ModuleGroup
 }
 
 // Boot implements Kernels.
@@ -60,11 +67,19 @@ func (l LocalKernels) Boot(ctx context.Context, arch, kernelPath string, progres
 		k   kernel.Kernel
 		err error
 	)
+	dir := l.CacheDir
+	if dir == "" {
+		if dir, err = kernel.Dir(); err != nil {
+			return BootFiles{}, err
+		}
+	}
 	switch {
 	case kernelPath != "":
 		// A user's kernel must have what the agent needs built in: its
 		// modules are unknown to Berth.
 		k, err = kernel.FromPath(arch, kernelPath, "")
+	case l.Pin != nil && l.Pin.Arch == arch:
+		k, err = kernel.ProvisionPinned(ctx, dir, *l.Pin, l.Groups, progress)
 	case l.CacheDir != "":
 		k, err = kernel.LocateIn(l.CacheDir, arch)
 	default:
@@ -77,9 +92,9 @@ func (l LocalKernels) Boot(ctx context.Context, arch, kernelPath string, progres
 	if err != nil {
 		return BootFiles{}, err
 	}
-	opts := kernel.InitramfsOptions{Kernel: k, Agent: agentBin}
-	if l.CacheDir != "" {
-		opts.CacheDir = filepath.Join(l.CacheDir, "initramfs")
+	opts := kernel.InitramfsOptions{Kernel: k, Agent: agentBin, CacheDir: filepath.Join(dir, "initramfs")}
+	if l.Pin != nil && l.Pin.Arch == arch && kernelPath == "" {
+		opts.Groups = l.Groups
 	}
 	progress.Report(api.Progress{ID: "initramfs", Action: "build"})
 	initrd, err := kernel.BuildInitramfs(ctx, opts)

@@ -154,8 +154,14 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("VM %q: read the host process's start time: %w", cfg.ID, err)
 	}
-	m := newMachine(hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
-		RunDir: cfg.RunDir, ControlSocket: sock, ConsoleLog: plan.Console})
+	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
+		RunDir: cfg.RunDir, ControlSocket: sock, ConsoleLog: plan.Console}
+	if err := hypervisor.SaveHandle(h); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	m := newMachine(h)
 	m.hostLog = hostLog
 	m.childDone = make(chan struct{})
 	go func() {
