@@ -304,3 +304,14 @@ func lockFile(p string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// PinIsStale reports whether Debian's current arm64 kernel in the kernel
+// cache (from apt) is another version than pin: then pin's .deb may be
+// gone from Debian's pool and the pin needs updating.
+func PinIsStale(dir string, pin Pin) (current string, stale bool) {
+	apt, err := LocateIn(dir, pin.Arch)
+	if err != nil {
+		return "", false
+	}
+	return apt.Package + " " + apt.Version, apt.Package != pin.Package || apt.Version != pin.Version
+}

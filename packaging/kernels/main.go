@@ -50,10 +50,15 @@ func main() {
 		fmt.Printf("kernels: macOS guest kernel %s %s\n", p.Package, p.Version)
 		k, err := kernel.ProvisionPinned(ctx, *dir, p, kernel.VZModuleGroups, progressLine())
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "kernels:", err)
-			os.Exit(1)
+			// Not fatal for Linux work: Debian drops a kernel from its
+			// pool once a newer one ships, and then the pin needs an
+			// update (pinned.go says how); the macOS guest tests use
+			// apt's arm64 kernel meanwhile.
+			fmt.Fprintf(os.Stderr, "kernels: WARNING: the pinned macOS guest kernel %s %s could not be fetched: %v\n",
+				p.Package, p.Version, err)
+		} else {
+			fmt.Printf("kernels: macOS guest kernel at %s\n", k.Path)
 		}
-		fmt.Printf("kernels: macOS guest kernel at %s\n", k.Path)
 	}
 	m, err := kernel.LoadManifest(*dir)
 	if err != nil {
