@@ -81,10 +81,10 @@ func containerBench(ctx context.Context, n int, floorMedian time.Duration) error
 		return fmt.Errorf("ls: %w", err)
 	}
 	for _, f := range strings.Fields(string(out)) {
-		vmRSS += statusKB(filepath.Join("/proc", f, "status"), "VmRSS:")
+		vmRSS += statusKB(filepath.Join("/proc", f, "status"), "VmRSS")
 	}
 	pid, _ := os.ReadFile(filepath.Join(home, "berth.pid"))
-	daemonRSS := statusKB(filepath.Join("/proc", strings.TrimSpace(string(pid)), "status"), "VmRSS:")
+	daemonRSS := statusKB(filepath.Join("/proc", strings.TrimSpace(string(pid)), "status"), "VmRSS")
 	fmt.Printf("  %-58s %8.1f ms\n", fmt.Sprintf("%d containers started at once: until all ran", many), ms(all))
 	fmt.Printf("  %-58s %8.1f MiB\n", "host memory per idle container (QEMU RSS)", float64(vmRSS)/many/1024)
 	fmt.Printf("  %-58s %8.1f MiB\n", "daemon RSS with them running", float64(daemonRSS)/1024)
