@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/kernel"
 	"github.com/berthvm/berth/core/testenv"
 )
@@ -336,13 +336,8 @@ func TestDaemonSIGKILL(t *testing.T) {
 // alive reports whether pid runs; a zombie (an adopted VM whose parent,
 // a killed daemon, is gone and which nobody reaped yet) counts as dead.
 func alive(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+	_, err := hostproc.StartTime(pid)
+	return err == nil
 }
 
 func killDaemon(t *testing.T, home string) {

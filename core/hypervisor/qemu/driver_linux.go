@@ -15,6 +15,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/hostproc"
 )
 
 // Name is the driver name stored in Handles.
@@ -138,7 +139,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("VM %q: start %s: %w", cfg.ID, bin, err)
 	}
-	st, err := procStartTime(cmd.Process.Pid)
+	st, err := hostproc.StartTime(cmd.Process.Pid)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -166,7 +167,7 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 	if h.Driver != Name {
 		return nil, fmt.Errorf("VM %q belongs to driver %q, not %q: %w", h.ID, h.Driver, Name, api.ErrInvalidArgument)
 	}
-	st, err := procStartTime(h.PID)
+	st, err := hostproc.StartTime(h.PID)
 	if err != nil || st != h.StartTime || !isQEMU(h.PID) {
 		// Gone (or the pid was reused): clean up what it left.
 		_ = os.RemoveAll(h.RunDir)
@@ -227,7 +228,7 @@ func (m *Machine) watchChild(cmd *exec.Cmd) {
 		} else {
 			reason = "QEMU: " + err.Error()
 		}
-		if log := tailFile(m.qemuLog, 2048); log != "" {
+		if log := hostproc.Tail(m.qemuLog, 0, 2048); log != "" {
 			reason += ": " + strings.TrimSpace(log)
 		}
 	}
@@ -244,7 +245,7 @@ func (m *Machine) watchForeign() {
 		}
 		// pidfd unavailable: poll the start time instead.
 		for {
-			st, err := procStartTime(m.h.PID)
+			st, err := hostproc.StartTime(m.h.PID)
 			if err != nil || st != m.h.StartTime {
 				break
 			}
@@ -257,7 +258,7 @@ func (m *Machine) watchForeign() {
 // finish classifies the end from the console, removes the run directory
 // and releases waiters.
 func (m *Machine) finish(reason string) {
-	console := tailFile(m.h.ConsoleLog, 4096)
+	console := hostproc.Tail(m.h.ConsoleLog, 0, 4096)
 	m.mu.Lock()
 	killed := m.killed
 	m.mu.Unlock()
@@ -275,7 +276,7 @@ func (m *Machine) finish(reason string) {
 	}
 	m.mu.Lock()
 	if reason != "" {
-		m.exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason, ConsoleTail: lastLines(console, 25)}
+		m.exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason, ConsoleTail: hostproc.LastLines(console, 25)}
 	}
 	m.mu.Unlock()
 	_ = os.RemoveAll(m.h.RunDir)
@@ -333,7 +334,7 @@ func (m *Machine) Kill() error {
 		return nil
 	case <-time.After(2 * time.Second):
 	}
-	if st, err := procStartTime(m.h.PID); err == nil && st == m.h.StartTime {
+	if st, err := hostproc.StartTime(m.h.PID); err == nil && st == m.h.StartTime {
 		if err := syscall.Kill(m.h.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("kill VM %q (pid %d): %w", m.h.ID, m.h.PID, err)
 		}
@@ -374,31 +375,4 @@ func (m *Machine) waitSockets(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-func tailFile(path string, n int64) string {
-	if path == "" {
-		return ""
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	off := max(fi.Size()-n, 0)
-	buf := make([]byte, fi.Size()-off)
-	_, _ = f.ReadAt(buf, off)
-	return string(buf)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

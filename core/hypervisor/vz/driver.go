@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/kernel"
 )
 
@@ -148,7 +149,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("VM %q: start the VM host process %s: %w", cfg.ID, d.helper[0], err)
 	}
-	st, err := procStartTime(cmd.Process.Pid)
+	st, err := hostproc.StartTime(cmd.Process.Pid)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -188,7 +189,7 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 		_ = os.RemoveAll(h.RunDir)
 		return nil, fmt.Errorf("VM %q (pid %d) %s: %w", h.ID, h.PID, why, api.ErrNotFound)
 	}
-	if st, err := procStartTime(h.PID); err != nil || st != h.StartTime {
+	if st, err := hostproc.StartTime(h.PID); err != nil || st != h.StartTime {
 		return gone("is no longer running")
 	}
 	m := newMachine(h)
@@ -266,7 +267,7 @@ func (m *Machine) waitReady(ctx context.Context) (net.Conn, error) {
 			if m.childErr != nil {
 				why = m.childErr.Error()
 			}
-			msg := strings.TrimSpace(tailFrom(m.hostLog, 0, 2048))
+			msg := strings.TrimSpace(hostproc.Tail(m.hostLog, 0, 2048))
 			if msg == "" {
 				msg = "no output"
 			}
@@ -306,11 +307,11 @@ func (m *Machine) watch(conn net.Conn) {
 		// process says all went well.
 	default:
 		reason := "the VM host process died (" + exit + ")"
-		if log := strings.TrimSpace(tailFrom(m.hostLog, 0, 2048)); log != "" {
-			reason += ": " + lastLines(log, 10)
+		if log := strings.TrimSpace(hostproc.Tail(m.hostLog, 0, 2048)); log != "" {
+			reason += ": " + hostproc.LastLines(log, 10)
 		}
 		exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason,
-			ConsoleTail: lastLines(tailFrom(m.h.ConsoleLog, 0, 4096), 25)}
+			ConsoleTail: hostproc.LastLines(hostproc.Tail(m.h.ConsoleLog, 0, 4096), 25)}
 	}
 	m.mu.Lock()
 	m.exitErr = exitErr
@@ -347,7 +348,7 @@ func (m *Machine) waitProcessGone() string {
 }
 
 func (m *Machine) alive() bool {
-	st, err := procStartTime(m.h.PID)
+	st, err := hostproc.StartTime(m.h.PID)
 	return err == nil && st == m.h.StartTime
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 )
 
@@ -119,7 +120,7 @@ func assertGone(t *testing.T, m hypervisor.Machine) {
 	if _, err := os.Stat(m.Handle().RunDir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("run directory %s left behind (%v)", m.Handle().RunDir, err)
 	}
-	if _, err := procStartTime(m.Handle().PID); err == nil {
+	if _, err := hostproc.StartTime(m.Handle().PID); err == nil {
 		t.Fatalf("host process %d still running", m.Handle().PID)
 	}
 }
@@ -249,7 +250,7 @@ func TestConsoleOfThisBootOnly(t *testing.T) {
 	if !strings.HasPrefix(string(b), "earlier boot\n") || !strings.Contains(string(b), "fake: booting") {
 		t.Fatalf("console log %q: not appended", b)
 	}
-	if got := tailFrom(cfg.ConsoleLog, int64(len("earlier boot\nreboot: Power down\n")), 4096); strings.Contains(got, "Power down") {
+	if got := hostproc.Tail(cfg.ConsoleLog, int64(len("earlier boot\nreboot: Power down\n")), 4096); strings.Contains(got, "Power down") {
 		t.Fatalf("tail of this boot %q", got)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/hostproc"
 )
 
 // VM is the one machine a host process runs: vm_darwin.go drives the
@@ -206,11 +207,11 @@ func (h *host) watchStates(ch <-chan VMState) {
 // finish records how the VM ended and tells the watchers.
 func (h *host) finish(s VMState) {
 	h.endOnce.Do(func() {
-		console := tailFrom(h.plan.Console, h.consoleStart, 4096)
+		console := hostproc.Tail(h.plan.Console, h.consoleStart, 4096)
 		reason := classifyEnd(s, h.killed.Load(), h.stopRequested.Load(), console)
 		h.end = reply{OK: true, Ended: true, State: string(hypervisor.Stopped), VZState: s.String(), Reason: reason}
 		if reason != "" {
-			h.end.ConsoleTail = lastLines(console, 25)
+			h.end.ConsoleTail = hostproc.LastLines(console, 25)
 			slog.Warn("VM crashed", "id", h.plan.ID, "reason", reason)
 		} else {
 			slog.Info("VM ended", "id", h.plan.ID)
@@ -434,7 +435,7 @@ func (h *host) agentConn(c net.Conn, req request) net.Conn {
 }
 
 func (h *host) consoleTail() string {
-	return lastLines(tailFrom(h.plan.Console, h.consoleStart, 4096), 25)
+	return hostproc.LastLines(hostproc.Tail(h.plan.Console, h.consoleStart, 4096), 25)
 }
 
 // connect is one attempt to reach the agent. The framework documents that
@@ -487,41 +488,6 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-// tailFrom returns at most n bytes of the end of the file at path,
-// starting no earlier than offset from.
-func tailFrom(path string, from, n int64) string {
-	if path == "" {
-		return ""
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	if fi.Size() < from {
-		from = 0 // the file was replaced
-	}
-	off := max(fi.Size()-n, from)
-	if off >= fi.Size() {
-		return ""
-	}
-	buf := make([]byte, fi.Size()-off)
-	_, _ = f.ReadAt(buf, off)
-	return string(buf)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {

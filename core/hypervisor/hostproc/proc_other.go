@@ -1,6 +1,6 @@
 //go:build !linux && !darwin
 
-package vz
+package hostproc
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 )
 
-func procStartTime(pid int) (uint64, error) {
+// StartTime is not known on this OS.
+func StartTime(pid int) (uint64, error) {
 	return 0, fmt.Errorf("process start times: %w", api.ErrUnsupported)
 }

@@ -1,6 +1,6 @@
 //go:build darwin
 
-package vz
+package hostproc
 
 import (
 	"fmt"
@@ -11,10 +11,10 @@ import (
 // szomb is p_stat of a zombie (sys/proc.h).
 const szomb = 5
 
-// procStartTime returns a live process's start time in microseconds since
-// the epoch (kinfo_proc's p_starttime): with the pid it names one process
-// for good, since pids are recycled. A zombie counts as gone.
-func procStartTime(pid int) (uint64, error) {
+// StartTime returns a live process's start time in microseconds since
+// the epoch (kinfo_proc's p_starttime). A process that is gone, or a
+// zombie, is an error.
+func StartTime(pid int) (uint64, error) {
 	kp, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
 	if err != nil {
 		return 0, err
