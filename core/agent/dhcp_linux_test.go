@@ -164,7 +164,11 @@ func TestLeaseFrom(t *testing.T) {
 	}{
 		{"vmnet-like", ack(nil), base, ""},
 		{"no mask: class C default", ack(optMap{optSubnetMask: nil}), base, ""},
-		{"no mask: class A default", func() dhcpMsg { m := ack(optMap{optSubnetMask: nil}); m.yiaddr = netip.MustParseAddr("10.0.2.15"); return m }(),
+		{"no mask: class A default", func() dhcpMsg {
+			m := ack(optMap{optSubnetMask: nil})
+			m.yiaddr = netip.MustParseAddr("10.0.2.15")
+			return m
+		}(),
 			want(func(l *dhcpLease) { l.addr = netip.MustParsePrefix("10.0.2.15/8") }), ""},
 		{"infinite lease", ack(optMap{optLeaseTime: u32(infiniteLease)}), want(infinite), ""},
 		{"no lease time: infinite", ack(optMap{optLeaseTime: nil}), want(infinite), ""},
