@@ -34,7 +34,8 @@ type Env struct {
 	// Subset runs only the process checks (slow emulated guests).
 	Subset bool
 	// Network, if set, is attached to the process VM; the guest gets
-	// 10.0.2.15/24 via 10.0.2.2 on it.
+	// 10.0.2.15/24 via 10.0.2.2 on it. Another VM then gets the same by
+	// DHCP (RunDHCP), in Subset mode too.
 	Network *hypervisor.Network
 	CPUs    int
 	MemMiB  int
@@ -156,11 +157,11 @@ func run(t *testing.T, c *agent.Client, container, id string, spec agent.Process
 func Run(t *testing.T, env Env) {
 	f := Get(t, env.Arch)
 	t.Run("processes", func(t *testing.T) { testProcesses(t, env, f) })
+	if env.Network != nil {
+		t.Run("network by DHCP", func(t *testing.T) { RunDHCP(t, env) })
+	}
 	if env.Subset {
 		return
-	}
-	if env.Network != nil {
-		t.Run("network by DHCP", func(t *testing.T) { testDHCP(t, env, f) })
 	}
 	t.Run("writable layer survives a restart", func(t *testing.T) { testRestart(t, env, f) })
 	t.Run("crash is reported with the console", func(t *testing.T) { testCrash(t, env, f) })
@@ -338,12 +339,17 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	assertGone(t, m)
 }
 
-// testDHCP: the guest gets its address by DHCP from the NAT, as it must
-// from vz's (macOS vmnet). QEMU's user networking serves DHCP too, with
-// the addresses Network promises (10.0.2.15/24 via 10.0.2.2, DNS
-// 10.0.2.3), and forwards 10.0.2.2 to the host's loopback, so a request
-// to a server on the test host proves the leased configuration works.
-func testDHCP(t *testing.T, env Env, f *Fixtures) {
+// RunDHCP boots a VM on env.Network whose guest gets its address by
+// DHCP from the NAT, as it must from vz's (macOS vmnet). QEMU's user
+// networking serves DHCP too, with the addresses Network promises
+// (10.0.2.15/24 via 10.0.2.2, DNS 10.0.2.3), and forwards 10.0.2.2 to the
+// host's loopback, so a request to a server on the test host proves the
+// leased configuration works.
+func RunDHCP(t *testing.T, env Env) {
+	if env.Network == nil {
+		t.Fatal("hvtest.RunDHCP needs Env.Network")
+	}
+	f := Get(t, env.Arch)
 	cfg := env.config(t, f, "dhcp", hypervisor.Disk{ID: "base", Path: f.BaseDisk, ReadOnly: true})
 	cfg.Networks = []hypervisor.Network{*env.Network}
 	m, c := Boot(t, env.Driver, cfg)
