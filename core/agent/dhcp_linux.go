@@ -35,10 +35,6 @@ type dhcpConn interface {
 	close() error
 }
 
-// DefaultDHCPTimeout bounds getting a lease when the host gives no
-// timeout.
-const DefaultDHCPTimeout = 10 * time.Second
-
 // dhcpClient runs exchanges for one interface.
 type dhcpClient struct {
 	conn dhcpConn
@@ -394,14 +390,19 @@ func releaseLeases() {
 	bindings.Unlock()
 	for _, b := range all {
 		b.stop()
-		conn, err := openDHCPConn(&b.nic)
-		if err != nil {
-			slog.Warn("dhcp: release", "interface", b.nic.Name, "err", err)
-			continue
-		}
-		if err := newDHCPClient(conn, b.nic.HardwareAddr, b.nic.Name).release(b.keeper.lease); err != nil {
-			slog.Warn("dhcp: release", "interface", b.nic.Name, "err", err)
-		}
-		conn.close()
+		b.release()
+	}
+}
+
+// release gives the lease back (best effort: failures are logged).
+func (b *dhcpBinding) release() {
+	conn, err := openDHCPConn(&b.nic)
+	if err != nil {
+		slog.Warn("dhcp: release", "interface", b.nic.Name, "err", err)
+		return
+	}
+	defer conn.close()
+	if err := newDHCPClient(conn, b.nic.HardwareAddr, b.nic.Name).release(b.keeper.lease); err != nil {
+		slog.Warn("dhcp: release", "interface", b.nic.Name, "err", err)
 	}
 }

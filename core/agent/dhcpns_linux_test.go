@@ -204,12 +204,12 @@ option lease 600
 		}
 	})
 
-	t.Run("released at power off", func(t *testing.T) {
-		if err := inNetns(cliNS, func() error { releaseLeases(); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		// udhcpd writes its lease file on SIGUSR1; dumpleases shows a
-		// released lease as expired.
+	// waitReleased waits for udhcpd to show the client's lease as
+	// released: it writes its lease file on SIGUSR1, and dumpleases
+	// shows a released lease as expired.
+	waitReleased := func(t *testing.T) {
+		t.Helper()
+		_ = os.Remove(leases) // only a fresh write counts
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			_ = srv.Process.Signal(syscall.SIGUSR1)
@@ -228,12 +228,31 @@ option lease 600
 				t.Fatalf("lease not released:\n%s", out)
 			}
 		}
+	}
+
+	t.Run("released at power off", func(t *testing.T) {
+		if err := inNetns(cliNS, func() error { releaseLeases(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		waitReleased(t)
 		bindings.Lock()
 		n := len(bindings.byIndex)
 		bindings.Unlock()
 		if n != 0 {
 			t.Fatalf("%d bindings left after the release", n)
 		}
+	})
+
+	t.Run("released when a later step fails", func(t *testing.T) {
+		err := inNetns(cliNS, func() error {
+			_, err := setupNetwork(ctx, NetworkConfig{Interfaces: []Interface{{MAC: mac, Address: AddressDHCP},
+				{Name: "no-such-nic", Address: "10.9.9.9/24"}}, Timeout: 10 * time.Second})
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "no such network interface") {
+			t.Fatalf("err = %v", err)
+		}
+		waitReleased(t)
 	})
 
 	t.Run("UDP fallback", func(t *testing.T) {

@@ -154,7 +154,7 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 // setupNetwork applies cfg: every interface up with its static address
 // or a DHCP lease, then the default route, and reports what was set.
 // The whole config is checked before anything is changed.
-func setupNetwork(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error) {
+func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err error) {
 	var st NetworkStatus
 	static := make([]*net.IPNet, len(cfg.Interfaces))
 	for n, i := range cfg.Interfaces {
@@ -185,6 +185,15 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error)
 	}
 	var keepers []*dhcpBinding
 	var routeOwner *dhcpBinding
+	defer func() {
+		// A lease got before a later step failed is given back: the
+		// server's pool must not hold it for a guest that gave up.
+		if err != nil {
+			for _, b := range keepers {
+				b.release()
+			}
+		}
+	}()
 	for n, i := range cfg.Interfaces {
 		nic, err := ifaceFor(i)
 		if err != nil {
@@ -206,6 +215,7 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error)
 		if err != nil {
 			return st, err
 		}
+		keepers = append(keepers, b)
 		l := b.keeper.lease
 		if i.MTU == 0 && l.mtu > 0 {
 			if err := linkUp(nic.Index, l.mtu); err != nil {
@@ -234,7 +244,6 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error)
 			st.Search = append(st.Search, l.domain)
 		}
 		st.Interfaces = append(st.Interfaces, is)
-		keepers = append(keepers, b)
 	}
 	if gw != nil {
 		if err := addDefaultRoute(gw); err != nil {

@@ -91,6 +91,10 @@ type NetworkConfig struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
+// DefaultDHCPTimeout bounds getting a lease when the host gives no
+// timeout.
+const DefaultDHCPTimeout = 10 * time.Second
+
 // AddressDHCP as an Interface's Address makes the guest get the address,
 // its prefix, the default route, the MTU and DNS servers by DHCP, and
 // keep renewing the lease while it runs (needs FeatureDHCP).
