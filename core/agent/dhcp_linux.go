@@ -70,6 +70,21 @@ func (e *nakError) Error() string {
 	return s
 }
 
+// serverText is a server's message (option 56) fit for logs and errors:
+// printable ASCII, at most 200 bytes.
+func serverText(b []byte) string {
+	out := make([]byte, 0, min(len(b), 200))
+	for _, c := range b {
+		if len(out) == cap(out) {
+			break
+		}
+		if c >= ' ' && c <= '~' {
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
 func (c *dhcpClient) who() string { return fmt.Sprintf("%s (MAC %s)", c.name, c.mac) }
 
 // acquire gets a new lease within timeout.
@@ -118,7 +133,7 @@ func (c *dhcpClient) acquire(ctx context.Context, timeout time.Duration) (dhcpLe
 			return dhcpLease{}, failed(err)
 		}
 		if reply.msgType() == dhcpNak {
-			lastNak = &nakError{server: server, msg: string(reply.opts[optMessage])}
+			lastNak = &nakError{server: server, msg: serverText(reply.opts[optMessage])}
 			slog.Warn("dhcp: offer refused, starting over", "interface", c.name, "address", offered, "err", lastNak)
 			select { // a server that refuses everything must not make the client spin
 			case <-ctx.Done():
@@ -151,7 +166,7 @@ func (c *dhcpClient) renew(ctx context.Context, cur dhcpLease) (dhcpLease, error
 		return dhcpLease{}, fmt.Errorf("renew the DHCP lease of %s on %s: %w", addr, c.who(), err)
 	}
 	if reply.msgType() == dhcpNak {
-		return dhcpLease{}, &nakError{server: reply.addrOpt(optServerID), msg: string(reply.opts[optMessage])}
+		return dhcpLease{}, &nakError{server: reply.addrOpt(optServerID), msg: serverText(reply.opts[optMessage])}
 	}
 	l, err := leaseFrom(reply)
 	if err != nil {

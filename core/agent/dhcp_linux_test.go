@@ -409,7 +409,7 @@ func TestDHCPAcquire(t *testing.T) {
 			}
 			nak := server(req, "0.0.0.0", gw, dhcpNak)
 			m, _ := decodeDHCP(nak)
-			m.opts[optMessage] = []byte("address in use")
+			m.opts[optMessage] = []byte("address\x00 in use\n")
 			return [][]byte{encodeDHCP(m)}
 		}, []string{"no DHCP lease on eth0", "DHCP server 10.0.2.2 refused the request (NAK): address in use"}, nil},
 		{"bad ack", func(_ int, req dhcpMsg) [][]byte {
