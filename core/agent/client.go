@@ -153,7 +153,9 @@ func (c *Client) call(ctx context.Context, op string, req, reply any) error {
 		if msg.Error != nil {
 			return msg.Error
 		}
-		if reply != nil {
+		// An empty body leaves reply at its zero value: an older guest
+		// may reply with nothing where this host expects a status.
+		if reply != nil && len(msg.Body) > 0 {
 			if err := json.Unmarshal(msg.Body, reply); err != nil {
 				return fmt.Errorf("agent %s: decode reply: %v: %w", op, err, api.ErrCorrupt)
 			}
@@ -176,9 +178,31 @@ func (c *Client) SetTime(ctx context.Context, t time.Time) error {
 	return c.call(ctx, opSetTime, SetTime{UnixNano: t.UnixNano()}, nil)
 }
 
-// ConfigureNetwork gives the guest its static addresses and route.
+// ConfigureNetwork gives the guest its addresses and route: ApplyNetwork
+// without the status.
 func (c *Client) ConfigureNetwork(ctx context.Context, cfg NetworkConfig) error {
-	return c.call(ctx, opNetwork, cfg, nil)
+	_, err := c.ApplyNetwork(ctx, cfg)
+	return err
+}
+
+// ApplyNetwork configures the guest's NICs and reports what they got,
+// DHCP leases included. A config using DHCP needs a guest with
+// FeatureDHCP; without cfg.Timeout the guest's DHCP deadline comes just
+// before ctx's, so its error (which says how far DHCP got) arrives
+// first.
+func (c *Client) ApplyNetwork(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error) {
+	var st NetworkStatus
+	if cfg.UsesDHCP() {
+		if !c.info.Has(FeatureDHCP) {
+			return st, fmt.Errorf("the guest agent (version %q) cannot get addresses by DHCP: rebuild the initramfs with this Berth: %w",
+				c.info.AgentVersion, api.ErrUnsupported)
+		}
+		if dl, ok := ctx.Deadline(); ok && cfg.Timeout == 0 {
+			cfg.Timeout = max(time.Until(dl)*9/10, time.Millisecond)
+		}
+	}
+	err := c.call(ctx, opNetwork, cfg, &st)
+	return st, err
 }
 
 // CreateContainer mounts the container's root filesystem (base disk plus

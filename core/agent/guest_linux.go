@@ -34,10 +34,12 @@ func GuestSystem(trace func(string)) System {
 		},
 		SetHostname:      func(h string) error { return unix.Sethostname([]byte(h)) },
 		ConfigureNetwork: configureNetwork,
+		Network:          setupNetwork,
 		MountContainer: func(cfg ContainerConfig, dir string) (string, []string, error) {
 			return mountContainer(cfg, dir, trace)
 		},
 		PowerOff: func() error {
+			releaseLeases()
 			unix.Sync()
 			return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 		},

@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"sync/atomic"
 	"syscall"
 
@@ -95,6 +98,14 @@ func linkUp(index, mtu int) error {
 }
 
 func addAddr(index int, ipnet *net.IPNet) error {
+	return changeAddr(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, index, ipnet)
+}
+
+func delAddr(index int, ipnet *net.IPNet) error {
+	return changeAddr(unix.RTM_DELADDR, 0, index, ipnet)
+}
+
+func changeAddr(typ, flags uint16, index int, ipnet *net.IPNet) error {
 	ip4 := ipnet.IP.To4()
 	if ip4 == nil {
 		return fmt.Errorf("address %s: only IPv4 is supported: %w", ipnet, api.ErrUnsupported)
@@ -106,7 +117,7 @@ func addAddr(index int, ipnet *net.IPNet) error {
 		body[3] = unix.RT_SCOPE_HOST // as ip(8) does
 	}
 	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
-	r := nlRequest{typ: unix.RTM_NEWADDR, flags: unix.NLM_F_CREATE | unix.NLM_F_REPLACE, body: body}
+	r := nlRequest{typ: typ, flags: flags, body: body}
 	r.attr(unix.IFA_LOCAL, ip4)
 	r.attr(unix.IFA_ADDRESS, ip4)
 	return nlDo(r)
@@ -128,37 +139,123 @@ func addDefaultRoute(gw net.IP) error {
 	return nlDo(r)
 }
 
+// configureNetwork applies cfg; the form without a status, for callers
+// that only set static addresses.
 func configureNetwork(cfg NetworkConfig) error {
-	if lo, err := net.InterfaceByName("lo"); err == nil {
-		if err := linkUp(lo.Index, 0); err != nil {
-			return fmt.Errorf("bring up lo: %w", err)
+	_, err := setupNetwork(context.Background(), cfg)
+	return err
+}
+
+// prefixNet converts for the netlink helpers.
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
+}
+
+// setupNetwork applies cfg: every interface up with its static address
+// or a DHCP lease, then the default route, and reports what was set.
+// The whole config is checked before anything is changed.
+func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err error) {
+	var st NetworkStatus
+	static := make([]*net.IPNet, len(cfg.Interfaces))
+	for n, i := range cfg.Interfaces {
+		if i.Address == AddressDHCP {
+			continue
 		}
-	}
-	for _, i := range cfg.Interfaces {
 		ip, ipnet, err := net.ParseCIDR(i.Address)
 		if err != nil {
-			return fmt.Errorf("interface address %q is not CIDR (10.0.2.15/24): %w", i.Address, api.ErrInvalidArgument)
+			return st, fmt.Errorf("interface address %q is neither CIDR (10.0.2.15/24) nor %q: %w", i.Address, AddressDHCP, api.ErrInvalidArgument)
 		}
 		ipnet.IP = ip
-		n, err := ifaceFor(i)
-		if err != nil {
-			return err
-		}
-		if err := linkUp(n.Index, i.MTU); err != nil {
-			return fmt.Errorf("bring up %s: %w", n.Name, err)
-		}
-		if err := addAddr(n.Index, ipnet); err != nil {
-			return fmt.Errorf("address %s on %s: %w", i.Address, n.Name, err)
-		}
+		static[n] = ipnet
 	}
+	var gw net.IP
 	if cfg.Gateway != "" {
-		gw := net.ParseIP(cfg.Gateway)
-		if gw == nil {
-			return fmt.Errorf("gateway %q is not an IP address: %w", cfg.Gateway, api.ErrInvalidArgument)
-		}
-		if err := addDefaultRoute(gw); err != nil {
-			return fmt.Errorf("default route via %s: %w", cfg.Gateway, err)
+		if gw = net.ParseIP(cfg.Gateway); gw == nil {
+			return st, fmt.Errorf("gateway %q is not an IP address: %w", cfg.Gateway, api.ErrInvalidArgument)
 		}
 	}
-	return nil
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultDHCPTimeout
+	}
+	if lo, err := net.InterfaceByName("lo"); err == nil {
+		if err := linkUp(lo.Index, 0); err != nil {
+			return st, fmt.Errorf("bring up lo: %w", err)
+		}
+	}
+	var keepers []*dhcpBinding
+	var routeOwner *dhcpBinding
+	defer func() {
+		// A lease got before a later step failed is given back: the
+		// server's pool must not hold it for a guest that gave up.
+		if err != nil {
+			for _, b := range keepers {
+				b.release()
+			}
+		}
+	}()
+	for n, i := range cfg.Interfaces {
+		nic, err := ifaceFor(i)
+		if err != nil {
+			return st, err
+		}
+		if err := linkUp(nic.Index, i.MTU); err != nil {
+			return st, fmt.Errorf("bring up %s: %w", nic.Name, err)
+		}
+		is := InterfaceStatus{MAC: nic.HardwareAddr.String(), Name: nic.Name, MTU: i.MTU}
+		if static[n] != nil {
+			if err := addAddr(nic.Index, static[n]); err != nil {
+				return st, fmt.Errorf("address %s on %s: %w", i.Address, nic.Name, err)
+			}
+			is.Address = static[n].String()
+			st.Interfaces = append(st.Interfaces, is)
+			continue
+		}
+		b, err := acquireOn(ctx, nic, timeout)
+		if err != nil {
+			return st, err
+		}
+		keepers = append(keepers, b)
+		l := b.keeper.lease
+		if i.MTU == 0 && l.mtu > 0 {
+			if err := linkUp(nic.Index, l.mtu); err != nil {
+				return st, fmt.Errorf("MTU %d from DHCP on %s: %w", l.mtu, nic.Name, err)
+			}
+			is.MTU = l.mtu
+		}
+		if err := addAddr(nic.Index, prefixNet(l.addr)); err != nil {
+			return st, fmt.Errorf("address %s from DHCP on %s: %w", l.addr, nic.Name, err)
+		}
+		is.Address = l.addr.String()
+		is.Lease = &Lease{Server: l.server.String(), Domain: l.domain, Duration: l.duration}
+		if l.router.IsValid() {
+			is.Lease.Router = l.router.String()
+			if gw == nil {
+				gw, routeOwner = l.router.AsSlice(), b
+			}
+		}
+		for _, d := range l.dns {
+			is.Lease.DNS = append(is.Lease.DNS, d.String())
+			if !slices.Contains(st.DNS, d.String()) {
+				st.DNS = append(st.DNS, d.String())
+			}
+		}
+		if l.domain != "" && !slices.Contains(st.Search, l.domain) {
+			st.Search = append(st.Search, l.domain)
+		}
+		st.Interfaces = append(st.Interfaces, is)
+	}
+	if gw != nil {
+		if err := addDefaultRoute(gw); err != nil {
+			return st, fmt.Errorf("default route via %s: %w", gw, err)
+		}
+		st.Gateway = gw.String()
+	}
+	if routeOwner != nil {
+		routeOwner.ownsRoute = true
+	}
+	for _, b := range keepers {
+		b.start()
+	}
+	return st, nil
 }

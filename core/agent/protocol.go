@@ -21,6 +21,10 @@ const (
 	// FeatureX86 means x86_64 binaries run through a registered
 	// interpreter (Rosetta on Apple silicon).
 	FeatureX86 = "x86_64-binaries"
+	// FeatureDHCP means the guest takes Interface.Address AddressDHCP
+	// and reports its leases in the configure_network reply. Agents
+	// before it refuse "dhcp" as an address and reply with no status.
+	FeatureDHCP = "dhcp"
 )
 
 // Operation names on the wire.
@@ -73,21 +77,78 @@ type SetTime struct {
 	UnixNano int64 `json:"unix_nano"`
 }
 
-// NetworkConfig gives the guest static addresses; the agent applies them
-// with netlink (no tools are needed in the guest).
+// NetworkConfig configures the guest's NICs: static addresses, or
+// addresses obtained by DHCP; the agent applies them with netlink and its
+// own DHCP client (no tools are needed in the guest).
 type NetworkConfig struct {
 	Interfaces []Interface `json:"interfaces"`
-	// Gateway is the IPv4 default route ("10.0.2.2"); empty for none.
+	// Gateway is the IPv4 default route ("10.0.2.2"); empty for none, or
+	// for the router of the first DHCP lease that has one.
 	Gateway string `json:"gateway,omitempty"`
+	// Timeout bounds getting each DHCP lease. Zero: Client.ApplyNetwork
+	// derives it from the call's deadline, else the guest uses
+	// DefaultDHCPTimeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
+
+// DefaultDHCPTimeout bounds getting a lease when the host gives no
+// timeout.
+const DefaultDHCPTimeout = 10 * time.Second
+
+// AddressDHCP as an Interface's Address makes the guest get the address,
+// its prefix, the default route, the MTU and DNS servers by DHCP, and
+// keep renewing the lease while it runs (needs FeatureDHCP).
+const AddressDHCP = "dhcp"
 
 // Interface is one guest NIC, found by MAC address (stable across
 // hypervisors) or, when MAC is empty, by name.
 type Interface struct {
 	MAC     string `json:"mac,omitempty"`
 	Name    string `json:"name,omitempty"`
-	Address string `json:"address"` // CIDR, "10.0.2.15/24"
+	Address string `json:"address"` // CIDR, "10.0.2.15/24", or AddressDHCP
 	MTU     int    `json:"mtu,omitempty"`
+}
+
+// UsesDHCP reports whether any interface of c gets its address by DHCP.
+func (c NetworkConfig) UsesDHCP() bool {
+	for _, i := range c.Interfaces {
+		if i.Address == AddressDHCP {
+			return true
+		}
+	}
+	return false
+}
+
+// NetworkStatus is what the guest configured: the configure_network
+// reply. Agents without FeatureDHCP reply with none (the zero value).
+type NetworkStatus struct {
+	Interfaces []InterfaceStatus `json:"interfaces,omitempty"`
+	// Gateway is the default route set, if any.
+	Gateway string `json:"gateway,omitempty"`
+	// DNS and Search gather the DNS servers and domain names of the
+	// DHCP leases, in interface order, without duplicates.
+	DNS    []string `json:"dns,omitempty"`
+	Search []string `json:"search,omitempty"`
+}
+
+// InterfaceStatus is one configured NIC.
+type InterfaceStatus struct {
+	MAC     string `json:"mac"`
+	Name    string `json:"name"`    // in the guest ("eth0")
+	Address string `json:"address"` // CIDR
+	MTU     int    `json:"mtu,omitempty"`
+	Lease   *Lease `json:"lease,omitempty"` // set when the address came by DHCP
+}
+
+// Lease is a DHCP lease as the guest got it.
+type Lease struct {
+	Server string   `json:"server"`
+	Router string   `json:"router,omitempty"`
+	DNS    []string `json:"dns,omitempty"`
+	Domain string   `json:"domain,omitempty"`
+	// Duration is the lease time; zero for an infinite lease. The guest
+	// renews it from half-time on for as long as it runs.
+	Duration time.Duration `json:"duration,omitempty"`
 }
 
 // Device names a guest block device by the serial the host gave its disk

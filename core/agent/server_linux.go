@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,10 @@ type System struct {
 	SetTime          func(time.Time) error
 	SetHostname      func(string) error
 	ConfigureNetwork func(NetworkConfig) error
+	// Network, if set, is used instead of ConfigureNetwork: it also
+	// gets DHCP leases (ctx ends with the host's session) and reports
+	// what it configured. Setting it announces FeatureDHCP.
+	Network func(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error)
 	// MountContainer mounts cfg's disks under dir and returns the root
 	// and the mount points to undo at shutdown, innermost first.
 	MountContainer func(cfg ContainerConfig, dir string) (root string, mounts []string, err error)
@@ -311,7 +316,21 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		if err := ss.await(s.opts.NetworkReady); err != nil {
 			return nil, err
 		}
-		return nil, s.opts.System.ConfigureNetwork(req)
+		if s.opts.System.Network == nil {
+			return nil, s.opts.System.ConfigureNetwork(req)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-ss.m.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		s.trace("network: configuring")
+		defer s.trace("network: configured")
+		return s.opts.System.Network(ctx, req)
 	case opContainer:
 		req, err := decode[ContainerConfig](body)
 		if err != nil {
@@ -411,6 +430,9 @@ func (s *Server) info() Info {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	feats := []string{FeatureTTY, FeatureOverlay, FeatureNetwork, FeatureReattach, FeatureStats}
+	if s.opts.System.Network != nil {
+		feats = append(feats, FeatureDHCP)
+	}
 	feats = append(feats, s.opts.Features...)
 	return Info{ProtocolVersion: ProtocolVersion, AgentVersion: s.opts.Version,
 		Kernel: unix.ByteSliceToString(uts.Release[:]), Arch: runtime.GOARCH, Features: feats,

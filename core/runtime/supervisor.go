@@ -172,10 +172,19 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord) error 
 	if err := c.SetTime(ctx, time.Now()); err != nil {
 		return fmt.Errorf("set guest time: %w", err)
 	}
-	if err := c.ConfigureNetwork(ctx, guestNetwork(rec)); err != nil {
+	nc := guestNetwork(rec, s.m.cfg.Driver.Name())
+	st, err := c.ApplyNetwork(ctx, nc)
+	if err != nil {
 		return fmt.Errorf("configure guest network: %w", err)
 	}
-	if err := c.CreateContainer(ctx, guestContainer(rec)); err != nil {
+	addrs, err := addrsFor(rec, nc, st)
+	if err != nil {
+		return fmt.Errorf("configure guest network: %w", err)
+	}
+	if nc.UsesDHCP() {
+		s.m.log.Info("guest network by DHCP", "id", api.ShortID(rec.ID), "address", addrs.IP, "dns", addrs.DNS)
+	}
+	if err := c.CreateContainer(ctx, guestContainer(rec, addrs)); err != nil {
 		return fmt.Errorf("prepare root filesystem: %w", err)
 	}
 	spec, err := processSpec(rec)

@@ -4,8 +4,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"strings"
+	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/state"
 )
@@ -57,35 +60,94 @@ func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string) hypervis
 	}
 }
 
-// The NAT network every container gets: QEMU's user networking fixes
-// these addresses; they are private to each VM.
+// The NAT network every container gets under QEMU: user networking
+// fixes these addresses; they are private to each VM.
 const (
 	natAddress = "10.0.2.15/24"
 	natGateway = "10.0.2.2"
 	natDNS     = "10.0.2.3"
 )
 
-// guestNetwork is the agent's network configuration for a container.
-func guestNetwork(rec state.ContainerRecord) agent.NetworkConfig {
+// dhcpTimeout bounds the guest's DHCP exchange. macOS's vmnet answers in
+// milliseconds once running; the first VM may wait for launchd to start
+// its DHCP server (bootpd).
+const dhcpTimeout = 10 * time.Second
+
+// usesDHCP says how a backend's NAT gives the guest its address. QEMU's
+// user networking has fixed addresses, so the agent sets them (no round
+// trip). The Virtualization framework's NAT (vz) is macOS's vmnet, which
+// hands addresses out only by DHCP, from a subnet the Mac picks
+// (192.168.64.0/24 by default, DNS at the gateway). Unknown backends get
+// static addresses, as before this choice existed.
+func usesDHCP(driver string) bool {
+	return driver == "vz"
+}
+
+// guestNetwork is the agent's network configuration for a container on
+// the named backend.
+func guestNetwork(rec state.ContainerRecord, driver string) agent.NetworkConfig {
+	if usesDHCP(driver) {
+		return agent.NetworkConfig{
+			Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}},
+			Timeout:    dhcpTimeout,
+		}
+	}
 	return agent.NetworkConfig{
 		Interfaces: []agent.Interface{{MAC: rec.MAC, Address: natAddress}},
 		Gateway:    natGateway,
 	}
 }
 
+// guestAddrs is what the container's /etc/hosts and resolv.conf say
+// about its network.
+type guestAddrs struct {
+	IP     string   // the container's address, for its own hostname
+	DNS    []string // nameservers; none keeps the image's resolv.conf
+	Search []string
+}
+
+// addrsFor takes the container's addresses from what the guest
+// configured: the fixed NAT ones for a static config (whatever the reply,
+// which older agents leave empty), the lease of the container's NIC for
+// DHCP. Without DNS servers in the lease, the router serves DNS (vmnet's
+// gateway forwards to the Mac's resolver).
+func addrsFor(rec state.ContainerRecord, nc agent.NetworkConfig, st agent.NetworkStatus) (guestAddrs, error) {
+	if !nc.UsesDHCP() {
+		ip, _, _ := net.ParseCIDR(natAddress)
+		return guestAddrs{IP: ip.String(), DNS: []string{natDNS}}, nil
+	}
+	for _, i := range st.Interfaces {
+		if !strings.EqualFold(i.MAC, rec.MAC) || i.Lease == nil {
+			continue
+		}
+		ip, _, err := net.ParseCIDR(i.Address)
+		if err != nil {
+			return guestAddrs{}, fmt.Errorf("the guest reported address %q for its NIC (MAC %s): %w", i.Address, rec.MAC, api.ErrCorrupt)
+		}
+		a := guestAddrs{IP: ip.String(), DNS: st.DNS, Search: st.Search}
+		if len(a.DNS) == 0 && i.Lease.Router != "" {
+			a.DNS = []string{i.Lease.Router}
+		}
+		return a, nil
+	}
+	return guestAddrs{}, fmt.Errorf("the guest reported no DHCP lease for its NIC (MAC %s): %w", rec.MAC, api.ErrUnavailable)
+}
+
 // guestContainer is the agent's container configuration: disks by serial,
 // hostname, and name resolution.
-func guestContainer(rec state.ContainerRecord) agent.ContainerConfig {
+func guestContainer(rec state.ContainerRecord, a guestAddrs) agent.ContainerConfig {
 	host := hostname(rec)
-	ip, _, _ := net.ParseCIDR(natAddress)
-	return agent.ContainerConfig{
+	cc := agent.ContainerConfig{
 		ID:       rec.ID,
 		Base:     agent.Device{Serial: diskBase},
 		Upper:    agent.Device{Serial: diskUpper},
 		Hostname: host,
-		Hosts:    []agent.HostEntry{{IP: ip.String(), Names: []string{host}}},
-		DNS:      &agent.DNS{Servers: []string{natDNS}},
+		Hosts:    []agent.HostEntry{{IP: a.IP, Names: []string{host}}},
 	}
+	if len(a.DNS) > 0 {
+		cc.DNS = &agent.DNS{Servers: a.DNS, Search: a.Search}
+	}
+	return cc
 }
 
 // hostname is the spec's, else the short id (docker's default).

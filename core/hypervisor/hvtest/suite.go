@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +34,8 @@ type Env struct {
 	// Subset runs only the process checks (slow emulated guests).
 	Subset bool
 	// Network, if set, is attached to the process VM; the guest gets
-	// 10.0.2.15/24 via 10.0.2.2 on it.
+	// 10.0.2.15/24 via 10.0.2.2 on it. Another VM then gets the same by
+	// DHCP (RunDHCP), in Subset mode too.
 	Network *hypervisor.Network
 	CPUs    int
 	MemMiB  int
@@ -153,6 +157,9 @@ func run(t *testing.T, c *agent.Client, container, id string, spec agent.Process
 func Run(t *testing.T, env Env) {
 	f := Get(t, env.Arch)
 	t.Run("processes", func(t *testing.T) { testProcesses(t, env, f) })
+	if env.Network != nil {
+		t.Run("network by DHCP", func(t *testing.T) { RunDHCP(t, env) })
+	}
 	if env.Subset {
 		return
 	}
@@ -189,9 +196,11 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	}
 	if env.Network != nil {
 		nc := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: env.Network.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+		start := time.Now()
 		if err := c.ConfigureNetwork(ctx, nc); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("static network configured in %v", time.Since(start).Round(time.Millisecond))
 	}
 	cc := agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}, Upper: agent.Device{Serial: "upper"},
 		Hostname: "berth-test", DNS: &agent.DNS{Servers: []string{"10.0.2.3"}}}
@@ -321,6 +330,86 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 		}
 	})
 	_ = main
+	if err := hypervisor.Shutdown(ctx, m, c, 30*time.Second); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := m.Wait(ctx); err != nil {
+		t.Fatalf("after shutdown: %v", err)
+	}
+	assertGone(t, m)
+}
+
+// RunDHCP boots a VM on env.Network whose guest gets its address by
+// DHCP from the NAT, as it must from vz's (macOS vmnet). QEMU's user
+// networking serves DHCP too, with the addresses Network promises
+// (10.0.2.15/24 via 10.0.2.2, DNS 10.0.2.3), and forwards 10.0.2.2 to the
+// host's loopback, so a request to a server on the test host proves the
+// leased configuration works.
+func RunDHCP(t *testing.T, env Env) {
+	if env.Network == nil {
+		t.Fatal("hvtest.RunDHCP needs Env.Network")
+	}
+	f := Get(t, env.Arch)
+	cfg := env.config(t, f, "dhcp", hypervisor.Disk{ID: "base", Path: f.BaseDisk, ReadOnly: true})
+	cfg.Networks = []hypervisor.Network{*env.Network}
+	m, c := Boot(t, env.Driver, cfg)
+	ctx := timeout(t)
+	if !c.Info().Has(agent.FeatureDHCP) {
+		t.Fatalf("the agent does not announce %q: %+v", agent.FeatureDHCP, c.Info())
+	}
+	start := time.Now()
+	st, err := c.ApplyNetwork(ctx, agent.NetworkConfig{
+		Interfaces: []agent.Interface{{MAC: env.Network.MAC, Address: agent.AddressDHCP}}, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("DHCP lease in %v: %+v", time.Since(start).Round(time.Millisecond), st)
+	if len(st.Interfaces) != 1 || st.Interfaces[0].Lease == nil {
+		t.Fatalf("status %+v", st)
+	}
+	is, l := st.Interfaces[0], st.Interfaces[0].Lease
+	if is.Address != "10.0.2.15/24" || !strings.EqualFold(is.MAC, env.Network.MAC) || l.Server != "10.0.2.2" || l.Router != "10.0.2.2" ||
+		l.Duration <= 0 || st.Gateway != "10.0.2.2" || strings.Join(st.DNS, " ") != "10.0.2.3" {
+		t.Fatalf("status %+v, lease %+v", st, *l)
+	}
+
+	// Configuring again (a host that reconnects) gets the same lease;
+	// the virtio-net driver is loaded by now, so this times the DHCP
+	// exchange itself.
+	start = time.Now()
+	again, err := c.ApplyNetwork(ctx, agent.NetworkConfig{
+		Interfaces: []agent.Interface{{MAC: env.Network.MAC, Address: agent.AddressDHCP}}, Timeout: 30 * time.Second})
+	if err != nil || len(again.Interfaces) != 1 || again.Interfaces[0].Address != is.Address {
+		t.Fatalf("configure again: %+v, %v", again, err)
+	}
+	t.Logf("DHCP again in %v", time.Since(start).Round(time.Millisecond))
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "reached the host\n") }))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+
+	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "d", Base: agent.Device{Serial: "base"}, Hostname: "dhcp-test",
+		DNS: &agent.DNS{Servers: st.DNS, Search: st.Search}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Start(ctx, "d", "main", sh(fmt.Sprintf("ip -4 addr show; ip route; cat /proc/net/route /etc/resolv.conf; busybox wget -q -O - http://10.0.2.2:%d/", port)),
+		agent.Stdio{Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Collect(ctx, p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"inet 10.0.2.15/24", "default via 10.0.2.2",
+		"00000000\t0202000A", // /proc/net/route: default route, gateway 10.0.2.2 (hex, little-endian)
+		"nameserver 10.0.2.3", "reached the host",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Fatalf("no %q in the guest's view:\n%s%s", want, r.Stdout, r.Stderr)
+		}
+	}
 	if err := hypervisor.Shutdown(ctx, m, c, 30*time.Second); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}

@@ -1,0 +1,124 @@
+package runtime
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/state"
+)
+
+func netRecord() state.ContainerRecord {
+	var rec state.ContainerRecord
+	rec.ID = "0123456789abcdef0123"
+	rec.MAC = "02:aa:bb:cc:dd:ee"
+	return rec
+}
+
+func TestGuestNetworkPerBackend(t *testing.T) {
+	rec := netRecord()
+	static := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: rec.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+	dhcp := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}}, Timeout: 10 * time.Second}
+	for _, c := range []struct {
+		driver string
+		want   agent.NetworkConfig
+	}{
+		{"qemu", static},  // slirp: fixed addresses, no DHCP round trip
+		{"vz", dhcp},      // vmnet: addresses only by DHCP
+		{"", static},      // unknown backends keep the old behaviour
+		{"VZ ", static},   // names are exact
+		{"other", static}, // a test double
+	} {
+		t.Run(c.driver, func(t *testing.T) {
+			got := guestNetwork(rec, c.driver)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %+v, want %+v", got, c.want)
+			}
+			if got.UsesDHCP() != usesDHCP(c.driver) {
+				t.Fatalf("UsesDHCP %v, usesDHCP %v", got.UsesDHCP(), usesDHCP(c.driver))
+			}
+		})
+	}
+}
+
+func TestAddrsFor(t *testing.T) {
+	rec := netRecord()
+	static := guestNetwork(rec, "qemu")
+	dhcp := guestNetwork(rec, "vz")
+	lease := func(addr, router string, dns, search []string) agent.NetworkStatus {
+		return agent.NetworkStatus{
+			Interfaces: []agent.InterfaceStatus{{MAC: strings.ToUpper(rec.MAC), Name: "eth0", Address: addr,
+				Lease: &agent.Lease{Server: router, Router: router, DNS: dns, Duration: 24 * time.Hour}}},
+			Gateway: router, DNS: dns, Search: search,
+		}
+	}
+	cases := []struct {
+		name    string
+		nc      agent.NetworkConfig
+		st      agent.NetworkStatus
+		want    guestAddrs
+		wantErr error
+		errText string
+	}{
+		{"static ignores an empty reply (older agent)", static, agent.NetworkStatus{},
+			guestAddrs{IP: "10.0.2.15", DNS: []string{"10.0.2.3"}}, nil, ""},
+		{"static ignores whatever the reply says", static, lease("192.168.64.9/24", "192.168.64.1", nil, nil),
+			guestAddrs{IP: "10.0.2.15", DNS: []string{"10.0.2.3"}}, nil, ""},
+		{"vmnet lease", dhcp, lease("192.168.64.9/24", "192.168.64.1", []string{"192.168.64.1"}, []string{"lan"}),
+			guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}, Search: []string{"lan"}}, nil, ""},
+		{"slirp lease", dhcp, lease("10.0.2.15/24", "10.0.2.2", []string{"10.0.2.3"}, nil),
+			guestAddrs{IP: "10.0.2.15", DNS: []string{"10.0.2.3"}}, nil, ""},
+		{"no DNS in the lease: the router", dhcp, lease("192.168.64.9/24", "192.168.64.1", nil, nil),
+			guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}}, nil, ""},
+		{"no DNS, no router: keep the image's", dhcp, lease("192.168.64.9/24", "", nil, nil),
+			guestAddrs{IP: "192.168.64.9"}, nil, ""},
+		{"no lease in the reply", dhcp, agent.NetworkStatus{}, guestAddrs{}, api.ErrUnavailable,
+			"no DHCP lease for its NIC (MAC 02:aa:bb:cc:dd:ee)"},
+		{"lease for another NIC", dhcp, func() agent.NetworkStatus {
+			st := lease("192.168.64.9/24", "192.168.64.1", nil, nil)
+			st.Interfaces[0].MAC = "02:00:00:00:00:01"
+			return st
+		}(), guestAddrs{}, api.ErrUnavailable, "no DHCP lease"},
+		{"garbled address", dhcp, lease("192.168.64.9", "192.168.64.1", nil, nil), guestAddrs{}, api.ErrCorrupt,
+			`reported address "192.168.64.9"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := addrsFor(rec, c.nc, c.st)
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.errText) {
+					t.Fatalf("err = %v, want %v with %q", err, c.wantErr, c.errText)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, c.want)
+			}
+		})
+	}
+}
+
+func TestGuestContainerNetwork(t *testing.T) {
+	rec := netRecord()
+	rec.Spec.Hostname = "web"
+	// The static case is what it always was.
+	a, _ := addrsFor(rec, guestNetwork(rec, "qemu"), agent.NetworkStatus{})
+	cc := guestContainer(rec, a)
+	want := agent.ContainerConfig{ID: rec.ID, Base: agent.Device{Serial: diskBase}, Upper: agent.Device{Serial: diskUpper},
+		Hostname: "web", Hosts: []agent.HostEntry{{IP: "10.0.2.15", Names: []string{"web"}}},
+		DNS: &agent.DNS{Servers: []string{"10.0.2.3"}}}
+	if !reflect.DeepEqual(cc, want) {
+		t.Fatalf("static: %+v, want %+v", cc, want)
+	}
+	cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}, Search: []string{"lan"}})
+	if cc.Hosts[0].IP != "192.168.64.9" || !reflect.DeepEqual(cc.DNS, &agent.DNS{Servers: []string{"192.168.64.1"}, Search: []string{"lan"}}) {
+		t.Fatalf("DHCP: %+v %+v", cc.Hosts, cc.DNS)
+	}
+	if cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9"}); cc.DNS != nil {
+		t.Fatalf("no DNS servers must keep the image's resolv.conf, got %+v", cc.DNS)
+	}
+}
