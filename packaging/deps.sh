@@ -33,6 +33,7 @@ apt_packages=(
   docker-registry   # a real registry on loopback for tests
   apache2-utils     # htpasswd for the registry's auth tests
   shellcheck        # lints the packaging scripts (make lint)
+  iproute2          # ip(8): network namespaces for the guest network tests
 )
 
 missing=()

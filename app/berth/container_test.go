@@ -143,7 +143,8 @@ func TestDetachedLifecycle(t *testing.T) {
 		t.Fatalf("ls -q = %q", out)
 	}
 	c := inspect(t, home, id[:6])
-	if c.Name != "web" || c.State != api.StateRunning || c.Spec.Labels["tier"] != "front" || c.CPUs != 1 || c.MemoryMiB != 256 {
+	if c.Name != "web" || c.State != api.StateRunning || c.Spec.Labels["tier"] != "front" || c.CPUs != 1 || c.MemoryMiB != 256 ||
+		c.IPAddress != "10.0.2.15" {
 		t.Fatalf("inspect: %+v", c)
 	}
 

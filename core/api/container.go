@@ -79,6 +79,9 @@ type Container struct {
 	ConsoleLog string `json:"consoleLog"`
 	// PID of the VM process on the host, while active.
 	PID int `json:"pid,omitempty"`
+	// IPAddress is the container's address in its VM's network, while
+	// running.
+	IPAddress string `json:"ipAddress,omitempty"`
 }
 
 // ShortID is the first 12 characters of a container id, as docker shows.

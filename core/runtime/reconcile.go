@@ -136,7 +136,7 @@ func (m *Manager) markEnded(rec state.ContainerRecord, why string) error {
 	h.endRun(func() {
 		rec, err = m.update(rec.ID, func(r *state.ContainerRecord) error {
 			r.State, r.ExitCode, r.Error = api.StateExited, 255, why
-			r.Finished, r.VM, r.PID = time.Now().UTC(), nil, 0
+			r.Finished, r.VM, r.PID, r.IPAddress = time.Now().UTC(), nil, 0, ""
 			return nil
 		})
 	})

@@ -36,6 +36,7 @@ type supervisor struct {
 
 	stdinMu  sync.Mutex
 	stdinFed bool
+	ip       string // the guest's address, once configured
 
 	mu         sync.Mutex
 	killReason string // set when the VM is killed on purpose
@@ -123,7 +124,7 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		}
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
-	rec, err = m.transition(rec.ID, api.StateRunning, nil)
+	rec, err = m.transition(rec.ID, api.StateRunning, func(r *state.ContainerRecord) { r.IPAddress = s.ip })
 	if err != nil {
 		s.kill("state write failed")
 		return api.Container{}, err
@@ -184,6 +185,7 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord) error 
 	if nc.UsesDHCP() {
 		s.m.log.Info("guest network by DHCP", "id", api.ShortID(rec.ID), "address", addrs.IP, "dns", addrs.DNS)
 	}
+	s.ip = addrs.IP
 	if err := c.CreateContainer(ctx, guestContainer(rec, addrs)); err != nil {
 		return fmt.Errorf("prepare root filesystem: %w", err)
 	}
@@ -366,7 +368,7 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 		var err error
 		rec, err = m.update(s.id, func(r *state.ContainerRecord) error {
 			r.State, r.ExitCode, r.Error, r.ConsoleTail = st, code, cause, tail
-			r.Finished, r.VM, r.PID = time.Now().UTC(), nil, 0
+			r.Finished, r.VM, r.PID, r.IPAddress = time.Now().UTC(), nil, 0, ""
 			return nil
 		})
 		if err != nil {
