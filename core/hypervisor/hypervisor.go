@@ -3,6 +3,7 @@ package hypervisor
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"regexp"
 	"strings"
@@ -250,4 +251,31 @@ func Shutdown(ctx context.Context, m Machine, agent Shutdowner, timeout time.Dur
 		cancel()
 	}
 	return m.Stop(ctx, timeout)
+}
+
+// StopWithin is how every backend's Machine.Stop goes: unless the VM is
+// already gone (done closed), ask the guest to power off with request,
+// wait up to timeout, and kill the VM if the request failed or the time
+// ran out.
+func StopWithin(ctx context.Context, id string, done <-chan struct{}, timeout time.Duration,
+	request func(context.Context) error, kill func() error) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	if err := request(ctx); err != nil {
+		slog.Warn("graceful stop failed, killing the VM", "id", id, "err", err)
+		return kill()
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	slog.Warn("VM did not power off in time, killing it", "id", id, "timeout", timeout)
+	return kill()
 }

@@ -294,26 +294,12 @@ func (m *Machine) Wait(ctx context.Context) error {
 	}
 }
 
+// Stop presses the guest's ACPI power button (QMP system_powerdown), which
+// the agent answers by shutting down, and kills the VM after timeout.
 func (m *Machine) Stop(ctx context.Context, timeout time.Duration) error {
-	select {
-	case <-m.done:
-		return nil
-	default:
-	}
-	if err := qmpCommand(ctx, m.h.ControlSocket, "system_powerdown"); err != nil {
-		slog.Warn("ACPI power-down failed, killing the VM", "id", m.h.ID, "err", err)
-		return m.Kill()
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-m.done:
-		return nil
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	slog.Warn("VM did not power off in time, killing it", "id", m.h.ID, "timeout", timeout)
-	return m.Kill()
+	return hypervisor.StopWithin(ctx, m.h.ID, m.done, timeout, func(ctx context.Context) error {
+		return qmpCommand(ctx, m.h.ControlSocket, "system_powerdown")
+	}, m.Kill)
 }
 
 func (m *Machine) Kill() error {

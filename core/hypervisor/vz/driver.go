@@ -385,31 +385,15 @@ func (m *Machine) Wait(ctx context.Context) error {
 // which the agent answers by shutting down), waits up to timeout, then
 // stops the VM.
 func (m *Machine) Stop(ctx context.Context, timeout time.Duration) error {
-	select {
-	case <-m.done:
-		return nil
-	default:
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	rep, err := call(cctx, m.h.ControlSocket, request{Op: opStop})
-	cancel()
-	if err == nil {
-		err = errorFor(rep)
-	}
-	if err != nil {
-		slog.Warn("graceful stop failed, stopping the VM", "id", m.h.ID, "err", err)
-		return m.Kill()
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-m.done:
-		return nil
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	slog.Warn("VM did not power off in time, stopping it", "id", m.h.ID, "timeout", timeout)
-	return m.Kill()
+	return hypervisor.StopWithin(ctx, m.h.ID, m.done, timeout, func(ctx context.Context) error {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		rep, err := call(cctx, m.h.ControlSocket, request{Op: opStop})
+		if err == nil {
+			err = errorFor(rep)
+		}
+		return err
+	}, m.Kill)
 }
 
 // Kill stops the VM at once: through its host process (the framework's
