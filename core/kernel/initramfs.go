@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 )
@@ -169,5 +170,35 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return "", fmt.Errorf("write initramfs: %w", err)
 	}
+	pruneInitramfs(opts.CacheDir, opts.Kernel.Arch, out, time.Now())
 	return out, nil
+}
+
+// Initramfs images kept per arch beside the newest: every agent build
+// makes a new image, and the cache must not grow without end.
+const (
+	keepInitramfs   = 3
+	initramfsMinAge = time.Hour // a VM may be about to boot a recent one
+)
+
+// pruneInitramfs removes all but the newest images of arch (and never
+// keep, the one just made, nor any image younger than initramfsMinAge).
+func pruneInitramfs(dir, arch, keep string, now time.Time) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "initramfs-"+arch+"-*.cpio"))
+	type image struct {
+		path string
+		mod  time.Time
+	}
+	var images []image
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && p != keep {
+			images = append(images, image{p, fi.ModTime()})
+		}
+	}
+	sort.Slice(images, func(i, j int) bool { return images[i].mod.After(images[j].mod) })
+	for i, im := range images {
+		if i >= keepInitramfs-1 && now.Sub(im.mod) > initramfsMinAge {
+			os.Remove(im.path)
+		}
+	}
 }

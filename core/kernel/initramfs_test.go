@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/testenv"
@@ -133,5 +134,29 @@ func TestBuildInitramfsRejectsBadInput(t *testing.T) {
 	_, err = BuildInitramfs(ctx, InitramfsOptions{Kernel: Kernel{Arch: "amd64"}, Agent: script, CacheDir: t.TempDir()})
 	if !errors.Is(err, api.ErrInvalidArgument) {
 		t.Fatalf("non-ELF agent: %v", err)
+	}
+}
+
+func TestPruneInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	mk := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("x"), 0o644)
+		os.Chtimes(p, now.Add(-age), now.Add(-age))
+		return p
+	}
+	keep := mk("initramfs-amd64-new.cpio", 0)
+	recent := mk("initramfs-amd64-recent.cpio", 10*time.Minute)
+	old1 := mk("initramfs-amd64-old1.cpio", 2*time.Hour)
+	old2 := mk("initramfs-amd64-old2.cpio", 3*time.Hour)
+	old3 := mk("initramfs-amd64-old3.cpio", 4*time.Hour)
+	other := mk("initramfs-arm64-old.cpio", 5*time.Hour)
+	pruneInitramfs(dir, "amd64", keep, now)
+	for p, want := range map[string]bool{keep: true, recent: true, old1: true, old2: false, old3: false, other: true} {
+		_, err := os.Stat(p)
+		if (err == nil) != want {
+			t.Errorf("%s kept=%v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }
