@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/agent"
-	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/kernel/layout"
 )
 
 // VsockPort is where the agent listens when there is no virtio-serial port.
@@ -60,14 +60,14 @@ func run() error {
 		}
 		trace("started")
 	}
-	if err := agent.LoadModules(kernel.ModuleList(kernel.GroupBoot), kernel.ModulesDir, trace); err != nil {
+	if err := agent.LoadModules(layout.ModuleList(layout.GroupBoot), layout.ModulesDir, trace); err != nil {
 		return err
 	}
 	features := []string{agent.FeatureACPIButton}
 	// x86_64 binaries (--rosetta): before serving, so the host learns
 	// from the handshake whether they will run.
 	if x := agent.ParseX86Setup(cmdline); x.Wanted() {
-		err := agent.LoadModules(kernel.ModuleList(kernel.GroupRosetta), kernel.ModulesDir, trace)
+		err := agent.LoadModules(layout.ModuleList(layout.GroupRosetta), layout.ModulesDir, trace)
 		interp := ""
 		if err == nil {
 			interp, err = agent.SetupX86(x)
@@ -90,14 +90,14 @@ func run() error {
 		for _, g := range []struct {
 			name  string
 			ready chan struct{}
-		}{{kernel.GroupDisk, disks}, {kernel.GroupNet, network}, {kernel.GroupExtra, nil}} {
-			if g.name == kernel.GroupExtra {
+		}{{layout.GroupDisk, disks}, {layout.GroupNet, network}, {layout.GroupExtra, nil}} {
+			if g.name == layout.GroupExtra {
 				select {
 				case <-firstStart:
 				case <-time.After(5 * time.Second):
 				}
 			}
-			if err := agent.LoadModules(kernel.ModuleList(g.name), kernel.ModulesDir, trace); err != nil {
+			if err := agent.LoadModules(layout.ModuleList(g.name), layout.ModulesDir, trace); err != nil {
 				fmt.Fprintf(os.Stderr, "berth agent: %s modules: %v\n", g.name, err)
 			}
 			if g.ready != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/berthvm/berth/core/kernel/layout"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,15 +16,14 @@ import (
 	"github.com/berthvm/berth/core/api"
 )
 
-// Paths inside the initramfs, shared with the agent (app/agent).
+// Paths inside the initramfs, shared with the agent (see layout).
 const (
-	InitPath   = "/init"
-	ModulesDir = "/berth/modules"
+	InitPath   = layout.InitPath
+	ModulesDir = layout.ModulesDir
 )
 
-// ModuleList is where the initramfs lists a group's modules, one name a
-// line, in load order.
-func ModuleList(group string) string { return "/berth/modules." + group }
+// ModuleList is where the initramfs lists a group's modules.
+func ModuleList(group string) string { return layout.ModuleList(group) }
 
 // initramfsFormat changes whenever the layout above changes, so cached
 // images from an older layout are not reused.

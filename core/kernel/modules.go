@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"github.com/berthvm/berth/core/kernel/layout"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,21 +20,12 @@ type ModuleGroup struct {
 	Modules []string // wanted names; dependencies are added
 }
 
-// Module groups, in the order the agent loads them. Whatever a kernel has
-// built in is skipped.
+// Module groups, in the order the agent loads them (see layout).
 const (
-	// GroupBoot: what the agent needs to reach the host under QEMU
-	// (virtio-mmio devices: microvm, virt). Loaded before serving.
-	GroupBoot = "boot"
-	// GroupDisk: the container's disks and overlayfs. Loaded while the
-	// agent already serves; create_container waits for them.
-	GroupDisk = "disk"
-	// GroupNet: the NIC; configure_network waits for it.
-	GroupNet = "net"
-	// GroupExtra: the ACPI power button and its input events (graceful
-	// stop from QMP), and the balloon that reports freed memory to the
-	// host.
-	GroupExtra = "extra"
+	GroupBoot  = layout.GroupBoot
+	GroupDisk  = layout.GroupDisk
+	GroupNet   = layout.GroupNet
+	GroupExtra = layout.GroupExtra
 )
 
 // DefaultModuleGroups serve a guest under QEMU.

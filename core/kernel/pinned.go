@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthvm/berth/core/kernel/layout"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -63,10 +64,8 @@ var MacKernel = Pin{
 	Size:   59812568,
 }
 
-// GroupRosetta holds what the agent needs to register Rosetta (the
-// virtio-fs share and binfmt_misc); it loads only when the kernel command
-// line asks for Rosetta.
-const GroupRosetta = "rosetta"
+// GroupRosetta holds what the agent needs to register Rosetta (layout).
+const GroupRosetta = layout.GroupRosetta
 
 // VZModuleGroups serve a guest on Apple's Virtualization framework, whose
 // devices are virtio-pci: the agent is reached over vsock, the console is
