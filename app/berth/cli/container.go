@@ -38,7 +38,7 @@ func (a *app) startCommand() *cobra.Command {
 				return a.attachAndStart(ctx, c, ctr, interactive && ctr.Spec.OpenStdin, ctr.Spec.TTY, true)
 			}
 			return eachContainer(args, a.streams, func(ref string) error {
-				_, err := c.StartContainer(ctx, ref, nil)
+				_, err := a.startWithProgress(ctx, c, ref)
 				return err
 			})
 		},

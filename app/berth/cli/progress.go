@@ -82,6 +82,20 @@ func (b *bars) finish() {
 	b.drawLocked()
 }
 
+// clear erases what was drawn: for steps whose end needs no record (a
+// boot before the container's own output).
+func (b *bars) clear() {
+	if !b.tty {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn > 0 {
+		fmt.Fprintf(b.w, "\x1b[%dA\x1b[J", b.drawn)
+		b.drawn = 0
+	}
+}
+
 func (b *bars) drawLocked() {
 	b.last = time.Now()
 	var sb strings.Builder

@@ -142,7 +142,7 @@ func (a *app) runCommand() *cobra.Command {
 				return withCode(ExitUsage, err)
 			}
 			if detach {
-				if _, err := c.StartContainer(ctx, created.ID, nil); err != nil {
+				if _, err := a.startWithProgress(ctx, c, created.ID); err != nil {
 					return startError(err)
 				}
 				fmt.Fprintln(a.streams.Out, created.ID)
@@ -212,7 +212,7 @@ func (a *app) attachAndStart(ctx context.Context, c *client.Client, ctr api.Cont
 		defer stopProxy()
 	}
 	if start {
-		if _, err := c.StartContainer(ctx, ctr.ID, nil); err != nil {
+		if _, err := a.startWithProgress(ctx, c, ctr.ID); err != nil {
 			return startError(err)
 		}
 	}
@@ -292,4 +292,17 @@ func (a *app) proxySignals(ctx context.Context, c *client.Client, id string) (st
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
+}
+
+// startWithProgress starts a container, drawing what takes time (a first
+// kernel download, an initramfs build, the boot) on a terminal's stderr.
+func (a *app) startWithProgress(ctx context.Context, c *client.Client, id string) (api.Container, error) {
+	b := newBars(a.streams.Err)
+	ctr, err := c.StartContainer(ctx, id, b.update)
+	if err == nil {
+		b.clear() // the container's output follows: no trace of the bars
+	} else {
+		b.finish()
+	}
+	return ctr, err
 }
