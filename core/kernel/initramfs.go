@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"github.com/berthvm/berth/core/kernel/layout"
@@ -27,7 +28,7 @@ func ModuleList(group string) string { return layout.ModuleList(group) }
 
 // initramfsFormat changes whenever the layout above changes, so cached
 // images from an older layout are not reused.
-const initramfsFormat = "berth-initramfs-2"
+const initramfsFormat = "berth-initramfs-3"
 
 // InitramfsOptions say what goes into an initramfs.
 type InitramfsOptions struct {
@@ -93,6 +94,7 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 			if err != nil {
 				return "", fmt.Errorf("module %s: %w", m.Name, err)
 			}
+			data = stripModuleSignature(data)
 			contents[m.Name] = data
 			fmt.Fprintf(h, "\n%s %d\n", m.Name, len(data))
 			h.Write(data)
@@ -172,6 +174,30 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 	}
 	pruneInitramfs(opts.CacheDir, opts.Kernel.Arch, out, time.Now())
 	return out, nil
+}
+
+// moduleSigMagic ends a module with an appended signature.
+const moduleSigMagic = "~Module signature appended~\n"
+
+// stripModuleSignature drops a module's appended signature. The kernel
+// then loads it unverified (Debian's kernels do not force signatures;
+// the kernel notes a taint), which saves checking an RSA signature per
+// module at every boot: tens of milliseconds each under emulation. The
+// modules were verified once already, by apt, when make deps fetched the
+// kernel package (or by sha256 against the pin, on macOS).
+func stripModuleSignature(ko []byte) []byte {
+	// [module][signature][struct module_signature: 12 bytes][magic]
+	const tail = 12
+	n := len(ko) - len(moduleSigMagic)
+	if n < tail || string(ko[n:]) != moduleSigMagic {
+		return ko
+	}
+	sigLen := int(binary.BigEndian.Uint32(ko[n-4 : n]))
+	end := n - tail - sigLen
+	if sigLen <= 0 || end <= 0 {
+		return ko
+	}
+	return ko[:end]
 }
 
 // Initramfs images kept per arch beside the newest: every agent build

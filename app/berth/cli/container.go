@@ -107,16 +107,11 @@ func (a *app) killCommand() *cobra.Command {
 		Use:   "kill [flags] CONTAINER...",
 		Short: "Send a signal to containers' main processes",
 		Args:  minArgs(1, "CONTAINER..."),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			return eachContainer(args, a.streams, func(ref string) error {
 				return c.KillContainer(cmd.Context(), ref, signal)
 			})
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
 	return cmd
@@ -166,12 +161,7 @@ func (a *app) waitCommand() *cobra.Command {
 		Use:   "wait CONTAINER...",
 		Short: "Wait until containers stop, then print their exit codes",
 		Args:  minArgs(1, "CONTAINER..."),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			for _, ref := range args {
 				ctr, err := c.WaitContainer(cmd.Context(), ref)
 				if err != nil {
@@ -180,7 +170,7 @@ func (a *app) waitCommand() *cobra.Command {
 				fmt.Fprintln(a.streams.Out, ctr.ExitCode)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -189,12 +179,7 @@ func (a *app) pruneCommand() *cobra.Command {
 		Use:   "prune",
 		Short: "Remove every stopped container",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
 			ids, err := c.PruneContainers(cmd.Context())
 			for _, id := range ids {
 				fmt.Fprintln(a.streams.Out, id)
@@ -204,7 +189,7 @@ func (a *app) pruneCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.streams.Out, "Removed %d containers\n", len(ids))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -216,12 +201,7 @@ func (a *app) lsCommand() *cobra.Command {
 		Aliases: []string{"ps", "list"},
 		Short:   "List containers",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
 			list, err := c.Containers(cmd.Context(), all)
 			if err != nil {
 				return err
@@ -236,7 +216,7 @@ func (a *app) lsCommand() *cobra.Command {
 				list = []api.Container{}
 			}
 			return render(a.streams.Out, format, list, func(w io.Writer) error { return printContainers(w, list, time.Now()) })
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show stopped containers too")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only container ids")
@@ -290,12 +270,7 @@ func (a *app) inspectCommand() *cobra.Command {
 		Use:   "inspect [flags] CONTAINER|IMAGE...",
 		Short: "Show details of containers (or images) as JSON",
 		Args:  minArgs(1, "CONTAINER|IMAGE..."),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			var out []any
 			for _, ref := range args {
 				v, err := inspectOne(cmd.Context(), c, ref)
@@ -313,7 +288,7 @@ func (a *app) inspectCommand() *cobra.Command {
 				return nil
 			}
 			return render(a.streams.Out, "json", out, nil)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template applied to each object")
 	return cmd

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
 	"os"
 
 	"github.com/berthvm/berth/core/api"
@@ -37,27 +36,7 @@ func (a *app) execCommand() *cobra.Command {
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			defer stream.Close()
-			restore := func() {}
-			if tty {
-				restore = a.rawTerminal(ctx, stream)
-			}
-			defer restore()
-			if interactive {
-				go func() {
-					io.Copy(stream.Stdin(), a.streams.In)
-					stream.Stdin().Close()
-				}()
-			}
-			exit, err := stream.Copy(a.streams.Out, a.streams.Err)
-			restore()
-			if err != nil {
-				return startError(err)
-			}
-			if exit.ExitCode != 0 {
-				return &exitError{code: exit.ExitCode}
-			}
-			return nil
+			return a.relay(ctx, stream, interactive, tty, nil)
 		},
 	}
 	f := cmd.Flags()

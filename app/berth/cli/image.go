@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/client"
 	"github.com/spf13/cobra"
 )
 
@@ -34,12 +35,7 @@ func (a *app) imagePullCommand() *cobra.Command {
 		Short:   "Pull an image from a registry and prepare its root filesystem",
 		Example: "  berth image pull alpine:3\n  berth image pull --platform linux/arm64 ghcr.io/org/app:1\n  berth image pull --scheme http 10.0.0.5:5000/app",
 		Args:    exactArgs(1, "REF"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			b := a.bars(quiet)
 			im, err := c.ImagePull(cmd.Context(), api.ImagePullRequest{Ref: args[0], Platform: platform, Scheme: scheme}, b.update)
 			b.finish()
@@ -52,7 +48,7 @@ func (a *app) imagePullCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.streams.Out, "Pulled %s (%s, %s)\nDigest: %s\n", firstName(im, args[0]), im.Platform, humanBytes(im.Size), im.Digest)
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&platform, "platform", "", "os/arch[/variant] to pull from a multi-platform image (default linux/<host arch>)")
@@ -198,12 +194,7 @@ func (a *app) imageListCommand() *cobra.Command {
 		Aliases: []string{"list"},
 		Short:   "List local images",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
 			images, err := c.Images(cmd.Context())
 			if err != nil {
 				return err
@@ -228,7 +219,7 @@ func (a *app) imageListCommand() *cobra.Command {
 				return nil
 			}
 			return render(a.streams.Out, format, images, func(w io.Writer) error { return printImages(w, images, digests) })
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template applied to each image")
@@ -296,12 +287,7 @@ func (a *app) imageInspectCommand() *cobra.Command {
 		Use:   "inspect REF...",
 		Short: "Show images' details: config, layers, root filesystem disk",
 		Args:  minArgs(1, "REF..."),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			var all []api.ImageDetail
 			for _, ref := range args {
 				d, err := c.ImageInspect(cmd.Context(), ref)
@@ -319,7 +305,7 @@ func (a *app) imageInspectCommand() *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' (default) or a Go template, e.g. {{.RootFS.Path}}")
 	return cmd
@@ -330,15 +316,10 @@ func (a *app) imageTagCommand() *cobra.Command {
 		Use:   "tag SOURCE TARGET",
 		Short: "Give an image another name",
 		Args:  exactArgs(2, "SOURCE TARGET"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.ImageTag(cmd.Context(), args[0], args[1])
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
+			_, err := c.ImageTag(cmd.Context(), args[0], args[1])
 			return err
-		},
+		}),
 	}
 }
 
@@ -349,12 +330,7 @@ func (a *app) imageRemoveCommand() *cobra.Command {
 		Aliases: []string{"remove", "rmi"},
 		Short:   "Remove image names, and images left without one",
 		Args:    minArgs(1, "REF..."),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			var errs []string
 			for _, ref := range args {
 				res, err := c.ImageRemove(cmd.Context(), ref, force)
@@ -373,7 +349,7 @@ func (a *app) imageRemoveCommand() *cobra.Command {
 				return fmt.Errorf("%s", strings.Join(errs, "\n"))
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove even if containers use it or several names point at it")
 	return cmd

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/berthvm/berth/core/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berthvm/berth/core/api"
@@ -21,18 +22,13 @@ func (a *app) systemKernelCommand() *cobra.Command {
 		Long: "Show the guest kernel containers boot when they name none (berth run --kernel names one).\n" +
 			"On macOS the default is a pinned Debian arm64 kernel, downloaded on the first container start.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
 			info, err := c.Kernel(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return render(a.streams.Out, format, info, func(w io.Writer) error { return printKernel(w, info) })
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template")
 	cmd.AddCommand(a.systemKernelSetCommand(), a.systemKernelFetchCommand())
@@ -87,12 +83,7 @@ func (a *app) systemKernelFetchCommand() *cobra.Command {
 		Use:   "fetch",
 		Short: "Download the built-in kernel now instead of on the first container start (macOS)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
 			b := a.bars(quiet)
 			info, err := c.FetchKernel(cmd.Context(), b.update)
 			b.finish()
@@ -100,7 +91,7 @@ func (a *app) systemKernelFetchCommand() *cobra.Command {
 				return err
 			}
 			return printKernel(a.streams.Out, info)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
 	return cmd

@@ -158,3 +158,18 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	}
 	return c, nil
 }
+
+// withDaemon adapts a command body that needs the daemon: it connects,
+// starting a daemon if none answers, and closes the client after. Commands
+// that validate their flags first connect themselves, so that a usage
+// error never starts a daemon.
+func (a *app) withDaemon(run func(cmd *cobra.Command, args []string, c *client.Client) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := a.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return run(cmd, args, c)
+	}
+}

@@ -194,8 +194,27 @@ func (a *app) attachAndStart(ctx context.Context, c *client.Client, ctr api.Cont
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	defer stream.Close()
+	if !tty {
+		stopProxy := a.proxySignals(ctx, c, ctr.ID)
+		defer stopProxy()
+	}
+	var begin func() error
+	if start {
+		begin = func() error {
+			_, err := a.startWithProgress(ctx, c, ctr.ID)
+			return startError(err)
+		}
+	}
+	return a.relay(ctx, stream, stdin, tty, begin)
+}
 
+// relay connects the user's terminal to an attach or exec stream: raw
+// mode and resizes for a TTY, stdin if asked; then begin (starting the
+// container, for run); then output until the exit frame. The process's
+// status becomes this command's; a process that could not run maps to
+// docker's 126/127, anything else that failed to 125.
+func (a *app) relay(ctx context.Context, stream *client.Stream, stdin, tty bool, begin func() error) error {
+	defer stream.Close()
 	restore := func() {}
 	if tty {
 		restore = a.rawTerminal(ctx, stream)
@@ -207,19 +226,15 @@ func (a *app) attachAndStart(ctx context.Context, c *client.Client, ctr api.Cont
 			stream.Stdin().Close()
 		}()
 	}
-	if !tty {
-		stopProxy := a.proxySignals(ctx, c, ctr.ID)
-		defer stopProxy()
-	}
-	if start {
-		if _, err := a.startWithProgress(ctx, c, ctr.ID); err != nil {
-			return startError(err)
+	if begin != nil {
+		if err := begin(); err != nil {
+			return err
 		}
 	}
 	exit, err := stream.Copy(a.streams.Out, a.streams.Err)
 	restore()
 	if err != nil {
-		return withCode(max(exit.ExitCode, ExitUsage), err)
+		return startError(err)
 	}
 	if exit.ExitCode != 0 {
 		return &exitError{code: exit.ExitCode}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/client"
 	"github.com/spf13/cobra"
 )
 
@@ -28,18 +29,13 @@ func (a *app) systemInfoCommand() *cobra.Command {
 		Use:   "info",
 		Short: "Show host capabilities and daemon details",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
 			info, err := c.SystemInfo(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return render(a.streams.Out, format, info, func(w io.Writer) error { return printSystemInfo(w, info) })
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template")
 	return cmd

@@ -149,7 +149,15 @@ func run(n int, arch hypervisor.Arch) error {
 	fl, tot := median(floors), med(func(s sample) time.Duration { return s.total })
 	fmt.Printf("  %-58s %8.1f ms\n", "floor: QEMU exec -> first output of a print-and-poweroff init", ms(fl))
 	fmt.Printf("  %-58s %8.1f ms\n", "floor: kernel start -> its init printed", ms(median(floorInit)))
-	fmt.Printf("  %-58s %8.2f (goal <= 1.15)\n", "ratio berth / floor", float64(tot)/float64(fl))
+	fmt.Printf("  %-58s %8.2f (goal <= 1.15)\n", "ratio berth / floor (of the medians)", float64(tot)/float64(fl))
+	// Each berth run follows its floor run: the ratio within a pair
+	// cancels the drift of a shared, noisy machine.
+	var pairs []float64
+	for i := range samples {
+		pairs = append(pairs, float64(samples[i].total)/float64(floors[i]))
+	}
+	slices.Sort(pairs)
+	fmt.Printf("  %-58s %8.2f (goal <= 1.15)\n", "ratio berth / floor (median of paired runs)", pairs[len(pairs)/2])
 
 	qrss, qpss, self, err := idleMemory(ctx, d, k, arch, agentBin, cache, base, filepath.Join(work, "idle"))
 	if err != nil {
