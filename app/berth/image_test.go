@@ -17,6 +17,7 @@ import (
 	"github.com/berthvm/berth/core/image/registrytest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -37,16 +38,7 @@ func TestImageCommandsEndToEnd(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 
-	img, err := random.Image(300_000, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := linuxImage(t, 300_000, 3)
 	src := reg.Host + "/e2e/app:1"
 	ref, _ := name.ParseReference(src)
 	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: reg.User, Password: reg.Password})); err != nil {
@@ -138,16 +130,7 @@ func TestImageCommandsEndToEnd(t *testing.T) {
 func TestDaemonSIGKILLDuringPull(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	img, err := random.Image(12<<20, 5) // 5 incompressible layers of 12 MiB
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := linuxImage(t, 12<<20, 5) // 5 incompressible layers of 12 MiB
 	src := reg.Host + "/e2e/big:1"
 	ref, _ := name.ParseReference(src)
 	if err := remote.Write(ref, img); err != nil {
@@ -191,4 +174,20 @@ func TestDaemonSIGKILLDuringPull(t *testing.T) {
 	if !strings.Contains(out, "Pulled "+src) {
 		t.Fatalf("pull after the crash: %s", out)
 	}
+}
+
+// linuxImage is a random linux/amd64 image of layers layers of size bytes.
+func linuxImage(t *testing.T, size int64, layers int64) v1.Image {
+	t.Helper()
+	img, err := random.Image(size, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -266,7 +266,7 @@ func TestProcesses(t *testing.T) {
 		if p.Stderr != nil {
 			t.Fatal("a terminal process has a separate stderr")
 		}
-		var out syncBuffer
+		var out testenv.Buffer
 		done := make(chan struct{})
 		go func() { io.Copy(&out, p.Stdout); close(done) }()
 		waitFor(t, func() bool { return strings.Contains(out.String(), "24 80") }, &out)
@@ -369,24 +369,6 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	if _, err := c2.Attach(ctx(t), "c", "nope", Stdio{}, false); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("attach to unknown process: %v", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a goroutine fills it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type stringer string
@@ -519,7 +501,7 @@ func TestServeResyncOnNewSession(t *testing.T) {
 		b.WriteString(payload)
 		pw.Write(b.Bytes())
 	}
-	var out syncBuffer
+	var out testenv.Buffer
 	served := make(chan error, 1)
 	go func() { served <- h.srv.Serve(rwc{pr, &out}) }()
 	hello(nonce{1}, 1)

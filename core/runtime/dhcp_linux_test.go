@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"github.com/berthvm/berth/core/testenv"
 	"log/slog"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func (r renamed) Name() string { return r.name }
 // addresses it otherwise fixes).
 func TestContainerNetworkByDHCP(t *testing.T) {
 	r := newRig(t)
-	var logged syncBuffer
+	var logged testenv.Buffer
 	r.m.Close()
 	cfg := r.cfg
 	cfg.Driver = renamed{r.cfg.Driver, "vz"}

@@ -4,7 +4,6 @@ package runtime
 // create to removal, and across a restart of the manager.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,7 +137,7 @@ func (r *rig) create(spec api.ContainerSpec) api.Container {
 func (r *rig) run(spec api.ContainerSpec, stdin string) (api.Container, string, string) {
 	r.t.Helper()
 	c := r.create(spec)
-	var out, errb syncBuffer
+	var out, errb testenv.Buffer
 	opts := AttachOptions{Stdout: &out, Stderr: &errb}
 	if stdin != "" {
 		opts.Stdin = strings.NewReader(stdin)
@@ -157,23 +155,6 @@ func (r *rig) run(spec api.ContainerSpec, stdin string) (api.Container, string, 
 		r.t.Fatal(err)
 	}
 	return end, out.String(), errb.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func sh(script string) []string { return []string{"sh", "-c", script} }
@@ -245,7 +226,7 @@ func TestStopExecPersistAndReadopt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var out syncBuffer
+	var out testenv.Buffer
 	code, err := r.m.Exec(ctx, c.ID, api.ExecSpec{Cmd: sh("echo exec $FROM_IMAGE; exit 4")}, ExecIO{Stdout: &out})
 	if err != nil || code != 4 || out.String() != "exec yes\n" {
 		t.Fatalf("exec: code %d err %v out %q", code, err, out.String())
@@ -265,7 +246,7 @@ func TestStopExecPersistAndReadopt(t *testing.T) {
 	if got := mustInspect(t, m2, c.ID); got.State != api.StateRunning || got.PID != pid {
 		t.Fatalf("after re-adoption: %s pid %d (was %d): %s", got.State, got.PID, pid, got.Error)
 	}
-	out = syncBuffer{}
+	out = testenv.Buffer{}
 	if code, err := m2.Exec(ctx, c.ID, api.ExecSpec{Cmd: []string{"cat", "/persist"}}, ExecIO{Stdout: &out}); err != nil || code != 0 || out.String() != "data\n" {
 		t.Fatalf("exec after re-adoption: %d %v %q", code, err, out.String())
 	}
@@ -291,7 +272,7 @@ func TestStopExecPersistAndReadopt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out2 syncBuffer
+	var out2 testenv.Buffer
 	wait, detach, _ := m2.Attach(c.ID, AttachOptions{Stdout: &out2})
 	defer detach()
 	if _, err := m2.Start(ctx, c.ID, nil); err != nil {

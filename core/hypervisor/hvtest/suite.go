@@ -3,6 +3,7 @@ package hvtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -551,4 +552,23 @@ func testAdopt(t *testing.T, env Env, f *Fixtures) {
 		t.Fatalf("original handle after the adopted VM powered off: %v", err)
 	}
 	assertGone(t, m2)
+}
+
+// StartAndHang plays a core in a child test process: it starts the VM
+// described by the JSON config with d, prints the VM's handle as JSON and
+// waits to be killed (tests SIGKILL it to show the VM survives its core).
+func StartAndHang(d hypervisor.Driver, cfgJSON string) {
+	var cfg hypervisor.VMConfig
+	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	m, err := d.Start(context.Background(), cfg)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	b, _ := json.Marshal(m.Handle())
+	fmt.Println(string(b))
+	select {}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 
@@ -23,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	if cfg := os.Getenv(helperEnv); cfg != "" {
-		startAndHang(cfg)
+		hvtest.StartAndHang(New(), cfg)
 		return
 	}
 	dir, err := os.MkdirTemp("", "berth-qemu-test-")
@@ -108,24 +107,6 @@ func TestConformanceARM64(t *testing.T) {
 }
 
 const helperEnv = "BERTH_QEMU_TEST_START"
-
-// startAndHang plays a core: it starts the VM described by the JSON
-// config, prints the handle and waits to be killed.
-func startAndHang(cfgJSON string) {
-	var cfg hypervisor.VMConfig
-	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	m, err := New().Start(context.Background(), cfg)
-	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	b, _ := json.Marshal(m.Handle())
-	fmt.Println(string(b))
-	select {}
-}
 
 // The core is SIGKILLed while its VM runs; the VM survives and a new core
 // re-adopts it from the persisted handle, talks to its agent, and sees

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -31,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(HostMain(os.Args[2:], newFakeVM))
 	}
 	if cfg := os.Getenv(coreEnv); cfg != "" {
-		startAndHang(cfg)
+		hvtest.StartAndHang(testDriver(), cfg)
 		return
 	}
 	dir, err := os.MkdirTemp("", "berth-vz-test-")
@@ -339,24 +338,6 @@ func TestAgentOverVsock(t *testing.T) {
 			t.Fatalf("DialAgent = %v", err)
 		}
 	})
-}
-
-// startAndHang plays a core: it starts the VM described by the JSON
-// config, prints the handle and waits to be killed.
-func startAndHang(cfgJSON string) {
-	var cfg hypervisor.VMConfig
-	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	m, err := testDriver().Start(context.Background(), cfg)
-	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	b, _ := json.Marshal(m.Handle())
-	fmt.Println(string(b))
-	select {}
 }
 
 // The core is SIGKILLed while its VM runs; the VM's host process survives
