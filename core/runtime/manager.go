@@ -93,6 +93,12 @@ func (m *Manager) Close() {
 		sups = append(sups, s)
 	}
 	m.mu.Unlock()
+	// Every supervisor learns it is detached before the context ends:
+	// one that saw its process wait fail first would take the VM for
+	// dead and kill it.
+	for _, s := range sups {
+		s.markDetached()
+	}
 	m.stop()
 	for _, s := range sups {
 		s.detach()

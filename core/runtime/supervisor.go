@@ -406,10 +406,16 @@ func (s *supervisor) finishDetached() {
 	close(s.done)
 }
 
-func (s *supervisor) detach() {
+// markDetached says the manager is closing: the VM must outlive it.
+func (s *supervisor) markDetached() {
 	s.mu.Lock()
 	s.detached = true
 	s.mu.Unlock()
+}
+
+// detach closes the agent session of a supervisor marked detached.
+func (s *supervisor) detach() {
+	s.markDetached()
 	if s.client != nil {
 		s.client.Close()
 	}
