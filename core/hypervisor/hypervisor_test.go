@@ -3,6 +3,7 @@ package hypervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -84,5 +85,48 @@ func TestExitError(t *testing.T) {
 	err := error(&ExitError{ID: "web", Reason: "guest kernel panic", ConsoleTail: "Kernel panic - not syncing"})
 	if !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "VM web: guest kernel panic; console tail:\nKernel panic") {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestGuestEndFrom(t *testing.T) {
+	cases := []struct {
+		console string
+		want    GuestEnd
+	}{
+		{"", EndUnknown},
+		{"berth agent: ready on /dev/vport1p1\n", EndUnknown},
+		{"berth agent: ready\nberth agent: powering off\n", EndPowerOff},
+		{"[ 1.2] reboot: Power down\n", EndPowerOff},
+		{"[ 1.0] Kernel panic - not syncing: sysrq triggered crash\n", EndPanic},
+		{"berth agent: powering off\n[ 1.0] Kernel panic - not syncing: x\n", EndPanic},
+		{"[ 1.0] reboot: Restarting system\n", EndReboot},
+	}
+	for _, tc := range cases {
+		if got := GuestEndFrom(tc.console); got != tc.want {
+			t.Errorf("GuestEndFrom(%q) = %d, want %d", tc.console, got, tc.want)
+		}
+	}
+}
+
+func TestCrashTail(t *testing.T) {
+	var b strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	plain := b.String()
+	if got := CrashTail(plain); !strings.HasPrefix(got, "line 75\n") || !strings.HasSuffix(got, "line 99") {
+		t.Errorf("no panic: %q", got)
+	}
+	// panic=-1 reboots before the kernel's closing line: the tail must
+	// start at the panic (with the lines that say why), not at the
+	// backtrace's end.
+	var p strings.Builder
+	p.WriteString("early\nNo working init found.\n[ 1.0] Kernel panic - not syncing: No working init found\n")
+	for i := range 40 {
+		fmt.Fprintf(&p, "[ 1.%d]  frame%d+0x10/0x20\n", i, i)
+	}
+	got := CrashTail(p.String())
+	if !strings.HasPrefix(got, "early\nNo working init found.\n[ 1.0] Kernel panic") || !strings.Contains(got, "frame39") {
+		t.Errorf("panic tail: %q", got)
 	}
 }

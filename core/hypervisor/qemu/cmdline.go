@@ -24,22 +24,28 @@ const (
 // maxSockPath is the longest unix socket path Linux accepts.
 const maxSockPath = 107
 
-// paths are the files one VM uses.
-type paths struct {
-	agentSock, qmpSock, console, qemuLog string
+// Files are where one VM's QEMU serves the agent channel (a socket
+// chardev behind the virtio-serial port AgentPort) and QMP, and writes the
+// guest console. The driver waits for and dials these paths, so every
+// machine model (Cmdline, or an ArgsFunc) must use them.
+type Files struct {
+	AgentSocket, QMPSocket, Console string
+	qemuLog                         string
 }
 
-func pathsFor(cfg hypervisor.VMConfig) paths {
-	p := paths{
-		agentSock: filepath.Join(cfg.RunDir, agentSockName),
-		qmpSock:   filepath.Join(cfg.RunDir, qmpSockName),
-		console:   cfg.ConsoleLog,
-		qemuLog:   filepath.Join(cfg.RunDir, qemuLogName),
+// FilesFor returns the files of cfg's VM, all in its run directory but
+// the console (cfg.ConsoleLog if set).
+func FilesFor(cfg hypervisor.VMConfig) Files {
+	f := Files{
+		AgentSocket: filepath.Join(cfg.RunDir, agentSockName),
+		QMPSocket:   filepath.Join(cfg.RunDir, qmpSockName),
+		Console:     cfg.ConsoleLog,
+		qemuLog:     filepath.Join(cfg.RunDir, qemuLogName),
 	}
-	if p.console == "" {
-		p.console = filepath.Join(cfg.RunDir, consoleName)
+	if f.Console == "" {
+		f.Console = filepath.Join(cfg.RunDir, consoleName)
 	}
-	return p
+	return f
 }
 
 // Binary is the QEMU system emulator for a guest arch.
@@ -62,13 +68,13 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 	if cfg.Nested && (accel.Name != "kvm" || cfg.Arch != hypervisor.AMD64) {
 		return fmt.Errorf("VM %q: nested virtualization needs KVM on an x86_64 host (%s): %w", cfg.ID, accel.Reason, api.ErrUnsupported)
 	}
-	p := pathsFor(cfg)
-	for _, s := range []string{p.agentSock, p.qmpSock} {
+	p := FilesFor(cfg)
+	for _, s := range []string{p.AgentSocket, p.QMPSocket} {
 		if len(s) > maxSockPath {
 			return fmt.Errorf("VM %q: socket path %s is longer than %d bytes: use a shorter run directory: %w", cfg.ID, s, maxSockPath, api.ErrInvalidArgument)
 		}
 	}
-	for _, s := range []string{cfg.Kernel, cfg.Initrd, p.console} {
+	for _, s := range []string{cfg.Kernel, cfg.Initrd, p.Console} {
 		if strings.ContainsAny(s, ",\n") {
 			return fmt.Errorf("VM %q: path %q contains a comma or newline: %w", cfg.ID, s, api.ErrInvalidArgument)
 		}
@@ -82,8 +88,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 	if err := Validate(cfg, h); err != nil {
 		return nil, err
 	}
-	p := pathsFor(cfg)
-	accel := ChooseAccel(h, cfg.Arch)
+	p := FilesFor(cfg)
 	args := []string{
 		"-name", "berth-" + cfg.ID,
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
@@ -97,16 +102,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 	case hypervisor.ARM64:
 		args = append(args, "-machine", "virt")
 	}
-	if accel.Name == "kvm" {
-		args = append(args, "-accel", "kvm", "-cpu", "host")
-	} else {
-		cpu := "max"
-		if cfg.Arch == hypervisor.ARM64 {
-			// "max" emulates pointer authentication and is ~4x slower.
-			cpu = "cortex-a72"
-		}
-		args = append(args, "-accel", "tcg,thread=multi,tb-size=256", "-cpu", cpu)
-	}
+	args = append(args, AccelArgs(h, cfg.Arch)...)
 	args = append(args,
 		"-smp", strconv.Itoa(cfg.CPUs),
 		"-m", strconv.Itoa(cfg.MemoryMiB),
@@ -117,12 +113,12 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 	}
 	args = append(args, "-append", strings.Join(KernelArgs(cfg, h), " "))
 	args = append(args,
-		"-chardev", "file,id=console,path="+p.console,
+		"-chardev", "file,id=console,path="+p.Console,
 		"-serial", "chardev:console",
-		"-chardev", "socket,id=agent,path="+p.agentSock+",server=on,wait=off",
+		"-chardev", "socket,id=agent,path="+p.AgentSocket+",server=on,wait=off",
 		"-device", "virtio-serial-device",
 		"-device", "virtserialport,chardev=agent,name="+AgentPort,
-		"-qmp", "unix:"+p.qmpSock+",server=on,wait=off",
+		"-qmp", "unix:"+p.QMPSocket+",server=on,wait=off",
 		// The guest hands back memory it freed (boot leaves most of its
 		// RAM touched), so an idle VM's RSS shrinks to what it uses.
 		"-device", "virtio-balloon-device,free-page-reporting=on",
@@ -156,6 +152,21 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 	return args, nil
 }
 
+// AccelArgs selects the accelerator and CPU model for a guest of arch on
+// h: KVM with the host's CPU, or TCG emulating a CPU that is fast to
+// emulate.
+func AccelArgs(h Host, arch hypervisor.Arch) []string {
+	if ChooseAccel(h, arch).Name == "kvm" {
+		return []string{"-accel", "kvm", "-cpu", "host"}
+	}
+	cpu := "max"
+	if arch == hypervisor.ARM64 {
+		// "max" emulates pointer authentication and is ~4x slower.
+		cpu = "cortex-a72"
+	}
+	return []string{"-accel", "tcg,thread=multi,tb-size=256", "-cpu", cpu}
+}
+
 // KernelArgs is the guest kernel command line: the console, the crash
 // policy, the TCG fix, then cfg.Cmdline.
 func KernelArgs(cfg hypervisor.VMConfig, h Host) []string {
@@ -168,7 +179,11 @@ func KernelArgs(cfg hypervisor.VMConfig, h Host) []string {
 	args := []string{"console=" + console, "panic=-1", "quiet"}
 	if cfg.Arch == hypervisor.AMD64 {
 		// microvm has no PCI bus; this spares the kernel probing for one.
-		args = append(args, "pci=off")
+		// It has no ACPI reset register or keyboard controller either,
+		// which the kernel tries before a triple fault when it restarts
+		// after a panic (under TCG the guest was seen to hang there): a
+		// triple fault resets at once, and -no-reboot ends QEMU.
+		args = append(args, "pci=off", "reboot=t")
 	}
 	if cfg.Arch == hypervisor.AMD64 && ChooseAccel(h, cfg.Arch).Name == "tcg" && h.TSCkHz > 0 {
 		args = append(args, "tsc_early_khz="+strconv.Itoa(h.TSCkHz))

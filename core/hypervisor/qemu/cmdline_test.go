@@ -49,7 +49,7 @@ func TestCmdline(t *testing.T) {
 			"-m":       {"512"},
 			"-kernel":  {"/k/vmlinuz"},
 			"-initrd":  {"/k/initrd"},
-			"-append":  {"console=ttyS0 panic=-1 quiet pci=off tsc_early_khz=2800000 berth.debug=1"},
+			"-append":  {"console=ttyS0 panic=-1 quiet pci=off reboot=t tsc_early_khz=2800000 berth.debug=1"},
 			"-chardev": {"file,id=console,path=/run/vm/web/console.log", "socket,id=agent,path=/run/vm/web/agent.sock,server=on,wait=off"},
 			"-qmp":     {"unix:/run/vm/web/qmp.sock,server=on,wait=off"},
 			"-drive":   {"if=none,id=disk-base,file=/d/base.ext4,format=raw,readonly=on", "if=none,id=disk-upper,file=/d/upper.qcow2,format=qcow2"},
@@ -61,7 +61,7 @@ func TestCmdline(t *testing.T) {
 		{"x86 with KVM: no TSC fix", nil, kvmHost, map[string][]string{
 			"-accel":  {"kvm"},
 			"-cpu":    {"host"},
-			"-append": {"console=ttyS0 panic=-1 quiet pci=off berth.debug=1"},
+			"-append": {"console=ttyS0 panic=-1 quiet pci=off reboot=t berth.debug=1"},
 		}},
 		{"arm64 guest on x86 is TCG cortex-a72", func(c *hypervisor.VMConfig) {
 			c.Arch = hypervisor.ARM64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -26,7 +27,19 @@ type Driver struct {
 	host Host
 	// binaries maps guest arch to the QEMU executable; default from PATH.
 	binaries map[hypervisor.Arch]string
+	// args builds the machine model; default Cmdline.
+	args ArgsFunc
 }
+
+// ArgsFunc builds QEMU's arguments (without the binary) for cfg on h. It
+// must be pure, and put the agent channel, QMP and the console at f's
+// paths.
+type ArgsFunc func(cfg hypervisor.VMConfig, h Host, f Files) ([]string, error)
+
+// WithArgs boots another machine model than Cmdline's, such as the device
+// model of Apple's Virtualization framework (core/hypervisor/vz/vzqemu),
+// with the same process handling, handle and re-adoption.
+func WithArgs(f ArgsFunc) Option { return func(d *Driver) { d.args = f } }
 
 // Option configures a Driver.
 type Option func(*Driver)
@@ -41,7 +54,8 @@ func WithBinary(a hypervisor.Arch, path string) Option {
 
 // New returns a driver for this host.
 func New(opts ...Option) *Driver {
-	d := &Driver{host: ProbeHost(), binaries: map[hypervisor.Arch]string{}}
+	d := &Driver{host: ProbeHost(), binaries: map[hypervisor.Arch]string{},
+		args: func(cfg hypervisor.VMConfig, h Host, _ Files) ([]string, error) { return Cmdline(cfg, h) }}
 	for _, o := range opts {
 		o(d)
 	}
@@ -102,22 +116,22 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		return nil, err
 	}
 	bin, _ := d.binary(cfg.Arch)
-	args, err := Cmdline(cfg, d.host)
+	p := FilesFor(cfg)
+	args, err := d.args(cfg, d.host, p)
 	if err != nil {
 		return nil, err
 	}
-	p := pathsFor(cfg)
 	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
 		return nil, fmt.Errorf("VM %q: run directory: %w", cfg.ID, err)
 	}
 	// A QEMU still answering on the run directory's control socket owns
 	// it: refuse rather than steal its sockets (and delete its files).
-	if c, err := net.DialTimeout("unix", p.qmpSock, 200*time.Millisecond); err == nil {
+	if c, err := net.DialTimeout("unix", p.QMPSocket, 200*time.Millisecond); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("VM %q: run directory %s is in use by a running VM: %w", cfg.ID, cfg.RunDir, api.ErrAlreadyExists)
 	}
 	// Sockets left by a VM of the same id that died with its core.
-	for _, f := range []string{p.agentSock, p.qmpSock} {
+	for _, f := range []string{p.AgentSocket, p.QMPSocket} {
 		_ = os.Remove(f)
 	}
 	defer func() {
@@ -146,7 +160,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		return nil, fmt.Errorf("VM %q: read QEMU's start time: %w", cfg.ID, err)
 	}
 	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
-		RunDir: cfg.RunDir, AgentSocket: p.agentSock, ControlSocket: p.qmpSock, ConsoleLog: p.console}
+		RunDir: cfg.RunDir, AgentSocket: p.AgentSocket, ControlSocket: p.QMPSocket, ConsoleLog: p.Console}
 	if err := hypervisor.SaveHandle(h); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -259,24 +273,32 @@ func (m *Machine) watchForeign() {
 // and releases waiters.
 func (m *Machine) finish(reason string) {
 	console := hostproc.Tail(m.h.ConsoleLog, 0, 4096)
+	// A console file that is gone was removed with the run directory by
+	// another owner of this VM (an adopting core), after a clean exit.
+	_, statErr := os.Stat(m.h.ConsoleLog)
+	consoleGone := errors.Is(statErr, fs.ErrNotExist)
 	m.mu.Lock()
 	killed := m.killed
 	m.mu.Unlock()
+	end := hypervisor.GuestEndFrom(console)
 	switch {
 	case killed:
 		reason = ""
-	case strings.Contains(console, "Kernel panic"):
+	case end == hypervisor.EndPanic:
 		reason = "guest kernel panic"
-	case strings.Contains(console, "reboot: Restarting system"):
+	case end == hypervisor.EndReboot:
 		reason = "guest rebooted (Berth VMs do not reboot)"
-	case reason == "" && console != "" && !strings.Contains(console, "reboot: Power down"):
-		// (An empty console means another owner of this VM, an adopting
-		// core, already cleaned up after a clean exit.)
+	case reason != "", consoleGone, end == hypervisor.EndPowerOff:
+	case console == "":
+		// A guest whose console is a module (hvc0 on the Mac's device
+		// model) dies silently if it dies before loading it.
+		reason = "VM ended without powering off, before its console started"
+	default:
 		reason = "VM ended without powering off"
 	}
 	m.mu.Lock()
 	if reason != "" {
-		m.exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason, ConsoleTail: hostproc.LastLines(console, 25)}
+		m.exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason, ConsoleTail: hypervisor.CrashTail(console)}
 	}
 	m.mu.Unlock()
 	_ = os.RemoveAll(m.h.RunDir)

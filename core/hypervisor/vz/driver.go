@@ -311,7 +311,7 @@ func (m *Machine) watch(conn net.Conn) {
 			reason += ": " + hostproc.LastLines(log, 10)
 		}
 		exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason,
-			ConsoleTail: hostproc.LastLines(hostproc.Tail(m.h.ConsoleLog, 0, 4096), 25)}
+			ConsoleTail: hypervisor.CrashTail(hostproc.Tail(m.h.ConsoleLog, 0, 4096))}
 	}
 	m.mu.Lock()
 	m.exitErr = exitErr

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/kernel/layout"
 )
 
 // fakeVM stands in for the Virtualization framework in a host process
@@ -122,7 +123,8 @@ func (f *fakeVM) powerOff() {
 	if done {
 		return
 	}
-	f.console("reboot: Power down\n")
+	// As on a Mac: the kernel's "reboot: Power down" never reaches hvc0.
+	f.console(layout.PowerOffMarker + "\n")
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		f.setState(StateStopped)

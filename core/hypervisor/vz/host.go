@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -211,7 +210,7 @@ func (h *host) finish(s VMState) {
 		reason := classifyEnd(s, h.killed.Load(), h.stopRequested.Load(), console)
 		h.end = reply{OK: true, Ended: true, State: string(hypervisor.Stopped), VZState: s.String(), Reason: reason}
 		if reason != "" {
-			h.end.ConsoleTail = hostproc.LastLines(console, 25)
+			h.end.ConsoleTail = hypervisor.CrashTail(console)
 			slog.Warn("VM crashed", "id", h.plan.ID, "reason", reason)
 		} else {
 			slog.Info("VM ended", "id", h.plan.ID)
@@ -235,17 +234,22 @@ func (h *host) finish(s VMState) {
 // what the host did, and what the guest printed during this boot. An
 // empty reason is a clean end.
 func classifyEnd(s VMState, killed, stopRequested bool, console string) string {
+	end := hypervisor.GuestEndFrom(console)
 	switch {
 	case killed:
 		return ""
 	case s == StateError:
 		return "the Virtualization framework stopped the VM with an internal error"
-	case strings.Contains(console, "Kernel panic"):
+	case end == hypervisor.EndPanic:
 		return "guest kernel panic"
-	case strings.Contains(console, "reboot: Restarting system"):
+	case end == hypervisor.EndReboot:
 		return "guest rebooted (Berth VMs do not reboot)"
-	case strings.Contains(console, "reboot: Power down"), stopRequested:
+	case end == hypervisor.EndPowerOff, stopRequested:
 		return ""
+	case console == "":
+		// hvc0 is a module of the guest kernel: a guest that dies before
+		// the agent loads it leaves nothing to show.
+		return "VM ended without powering off, before its console started"
 	}
 	return "VM ended without powering off"
 }
@@ -435,7 +439,7 @@ func (h *host) agentConn(c net.Conn, req request) net.Conn {
 }
 
 func (h *host) consoleTail() string {
-	return hostproc.LastLines(hostproc.Tail(h.plan.Console, h.consoleStart, 4096), 25)
+	return hypervisor.CrashTail(hostproc.Tail(h.plan.Console, h.consoleStart, 4096))
 }
 
 // connect is one attempt to reach the agent. The framework documents that

@@ -269,7 +269,8 @@ func TestClassifyEnd(t *testing.T) {
 		console         string
 		want            string
 	}{
-		{"agent powered off", StateStopped, false, false, "berth agent: ready\nreboot: Power down\n", ""},
+		{"agent powered off", StateStopped, false, false, "berth agent: ready\nberth agent: powering off\n", ""},
+		{"kernel powered off", StateStopped, false, false, "berth agent: ready\nreboot: Power down\n", ""},
 		{"killed on purpose", StateStopped, true, false, "Kernel panic - not syncing", ""},
 		{"framework error", StateError, false, false, "reboot: Power down", "the Virtualization framework stopped the VM with an internal error"},
 		{"kernel panic", StateStopped, false, false, "Kernel panic - not syncing: VFS", "guest kernel panic"},
@@ -277,6 +278,7 @@ func TestClassifyEnd(t *testing.T) {
 		{"reboot", StateStopped, false, false, "reboot: Restarting system", "guest rebooted (Berth VMs do not reboot)"},
 		{"stopped after the power key", StateStopped, false, true, "", ""},
 		{"silent end", StateStopped, false, false, "berth agent: ready\n", "VM ended without powering off"},
+		{"died before its console", StateStopped, false, false, "", "VM ended without powering off, before its console started"},
 	}
 	for _, tc := range cases {
 		if got := classifyEnd(tc.s, tc.killed, tc.stopReq, tc.console); got != tc.want {

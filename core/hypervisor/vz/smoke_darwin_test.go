@@ -30,6 +30,7 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/kernel/layout"
 )
 
 func TestMain(m *testing.M) {
@@ -132,7 +133,7 @@ func TestDarwinBootAgentAndPowerKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(cfg.ConsoleLog)
-	if !strings.Contains(string(b), "reboot: Power down") {
+	if !strings.Contains(string(b), layout.PowerOffMarker) {
 		t.Errorf("the guest did not power off by itself after RequestStop; console:\n%s", b)
 	}
 	if err := m.Wait(ctx); err != nil {
