@@ -13,15 +13,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/berthvm/berth/core/buildinfo"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/buildinfo"
 	"github.com/berthvm/berth/core/kernel/layout"
 )
 
@@ -33,8 +34,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth agent: must run as PID 1 of a Berth guest")
 		os.Exit(2)
 	}
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "berth agent:", err)
+	console := &agent.Console{}
+	if err := run(console); err != nil {
+		fmt.Fprintln(console, "berth agent:", err)
+		// A failure before the console module loaded: show it if the
+		// console can still be had.
+		console.Attach(time.Second)
 	}
 	// PID 1 must not exit (the kernel would panic); power off instead.
 	unix.Sync()
@@ -42,12 +47,18 @@ func main() {
 	select {}
 }
 
-func run() error {
+// consoleWait is how long the agent waits for a console that is a module
+// (hvc0) to appear once the boot modules are loaded.
+const consoleWait = time.Second
+
+func run(console *agent.Console) error {
 	started := agent.Uptime()
 	if err := agent.EarlyMounts(); err != nil {
 		return err
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	// The kernel's console, if it had one for PID 1 (a UART under QEMU).
+	console.Attach(0)
+	slog.SetDefault(slog.New(slog.NewTextHandler(console, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	cmdline := ""
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
 		cmdline = string(b)
@@ -56,12 +67,24 @@ func run() error {
 	var trace func(string)
 	if debug {
 		trace = func(what string) {
-			fmt.Fprintf(os.Stderr, "berth agent: %s at %v\n", what, agent.Uptime().Round(time.Millisecond))
+			fmt.Fprintf(console, "berth agent: %s at %v\n", what, agent.Uptime().Round(time.Millisecond))
 		}
 		trace("started")
 	}
 	if err := agent.LoadModules(layout.ModuleList(layout.GroupBoot), layout.ModulesDir, trace); err != nil {
 		return err
+	}
+	// The virtio console (hvc0, Apple's Virtualization framework) is one
+	// of the boot modules: from here on what the agent says is seen.
+	wait := time.Duration(0)
+	if slices.Contains(strings.Fields(cmdline), "console="+layout.VirtioConsole) {
+		wait = consoleWait
+	}
+	if !console.Attach(wait) && wait > 0 {
+		return fmt.Errorf("no console %s %v after loading the boot modules", layout.VirtioConsole, wait)
+	}
+	if trace != nil {
+		trace("console attached")
 	}
 	features := []string{agent.FeatureACPIButton}
 	// x86_64 binaries (--rosetta): before serving, so the host learns
@@ -73,9 +96,9 @@ func run() error {
 			interp, err = agent.SetupX86(x)
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "berth agent: x86_64 binaries will not run:", err)
+			fmt.Fprintln(console, "berth agent: x86_64 binaries will not run:", err)
 		} else {
-			fmt.Fprintln(os.Stderr, "berth agent: x86_64 binaries run through", interp)
+			fmt.Fprintln(console, "berth agent: x86_64 binaries run through", interp)
 			features = append(features, agent.FeatureX86)
 		}
 	}
@@ -98,7 +121,7 @@ func run() error {
 				}
 			}
 			if err := agent.LoadModules(layout.ModuleList(g.name), layout.ModulesDir, trace); err != nil {
-				fmt.Fprintf(os.Stderr, "berth agent: %s modules: %v\n", g.name, err)
+				fmt.Fprintf(console, "berth agent: %s modules: %v\n", g.name, err)
 			}
 			if g.ready != nil {
 				close(g.ready)
@@ -119,9 +142,9 @@ func run() error {
 		trace("channel found")
 	}
 	if !ch.Vsock {
-		fmt.Fprintln(os.Stderr, "berth agent: ready on", ch.Port)
+		fmt.Fprintln(console, "berth agent: ready on", ch.Port)
 		return srv.ServePort(ctx, ch.Port)
 	}
-	fmt.Fprintln(os.Stderr, "berth agent: ready on vsock port", VsockPort)
+	fmt.Fprintln(console, "berth agent: ready on vsock port", VsockPort)
 	return srv.ServeVsock(ctx, VsockPort)
 }

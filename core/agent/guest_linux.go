@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/kernel/layout"
 )
 
 // This file is what PID 1 does to the guest machine: early mounts, module
@@ -41,6 +42,9 @@ func GuestSystem(trace func(string)) System {
 		PowerOff: func() error {
 			releaseLeases()
 			unix.Sync()
+			// While the console still works: the host reads a clean
+			// end from this line.
+			fmt.Fprintln(os.Stderr, layout.PowerOffMarker)
 			return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 		},
 	}
@@ -53,7 +57,7 @@ type mountSpec struct {
 }
 
 // EarlyMounts mounts what PID 1 needs (the kernel mounts nothing in an
-// initramfs when DEVTMPFS_MOUNT is off) and points stdio at the console.
+// initramfs when DEVTMPFS_MOUNT is off).
 func EarlyMounts() error {
 	const nodev = unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV
 	for _, m := range []mountSpec{
@@ -72,14 +76,68 @@ func EarlyMounts() error {
 			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
 		}
 	}
-	// The kernel found no /dev/console before devtmpfs was mounted.
-	if f, err := os.OpenFile("/dev/console", os.O_RDWR, 0); err == nil {
-		for _, fd := range []int{0, 1, 2} {
-			_ = unix.Dup3(int(f.Fd()), fd, 0)
-		}
-		f.Close()
-	}
 	return nil
+}
+
+// Console is where PID 1 writes. The kernel opens /dev/console for PID 1
+// when it has a console; when the console is a module (hvc0, the virtio
+// console of Apple's Virtualization framework, in Debian's arm64 kernel)
+// it has none yet, and the agent's stdio is /dev/null (the Go runtime
+// opens it for the closed fds 0-2). Until Attach succeeds, Console keeps
+// what the agent writes, up to earlyLimit bytes, and then writes it out.
+type Console struct {
+	mu       sync.Mutex
+	attached bool
+	early    []byte
+}
+
+// earlyLimit bounds what is kept before the console exists.
+const earlyLimit = 64 << 10
+
+func (c *Console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.attached {
+		return os.Stderr.Write(p)
+	}
+	if room := earlyLimit - len(c.early); room > 0 {
+		c.early = append(c.early, p[:min(len(p), room)]...)
+	}
+	return len(p), nil
+}
+
+// Attach points fds 0-2 at /dev/console once it opens, trying for up to
+// wait (a console driver that was just loaded registers its console as
+// its device appears), and writes out what was kept. It reports whether
+// the console is attached.
+func (c *Console) Attach(wait time.Duration) bool {
+	c.mu.Lock()
+	attached := c.attached
+	c.mu.Unlock()
+	if attached {
+		return true
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		// O_NOCTTY: PID 1 must not take the console as its terminal.
+		f, err := os.OpenFile("/dev/console", os.O_RDWR|unix.O_NOCTTY, 0)
+		if err == nil {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, fd := range []int{0, 1, 2} {
+				_ = unix.Dup3(int(f.Fd()), fd, 0)
+			}
+			f.Close()
+			c.attached = true
+			_, _ = os.Stderr.Write(c.early)
+			c.early = nil
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // LoadModules loads the modules named in list (one per line, in order)

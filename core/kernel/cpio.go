@@ -21,11 +21,17 @@ func newCPIO(w io.Writer) *cpioWriter {
 }
 
 const (
-	cpioDir  = 0o040000
-	cpioFile = 0o100000
+	cpioDir     = 0o040000
+	cpioFile    = 0o100000
+	cpioCharDev = 0o020000
 )
 
 func (c *cpioWriter) header(name string, mode uint32, size int) error {
+	return c.headerDev(name, mode, size, 0, 0)
+}
+
+// headerDev writes an entry's header; rdev is a device node's number.
+func (c *cpioWriter) headerDev(name string, mode uint32, size int, rdevMajor, rdevMinor uint32) error {
 	name = strings.TrimPrefix(path.Clean("/"+name), "/")
 	if name == "" {
 		name = "."
@@ -35,7 +41,7 @@ func (c *cpioWriter) header(name string, mode uint32, size int) error {
 		nlink = 2
 	}
 	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-		c.ino, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, len(name)+1, 0)
+		c.ino, mode, 0, 0, nlink, 0, size, 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
 	c.ino++
 	buf := append([]byte(hdr), name...)
 	buf = append(buf, 0)
@@ -72,6 +78,14 @@ func (c *cpioWriter) file(name string, perm uint32, data []byte) error {
 	}
 	_, err := c.w.Write(make([]byte, pad4(len(data))))
 	return err
+}
+
+// charDev adds a character device node with its parent directories.
+func (c *cpioWriter) charDev(name string, perm, major, minor uint32) error {
+	if err := c.mkdirAll(path.Dir(name), 0o755); err != nil {
+		return err
+	}
+	return c.headerDev(name, cpioCharDev|perm, 0, major, minor)
 }
 
 func (c *cpioWriter) close() error {

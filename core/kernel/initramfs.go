@@ -28,7 +28,7 @@ func ModuleList(group string) string { return layout.ModuleList(group) }
 
 // initramfsFormat changes whenever the layout above changes, so cached
 // images from an older layout are not reused.
-const initramfsFormat = "berth-initramfs-3"
+const initramfsFormat = "berth-initramfs-4"
 
 // InitramfsOptions say what goes into an initramfs.
 type InitramfsOptions struct {
@@ -131,6 +131,11 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 	err = func() error {
 		for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "mnt"} {
 			if err := c.mkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		for _, n := range layout.DeviceNodes {
+			if err := c.charDev(n.Path, n.Perm, n.Major, n.Minor); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -98,14 +99,20 @@ func TestBuildInitramfs(t *testing.T) {
 	cpioBin := testenv.Tool(t, "cpio", "cpio")
 	f, _ := os.Open(p3)
 	defer f.Close()
-	cmd := exec.Command(cpioBin, "-t", "--quiet")
+	cmd := exec.Command(cpioBin, "-t", "-v", "--quiet")
 	cmd.Stdin = f
 	list, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"init", "berth/modules.boot", "berth/modules.disk", "berth/modules.net", "berth/modules.extra", "berth/modules/virtio_console.ko", "berth/modules/evdev.ko"} {
-		if !strings.Contains(string(list), want+"\n") {
+		if !strings.Contains(string(list), " "+want+"\n") {
+			t.Errorf("initramfs lacks %s:\n%s", want, list)
+		}
+	}
+	// The device nodes PID 1 needs before it mounts devtmpfs (layout).
+	for _, want := range []string{`crw-------.* 5, +1 .* dev/console\n`, `crw-rw-rw-.* 1, +3 .* dev/null\n`} {
+		if !regexp.MustCompile(want).Match(list) {
 			t.Errorf("initramfs lacks %s:\n%s", want, list)
 		}
 	}

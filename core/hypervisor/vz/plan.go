@@ -8,6 +8,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/kernel/layout"
 )
 
 // AgentPort is the vsock port the guest agent listens on (app/agent).
@@ -262,7 +263,7 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 func KernelArgs(cfg hypervisor.VMConfig) []string {
 	// panic=-1 reboots at once on a panic; the framework ends a Linux VM
 	// that reboots, so a crashed guest never hangs.
-	args := []string{"console=hvc0", "panic=-1", "quiet"}
+	args := []string{"console=" + layout.VirtioConsole, "panic=-1", "quiet"}
 	if cfg.Rosetta {
 		args = append(args, "berth.rosetta="+RosettaTag)
 	}

@@ -11,6 +11,36 @@ const (
 	ModulesDir = "/berth/modules"
 )
 
+// VirtioConsole is the guest console under Apple's Virtualization
+// framework (console=hvc0): the virtio console, a module that the boot
+// group loads, so it exists only once the agent runs.
+const VirtioConsole = "hvc0"
+
+// PowerOffMarker is the line the agent writes on the console right before
+// it powers the guest off. The kernel's own "reboot: Power down" comes
+// after the devices are shut down, too late for a virtio console to carry
+// it (hvc0 under Apple's Virtualization framework never shows it), so the
+// host reads a clean end from this line.
+const PowerOffMarker = "berth agent: powering off"
+
+// DeviceNode is a character device the initramfs carries.
+type DeviceNode struct {
+	Path         string
+	Major, Minor uint32
+	Perm         uint32
+}
+
+// DeviceNodes are in the initramfs because PID 1 needs them before it
+// mounts devtmpfs: the kernel opens /dev/console for PID 1's stdio, and
+// when it cannot (a console that is a module, hvc0 under Apple's
+// Virtualization framework, is not there yet) the Go runtime opens
+// /dev/null for fds 0-2 before main, or dies with "cannot open standard
+// fds".
+var DeviceNodes = []DeviceNode{
+	{Path: "/dev/console", Major: 5, Minor: 1, Perm: 0o600},
+	{Path: "/dev/null", Major: 1, Minor: 3, Perm: 0o666},
+}
+
 // ModuleList is where the initramfs lists a group's modules, one name a
 // line, in load order.
 func ModuleList(group string) string { return "/berth/modules." + group }
