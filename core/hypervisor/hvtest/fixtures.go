@@ -28,9 +28,23 @@ type Fixtures struct {
 
 var (
 	fixMu    sync.Mutex
-	fixtures = map[hypervisor.Arch]*Fixtures{}
+	fixtures = map[string]*Fixtures{}
 	workDir  string
 )
+
+// Spec says what a set of fixtures boots.
+type Spec struct {
+	// Name keys the fixtures (and their directory) within a test binary;
+	// default the arch.
+	Name string
+	Arch hypervisor.Arch
+	// Kernel is the guest kernel; default the kernel cache's for Arch
+	// (make deps).
+	Kernel *kernel.Kernel
+	// Groups are the modules the initramfs carries; default
+	// kernel.DefaultModuleGroups (QEMU's devices).
+	Groups []kernel.ModuleGroup
+}
 
 // SetWorkDir sets where fixtures are built; call it from TestMain with a
 // directory removed at the end (fixtures outlive single tests).
@@ -54,43 +68,55 @@ func BuildAgent(ctx context.Context, arch hypervisor.Arch, dir string) (string, 
 	return out, nil
 }
 
-// Get returns the fixtures for arch, building them on first use.
-func Get(t testing.TB, arch hypervisor.Arch) *Fixtures {
+// Get returns the fixtures for arch with the kernel cache's kernel,
+// building them on first use.
+func Get(t testing.TB, arch hypervisor.Arch) *Fixtures { return For(t, Spec{Arch: arch}) }
+
+// For returns the fixtures of s, building them on first use.
+func For(t testing.TB, s Spec) *Fixtures {
 	t.Helper()
 	fixMu.Lock()
 	defer fixMu.Unlock()
-	if f := fixtures[arch]; f != nil {
+	if s.Name == "" {
+		s.Name = string(s.Arch)
+	}
+	if f := fixtures[s.Name]; f != nil {
 		return f
 	}
 	if workDir == "" {
 		t.Fatal("hvtest.SetWorkDir was not called from TestMain")
 	}
-	k, err := kernel.Locate(string(arch))
-	if err != nil {
-		testenv.Missing(t, err.Error())
+	var k kernel.Kernel
+	if s.Kernel != nil {
+		k = *s.Kernel
+	} else {
+		var err error
+		if k, err = kernel.Locate(string(s.Arch)); err != nil {
+			testenv.Missing(t, err.Error())
+		}
 	}
 	kdir, _ := kernel.Dir()
-	bb, err := kernel.Busybox(kdir, string(arch))
+	bb, err := kernel.Busybox(kdir, string(s.Arch))
 	if err != nil {
 		testenv.Missing(t, err.Error())
 	}
 	testenv.Tool(t, "mkfs.ext4", "e2fsprogs")
-	f := &Fixtures{Arch: arch, Kernel: k, dir: filepath.Join(workDir, string(arch))}
+	f := &Fixtures{Arch: s.Arch, Kernel: k, dir: filepath.Join(workDir, s.Name)}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if f.Agent, err = BuildAgent(ctx, arch, f.dir); err != nil {
+	if f.Agent, err = BuildAgent(ctx, s.Arch, f.dir); err != nil {
 		t.Fatal(err)
 	}
-	if f.Initrd, err = kernel.BuildInitramfs(ctx, kernel.InitramfsOptions{Kernel: k, Agent: f.Agent,
+	if f.Initrd, err = kernel.BuildInitramfs(ctx, kernel.InitramfsOptions{Kernel: k, Agent: f.Agent, Groups: s.Groups,
 		CacheDir: filepath.Join(f.dir, "initramfs")}); err != nil {
 		t.Fatal(err)
 	}
 	if f.BaseDisk, err = BusyboxDisk(bb, filepath.Join(f.dir, "base.ext4")); err != nil {
 		t.Fatal(err)
 	}
-	fixtures[arch] = f
+	fixtures[s.Name] = f
 	return f
 }
 

@@ -33,14 +33,7 @@ func TestMain(m *testing.M) {
 		hvtest.StartAndHang(testDriver(), cfg)
 		return
 	}
-	dir, err := os.MkdirTemp("", "berth-vz-test-")
-	if err != nil {
-		panic(err)
-	}
-	fixtures = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 const coreEnv = "BERTH_VZ_TEST_CORE"

@@ -1,0 +1,36 @@
+package vzqemu
+
+import (
+	"os"
+
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/qemu"
+	"github.com/berthvm/berth/core/hypervisor/vz"
+)
+
+// EarlyconEnv names a file that, when set, receives what the kernel
+// prints from its first instruction, through the virt machine's UART as
+// an early console. It is for a person debugging a boot, never for a
+// test's verdict: it changes the command line, and a Mac has no UART.
+const EarlyconEnv = "BERTH_VZQEMU_EARLYCON"
+
+// New returns a QEMU driver that boots every VMConfig as the Mac would:
+// vz.BuildPlan for Mac(), then Args.
+func New(opts ...qemu.Option) *qemu.Driver {
+	build := func(cfg hypervisor.VMConfig, h qemu.Host, f qemu.Files) ([]string, error) {
+		p, err := vz.BuildPlan(cfg, Mac())
+		if err != nil {
+			return nil, err
+		}
+		early := os.Getenv(EarlyconEnv)
+		if early != "" {
+			p.Cmdline += " earlycon=pl011,0x09000000 keep_bootcon"
+		}
+		args, err := Args(p, h, f)
+		if err == nil && early != "" {
+			args = append(args, "-serial", "file:"+early)
+		}
+		return args, err
+	}
+	return qemu.New(append(opts, qemu.WithArgs(build))...)
+}
