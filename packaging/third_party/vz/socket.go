@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -267,7 +268,16 @@ var _ net.Conn = (*VirtioSocketConnection)(nil)
 
 func newVirtioSocketConnection(ptr unsafe.Pointer) (*VirtioSocketConnection, error) {
 	vzVirtioSocketConnection := C.convertVZVirtioSocketConnection2Flat(ptr)
-	file := os.NewFile((uintptr)(vzVirtioSocketConnection.fileDescriptor), "")
+	// BERTH-PATCH: the descriptor belongs to the VZVirtioSocketConnection,
+	// which closes it itself when it is closed or deallocated. Wrapping it
+	// in an os.File made Go close it too, so the framework's later close
+	// could hit a number another thread had reused meanwhile. Go gets a
+	// duplicate instead; see BERTH-PATCH.md.
+	fd, err := dupCloseOnExec(int(vzVirtioSocketConnection.fileDescriptor))
+	if err != nil {
+		return nil, err
+	}
+	file := os.NewFile(uintptr(fd), "")
 	defer file.Close()
 	rawConn, err := net.FileConn(file)
 	if err != nil {
@@ -279,6 +289,20 @@ func newVirtioSocketConnection(ptr unsafe.Pointer) (*VirtioSocketConnection, err
 		sourcePort:      (uint32)(vzVirtioSocketConnection.sourcePort),
 	}
 	return conn, nil
+}
+
+// BERTH-PATCH: dupCloseOnExec duplicates fd with close-on-exec set, under
+// syscall.ForkLock so that no exec in between inherits the duplicate: the
+// portable way, as the net package creates sockets on darwin.
+func dupCloseOnExec(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, fmt.Errorf("dup vsock connection descriptor %d: %w", fd, err)
+	}
+	syscall.CloseOnExec(nfd)
+	return nfd, nil
 }
 
 // Read reads data from connection of the vsock protocol.
