@@ -36,3 +36,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
 )
+
+// The Virtualization framework bindings, patched: see packaging/third_party/vz/BERTH-PATCH.md.
+replace github.com/Code-Hex/vz/v3 => ./packaging/third_party/vz

@@ -62,7 +62,8 @@ type Result struct {
 	Files       int // project files checked
 	DarwinFiles int // of those, files that exist only for darwin
 	Deps        int // other packages loaded (standard library and modules)
-	DepErrors   int // errors ignored in those (cgo artifacts, mostly)
+	DepErrors   int // errors ignored in those and in patched ones (cgo artifacts, mostly)
+	Patched     int // of Deps, packages of patched dependencies (checked with bodies)
 	Problems    []Problem
 	Warnings    []string // vet analyzers that could not run on a package
 	Duration    time.Duration
@@ -82,6 +83,10 @@ type pkgState struct {
 	// those alone, since type errors after them are mostly follow-ons.
 	syntaxErrs bool
 	done       chan struct{}
+	// patched: a dependency go.mod replaces with a copy in the project's
+	// tree (listedPackage.patchedIn): checked in full, errors reported, not
+	// vetted (the copy is upstream's code but for the patch).
+	patched bool
 }
 
 // diag is one message from the parser or the type checker.
@@ -105,6 +110,13 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	res := &Result{GOARCH: cfg.GOARCH}
+	root := ""
+	for _, lp := range listed {
+		if lp.inMainModule() && lp.Module.Dir != "" {
+			root = lp.Module.Dir
+			break
+		}
+	}
 	byPath := make(map[string]*pkgState, len(listed))
 	var states []*pkgState
 	for _, lp := range listed {
@@ -112,12 +124,14 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 			continue
 		}
 		main := lp.inMainModule()
+		patched := lp.patchedIn(root)
 		st := &pkgState{
-			list:  lp,
-			main:  main,
-			full:  main || (cfg.Vet && lp.Standard && noReturnSources[lp.ImportPath]),
-			sizes: sizes,
-			done:  make(chan struct{}),
+			list:    lp,
+			main:    main,
+			patched: patched,
+			full:    main || patched || (cfg.Vet && lp.Standard && noReturnSources[lp.ImportPath]),
+			sizes:   sizes,
+			done:    make(chan struct{}),
 		}
 		byPath[lp.ImportPath] = st
 		states = append(states, st)
@@ -169,7 +183,6 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("darwin/%s check: %w", cfg.GOARCH, err)
 	}
 
-	root := mainModuleDir(states)
 	cwd, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("darwin/%s check: %w", cfg.GOARCH, err)
@@ -187,6 +200,14 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 	// In go list order, which is dependency order: vet facts flow from a
 	// package to its importers.
 	for _, st := range states {
+		if st.patched {
+			ps, ignored := st.typeProblems(root)
+			res.Deps++
+			res.Patched++
+			res.DepErrors += ignored
+			res.Problems = append(res.Problems, ps...)
+			continue
+		}
 		if !st.main {
 			res.Deps++
 			res.DepErrors += len(st.errs)
@@ -209,16 +230,10 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 				res.DarwinFiles++
 			}
 		}
-		kept := 0
-		for _, e := range st.errs {
-			if isCgoNoise(e.msg) || strings.HasSuffix(e.msg, errNotLoaded.Error()+")") {
-				continue
-			}
-			kept++
-			res.Problems = append(res.Problems, newProblem(st, e.pos, root, e.msg, "type"))
-		}
+		kept, _ := st.typeProblems(root)
+		res.Problems = append(res.Problems, kept...)
 		// Like go vet: analyzers need a package that type-checks.
-		if vet != nil && kept == 0 && st.list.Error == nil && len(st.list.DepsErrors) == 0 {
+		if vet != nil && len(kept) == 0 && st.list.Error == nil && len(st.list.DepsErrors) == 0 {
 			for _, d := range vet.run(st, vetAnalyzers) {
 				res.Problems = append(res.Problems, newProblem(st, d.pos, root, d.msg, d.analyzer))
 			}
@@ -230,6 +245,20 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 	res.Problems = dedupe(res.Problems)
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// typeProblems turns the package's parse and type errors into problems,
+// leaving out (and counting) cgo artifacts and follow-ons of imports go
+// list could not load (reported on their own).
+func (st *pkgState) typeProblems(root string) (out []Problem, ignored int) {
+	for _, e := range st.errs {
+		if isCgoNoise(e.msg) || strings.HasSuffix(e.msg, errNotLoaded.Error()+")") {
+			ignored++
+			continue
+		}
+		out = append(out, newProblem(st, e.pos, root, e.msg, "type"))
+	}
+	return out, ignored
 }
 
 // resolve maps an import path as written in st's files to the listed
@@ -270,9 +299,10 @@ func (st *pkgState) parse(fset *token.FileSet) {
 	}
 }
 
-// check type-checks the parsed files. The project's packages are checked in
-// full; everything else has function bodies skipped (its API is all the
-// project can get wrong) and its errors are kept only to be counted.
+// check type-checks the parsed files. The project's packages and patched
+// dependencies are checked in full; everything else has function bodies
+// skipped (its API is all the project can get wrong) and its errors are kept
+// only to be counted.
 func (st *pkgState) check(fset *token.FileSet, tctx *types.Context, byPath map[string]*pkgState) {
 	conf := &types.Config{
 		Context:          tctx,
@@ -288,7 +318,7 @@ func (st *pkgState) check(fset *token.FileSet, tctx *types.Context, byPath map[s
 			}
 		},
 	}
-	if st.main && st.list.Module.GoVersion != "" {
+	if (st.main || st.patched) && st.list.Module.GoVersion != "" {
 		// The module's go line gates language features, as in `go build`.
 		conf.GoVersion = "go" + st.list.Module.GoVersion
 	}
@@ -431,15 +461,6 @@ func dedupe(ps []Problem) []Problem {
 		return a.Col < b.Col
 	})
 	return out
-}
-
-func mainModuleDir(states []*pkgState) string {
-	for _, st := range states {
-		if st.main && st.list.Module.Dir != "" {
-			return st.list.Module.Dir
-		}
-	}
-	return ""
 }
 
 // darwinOnly reports whether the file is one a Linux build of the same

@@ -369,6 +369,58 @@ func TestVariantsInTempDir(t *testing.T) {
 	}
 }
 
+// TestPatchedDependency: a dependency go.mod replaces with a directory
+// inside the project (a patched copy, like packaging/third_party/vz) is
+// checked with function bodies and its errors are reported; one replaced
+// with a directory outside the project stays an ordinary dependency.
+func TestPatchedDependency(t *testing.T) {
+	base := t.TempDir()
+	dial := func(pkg string) string {
+		// A planted body error, and a C call the stand-in cannot know.
+		return "package " + pkg + "\n\n// #include <unistd.h>\nimport \"C\"\n\n" +
+			"func Dial() int {\n\tvar unused int\n\treturn int(C.dup(1))\n}\n"
+	}
+	files := map[string]string{
+		"m/go.mod": "module example.com/m\n\ngo 1.26\n\n" +
+			"require (\n\texample.com/patched v0.0.0\n\texample.com/outside v0.0.0\n)\n\n" +
+			"replace example.com/patched => ./third_party/patched\n\n" +
+			"replace example.com/outside => ../outside\n",
+		"m/use/use_darwin.go": "package use\n\nimport (\n\t\"example.com/outside\"\n\t\"example.com/patched\"\n)\n\n" +
+			"func F() int { return patched.Dial() + outside.Dial() }\n",
+		"m/third_party/patched/go.mod":  "module example.com/patched\n\ngo 1.22\n",
+		"m/third_party/patched/dial.go": dial("patched"),
+		"outside/go.mod":                "module example.com/outside\n\ngo 1.22\n",
+		"outside/dial.go":               dial("outside"),
+	}
+	for name, text := range files {
+		p := filepath.Join(base, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Check(context.Background(), Config{Dir: filepath.Join(base, "m"), Patterns: []string{"./..."}, GOARCH: "arm64", Vet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range res.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{"third_party/patched/dial.go:7:6: declared and not used: unused"}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if res.Patched != 1 || res.Packages != 1 {
+		t.Errorf("Patched = %d, Packages = %d; want 1 and 1", res.Patched, res.Packages)
+	}
+	if res.DepErrors == 0 {
+		t.Error("the unknown C.dup in the patched package was not counted as an ignored cgo artifact")
+	}
+}
+
 func TestIsCgoNoise(t *testing.T) {
 	cases := []struct {
 		msg  string

@@ -17,7 +17,11 @@
 // them, the standard library included, are parsed and type-checked from
 // source with go/types in dependency order (in parallel), with the gc sizes
 // of the GOARCH. Dependencies are checked without function bodies: only
-// their API matters. `import "C"` resolves to a stand-in package, one per
+// their API matters. The exception is a dependency that go.mod replaces with
+// a directory inside the project (the patched vz in packaging/third_party):
+// that code is Berth's to get right, so its bodies are checked and its
+// errors reported like the project's, cgo artifacts dropped the same way;
+// vet does not run on it (it is upstream's code but for the patch). `import "C"` resolves to a stand-in package, one per
 // importing package as in cgo, holding what cgo defines whatever the preamble
 // says: C.char ... C.ulonglong, C.float, C.double, the complex types,
 // size_t, uintptr_t, the intN_t typedefs, bool, C.CString, C.CBytes,
@@ -27,8 +31,8 @@
 // silently wherever it flows. Also dropped: "name x not exported by package
 // C" (C.int is lower-case), `"C" imported and not used`, and follow-on
 // messages mentioning an invalid type or operand after their first word.
-// Errors in dependencies are never reported (all of them are such cgo
-// artifacts in vz and darwinkit); -v counts them.
+// Errors in other dependencies are never reported (all of them are such
+// cgo artifacts in vz and darwinkit); -v counts them.
 //
 // Running each GOARCH matters: vz has arm64-only API (Rosetta, macOS guests,
 // configuration_arm64.go) that an amd64 check rejects in files lacking an

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -31,9 +32,11 @@ type listedPackage struct {
 
 type listedModule struct {
 	Path      string
+	Version   string
 	Main      bool
 	Dir       string
 	GoVersion string
+	Replace   *listedModule
 }
 
 type listedError struct {
@@ -85,6 +88,19 @@ func goList(ctx context.Context, dir, goarch string, tests bool, patterns []stri
 // variants), as opposed to the standard library or a dependency.
 func (p *listedPackage) inMainModule() bool {
 	return p.Module != nil && p.Module.Main
+}
+
+// patchedIn reports whether p belongs to a dependency that go.mod replaces
+// with a directory inside the project's tree (root): a patched copy of a
+// module kept in the repository, such as packaging/third_party/vz. Its code
+// is then the project's to get right, unlike a module from the proxy.
+func (p *listedPackage) patchedIn(root string) bool {
+	m := p.Module
+	if root == "" || m == nil || m.Main || m.Replace == nil || m.Replace.Version != "" || m.Dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(root, m.Dir)
+	return err == nil && rel != "." && !filepath.IsAbs(rel) && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // isTestMain reports whether p is the generated test main package ("x.test"),

@@ -96,6 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if *vet {
 			what = "type-checked and vetted"
 		}
+		if res.Patched > 0 {
+			what += fmt.Sprintf(", %d packages of patched dependencies type-checked with bodies", res.Patched)
+		}
 		fmt.Fprintf(stdout, "darwincheck: %s ok: %d packages, %d files (%d darwin-only) %s in %s\n",
 			target, res.Packages, res.Files, res.DarwinFiles, what, res.Duration.Round(time.Millisecond))
 	}

@@ -27,8 +27,9 @@
 //     the control socket (control.go: hello, watch, stop, kill, and agent
 //     connections proxied from the socket to vsock port 1024, retried
 //     until the agent listens or the caller's deadline passes, failing
-//     with the console's tail) and exits, removing the run directory,
-//     when the VM ends.
+//     with the console's tail; connector.go keeps one Connect in flight
+//     per VM, since a Connect may never return) and exits, removing the
+//     run directory, when the VM ends.
 //   - driver.go is the Driver the core uses: it writes the plan, starts
 //     the host process in its own process group and identifies it by pid
 //     and start time in the Handle, so a restarted core re-adopts it as

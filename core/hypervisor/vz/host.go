@@ -3,7 +3,6 @@ package vz
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -171,6 +170,8 @@ type host struct {
 	end     reply // the ended line, set before ended closes
 
 	replies sync.WaitGroup // requests being answered
+
+	agent connector // the vsock connections to the agent, one Connect at a time
 
 	mu       sync.Mutex
 	done     bool // the end is recorded in end
@@ -385,12 +386,9 @@ func (h *host) serve(c net.Conn) {
 	}
 }
 
-// Agent connection timeouts: the default when the client gives none, and
-// how long one Connect may take before it counts as refused.
-const (
-	defaultAgentTimeout = 60 * time.Second
-	connectTimeout      = 2 * time.Second
-)
+// defaultAgentTimeout is how long a client waits for the agent when it
+// gives no timeout.
+const defaultAgentTimeout = 60 * time.Second
 
 // agentConn connects to the guest agent for the client on c and tells it
 // the outcome; it returns the tracked vsock connection, or nil.
@@ -403,7 +401,7 @@ func (h *host) agentConn(c net.Conn, req request) net.Conn {
 	var lastErr error
 	backoff := 5 * time.Millisecond
 	for {
-		vc, err := h.connect()
+		vc, err := h.connect(deadline)
 		if err == nil {
 			if !h.track(vc) {
 				vc.Close()
@@ -442,33 +440,11 @@ func (h *host) consoleTail() string {
 	return hypervisor.CrashTail(hostproc.Tail(h.plan.Console, h.consoleStart, 4096))
 }
 
-// connect is one attempt to reach the agent. The framework documents that
-// a connection to a port nobody listens on may never complete, so an
-// attempt is abandoned after connectTimeout (a late connection is closed).
-func (h *host) connect() (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		c, err := h.vm.Connect(h.plan.AgentPort)
-		ch <- result{c, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err == nil && r.c == nil {
-			return nil, errors.New("no connection")
-		}
-		return r.c, r.err
-	case <-time.After(connectTimeout):
-		go func() {
-			if r := <-ch; r.c != nil {
-				r.c.Close()
-			}
-		}()
-		return nil, fmt.Errorf("no answer within %v", connectTimeout)
-	}
+// connect is one attempt to reach the agent, waiting until deadline at
+// most. The framework may never complete a Connect (see connector), so
+// attempts share the one in flight rather than each starting its own.
+func (h *host) connect(deadline time.Time) (net.Conn, error) {
+	return h.agent.get(deadline, func() (net.Conn, error) { return h.vm.Connect(h.plan.AgentPort) }, h.ended)
 }
 
 // proxy copies between a and b until either side ends, then closes both.

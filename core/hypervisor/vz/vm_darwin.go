@@ -275,6 +275,11 @@ func (v *vzVM) Stop() error {
 	return v.vm.Stop()
 }
 
+// Connect may never return: vz waits for the framework's completion
+// handler, which may not come for a port nobody listens on (connector.go
+// keeps that to one stuck call per VM). The connection wraps a
+// duplicate of the framework's descriptor, never the descriptor itself
+// (packaging/third_party/vz/BERTH-PATCH.md).
 func (v *vzVM) Connect(port uint32) (net.Conn, error) {
 	devs := v.vm.SocketDevices()
 	if len(devs) == 0 {
