@@ -283,3 +283,77 @@ func TestSigningScriptsRefuseOffMac(t *testing.T) {
 		}
 	}
 }
+
+// deps.sh on a Mac, run here with stand-ins for macOS's tools: it names
+// each missing piece with its fix and fails, or says all is there.
+func TestDepsOnMac(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type mac struct {
+		clt               bool   // xcode-select -p succeeds
+		sdk               string // xcrun --sdk macosx --show-sdk-version
+		goVersion, goArch string // "" goVersion: no go
+		shellcheck        bool
+		appleSilicon      bool
+	}
+	good := mac{clt: true, sdk: "15.2", goVersion: "go1.26.1", goArch: "arm64", shellcheck: true, appleSilicon: true}
+	cases := []struct {
+		name string
+		edit func(*mac)
+		ok   bool
+		want []string
+	}{
+		{"all there", func(*mac) {}, true, []string{"macOS 15.2 SDK", "go1.26.1"}},
+		{"macOS 26 SDK, newer Go", func(m *mac) { m.sdk, m.goVersion = "26.0", "go1.27rc1" }, true, nil},
+		{"intel mac", func(m *mac) { m.goArch, m.appleSilicon = "amd64", false }, true, nil},
+		{"no command line tools", func(m *mac) { m.clt = false }, false, []string{"xcode-select --install"}},
+		{"sdk 14", func(m *mac) { m.sdk = "14.5" }, false, []string{"macOS SDK is 14.5", "macOS 15 SDK or newer", "nested virtualization"}},
+		{"no sdk", func(m *mac) { m.sdk = "" }, false, []string{"finds no macOS SDK"}},
+		{"no go", func(m *mac) { m.goVersion = "" }, false, []string{"install Go 1.26"}},
+		{"old go", func(m *mac) { m.goVersion = "go1.25.4" }, false, []string{"Go is go1.25.4", "Go 1.26 or later"}},
+		{"go under rosetta", func(m *mac) { m.goArch = "amd64" }, false, []string{"amd64 (Intel) build", "arm64 (Apple silicon) Go"}},
+		{"no shellcheck", func(m *mac) { m.shellcheck = false }, false, []string{"brew install shellcheck"}},
+		{"everything missing", func(m *mac) { *m = mac{} }, false, []string{"xcode-select --install", "install Go", "brew install shellcheck", "3 missing"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := good
+			tc.edit(&m)
+			bin := t.TempDir()
+			stub := func(name, body string) {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!"+bash+"\n"+body+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p, err := exec.LookPath("dirname"); err == nil {
+				_ = os.Symlink(p, filepath.Join(bin, "dirname"))
+			}
+			stub("uname", "echo Darwin")
+			stub("xcode-select", map[bool]string{true: "echo /Library/Developer/CommandLineTools", false: "exit 2"}[m.clt])
+			stub("xcrun", "[ -n '"+m.sdk+"' ] || exit 1; echo '"+m.sdk+"'")
+			stub("sysctl", map[bool]string{true: "echo 1", false: "exit 1"}[m.appleSilicon])
+			if m.goVersion != "" {
+				stub("go", `case "$2" in GOVERSION) echo `+m.goVersion+`;; GOHOSTARCH) echo `+m.goArch+`;; esac`)
+			}
+			if m.shellcheck {
+				stub("shellcheck", "exit 0")
+			}
+			cmd := exec.Command(bash, "deps.sh")
+			cmd.Env = append(os.Environ(), "PATH="+bin)
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Fatalf("ok=%v, want %v: %v\n%s", err == nil, tc.ok, err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(string(out), "apt") {
+				t.Errorf("the macOS path mentions apt:\n%s", out)
+			}
+		})
+	}
+}
