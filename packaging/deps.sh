@@ -27,7 +27,8 @@ if [[ $(uname -s) == Darwin ]]; then
     need "Xcode's command line tools are missing: install them with xcode-select --install"
   else
     sdk=$(xcrun --sdk macosx --show-sdk-version 2>/dev/null || true)
-    if [[ ! $sdk =~ ^[0-9]+ ]]; then
+    sdk_re='^[0-9]+'
+    if [[ ! $sdk =~ $sdk_re ]]; then
       need "xcrun finds no macOS SDK: reinstall Xcode's command line tools (sudo rm -rf /Library/Developer/CommandLineTools && xcode-select --install)"
     elif ((${sdk%%.*} < 15)); then
       need "the macOS SDK is $sdk, Berth needs the macOS 15 SDK or newer: older SDKs leave out the Virtualization framework's macOS 15 API, and nested virtualization would silently read as unsupported. Install the latest command line tools (softwareupdate --list, or System Settings > General > Software Update), or select a newer Xcode with sudo xcode-select -s /Applications/Xcode.app"
@@ -39,7 +40,8 @@ if [[ $(uname -s) == Darwin ]]; then
   else
     gover=$(go env GOVERSION 2>/dev/null || true)
     goarch=$(go env GOHOSTARCH 2>/dev/null || true)
-    if [[ $gover =~ go([0-9]+)\.([0-9]+) ]]; then
+    goversion_re='go([0-9]+)\.([0-9]+)'   # in a variable: bash 3.2 parses it alike
+    if [[ $gover =~ $goversion_re ]]; then
       if ((BASH_REMATCH[1] == 1 && BASH_REMATCH[2] < 26)); then
         need "Go is $gover, Berth needs Go 1.26 or later: install it from https://go.dev/dl/"
       fi
