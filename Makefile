@@ -2,6 +2,11 @@
 #   make demo    set up this machine, build, and run a container in a VM
 #   make test    set up this machine and run every test (what CI runs)
 # Other targets: deps build bench lint darwin-check app clean (see `make help`).
+#
+# Written for GNU make 3.81, which macOS ships: no .SHELLFLAGS (3.81 ignores
+# it), .ONESHELL, undefine, !=, ::= or $(file). Each recipe line runs in its
+# own bash without -e or pipefail: a line that pipes sets -o pipefail itself,
+# and a line that runs several commands joins them with &&.
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -12,17 +17,25 @@ LDFLAGS   := -X github.com/berthvm/berth/core/buildinfo.Version=$(VERSION) \
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 UNAME_S   := $(shell uname -s)
 SHELL     := /bin/bash
-.SHELLFLAGS := -o pipefail -ec
 # Go test settings: every real-VM and real-tool test must run, not skip.
 TEST_FLAGS ?= -timeout 25m
-export BERTH_REQUIRE_ALL ?= 1
+BERTH_REQUIRE_ALL ?= 1
+export BERTH_REQUIRE_ALL
+# Berth.app's CFBundleShortVersionString (0.0.0 when untagged) and
+# CFBundleVersion (the commit count): packaging/appversion.sh.
+APP_VERSION = $(shell bash packaging/appversion.sh short '$(VERSION)')
+APP_BUILD   = $(shell bash packaging/appversion.sh build '$(VERSION)' "$$(git rev-list --count HEAD 2>/dev/null)")
+# The menu-bar app's main package: Berth.app's main executable. Not built
+# yet; until it exists, make app stops (packaging/bundle.sh says why).
+MENUBAR_PKG ?= ./app/menubar
+ENTITLEMENTS := resources/berth.entitlements
 
 # Folders share names with targets (app/, …): declare every target phony.
 .PHONY: help deps build agents demo-images test demo bench lint darwin-check app clean
 
 help:
 	@echo "Berth make targets:"
-	@sed -n 's/^## \([a-z-]*\): /  \1\t/p' Makefile | expand -t 16
+	@awk '/^## [a-z-]+: /{t=$$2; sub(/:$$/, "", t); d=$$0; sub(/^## [a-z-]+: /, "", d); printf "  %-14s%s\n", t, d}' Makefile
 
 ## deps: install what this machine needs (apt packages, guest kernels). Idempotent.
 deps:
@@ -30,8 +43,13 @@ deps:
 	@$(GO) mod download
 
 ## build: the berth CLI+daemon for this host, the guest agents beside it, the embedded demo image.
+# On macOS berth is signed ad hoc with the virtualization entitlement, so
+# that it can run VMs on this Mac.
 build: agents demo-images
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/berth ./app/berth
+ifeq ($(UNAME_S),Darwin)
+	codesign --force --sign - --entitlements $(ENTITLEMENTS) --identifier com.berthvm.berth $(OUT)/berth
+endif
 
 # The guest agent (PID 1 of every VM) for both guest arches; berth finds
 # berth-agent-linux-<arch> next to its own executable.
@@ -40,7 +58,8 @@ agents:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(OUT)/berth-agent-linux-amd64 ./app/agent
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(OUT)/berth-agent-linux-arm64 ./app/agent
 
-# berth/demo:latest for both arches, from Debian's busybox-static (make deps fetches the arm64 one).
+# berth/demo:latest for both arches, from Debian's busybox-static: the system's, apt's copy that
+# make deps keeps in the kernel cache, or (on a Mac) the pinned download (packaging/demoimage).
 demo-images:
 	@mkdir -p $(OUT)
 	$(GO) build -o $(OUT)/demoimage ./packaging/demoimage
@@ -51,7 +70,7 @@ demo-images:
 test: deps lint darwin-check
 	@mkdir -p $(OUT)
 	$(GO) build -o $(OUT)/testsum ./packaging/testsum
-	$(GO) test -json $(TEST_FLAGS) ./... | $(OUT)/testsum
+	set -o pipefail; $(GO) test -json $(TEST_FLAGS) ./... | $(OUT)/testsum
 
 ## demo: deps, build, then run the embedded demo image in its own VM and list containers.
 demo: deps build
@@ -75,13 +94,16 @@ lint:
 darwin-check:
 	$(GO) run ./packaging/darwincheck -goarch arm64,amd64 ./...
 
-## app: Berth.app, bundled and signed (macOS only).
+## app: Berth.app, bundled and signed (macOS only; refused until the menu bar exists).
 app:
 ifeq ($(UNAME_S),Darwin)
 	$(MAKE) agents demo-images
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/darwin/berth ./app/berth
-	bash packaging/bundle.sh -o $(OUT) -v $(shell echo $(VERSION) | sed -E 's/^v//; s/[^0-9.].*//; s/^$$/0.0.0/') \
-		-b $(OUT)/darwin/berth -a $(OUT)/berth-agent-linux-arm64 -a $(OUT)/berth-agent-linux-amd64
+	rm -f $(OUT)/darwin/Berth
+	if [ -d $(MENUBAR_PKG) ]; then CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/darwin/Berth $(MENUBAR_PKG); fi
+	bash packaging/bundle.sh -o $(OUT) -v $(APP_VERSION) -n $(APP_BUILD) -b $(OUT)/darwin/berth \
+		$$(if [ -f $(OUT)/darwin/Berth ]; then echo -m $(OUT)/darwin/Berth; fi) \
+		-a $(OUT)/berth-agent-linux-arm64 -a $(OUT)/berth-agent-linux-amd64
 	bash packaging/codesign.sh $(OUT)/Berth.app $(BERTH_SIGN_IDENTITY)
 else
 	@echo "make app builds and signs Berth.app and needs macOS (codesign, cgo for the Virtualization framework)." >&2

@@ -10,13 +10,56 @@ here=$(cd "$(dirname "$0")" && pwd)
 check_only=0
 [[ ${1:-} == --check ]] && check_only=1
 
+# macOS: nothing is installed for you; each missing piece is named with the
+# command that installs it, and the run fails. Needed by make build: Xcode's
+# command line tools with the macOS 15 SDK or newer (older SDKs compile the
+# Virtualization framework's macOS 15 API out: nested virtualization would
+# silently read as unsupported) and an arm64 Go 1.26 on Apple silicon (an
+# amd64 berth under Rosetta refuses to run VMs). Needed by make test, to
+# lint the scripts: shellcheck. The guest kernel and busybox are
+# downloaded on first use.
 if [[ $(uname -s) == Darwin ]]; then
+  cd "$here/.."   # go reports the toolchain this module selects
+  missing=0
+  need() { echo "deps: $*" >&2; missing=$((missing + 1)); }
+  sdk=""
   if ! xcode-select -p >/dev/null 2>&1; then
-    echo "deps: install Xcode's command line tools first: xcode-select --install" >&2
+    need "Xcode's command line tools are missing: install them with xcode-select --install"
+  else
+    sdk=$(xcrun --sdk macosx --show-sdk-version 2>/dev/null || true)
+    sdk_re='^[0-9]+'
+    if [[ ! $sdk =~ $sdk_re ]]; then
+      need "xcrun finds no macOS SDK: reinstall Xcode's command line tools (sudo rm -rf /Library/Developer/CommandLineTools && xcode-select --install)"
+    elif ((${sdk%%.*} < 15)); then
+      need "the macOS SDK is $sdk, Berth needs the macOS 15 SDK or newer: older SDKs leave out the Virtualization framework's macOS 15 API, and nested virtualization would silently read as unsupported. Install the latest command line tools (softwareupdate --list, or System Settings > General > Software Update), or select a newer Xcode with sudo xcode-select -s /Applications/Xcode.app"
+    fi
+  fi
+  gover=""
+  if ! command -v go >/dev/null; then
+    need "Go is missing: install Go 1.26 or later (https://go.dev/dl/, the Apple silicon package on an M-series Mac)"
+  else
+    gover=$(go env GOVERSION 2>/dev/null || true)
+    goarch=$(go env GOHOSTARCH 2>/dev/null || true)
+    goversion_re='go([0-9]+)\.([0-9]+)'   # in a variable: bash 3.2 parses it alike
+    if [[ $gover =~ $goversion_re ]]; then
+      if ((BASH_REMATCH[1] == 1 && BASH_REMATCH[2] < 26)); then
+        need "Go is $gover, Berth needs Go 1.26 or later: install it from https://go.dev/dl/"
+      fi
+    else
+      need "cannot tell the Go version ('go env GOVERSION' says '$gover'): install Go 1.26 or later from https://go.dev/dl/"
+    fi
+    if [[ $goarch == amd64 && $(sysctl -n hw.optional.arm64 2>/dev/null || true) == 1 ]]; then
+      need "this Go is the amd64 (Intel) build, running under Rosetta on Apple silicon: it would build an amd64 berth, which cannot run VMs here. Install the arm64 (Apple silicon) Go from https://go.dev/dl/"
+    fi
+  fi
+  if ! command -v shellcheck >/dev/null; then
+    need "shellcheck is missing (make lint and make test run it): install it with brew install shellcheck"
+  fi
+  if ((missing > 0)); then
+    echo "deps: $missing missing on this Mac; install them and run make deps again" >&2
     exit 1
   fi
-  command -v go >/dev/null || { echo "deps: install Go 1.26 (https://go.dev/dl/)" >&2; exit 1; }
-  echo "deps: macOS has what Berth needs (the guest kernel is downloaded on first use)"
+  echo "deps: this Mac has what Berth needs (macOS $sdk SDK, $gover, shellcheck); the guest kernel and busybox are downloaded on first use"
   exit 0
 fi
 

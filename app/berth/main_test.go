@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 var berthBin string
@@ -44,6 +45,12 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		os.RemoveAll(dir)
 		panic("build berth: " + err.Error() + "\n" + string(out))
+	}
+	// On macOS the daemon and its VM hosts are this binary: it needs the
+	// virtualization entitlement (elsewhere this does nothing).
+	if err := testenv.SignForVMs(berthBin); err != nil {
+		os.RemoveAll(dir)
+		panic(err.Error())
 	}
 	// The guest agent goes beside berth, where the daemon looks for it.
 	agentCmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o",

@@ -18,7 +18,7 @@ func BinaryName(arch string) string { return "berth-agent-linux-" + arch }
 // BinaryPath finds the agent binary for arch: in $BERTH_AGENT_DIR, else
 // next to the running executable (make build puts it beside berth), else
 // in the app bundle's Contents/Resources (berth runs from
-// Contents/Resources/bin, the menu-bar app from Contents/MacOS).
+// Contents/Helpers, the menu-bar app from Contents/MacOS).
 func BinaryPath(arch string) (string, error) {
 	var dirs []string
 	if d := os.Getenv(BinaryDirVar); d != "" {
@@ -45,11 +45,7 @@ func BinaryPath(arch string) (string, error) {
 func bundleDirs(dir string) []string {
 	dirs := []string{dir}
 	switch filepath.Base(dir) {
-	case "bin":
-		if filepath.Base(filepath.Dir(dir)) == "Resources" {
-			dirs = append(dirs, filepath.Dir(dir))
-		}
-	case "MacOS":
+	case "Helpers", "MacOS":
 		if filepath.Base(filepath.Dir(dir)) == "Contents" {
 			dirs = append(dirs, filepath.Join(filepath.Dir(dir), "Resources"))
 		}

@@ -236,7 +236,8 @@ func TestBundleDirs(t *testing.T) {
 		want []string
 	}{
 		{"/usr/local/bin", []string{"/usr/local/bin"}},
-		{"/Applications/Berth.app/Contents/Resources/bin", []string{"/Applications/Berth.app/Contents/Resources/bin", "/Applications/Berth.app/Contents/Resources"}},
+		{"/Applications/Berth.app/Contents/Helpers", []string{"/Applications/Berth.app/Contents/Helpers", "/Applications/Berth.app/Contents/Resources"}},
+		{"/opt/Helpers", []string{"/opt/Helpers"}},
 		{"/Applications/Berth.app/Contents/MacOS", []string{"/Applications/Berth.app/Contents/MacOS", "/Applications/Berth.app/Contents/Resources"}},
 		{"/work/.build", []string{"/work/.build"}},
 	}

@@ -38,6 +38,16 @@ type Capabilities struct {
 	Rosetta       bool   `json:"rosetta"`
 	RosettaReason string `json:"rosettaReason,omitempty"`
 
-	// Problems lists probe failures that did not stop the probe.
+	// Unsupported says why Berth cannot run containers on this host at
+	// all, naming what to install instead (an amd64 berth under Rosetta
+	// on Apple silicon); empty when it can.
+	Unsupported string `json:"unsupported,omitempty"`
+
+	// BuildSDK is the macOS SDK the running berth was linked against
+	// ("15.2"); empty elsewhere or when unreadable.
+	BuildSDK string `json:"buildSDK,omitempty"`
+
+	// Problems lists probe failures that did not stop the probe, and
+	// warnings about this host or build.
 	Problems []string `json:"problems,omitempty"`
 }

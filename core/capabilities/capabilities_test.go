@@ -183,13 +183,16 @@ func TestMacNested(t *testing.T) {
 		ok    bool
 		want  string
 	}{
-		{"m3 on 15", MacFacts{"M3", 3, v("15.0"), true}, true, "supported on an Apple M3 with macOS 15.0"},
-		{"m4 pro on 26", MacFacts{"M4 Pro", 4, v("26.1"), true}, true, "Apple M4 Pro"},
-		{"m1 on 15", MacFacts{"M1", 1, v("15.1"), false}, false,
+		{"m3 on 15", MacFacts{"M3", 3, v("15.0"), true, v("15.0")}, true, "supported on an Apple M3 with macOS 15.0"},
+		{"m4 pro on 26", MacFacts{"M4 Pro", 4, v("26.1"), true, v("26.0")}, true, "Apple M4 Pro"},
+		{"m1 on 15", MacFacts{"M1", 1, v("15.1"), false, v("15.0")}, false,
 			"needs an Apple M3 or later chip and macOS 15 or later; this Mac has an Apple M1 with macOS 15.1"},
-		{"m3 on 14", MacFacts{"M3 Max", 3, v("14.6"), false}, false, "this Mac has an Apple M3 Max with macOS 14.6"},
-		{"intel", MacFacts{"", 0, v("15.2"), false}, false, "this Mac has an Intel CPU with macOS 15.2"},
-		{"framework says no", MacFacts{"M3", 3, v("15.0"), false}, false, "reports it unsupported"},
+		{"m3 on 14", MacFacts{"M3 Max", 3, v("14.6"), false, v("14.5")}, false, "this Mac has an Apple M3 Max with macOS 14.6"},
+		{"intel", MacFacts{"", 0, v("15.2"), false, Version{}}, false, "this Mac has an Intel CPU with macOS 15.2"},
+		{"framework says no", MacFacts{"M3", 3, v("15.0"), false, v("15.0")}, false, "reports it unsupported"},
+		{"sdk unknown", MacFacts{"M3", 3, v("15.0"), false, Version{}}, false, "reports it unsupported"},
+		{"built with the 14 sdk", MacFacts{"M4", 4, v("15.3"), false, v("14.5")}, false,
+			"built with the macOS 14.5 SDK, which leaves it out (an Apple M4 with macOS 15.3 supports it); rebuild berth with the macOS 15 SDK"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,7 +205,7 @@ func TestMacNested(t *testing.T) {
 }
 
 func TestCheckNestedAndRosetta(t *testing.T) {
-	_, reason := MacNested(MacFacts{"M2", 2, Version{14, 5, 0}, false})
+	_, reason := MacNested(MacFacts{"M2", 2, Version{14, 5, 0}, false, Version{}})
 	err := CheckNested(api.Capabilities{NestedVirtualizationReason: reason})
 	if !errors.Is(err, api.ErrUnsupported) {
 		t.Fatalf("CheckNested: %v, want ErrUnsupported", err)

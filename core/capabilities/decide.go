@@ -97,6 +97,9 @@ type MacFacts struct {
 	// VZSupported is vz.IsNestedVirtualizationSupported(): the framework's
 	// own answer, which wins when it says no.
 	VZSupported bool
+	// BuildSDK is the macOS SDK berth was built with (zero if unknown):
+	// built with one older than NestedMinSDK, VZSupported is always false.
+	BuildSDK Version
 }
 
 // Minimums for nested virtualization on the Virtualization framework.
@@ -114,6 +117,9 @@ func MacNested(f MacFacts) (bool, string) {
 	case f.Generation < NestedMinChipGeneration || f.OSVersion.Major < NestedMinMacOS:
 		return false, fmt.Sprintf("needs an Apple M%d or later chip and macOS %d or later; this Mac has %s",
 			NestedMinChipGeneration, NestedMinMacOS, found)
+	case !f.VZSupported && f.BuildSDK != (Version{}) && f.BuildSDK.Major < NestedMinSDK:
+		return false, fmt.Sprintf("this berth was built with the macOS %s SDK, which leaves it out (%s supports it); rebuild berth with the macOS %d SDK or later",
+			f.BuildSDK, found, NestedMinSDK)
 	case !f.VZSupported:
 		return false, fmt.Sprintf("the Virtualization framework reports it unsupported on %s", found)
 	}

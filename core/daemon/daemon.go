@@ -132,7 +132,7 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		ln.Close()
 		return nil, nil, fmt.Errorf("open image store in data dir %q: %w", cfg.Home, err)
 	}
-	d.caps = capabilities.Probe(ctx)
+	d.caps = probeHost(ctx)
 	if err := d.startRuntime(ctx); err != nil {
 		ln.Close()
 		return nil, nil, err
@@ -260,10 +260,20 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
+// probeHost reads the host's capabilities; tests replace it.
+var probeHost = capabilities.Probe
+
 // startRuntime builds the container runtime over this OS's VM backend and
 // reconciles it with the VMs that survived a previous daemon. An OS
-// without a backend still serves images and system info.
+// without a backend, or a build that cannot run VMs here (an amd64 berth
+// under Rosetta), still serves images and system info; container requests
+// get the reason.
 func (d *Daemon) startRuntime(ctx context.Context) error {
+	if err := capabilities.CheckHost(d.caps); err != nil {
+		d.runtimeErr = err
+		d.log.Error("containers are not available", "err", err)
+		return nil
+	}
 	driver, kernels, err := platform(d.caps, d.cfg.Home)
 	if err != nil {
 		d.runtimeErr = err

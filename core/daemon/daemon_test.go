@@ -248,3 +248,27 @@ func TestEventsStream(t *testing.T) {
 		t.Fatalf("bad filter: %v", err)
 	}
 }
+
+// A build that cannot run VMs on this host (an amd64 berth under Rosetta)
+// starts, shows why in system info, and refuses every container request
+// with that reason.
+func TestUnsupportedHost(t *testing.T) {
+	const reason = "this berth is the amd64 (Intel) build, running under Rosetta on an Apple silicon Mac, where it cannot run VMs: install the arm64 (Apple silicon) build of Berth"
+	old := probeHost
+	probeHost = func(ctx context.Context) api.Capabilities {
+		c := old(ctx)
+		c.Unsupported = reason
+		return c
+	}
+	t.Cleanup(func() { probeHost = old })
+	c, _, _ := runDaemon(t, shortHome(t))
+	ctx := context.Background()
+	info, err := c.SystemInfo(ctx)
+	if err != nil || info.Host.Unsupported != reason {
+		t.Fatalf("system info: %+v, %v", info.Host, err)
+	}
+	_, err = c.Containers(ctx, true)
+	if !errors.Is(err, api.ErrUnsupported) || !strings.Contains(err.Error(), "arm64 (Apple silicon) build") {
+		t.Fatalf("containers: %v, want the reason as ErrUnsupported", err)
+	}
+}

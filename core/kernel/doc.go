@@ -17,7 +17,9 @@
 // and cut to the Image and the modules VZModuleGroups need (deb.go reads
 // the .deb's ar and data.tar.xz in Go). make deps provisions it on Linux
 // too, so the tests boot exactly what a Mac downloads. CheckImage tells a
-// bootable kernel image from a compressed or foreign one.
+// bootable kernel image from a compressed or foreign one. BusyboxPins and
+// ProvisionBusybox do the same for Debian's busybox-static, which the demo
+// image is built from on hosts without it.
 //
 // The initramfs (cpio newc, written here) holds the agent as /init and,
 // for modular kernels, the modules it must load and their order. It is

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -28,15 +29,24 @@ echo "Guest kernel: $(uname -r) ($(uname -m))"
 echo "Hostname:     $(hostname)"
 `
 
-// fallbackApplets are linked when the host cannot list busybox's applets
-// (building for another architecture without a busybox to ask).
-var fallbackApplets = []string{"bin/sh", "bin/ash", "bin/cat", "bin/cp", "bin/date", "bin/echo", "bin/false",
-	"bin/hostname", "bin/kill", "bin/ln", "bin/ls", "bin/mkdir", "bin/mount", "bin/mv", "bin/ps", "bin/pwd",
-	"bin/rm", "bin/sleep", "bin/sync", "bin/true", "bin/uname", "usr/bin/env", "usr/bin/id", "usr/bin/head",
-	"usr/bin/tail", "usr/bin/wc", "usr/bin/yes", "usr/bin/whoami", "usr/bin/tty", "usr/bin/stat",
-	"usr/bin/seq", "usr/bin/sha256sum", "usr/bin/test", "usr/bin/free", "usr/bin/uptime", "usr/bin/top",
-	"bin/grep", "bin/sed", "usr/bin/awk", "bin/touch", "bin/chmod", "bin/chown", "bin/df", "bin/dd",
-	"usr/bin/nproc", "usr/bin/printf", "usr/bin/nc", "sbin/ip", "bin/ping", "usr/bin/wget", "bin/vi"}
+// appletsList is what Debian's busybox-static (the pinned version,
+// kernel.BusyboxPins) answers to --list-full, for both arches: linked
+// when the busybox cannot run on the build host (another arch, or macOS),
+// so the image is the same whatever built it.
+//
+//go:embed applets.txt
+var appletsList string
+
+// fallbackApplets are the paths in appletsList.
+func fallbackApplets() []string {
+	var out []string
+	for _, line := range strings.Split(appletsList, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
 
 // spec is what goes into the demo image.
 type spec struct {
@@ -128,7 +138,7 @@ func layerBytes(s spec) ([]byte, error) {
 	}
 	applets := append([]string(nil), s.Applets...)
 	if len(applets) == 0 {
-		applets = fallbackApplets
+		applets = fallbackApplets()
 	}
 	sort.Strings(applets)
 	for _, a := range applets {

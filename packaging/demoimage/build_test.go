@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -85,10 +86,10 @@ func TestBuildAndWrite(t *testing.T) {
 
 func TestRunErrors(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "x.tar")
-	if err := run("/nonexistent/busybox", "amd64", out); err == nil {
+	if err := run(context.Background(), "/nonexistent/busybox", "amd64", out); err == nil {
 		t.Fatal("missing busybox: no error")
 	}
-	if err := run("/bin/sh", "riscv64", out); err == nil {
+	if err := run(context.Background(), "/bin/sh", "riscv64", out); err == nil {
 		t.Fatal("bad arch: no error")
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {

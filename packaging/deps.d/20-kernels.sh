@@ -5,7 +5,8 @@
 # the kernel cache ($BERTH_KERNEL_DIR, default ~/.cache/berth/kernels); and
 # the macOS build's pinned arm64 kernel (kernel.MacKernel, 57 MiB over
 # HTTPS from deb.debian.org), fetched by the code a Mac runs on first use,
-# so the tests boot what ships.
+# so the tests boot what ships, and the pinned busybox-static per arch
+# (kernel.BusyboxPins) that a Mac builds the demo image from.
 # Idempotent: nothing is fetched when the cache is current. The first run
 # needs root (it adds the arm64 architecture to dpkg and updates apt).
 set -euo pipefail

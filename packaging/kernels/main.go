@@ -3,7 +3,9 @@
 // following their meta packages, plus busybox-static per arch for the VM
 // tests, plus the pinned arm64 kernel of the macOS build (downloaded and
 // cut down by the very code a Mac runs on first use, so the tests boot
-// what ships). It does nothing for what is already current.
+// what ships) and the pinned busybox-static per arch that a host without
+// Debian's busybox builds the demo image from (kernel.BusyboxPins). It
+// does nothing for what is already current.
 //
 //	go run ./packaging/kernels [-dir DIR] [-arch amd64,arm64] [-busybox=false] [-mac=false]
 package main
@@ -28,7 +30,7 @@ func main() {
 	dir := flag.String("dir", def, "kernel cache directory (default $BERTH_KERNEL_DIR or ~/.cache/berth/kernels)")
 	arches := flag.String("arch", "amd64,arm64", "guest architectures to fetch")
 	busybox := flag.Bool("busybox", true, "also fetch busybox-static per arch (test root filesystems)")
-	mac := flag.Bool("mac", true, "also fetch the pinned arm64 kernel of the macOS build (kernel.MacKernel)")
+	mac := flag.Bool("mac", true, "also fetch the pinned arm64 kernel of the macOS build (kernel.MacKernel) and the pinned busybox-static per arch (kernel.BusyboxPins)")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "kernels: no cache directory: set BERTH_KERNEL_DIR or pass -dir")
@@ -58,6 +60,16 @@ func main() {
 				p.Package, p.Version, err)
 		} else {
 			fmt.Printf("kernels: macOS guest kernel at %s\n", k.Path)
+		}
+		for _, arch := range []string{"amd64", "arm64"} {
+			p := kernel.BusyboxPins[arch]
+			bin, err := kernel.ProvisionBusybox(ctx, *dir, p, nil)
+			if err != nil {
+				// Not fatal either: apt's busybox serves Linux builds.
+				fmt.Fprintf(os.Stderr, "kernels: WARNING: the pinned %s busybox-static %s could not be fetched: %v\n", arch, p.Version, err)
+			} else {
+				fmt.Printf("kernels: pinned %s busybox-static %s at %s\n", arch, p.Version, bin)
+			}
 		}
 	}
 	m, err := kernel.LoadManifest(*dir)

@@ -54,8 +54,14 @@ func printSystemInfo(out io.Writer, info api.SystemInfo) error {
 	fmt.Fprintf(w, " Data dir ID:\t%s\n", d.ID)
 	fmt.Fprintf(w, " Schema version:\t%d\n", info.SchemaVersion)
 	fmt.Fprintf(w, "Host:\n")
+	if h.Unsupported != "" {
+		fmt.Fprintf(w, " Error:\t%s\n", h.Unsupported)
+	}
 	osLine := strings.TrimSpace(h.OSName + " " + h.OSVersion)
 	fmt.Fprintf(w, " OS:\t%s (%s/%s, kernel %s)\n", osLine, h.OS, h.Arch, h.Kernel)
+	if h.BuildSDK != "" {
+		fmt.Fprintf(w, " Built with:\tmacOS %s SDK\n", h.BuildSDK)
+	}
 	fmt.Fprintf(w, " CPU:\t%s, %d CPUs\n", h.CPUModel, h.CPUs)
 	if h.AppleChip != "" {
 		fmt.Fprintf(w, " Apple chip:\t%s\n", h.AppleChip)

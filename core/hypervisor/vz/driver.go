@@ -482,11 +482,12 @@ func writeFileAtomic(path string, data []byte) error {
 // helperFor picks the executable that hosts VMs for a core running as
 // exe: exe itself, except for Berth.app's menu-bar executable
 // (Contents/MacOS/Berth), whose bundle holds the berth binary in
-// Contents/Resources/bin: the one that answers berth vm-host.
+// Contents/Helpers (packaging/bundle.sh): the one that answers berth
+// vm-host and carries the entitlement.
 func helperFor(exe string, exists func(string) bool) string {
 	dir := filepath.Dir(exe)
 	if filepath.Base(dir) == "MacOS" && filepath.Base(filepath.Dir(dir)) == "Contents" {
-		if b := filepath.Join(filepath.Dir(dir), "Resources", "bin", "berth"); exists(b) {
+		if b := filepath.Join(filepath.Dir(dir), "Helpers", "berth"); exists(b) {
 			return b
 		}
 	}

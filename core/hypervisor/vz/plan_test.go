@@ -290,13 +290,15 @@ func TestClassifyEnd(t *testing.T) {
 func parseMAC(s string) (net.HardwareAddr, error) { return net.ParseMAC(s) }
 
 func TestHelperFor(t *testing.T) {
-	have := map[string]bool{"/Applications/Berth.app/Contents/Resources/bin/berth": true}
+	have := map[string]bool{"/Applications/Berth.app/Contents/Helpers/berth": true}
 	exists := func(p string) bool { return have[p] }
 	cases := map[string]string{
-		"/Applications/Berth.app/Contents/MacOS/Berth":         "/Applications/Berth.app/Contents/Resources/bin/berth",
-		"/Applications/Berth.app/Contents/Resources/bin/berth": "/Applications/Berth.app/Contents/Resources/bin/berth",
-		"/usr/local/bin/berth":                                 "/usr/local/bin/berth",
-		"/tmp/Other.app/Contents/MacOS/Other":                  "/tmp/Other.app/Contents/MacOS/Other",
+		"/Applications/Berth.app/Contents/MacOS/Berth":   "/Applications/Berth.app/Contents/Helpers/berth",
+		"/Applications/Berth.app/Contents/Helpers/berth": "/Applications/Berth.app/Contents/Helpers/berth",
+		"/usr/local/bin/berth":                           "/usr/local/bin/berth",
+		"/tmp/Other.app/Contents/MacOS/Other":            "/tmp/Other.app/Contents/MacOS/Other",
+		"/tmp/Old.app/Contents/Resources/bin/berth":      "/tmp/Old.app/Contents/Resources/bin/berth",
+		"/Volumes/Berth/Berth.app/Contents/MacOS/Berth":  "/Volumes/Berth/Berth.app/Contents/MacOS/Berth", // no helper there
 	}
 	for exe, want := range cases {
 		if got := helperFor(exe, exists); got != want {

@@ -5,14 +5,13 @@ package vz
 // The real Virtualization framework, on a Mac. Nothing here has run on
 // the Linux machines Berth is developed on: it is type-checked there
 // (make darwin-check). Creating VMs needs the virtualization entitlement,
-// which a plain `go test` binary lacks, so sign the test binary first:
+// which a plain `go test` binary lacks: TestMain runs the tests from a
+// copy of the test binary signed with it (testenv.MainWithEntitlement), so
 //
-//	go test -c -o /tmp/vz.test ./core/hypervisor/vz
-//	codesign -f -s - --entitlements resources/berth.entitlements /tmp/vz.test
-//	/tmp/vz.test -test.run Darwin -test.v
+//	go test -run Darwin -v ./core/hypervisor/vz
 //
-// The first run downloads the pinned kernel (57 MiB) into the kernel
-// cache and builds the arm64 agent with the Go toolchain.
+// works as is. The first run downloads the pinned kernel (57 MiB) into the
+// kernel cache and builds the arm64 agent with the Go toolchain.
 
 import (
 	"context"
@@ -31,13 +30,16 @@ import (
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/kernel"
 	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 func TestMain(m *testing.M) {
+	// VM host processes are this binary (WithHelper(os.Args[0])): the
+	// signed copy once MainWithEntitlement has made it.
 	if len(os.Args) > 1 && os.Args[1] == HostArg {
 		os.Exit(HostMain(os.Args[2:], newPlatformVM))
 	}
-	os.Exit(m.Run())
+	os.Exit(testenv.MainWithEntitlement(m))
 }
 
 type darwinGuest struct {
@@ -51,6 +53,7 @@ func darwinSetup(t *testing.T) darwinGuest {
 	if runtime.GOARCH != "arm64" {
 		t.Skip("the pinned guest kernel is arm64: Apple silicon only")
 	}
+	testenv.RequireEntitlement(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir, err := kernel.Dir()
