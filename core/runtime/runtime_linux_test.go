@@ -201,18 +201,19 @@ func TestRunLifecycle(t *testing.T) {
 		if out != "bye\n" || c.ExitCode != 0 {
 			t.Fatalf("out %q code %d", out, c.ExitCode)
 		}
+		// The record goes first, then the files (a crash in between
+		// leaves a directory that reconcile removes): wait for both.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			if _, err := r.m.Inspect(c.ID); errors.Is(err, api.ErrNotFound) {
+			_, err := r.m.Inspect(c.ID)
+			_, statErr := os.Stat(c.Dir)
+			if errors.Is(err, api.ErrNotFound) && errors.Is(statErr, os.ErrNotExist) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatal("--rm container still there")
+				t.Fatalf("--rm container still there (inspect: %v) or its directory left (%v)", err, statErr)
 			}
 			time.Sleep(50 * time.Millisecond)
-		}
-		if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("--rm left its directory: %v", err)
 		}
 	})
 }
