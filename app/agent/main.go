@@ -23,11 +23,8 @@ import (
 
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/buildinfo"
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 )
-
-// VsockPort is where the agent listens when there is no virtio-serial port.
-const VsockPort = 1024
 
 func main() {
 	if os.Getpid() != 1 {
@@ -63,7 +60,8 @@ func run(console *agent.Console) error {
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
 		cmdline = string(b)
 	}
-	debug := strings.Contains(cmdline, "berth.debug")
+	_, debugValue := guestabi.ArgValue(cmdline, guestabi.ArgDebug)
+	debug := debugValue || guestabi.HasArg(cmdline, guestabi.ArgDebug)
 	var trace func(string)
 	if debug {
 		trace = func(what string) {
@@ -71,17 +69,17 @@ func run(console *agent.Console) error {
 		}
 		trace("started")
 	}
-	if err := agent.LoadModules(layout.ModuleList(layout.GroupBoot), layout.ModulesDir, trace); err != nil {
+	if err := agent.LoadModules(guestabi.ModuleList(guestabi.GroupBoot), guestabi.ModulesDir, trace); err != nil {
 		return err
 	}
 	// The virtio console (hvc0, Apple's Virtualization framework) is one
 	// of the boot modules: from here on what the agent says is seen.
 	wait := time.Duration(0)
-	if slices.Contains(strings.Fields(cmdline), "console="+layout.VirtioConsole) {
+	if slices.Contains(strings.Fields(cmdline), "console="+guestabi.VirtioConsole) {
 		wait = consoleWait
 	}
 	if !console.Attach(wait) && wait > 0 {
-		return fmt.Errorf("no console %s %v after loading the boot modules", layout.VirtioConsole, wait)
+		return fmt.Errorf("no console %s %v after loading the boot modules", guestabi.VirtioConsole, wait)
 	}
 	if trace != nil {
 		trace("console attached")
@@ -90,7 +88,7 @@ func run(console *agent.Console) error {
 	// x86_64 binaries (--rosetta): before serving, so the host learns
 	// from the handshake whether they will run.
 	if x := agent.ParseX86Setup(cmdline); x.Wanted() {
-		err := agent.LoadModules(layout.ModuleList(layout.GroupRosetta), layout.ModulesDir, trace)
+		err := agent.LoadModules(guestabi.ModuleList(guestabi.GroupRosetta), guestabi.ModulesDir, trace)
 		interp := ""
 		if err == nil {
 			interp, err = agent.SetupX86(x)
@@ -113,14 +111,14 @@ func run(console *agent.Console) error {
 		for _, g := range []struct {
 			name  string
 			ready chan struct{}
-		}{{layout.GroupDisk, disks}, {layout.GroupNet, network}, {layout.GroupExtra, nil}} {
-			if g.name == layout.GroupExtra {
+		}{{guestabi.GroupDisk, disks}, {guestabi.GroupNet, network}, {guestabi.GroupExtra, nil}} {
+			if g.name == guestabi.GroupExtra {
 				select {
 				case <-firstStart:
 				case <-time.After(5 * time.Second):
 				}
 			}
-			if err := agent.LoadModules(layout.ModuleList(g.name), layout.ModulesDir, trace); err != nil {
+			if err := agent.LoadModules(guestabi.ModuleList(g.name), guestabi.ModulesDir, trace); err != nil {
 				fmt.Fprintf(console, "berth agent: %s modules: %v\n", g.name, err)
 			}
 			if g.ready != nil {
@@ -136,7 +134,7 @@ func run(console *agent.Console) error {
 	// The virtio-serial port (QEMU) or the vsock device (vz) shows up as
 	// soon as its driver has probed; after 3 s with neither, try vsock.
 	findCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	ch := agent.FindChannel(findCtx, "agent")
+	ch := agent.FindChannel(findCtx, guestabi.SerialPort)
 	cancel()
 	if trace != nil {
 		trace("channel found")
@@ -145,6 +143,6 @@ func run(console *agent.Console) error {
 		fmt.Fprintln(console, "berth agent: ready on", ch.Port)
 		return srv.ServePort(ctx, ch.Port)
 	}
-	fmt.Fprintln(console, "berth agent: ready on vsock port", VsockPort)
-	return srv.ServeVsock(ctx, VsockPort)
+	fmt.Fprintln(console, "berth agent: ready on vsock port", guestabi.VsockPort)
+	return srv.ServeVsock(ctx, guestabi.VsockPort)
 }

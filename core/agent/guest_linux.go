@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/api"
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 )
 
 // This file is what PID 1 does to the guest machine: early mounts, module
@@ -44,7 +44,7 @@ func GuestSystem(trace func(string)) System {
 			unix.Sync()
 			// While the console still works: the host reads a clean
 			// end from this line.
-			fmt.Fprintln(os.Stderr, layout.PowerOffMarker)
+			fmt.Fprintln(os.Stderr, guestabi.PowerOffMarker)
 			return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 		},
 	}

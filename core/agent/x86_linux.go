@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guestabi"
 )
 
 // X86Setup is what the kernel command line asks of the agent for x86_64
@@ -34,14 +34,8 @@ const x86BinfmtName = "x86_64"
 // ParseX86Setup reads the kernel command line.
 func ParseX86Setup(cmdline string) X86Setup {
 	var x X86Setup
-	for _, w := range strings.Fields(cmdline) {
-		if v, ok := strings.CutPrefix(w, "berth.rosetta="); ok {
-			x.RosettaTag = v
-		}
-		if v, ok := strings.CutPrefix(w, "berth.x86-interpreter="); ok {
-			x.Interpreter = v
-		}
-	}
+	x.RosettaTag, _ = guestabi.ArgValue(cmdline, guestabi.ArgRosetta)
+	x.Interpreter, _ = guestabi.ArgValue(cmdline, guestabi.ArgX86Interpreter)
 	return x
 }
 

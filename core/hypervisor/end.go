@@ -3,7 +3,7 @@ package hypervisor
 import (
 	"strings"
 
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 )
 
 // GuestEnd is what a guest's console says about how it ended.
@@ -29,7 +29,7 @@ func GuestEndFrom(console string) GuestEnd {
 		return EndPanic
 	case strings.Contains(console, "reboot: Restarting system"):
 		return EndReboot
-	case strings.Contains(console, layout.PowerOffMarker), strings.Contains(console, "reboot: Power down"):
+	case strings.Contains(console, guestabi.PowerOffMarker), strings.Contains(console, "reboot: Power down"):
 		return EndPowerOff
 	}
 	return EndUnknown

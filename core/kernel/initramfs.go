@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,12 +19,12 @@ import (
 
 // Paths inside the initramfs, shared with the agent (see layout).
 const (
-	InitPath   = layout.InitPath
-	ModulesDir = layout.ModulesDir
+	InitPath   = guestabi.InitPath
+	ModulesDir = guestabi.ModulesDir
 )
 
 // ModuleList is where the initramfs lists a group's modules.
-func ModuleList(group string) string { return layout.ModuleList(group) }
+func ModuleList(group string) string { return guestabi.ModuleList(group) }
 
 // initramfsFormat changes whenever the layout above changes, so cached
 // images from an older layout are not reused.
@@ -134,7 +134,7 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 				return err
 			}
 		}
-		for _, n := range layout.DeviceNodes {
+		for _, n := range guestabi.DeviceNodes {
 			if err := c.charDev(n.Path, n.Perm, n.Major, n.Minor); err != nil {
 				return err
 			}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,10 +22,10 @@ type ModuleGroup struct {
 
 // Module groups, in the order the agent loads them (see layout).
 const (
-	GroupBoot  = layout.GroupBoot
-	GroupDisk  = layout.GroupDisk
-	GroupNet   = layout.GroupNet
-	GroupExtra = layout.GroupExtra
+	GroupBoot  = guestabi.GroupBoot
+	GroupDisk  = guestabi.GroupDisk
+	GroupNet   = guestabi.GroupNet
+	GroupExtra = guestabi.GroupExtra
 )
 
 // DefaultModuleGroups serve a guest under QEMU.

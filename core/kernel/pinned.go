@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -65,7 +65,7 @@ var MacKernel = Pin{
 }
 
 // GroupRosetta holds what the agent needs to register Rosetta (layout).
-const GroupRosetta = layout.GroupRosetta
+const GroupRosetta = guestabi.GroupRosetta
 
 // VZModuleGroups serve a guest on Apple's Virtualization framework, whose
 // devices are virtio-pci: the agent is reached over vsock, the console is

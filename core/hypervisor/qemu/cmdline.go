@@ -7,11 +7,9 @@ import (
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 )
-
-// AgentPort is the name of the virtio-serial port the agent looks for.
-const AgentPort = "agent"
 
 // Files in a VM's run directory.
 const (
@@ -25,7 +23,7 @@ const (
 const maxSockPath = 107
 
 // Files are where one VM's QEMU serves the agent channel (a socket
-// chardev behind the virtio-serial port AgentPort) and QMP, and writes the
+// chardev behind the virtio-serial port guestabi.SerialPort) and QMP, and writes the
 // guest console. The driver waits for and dials these paths, so every
 // machine model (Cmdline, or an ArgsFunc) must use them.
 type Files struct {
@@ -117,7 +115,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		"-serial", "chardev:console",
 		"-chardev", "socket,id=agent,path="+p.AgentSocket+",server=on,wait=off",
 		"-device", "virtio-serial-device",
-		"-device", "virtserialport,chardev=agent,name="+AgentPort,
+		"-device", "virtserialport,chardev=agent,name="+guestabi.SerialPort,
 		"-qmp", "unix:"+p.QMPSocket+",server=on,wait=off",
 		// The guest hands back memory it freed (boot leaves most of its
 		// RAM touched), so an idle VM's RSS shrinks to what it uses.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guestabi"
 )
 
 // testConn stands for a vsock connection; only Close is ever called on it
@@ -291,7 +292,7 @@ func (c *replyConn) reply(t *testing.T) reply {
 }
 
 func testHost(vm VM) *host {
-	return &host{plan: Plan{ID: "vm1", AgentPort: AgentPort}, vm: vm, ended: make(chan struct{}), conns: map[net.Conn]bool{}}
+	return &host{plan: Plan{ID: "vm1", AgentPort: guestabi.VsockPort}, vm: vm, ended: make(chan struct{}), conns: map[net.Conn]bool{}}
 }
 
 // An agent request against a VM whose Connect hangs times out with the

@@ -13,7 +13,7 @@ import (
 
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
-	"github.com/berthvm/berth/core/kernel/layout"
+	"github.com/berthvm/berth/core/guestabi"
 )
 
 // fakeVM stands in for the Virtualization framework in a host process
@@ -124,7 +124,7 @@ func (f *fakeVM) powerOff() {
 		return
 	}
 	// As on a Mac: the kernel's "reboot: Power down" never reaches hvc0.
-	f.console(layout.PowerOffMarker + "\n")
+	f.console(guestabi.PowerOffMarker + "\n")
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		f.setState(StateStopped)
@@ -163,7 +163,7 @@ func (f *fakeVM) Connect(port uint32) (net.Conn, error) {
 	if !f.hasVsock {
 		return nil, errors.New("fake: no vsock device")
 	}
-	if port != AgentPort || !listening {
+	if port != guestabi.VsockPort || !listening {
 		return nil, fmt.Errorf("fake: vsock port %d: %w", port, syscall.ECONNRESET)
 	}
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)

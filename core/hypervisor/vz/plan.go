@@ -7,16 +7,9 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
-	"github.com/berthvm/berth/core/kernel/layout"
 )
-
-// AgentPort is the vsock port the guest agent listens on (app/agent).
-const AgentPort = 1024
-
-// RosettaTag is the virtio-fs tag of the Rosetta share; the kernel
-// command line names it to the agent (berth.rosetta=<tag>).
-const RosettaTag = "rosetta"
 
 // Limits are the ranges the Virtualization framework accepts on this Mac
 // (VZVirtualMachineConfiguration's minimum/maximumAllowed...): passed in
@@ -226,7 +219,7 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 	p := Plan{
 		ID: cfg.ID, RunDir: cfg.RunDir, Kernel: cfg.Kernel, Initrd: cfg.Initrd,
 		CPUs: uint(cfg.CPUs), MemoryBytes: uint64(cfg.MemoryMiB) << 20,
-		Nested: cfg.Nested, Console: consolePath(cfg), AgentPort: AgentPort,
+		Nested: cfg.Nested, Console: consolePath(cfg), AgentPort: guestabi.VsockPort,
 	}
 	p.Cmdline = strings.Join(KernelArgs(cfg), " ")
 	// Appending keeps a container's earlier boots in its log.
@@ -253,7 +246,7 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 		p.Devices = append(p.Devices, dev)
 	}
 	if cfg.Rosetta {
-		p.Devices = append(p.Devices, Device{Kind: DevRosetta, Tag: RosettaTag})
+		p.Devices = append(p.Devices, Device{Kind: DevRosetta, Tag: guestabi.RosettaTag})
 	}
 	return p, nil
 }
@@ -263,9 +256,9 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 func KernelArgs(cfg hypervisor.VMConfig) []string {
 	// panic=-1 reboots at once on a panic; the framework ends a Linux VM
 	// that reboots, so a crashed guest never hangs.
-	args := []string{"console=" + layout.VirtioConsole, "panic=-1", "quiet"}
+	args := []string{"console=" + guestabi.VirtioConsole, "panic=-1", "quiet"}
 	if cfg.Rosetta {
-		args = append(args, "berth.rosetta="+RosettaTag)
+		args = append(args, guestabi.Arg(guestabi.ArgRosetta, guestabi.RosettaTag))
 	}
 	return append(args, cfg.Cmdline...)
 }

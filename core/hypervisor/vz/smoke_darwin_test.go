@@ -26,10 +26,10 @@ import (
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/kernel"
-	"github.com/berthvm/berth/core/kernel/layout"
 	"github.com/berthvm/berth/core/testenv"
 )
 
@@ -136,7 +136,7 @@ func TestDarwinBootAgentAndPowerKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(cfg.ConsoleLog)
-	if !strings.Contains(string(b), layout.PowerOffMarker) {
+	if !strings.Contains(string(b), guestabi.PowerOffMarker) {
 		t.Errorf("the guest did not power off by itself after RequestStop; console:\n%s", b)
 	}
 	if err := m.Wait(ctx); err != nil {

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
 	"github.com/berthvm/berth/core/kernel"
-	"github.com/berthvm/berth/core/kernel/layout"
 	"github.com/berthvm/berth/core/testenv"
 )
 
@@ -122,7 +122,7 @@ func TestMacGuestConsole(t *testing.T) {
 	b, _ := os.ReadFile(console)
 	// The kernel's own "reboot: Power down" never reaches hvc0: it comes
 	// after the devices shut down.
-	for _, want := range []string{"berth agent: ready on", layout.PowerOffMarker} {
+	for _, want := range []string{"berth agent: ready on", guestabi.PowerOffMarker} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("no %q on the console; it holds:\n%s", want, b)
 		}
@@ -244,7 +244,7 @@ func TestMacGuestX86AndPowerKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(console)
-	if !strings.Contains(string(b), layout.PowerOffMarker) {
+	if !strings.Contains(string(b), guestabi.PowerOffMarker) {
 		t.Fatalf("the guest did not power itself off after the power key (it was killed); console:\n%s", b)
 	}
 }

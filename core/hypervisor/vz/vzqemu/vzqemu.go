@@ -34,6 +34,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
 	"github.com/berthvm/berth/core/hypervisor/vz"
@@ -112,7 +113,7 @@ func device(d vz.Device, i int, f qemu.Files) ([]string, error) {
 	case vz.DevVsock:
 		return []string{"-chardev", "socket,id=agent,path=" + f.AgentSocket + ",server=on,wait=off",
 			"-device", "virtio-serial-pci,id=agent-bus",
-			"-device", "virtserialport,chardev=agent,name=" + qemu.AgentPort + ",bus=agent-bus.0"}, nil
+			"-device", "virtserialport,chardev=agent,name=" + guestabi.SerialPort + ",bus=agent-bus.0"}, nil
 	case vz.DevEntropy:
 		return []string{"-device", "virtio-rng-pci"}, nil
 	case vz.DevBalloon:

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
 	"github.com/berthvm/berth/core/hypervisor/vz"
@@ -79,7 +80,7 @@ func TestArgsRefuses(t *testing.T) {
 		want string
 	}{
 		{"Rosetta exists only on a Mac", func(p *vz.Plan, _ *qemu.Files) {
-			p.Devices = append(p.Devices, vz.Device{Kind: vz.DevRosetta, Tag: vz.RosettaTag})
+			p.Devices = append(p.Devices, vz.Device{Kind: vz.DevRosetta, Tag: guestabi.RosettaTag})
 		}, "only on a Mac"},
 		{"another console than the driver's", func(_ *vz.Plan, f *qemu.Files) { f.Console = "/elsewhere" }, "not the driver's"},
 		{"unknown device", func(p *vz.Plan, _ *qemu.Files) { p.Devices = append(p.Devices, vz.Device{Kind: "gpu"}) }, "gpu"},

@@ -1,9 +1,60 @@
-// Package layout is the contract between the initramfs that core/kernel
-// builds on the host and the agent that reads it as PID 1 in the guest:
-// where the agent and the kernel modules are, and the module groups. It
-// imports nothing, so the agent binary stays small (core/kernel itself
-// carries download and archive code the guest must not).
-package layout
+// Package guestabi is everything the host and the guest agent must agree
+// on, in one place both import: the initramfs layout the host builds and
+// PID 1 reads (where the agent and the kernel modules are, the module
+// groups, the device nodes), the agent's channel (the virtio-serial port's
+// name, the vsock port), the berth.* kernel arguments, and the lines the
+// agent writes on the console for the host to read. It imports nothing of
+// Berth, so the agent binary stays small.
+package guestabi
+
+import "strings"
+
+// The agent's channel to the host: a virtio-serial port with this name
+// (QEMU), or this vsock port (Apple's Virtualization framework, whose
+// guests have no virtio-serial ports for it).
+const (
+	SerialPort        = "agent"
+	VsockPort  uint32 = 1024
+)
+
+// Kernel command line arguments the agent reads.
+const (
+	// ArgDebug makes the agent trace its boot on the console.
+	ArgDebug = "berth.debug"
+	// ArgRosetta=TAG: mount the virtio-fs share TAG (Rosetta) and run
+	// x86_64 binaries through it.
+	ArgRosetta = "berth.rosetta"
+	// ArgX86Interpreter=PATH: run x86_64 binaries through PATH, an
+	// interpreter already in the guest (tests of the Rosetta path).
+	ArgX86Interpreter = "berth.x86-interpreter"
+)
+
+// RosettaTag is the virtio-fs tag the Virtualization framework's Rosetta
+// share gets; the command line names it to the agent (ArgRosetta).
+const RosettaTag = "rosetta"
+
+// Arg is KEY=value for the kernel command line.
+func Arg(key, value string) string { return key + "=" + value }
+
+// ArgValue finds KEY=value on a kernel command line.
+func ArgValue(cmdline, key string) (string, bool) {
+	for _, w := range strings.Fields(cmdline) {
+		if v, ok := strings.CutPrefix(w, key+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// HasArg reports whether a kernel command line holds the word arg.
+func HasArg(cmdline, arg string) bool {
+	for _, w := range strings.Fields(cmdline) {
+		if w == arg {
+			return true
+		}
+	}
+	return false
+}
 
 // Paths inside the initramfs.
 const (
