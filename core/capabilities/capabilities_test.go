@@ -258,3 +258,67 @@ func TestDefaultResources(t *testing.T) {
 		}
 	}
 }
+
+func TestGuestArch(t *testing.T) {
+	mac := api.Capabilities{OS: "darwin", Arch: "arm64"}
+	linux := api.Capabilities{OS: "linux", Arch: "amd64"}
+	cases := []struct {
+		name             string
+		image            string
+		host             api.Capabilities
+		foreign, rosetta bool
+		want, err        string
+	}{
+		{"QEMU emulates arm64 on x86_64", "arm64", linux, true, false, "arm64", ""},
+		{"QEMU runs its own arch", "amd64", linux, true, false, "amd64", ""},
+		{"vz runs the Mac's arch", "arm64", mac, false, false, "arm64", ""},
+		{"vz with Rosetta runs amd64 images in arm64 VMs", "amd64", mac, false, true, "arm64", ""},
+		{"vz without Rosetta refuses amd64", "amd64", mac, false, false, "", "--rosetta"},
+		{"a backend without foreign arches on x86_64", "arm64", linux, false, false, "", "--platform linux/amd64"},
+		{"unknown image arch", "riscv64", linux, true, false, "", "not supported"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := GuestArch(tc.image, tc.host, tc.foreign, tc.rosetta)
+			if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("GuestArch = %q, %v; want %q, %q", got, err, tc.want, tc.err)
+			}
+			if err != nil && !errors.Is(err, api.ErrUnsupported) {
+				t.Fatalf("not ErrUnsupported: %v", err)
+			}
+		})
+	}
+}
+
+func TestGuestAcceleratorAndNested(t *testing.T) {
+	kvm := api.Capabilities{Arch: "amd64", Accelerator: AccelKVM, AcceleratorReason: "hardware KVM (vmx)",
+		NestedVirtualization: true, NestedVirtualizationReason: "KVM (vmx) with nested virtualization"}
+	pvm := api.Capabilities{Arch: "amd64", Accelerator: AccelTCG, AcceleratorReason: "/dev/kvm is PVM",
+		NestedVirtualizationReason: "needs hardware KVM (VT-x or AMD-V); this host has PVM, which cannot nest"}
+	mac := api.Capabilities{Arch: "arm64", Accelerator: AccelHVF, AcceleratorReason: "Apple Virtualization framework"}
+	cases := []struct {
+		name      string
+		host      api.Capabilities
+		guest     string
+		accel     string
+		nestedErr string // "" when nested virtualization is available
+	}{
+		{"KVM for the host's arch", kvm, "amd64", AccelKVM, ""},
+		{"TCG for a foreign arch", kvm, "arm64", AccelTCG, "emulated"},
+		{"TCG on PVM", pvm, "amd64", AccelTCG, "PVM"},
+		{"the Mac's hypervisor", mac, "arm64", AccelHVF, "does not support it"},
+		{"no decision recorded", api.Capabilities{Arch: "amd64"}, "amd64", AccelTCG, "does not support it"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			accel, reason := GuestAccelerator(tc.host, tc.guest)
+			if accel != tc.accel || reason == "" {
+				t.Errorf("GuestAccelerator = %q (%q), want %q with a reason", accel, reason, tc.accel)
+			}
+			err := CheckNestedFor(tc.host, tc.guest)
+			if (err == nil) != (tc.nestedErr == "") || (err != nil && (!strings.Contains(err.Error(), tc.nestedErr) || !errors.Is(err, api.ErrUnsupported))) {
+				t.Errorf("CheckNestedFor = %v, want %q", err, tc.nestedErr)
+			}
+		})
+	}
+}

@@ -64,6 +64,32 @@ func LinuxAccelerator(f LinuxKVMFacts) (accel, reason string) {
 	}
 }
 
+// GuestAccelerator is the accelerator a guest of guestArch gets on host:
+// the host's (hardware KVM, or Apple's hypervisor under the Virtualization
+// framework) for its own architecture, TCG emulation for another.
+func GuestAccelerator(host api.Capabilities, guestArch string) (accel, reason string) {
+	switch {
+	case guestArch != host.Arch:
+		return AccelTCG, fmt.Sprintf("guest arch %s differs from the host's %s: emulated with QEMU's TCG", guestArch, host.Arch)
+	case host.Accelerator == "":
+		return AccelTCG, "no usable /dev/kvm"
+	}
+	return host.Accelerator, host.AcceleratorReason
+}
+
+// CheckNestedFor is CheckNested for a guest of guestArch: nested
+// virtualization also needs the guest to run on the hardware, not under
+// emulation.
+func CheckNestedFor(host api.Capabilities, guestArch string) error {
+	if err := CheckNested(host); err != nil {
+		return err
+	}
+	if accel, reason := GuestAccelerator(host, guestArch); accel == AccelTCG {
+		return fmt.Errorf("nested virtualization (--virtualization) is not available: %s: %w", reason, api.ErrUnsupported)
+	}
+	return nil
+}
+
 // LinuxNested decides whether guests can run their own VMs on Linux: only
 // with hardware KVM whose nested parameter is on.
 func LinuxNested(f LinuxKVMFacts) (bool, string) {
@@ -158,6 +184,26 @@ func CheckRosetta(c api.Capabilities) error {
 		reason = "this host does not support it"
 	}
 	return fmt.Errorf("rosetta (--rosetta) is not available: %s: %w", reason, api.ErrUnsupported)
+}
+
+// GuestArch decides which architecture a container's VM runs, for an
+// image of imageArch on host with a backend that runs foreign
+// architectures (QEMU emulates them) or not (Apple's Virtualization
+// framework runs only the Mac's own; an amd64 image on Apple silicon then
+// needs Rosetta, which rosetta asks for).
+func GuestArch(imageArch string, host api.Capabilities, foreignArch, rosetta bool) (string, error) {
+	switch {
+	case imageArch != "amd64" && imageArch != "arm64":
+		return "", fmt.Errorf("image architecture %q is not supported (amd64 or arm64): %w", imageArch, api.ErrUnsupported)
+	case foreignArch || imageArch == host.Arch:
+		return imageArch, nil
+	case imageArch == "amd64" && host.Arch == "arm64" && rosetta:
+		return "arm64", nil
+	case imageArch == "amd64" && host.Arch == "arm64":
+		return "", fmt.Errorf("image is linux/amd64 and this Mac runs arm64 VMs: run it with --rosetta, or pull the arm64 variant (--platform linux/arm64): %w", api.ErrUnsupported)
+	}
+	return "", fmt.Errorf("image is linux/%s and this host runs only linux/%s VMs: pull the %s variant (--platform linux/%s): %w",
+		imageArch, host.Arch, host.Arch, host.Arch, api.ErrUnsupported)
 }
 
 // RosettaState mirrors the Virtualization framework's availability answer

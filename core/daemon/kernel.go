@@ -26,16 +26,6 @@ type kernelSetting struct {
 	Arch string `json:"arch"`
 }
 
-// platformKernel is how this OS gets its default guest kernel: on macOS a
-// pinned download (with the modules the vz initramfs needs), on Linux
-// Debian's kernel through apt (make deps), which is not pinned here.
-var platformKernel = func() (kernel.Pin, []kernel.ModuleGroup, bool) {
-	if goruntime.GOOS == "darwin" {
-		return kernel.MacKernel, kernel.VZModuleGroups, true
-	}
-	return kernel.Pin{}, nil, false
-}
-
 // guestArch is the arch of the guests that boot the default kernel: the
 // host's (the Virtualization framework runs nothing else).
 func guestArch() string { return goruntime.GOARCH }

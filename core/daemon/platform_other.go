@@ -8,6 +8,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/kernel"
 	berthruntime "github.com/berthvm/berth/core/runtime"
 )
 
@@ -16,3 +17,6 @@ import (
 func platform(api.Capabilities, string) (hypervisor.Driver, berthruntime.Kernels, error) {
 	return nil, nil, fmt.Errorf("berth has no VM backend for %s: %w", runtime.GOOS, api.ErrUnsupported)
 }
+
+// platformKernel: no default guest kernel here.
+var platformKernel = func() (kernel.Pin, []kernel.ModuleGroup, bool) { return kernel.Pin{}, nil, false }

@@ -177,8 +177,8 @@ type Handle struct {
 
 // Driver is a hypervisor backend. It holds no per-VM state.
 type Driver interface {
-	// Name is the backend's name, stored in Handles ("qemu", "vz").
-	Name() string
+	// Info declares what the backend is; see Info.
+	Info() Info
 	// Validate checks cfg for this backend without starting anything.
 	Validate(cfg VMConfig) error
 	// Start boots a VM. It returns once the hypervisor runs; the guest

@@ -56,8 +56,10 @@ type LocalKernels struct {
 	// verified on first use (macOS); otherwise the default is Debian's
 	// kernel that make deps put in the cache (Linux).
 	Pin *kernel.Pin
-	// Groups are the kernel modules the initramfs carries for the pinned
-	// kernel (nil: kernel.DefaultModuleGroups).
+	// Groups are the kernel modules the initramfs carries for the
+	// backend's devices (hypervisor.Info.ModuleGroups; nil:
+	// kernel.DefaultModuleGroups). A user's kernel (--kernel) gets none:
+	// Berth does not know its modules.
 	Groups []kernel.ModuleGroup
 }
 
@@ -92,10 +94,7 @@ func (l LocalKernels) Boot(ctx context.Context, arch, kernelPath string, progres
 	if err != nil {
 		return BootFiles{}, err
 	}
-	opts := kernel.InitramfsOptions{Kernel: k, Agent: agentBin, CacheDir: filepath.Join(dir, "initramfs")}
-	if l.Pin != nil && l.Pin.Arch == arch && kernelPath == "" {
-		opts.Groups = l.Groups
-	}
+	opts := kernel.InitramfsOptions{Kernel: k, Agent: agentBin, CacheDir: filepath.Join(dir, "initramfs"), Groups: l.Groups}
 	progress.Report(api.Progress{ID: "initramfs", Action: "build"})
 	initrd, err := kernel.BuildInitramfs(ctx, opts)
 	if err != nil {

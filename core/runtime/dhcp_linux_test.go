@@ -11,17 +11,17 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 )
 
-// renamed is a backend under another name: the runtime picks the guest's
-// addressing by the backend's name.
-type renamed struct {
-	hypervisor.Driver
-	name string
+// dhcpBackend is a backend that declares DHCP addressing, as vz does.
+type dhcpBackend struct{ hypervisor.Driver }
+
+func (d dhcpBackend) Info() hypervisor.Info {
+	i := d.Driver.Info()
+	i.Addressing = hypervisor.AddressDHCP
+	return i
 }
 
-func (r renamed) Name() string { return r.name }
-
 // A container on a backend that needs DHCP (vz's vmnet) gets its address,
-// /etc/hosts entry and resolv.conf from the lease. QEMU under vz's name
+// /etc/hosts entry and resolv.conf from the lease. QEMU declaring DHCP
 // runs that path for real: its user networking answers DHCP (with the
 // addresses it otherwise fixes).
 func TestContainerNetworkByDHCP(t *testing.T) {
@@ -29,7 +29,7 @@ func TestContainerNetworkByDHCP(t *testing.T) {
 	var logged testenv.Buffer
 	r.m.Close()
 	cfg := r.cfg
-	cfg.Driver = renamed{r.cfg.Driver, "vz"}
+	cfg.Driver = dhcpBackend{r.cfg.Driver}
 	cfg.Logger = slog.New(slog.NewTextHandler(&logged, nil))
 	m, err := New(context.Background(), cfg)
 	if err != nil {

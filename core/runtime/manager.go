@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/state"
@@ -189,23 +190,6 @@ func (m *Manager) transition(id string, to api.ContainerState, more func(*state.
 	})
 }
 
-// GuestArch decides which architecture a container's VM runs. QEMU can
-// emulate either; the Virtualization framework runs only the host's, and
-// an amd64 image on Apple silicon needs Rosetta.
-func GuestArch(imageArch string, host api.Capabilities, rosetta bool) (string, error) {
-	switch {
-	case imageArch != "amd64" && imageArch != "arm64":
-		return "", fmt.Errorf("image architecture %q is not supported (amd64 or arm64): %w", imageArch, api.ErrUnsupported)
-	case host.Hypervisor != "vz" || imageArch == host.Arch:
-		return imageArch, nil
-	case imageArch == "amd64" && host.Arch == "arm64" && rosetta:
-		return "arm64", nil
-	case imageArch == "amd64" && host.Arch == "arm64":
-		return "", fmt.Errorf("image is linux/amd64 and this Mac runs arm64 VMs: run it with --rosetta, or pull the arm64 variant (--platform linux/arm64): %w", api.ErrUnsupported)
-	}
-	return "", fmt.Errorf("image is linux/%s and this host runs only linux/%s VMs: %w", imageArch, host.Arch, api.ErrUnsupported)
-}
-
 // Create makes a container from spec: validated, its writable disk made,
 // stored in state "created". Nothing is left behind on failure.
 func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Container, error) {
@@ -220,7 +204,7 @@ func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Conta
 		}
 		return api.Container{}, fmt.Errorf("image %q: %w", spec.Image, err)
 	}
-	arch, err := GuestArch(img.Arch, m.cfg.Host, spec.Rosetta)
+	arch, err := capabilities.GuestArch(img.Arch, m.cfg.Host, m.cfg.Driver.Info().ForeignArch, spec.Rosetta)
 	if err != nil {
 		return api.Container{}, err
 	}

@@ -9,6 +9,9 @@ import (
 
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/qemu"
+	"github.com/berthvm/berth/core/hypervisor/vz"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -24,22 +27,18 @@ func TestGuestNetworkPerBackend(t *testing.T) {
 	static := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: rec.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
 	dhcp := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}}, Timeout: 10 * time.Second}
 	for _, c := range []struct {
-		driver string
-		want   agent.NetworkConfig
+		name string
+		info hypervisor.Info
+		want agent.NetworkConfig
 	}{
-		{"qemu", static},  // slirp: fixed addresses, no DHCP round trip
-		{"vz", dhcp},      // vmnet: addresses only by DHCP
-		{"", static},      // unknown backends keep the old behaviour
-		{"VZ ", static},   // names are exact
-		{"other", static}, // a test double
+		{"qemu", qemu.Info(), static},                      // slirp: fixed addresses, no DHCP round trip
+		{"vz", vz.Info(), dhcp},                            // vmnet: addresses only by DHCP
+		{"undeclared", hypervisor.Info{Name: "x"}, static}, // a backend that declares nothing
 	} {
-		t.Run(c.driver, func(t *testing.T) {
-			got := guestNetwork(rec, c.driver)
+		t.Run(c.name, func(t *testing.T) {
+			got := guestNetwork(rec, c.info.Addressing)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("got %+v, want %+v", got, c.want)
-			}
-			if got.UsesDHCP() != usesDHCP(c.driver) {
-				t.Fatalf("UsesDHCP %v, usesDHCP %v", got.UsesDHCP(), usesDHCP(c.driver))
 			}
 		})
 	}
@@ -47,8 +46,8 @@ func TestGuestNetworkPerBackend(t *testing.T) {
 
 func TestAddrsFor(t *testing.T) {
 	rec := netRecord()
-	static := guestNetwork(rec, "qemu")
-	dhcp := guestNetwork(rec, "vz")
+	static := guestNetwork(rec, hypervisor.AddressStatic)
+	dhcp := guestNetwork(rec, hypervisor.AddressDHCP)
 	lease := func(addr, router string, dns, search []string) agent.NetworkStatus {
 		return agent.NetworkStatus{
 			Interfaces: []agent.InterfaceStatus{{MAC: strings.ToUpper(rec.MAC), Name: "eth0", Address: addr,
@@ -106,7 +105,7 @@ func TestGuestContainerNetwork(t *testing.T) {
 	rec := netRecord()
 	rec.Spec.Hostname = "web"
 	// The static case is what it always was.
-	a, _ := addrsFor(rec, guestNetwork(rec, "qemu"), agent.NetworkStatus{})
+	a, _ := addrsFor(rec, guestNetwork(rec, hypervisor.AddressStatic), agent.NetworkStatus{})
 	cc := guestContainer(rec, a)
 	want := agent.ContainerConfig{ID: rec.ID, Base: agent.Device{Serial: diskBase}, Upper: agent.Device{Serial: diskUpper},
 		Hostname: "web", Hosts: []agent.HostEntry{{IP: "10.0.2.15", Names: []string{"web"}}},

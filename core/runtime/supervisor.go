@@ -173,7 +173,7 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord) error 
 	if err := c.SetTime(ctx, time.Now()); err != nil {
 		return fmt.Errorf("set guest time: %w", err)
 	}
-	nc := guestNetwork(rec, s.m.cfg.Driver.Name())
+	nc := guestNetwork(rec, s.m.cfg.Driver.Info().Addressing)
 	st, err := c.ApplyNetwork(ctx, nc)
 	if err != nil {
 		return fmt.Errorf("configure guest network: %w", err)

@@ -73,20 +73,14 @@ const (
 // its DHCP server (bootpd).
 const dhcpTimeout = 10 * time.Second
 
-// usesDHCP says how a backend's NAT gives the guest its address. QEMU's
-// user networking has fixed addresses, so the agent sets them (no round
-// trip). The Virtualization framework's NAT (vz) is macOS's vmnet, which
-// hands addresses out only by DHCP, from a subnet the Mac picks
-// (192.168.64.0/24 by default, DNS at the gateway). Unknown backends get
-// static addresses, as before this choice existed.
-func usesDHCP(driver string) bool {
-	return driver == "vz"
-}
-
-// guestNetwork is the agent's network configuration for a container on
-// the named backend.
-func guestNetwork(rec state.ContainerRecord, driver string) agent.NetworkConfig {
-	if usesDHCP(driver) {
+// guestNetwork is the agent's network configuration for a container on a
+// backend whose NAT gives addresses as declared: QEMU's user networking
+// has fixed addresses, so the agent sets them (no round trip); the
+// Virtualization framework's NAT is macOS's vmnet, which hands addresses
+// out only by DHCP, from a subnet the Mac picks (192.168.64.0/24 by
+// default, DNS at the gateway).
+func guestNetwork(rec state.ContainerRecord, addressing hypervisor.Addressing) agent.NetworkConfig {
+	if addressing == hypervisor.AddressDHCP {
 		return agent.NetworkConfig{
 			Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}},
 			Timeout:    dhcpTimeout,

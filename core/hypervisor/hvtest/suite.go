@@ -34,10 +34,6 @@ type Env struct {
 	Arch      hypervisor.Arch
 	// Fixtures are what the VMs boot; default Get(t, Arch).
 	Fixtures *Fixtures
-	// LateConsole: the guest console is a kernel module the agent loads
-	// (hvc0 under Apple's Virtualization framework), so a guest that
-	// dies at boot leaves an empty console.
-	LateConsole bool
 	// Subset runs only the process checks (slow emulated guests).
 	Subset bool
 	// Network, if set, is attached to the process VM; the guest gets
@@ -525,7 +521,7 @@ func testCrash(t *testing.T, env Env, f *Fixtures) {
 		switch {
 		case !errors.As(err, &ee) || !errors.Is(err, api.ErrUnavailable):
 			t.Fatalf("Wait = %v, want an ExitError that is ErrUnavailable", err)
-		case env.LateConsole:
+		case env.Driver.Info().LateConsole():
 			// The console is a module: the panic is seen by no one,
 			// and the report must say so rather than call it clean.
 			if !strings.Contains(ee.Reason, "before its console started") {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 )
@@ -59,12 +60,16 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	accel := ChooseAccel(h, cfg.Arch)
 	if cfg.Rosetta {
+		if err := capabilities.CheckRosetta(h.Caps); err != nil {
+			return fmt.Errorf("VM %q: %w", cfg.ID, err)
+		}
 		return fmt.Errorf("VM %q: Rosetta is only available with Apple's Virtualization framework: %w", cfg.ID, api.ErrUnsupported)
 	}
-	if cfg.Nested && (accel.Name != "kvm" || cfg.Arch != hypervisor.AMD64) {
-		return fmt.Errorf("VM %q: nested virtualization needs KVM on an x86_64 host (%s): %w", cfg.ID, accel.Reason, api.ErrUnsupported)
+	if cfg.Nested {
+		if err := capabilities.CheckNestedFor(h.Caps, string(cfg.Arch)); err != nil {
+			return fmt.Errorf("VM %q: %w", cfg.ID, err)
+		}
 	}
 	p := FilesFor(cfg)
 	for _, s := range []string{p.AgentSocket, p.QMPSocket} {
@@ -154,7 +159,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 // h: KVM with the host's CPU, or TCG emulating a CPU that is fast to
 // emulate.
 func AccelArgs(h Host, arch hypervisor.Arch) []string {
-	if ChooseAccel(h, arch).Name == "kvm" {
+	if ChooseAccel(h, arch).Name == capabilities.AccelKVM {
 		return []string{"-accel", "kvm", "-cpu", "host"}
 	}
 	cpu := "max"
@@ -183,8 +188,8 @@ func KernelArgs(cfg hypervisor.VMConfig, h Host) []string {
 		// triple fault resets at once, and -no-reboot ends QEMU.
 		args = append(args, "pci=off", "reboot=t")
 	}
-	if cfg.Arch == hypervisor.AMD64 && ChooseAccel(h, cfg.Arch).Name == "tcg" && h.TSCkHz > 0 {
-		args = append(args, "tsc_early_khz="+strconv.Itoa(h.TSCkHz))
+	if cfg.Arch == hypervisor.AMD64 && ChooseAccel(h, cfg.Arch).Name == capabilities.AccelTCG && h.TSCkHz() > 0 {
+		args = append(args, "tsc_early_khz="+strconv.Itoa(h.TSCkHz()))
 	}
 	return append(args, cfg.Cmdline...)
 }

@@ -10,8 +10,14 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 )
 
-var tcgHost = Host{Arch: hypervisor.AMD64, KVM: KVMPVM, TSCkHz: 2800000}
-var kvmHost = Host{Arch: hypervisor.AMD64, KVM: KVMVMX, TSCkHz: 2800000}
+// Hosts as core/capabilities describes them, decisions included.
+var tcgHost = HostFrom(api.Capabilities{Arch: "amd64", KVM: "pvm", CPUMHz: 2800,
+	Accelerator: "tcg", AcceleratorReason: "/dev/kvm is PVM, which stock guest kernels cannot use",
+	NestedVirtualizationReason: "needs hardware KVM (VT-x or AMD-V); this host has PVM, which cannot nest",
+	RosettaReason:              "Rosetta is a macOS feature"})
+var kvmHost = HostFrom(api.Capabilities{Arch: "amd64", KVM: "vmx", CPUMHz: 2800,
+	Accelerator: "kvm", AcceleratorReason: "hardware KVM (vmx)", NestedVirtualization: true,
+	RosettaReason: "Rosetta is a macOS feature"})
 
 func baseConfig() hypervisor.VMConfig {
 	return hypervisor.VMConfig{ID: "web", Arch: hypervisor.AMD64, CPUs: 2, MemoryMiB: 512,
@@ -75,7 +81,7 @@ func TestCmdline(t *testing.T) {
 			"-drive":   nil,
 		}},
 		{"arm64 on an arm64 KVM host", func(c *hypervisor.VMConfig) { c.Arch = hypervisor.ARM64 },
-			Host{Arch: hypervisor.ARM64, KVM: KVMARM}, map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}}},
+			HostFrom(api.Capabilities{Arch: "arm64", KVM: "arm", Accelerator: "kvm"}), map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +142,7 @@ func TestValidate(t *testing.T) {
 		{"rosetta", func(c *hypervisor.VMConfig) { c.Rosetta = true }, tcgHost, api.ErrUnsupported, "Rosetta"},
 		{"nested under TCG", func(c *hypervisor.VMConfig) { c.Nested = true }, tcgHost, api.ErrUnsupported, "PVM"},
 		{"nested with KVM", func(c *hypervisor.VMConfig) { c.Nested = true }, kvmHost, nil, ""},
+		{"nested in an emulated guest", func(c *hypervisor.VMConfig) { c.Nested, c.Arch = true, hypervisor.ARM64 }, kvmHost, api.ErrUnsupported, "emulated"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,40 +162,22 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// QEMU applies capabilities' decisions: KVM for the host's own arch when
+// the host decided on KVM, TCG otherwise, with the reason.
 func TestChooseAccel(t *testing.T) {
 	for _, tc := range []struct {
 		host  Host
 		guest hypervisor.Arch
 		want  string
 	}{
-		{Host{Arch: "amd64", KVM: KVMVMX}, "amd64", "kvm"},
-		{Host{Arch: "amd64", KVM: KVMSVM}, "amd64", "kvm"},
-		{Host{Arch: "amd64", KVM: KVMPVM}, "amd64", "tcg"},
-		{Host{Arch: "amd64", KVM: KVMNone}, "amd64", "tcg"},
-		{Host{Arch: "amd64", KVM: KVMVMX}, "arm64", "tcg"},
-		{Host{Arch: "arm64", KVM: KVMARM}, "arm64", "kvm"},
+		{kvmHost, "amd64", "kvm"},
+		{tcgHost, "amd64", "tcg"},
+		{HostFrom(api.Capabilities{Arch: "amd64"}), "amd64", "tcg"},
+		{kvmHost, "arm64", "tcg"},
+		{HostFrom(api.Capabilities{Arch: "arm64", KVM: "arm", Accelerator: "kvm", AcceleratorReason: "hardware KVM (arm)"}), "arm64", "kvm"},
 	} {
 		if got := ChooseAccel(tc.host, tc.guest); got.Name != tc.want || got.Reason == "" {
 			t.Errorf("ChooseAccel(%+v, %s) = %+v, want %s with a reason", tc.host, tc.guest, got, tc.want)
-		}
-	}
-}
-
-func TestHostFrom(t *testing.T) {
-	for _, tc := range []struct {
-		caps api.Capabilities
-		want Host
-	}{
-		{api.Capabilities{Arch: "amd64", KVM: "pvm", Accelerator: "tcg", CPUMHz: 2799.998},
-			Host{Arch: hypervisor.AMD64, KVM: KVMPVM, TSCkHz: 2799998}},
-		{api.Capabilities{Arch: "amd64", KVM: "vmx", Accelerator: "kvm"}, Host{Arch: hypervisor.AMD64, KVM: KVMVMX}},
-		// KVM present but /dev/kvm not usable by this user: TCG.
-		{api.Capabilities{Arch: "amd64", KVM: "svm", Accelerator: "tcg"}, Host{Arch: hypervisor.AMD64, KVM: KVMNone}},
-		{api.Capabilities{Arch: "arm64", KVM: "arm", Accelerator: "kvm"}, Host{Arch: hypervisor.ARM64, KVM: KVMARM}},
-		{api.Capabilities{Arch: "arm64"}, Host{Arch: hypervisor.ARM64, KVM: KVMNone}},
-	} {
-		if got := HostFrom(tc.caps); got != tc.want {
-			t.Errorf("HostFrom(%+v) = %+v, want %+v", tc.caps, got, tc.want)
 		}
 	}
 }

@@ -19,9 +19,6 @@ import (
 	"github.com/berthvm/berth/core/hypervisor/hostproc"
 )
 
-// Name is the driver name stored in Handles.
-const Name = "qemu"
-
 // Driver starts VMs with QEMU. The zero value is not usable; use New.
 type Driver struct {
 	host Host
@@ -64,7 +61,8 @@ func New(opts ...Option) *Driver {
 
 var _ hypervisor.Driver = (*Driver)(nil)
 
-func (d *Driver) Name() string { return Name }
+// Info declares what the backend is (see Info).
+func (d *Driver) Info() hypervisor.Info { return Info() }
 
 // Host is the machine description the driver builds command lines for.
 func (d *Driver) Host() Host { return d.host }

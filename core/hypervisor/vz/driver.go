@@ -21,9 +21,6 @@ import (
 	"github.com/berthvm/berth/core/kernel"
 )
 
-// Name is the driver name stored in Handles.
-const Name = "vz"
-
 // Driver runs each VM in its own host process (the berth executable
 // started as `berth vm-host RUN_DIR`), as QEMU VMs run in QEMU processes:
 // a VM outlives a killed core and is re-adopted from its Handle, and one
@@ -64,7 +61,8 @@ func New(opts ...Option) *Driver {
 
 var _ hypervisor.Driver = (*Driver)(nil)
 
-func (d *Driver) Name() string { return Name }
+// Info declares what the backend is (see Info).
+func (d *Driver) Info() hypervisor.Info { return Info() }
 
 // Host is the Mac the driver plans for.
 func (d *Driver) Host() Host { return d.host }

@@ -14,9 +14,24 @@ import (
 // test's verdict: it changes the command line, and a Mac has no UART.
 const EarlyconEnv = "BERTH_VZQEMU_EARLYCON"
 
+// Driver is QEMU booting the Mac's guest and device model. It declares
+// what vz declares, but for the channel it really has and the name its
+// Handles carry (QEMU's process handling adopts them).
+type Driver struct{ *qemu.Driver }
+
+// Info is vz's Info, with QEMU's name and agent channel.
+func (d Driver) Info() hypervisor.Info {
+	i := vz.Info()
+	q := qemu.Info()
+	i.Name, i.Channel = q.Name, q.Channel
+	return i
+}
+
+var _ hypervisor.Driver = Driver{}
+
 // New returns a QEMU driver that boots every VMConfig as the Mac would:
 // vz.BuildPlan for Mac(), then Args.
-func New(opts ...qemu.Option) *qemu.Driver {
+func New(opts ...qemu.Option) Driver {
 	build := func(cfg hypervisor.VMConfig, h qemu.Host, f qemu.Files) ([]string, error) {
 		p, err := vz.BuildPlan(cfg, Mac())
 		if err != nil {
@@ -32,5 +47,5 @@ func New(opts ...qemu.Option) *qemu.Driver {
 		}
 		return args, err
 	}
-	return qemu.New(append(opts, qemu.WithArgs(build))...)
+	return Driver{qemu.New(append(opts, qemu.WithArgs(build))...)}
 }

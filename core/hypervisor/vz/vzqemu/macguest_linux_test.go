@@ -89,7 +89,7 @@ func macKernel(t *testing.T) kernel.Kernel {
 // macFixtures are the Mac's guest: its kernel and module groups.
 func macFixtures(t *testing.T) *hvtest.Fixtures {
 	k := macKernel(t)
-	return hvtest.For(t, hvtest.Spec{Name: "mac", Arch: hypervisor.ARM64, Kernel: &k, Groups: kernel.VZModuleGroups})
+	return hvtest.For(t, hvtest.Spec{Name: "mac", Arch: hypervisor.ARM64, Kernel: &k, Groups: New().Info().ModuleGroups})
 }
 
 // The conformance suite on the Mac's guest and device model: processes,
@@ -98,7 +98,7 @@ func macFixtures(t *testing.T) *hvtest.Fixtures {
 func TestMacGuestConformance(t *testing.T) {
 	f := macFixtures(t)
 	hvtest.Run(t, hvtest.Env{Driver: New(), NewDriver: func() hypervisor.Driver { return New() },
-		Arch: hypervisor.ARM64, Fixtures: f, LateConsole: true,
+		Arch: hypervisor.ARM64, Fixtures: f,
 		Network: &hypervisor.Network{Mode: hypervisor.NetworkNAT, MAC: "52:54:00:12:34:58"}})
 }
 

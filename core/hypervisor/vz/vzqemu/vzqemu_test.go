@@ -13,7 +13,7 @@ import (
 	"github.com/berthvm/berth/core/hypervisor/vz"
 )
 
-var tcg = qemu.Host{Arch: hypervisor.AMD64, KVM: qemu.KVMPVM}
+var tcg = qemu.HostFrom(api.Capabilities{Arch: "amd64", KVM: "pvm", Accelerator: "tcg"})
 
 func macConfig() hypervisor.VMConfig {
 	return hypervisor.VMConfig{ID: "web", Arch: hypervisor.ARM64, CPUs: 2, MemoryMiB: 512,
