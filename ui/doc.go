@@ -1,5 +1,5 @@
-// Package ui groups the menu-bar user interface: ui/viewmodel (portable,
-// tested: the whole menu as plain data) and ui/menubar (darwin: renders the
-// view model with darwinkit). The UI talks to the core only through the
-// daemon API client, never through core internals.
+// Package ui is where Berth's menu-bar user interface will live: the menu
+// as plain data built from the daemon's state, rendered with AppKit on
+// macOS and as a DBus tray on Linux, talking to the core only through
+// core/client. None of it is built yet; this package holds no code.
 package ui

@@ -1,7 +1,6 @@
-// Package vmnet will hold Berth's bindings to Apple's vmnet.framework
-// (darwin files only) behind portable types, and the pure parts (subnet
-// validation, address allocation) that Linux tests cover.
-//
-// Round 1 uses the Virtualization framework's NAT attachment on macOS, so
-// this package is only a placeholder for the network work that follows.
+// Package vmnet is where Berth's bindings to Apple's vmnet.framework
+// (darwin files only) and the portable packet pump between a VM's datagram
+// socket and a network engine will live. None of it is built yet: on macOS
+// containers use the Virtualization framework's NAT attachment, and this
+// package holds no code.
 package vmnet

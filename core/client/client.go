@@ -40,9 +40,6 @@ func New(socket string) *Client {
 	return &Client{socket: socket, http: &http.Client{Transport: tr}}
 }
 
-// Socket is the path this client dials.
-func (c *Client) Socket() string { return c.socket }
-
 // Close drops idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 

@@ -90,12 +90,6 @@ func (c *Client) PruneContainers(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// ResizeContainer sets the main process's terminal size.
-func (c *Client) ResizeContainer(ctx context.Context, ref string, size api.TermSize) error {
-	q := url.Values{"h": {strconv.Itoa(int(size.Rows))}, "w": {strconv.Itoa(int(size.Cols))}}
-	return c.do(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/resize", q, nil, nil)
-}
-
 // ContainerStats samples a running container.
 func (c *Client) ContainerStats(ctx context.Context, ref string) (api.ContainerStats, error) {
 	var out api.ContainerStats

@@ -70,10 +70,10 @@ const GroupRosetta = guestabi.GroupRosetta
 // VZModuleGroups serve a guest on Apple's Virtualization framework, whose
 // devices are virtio-pci: the agent is reached over vsock, the console is
 // virtio-console (hvc0), the power button is a PL061 GPIO key, and there
-// is an entropy device and a balloon. virtio_mmio is there too so that
-// the very same initramfs boots under QEMU's virt machine in CI.
+// is an entropy device and a balloon. CI boots this very initramfs under
+// QEMU with the same virtio-pci devices (core/hypervisor/vz/vzqemu).
 var VZModuleGroups = []ModuleGroup{
-	{GroupBoot, append([]string{"virtio_pci", "virtio_mmio", "virtio_console"}, VsockModules...)},
+	{GroupBoot, append([]string{"virtio_pci", "virtio_console"}, VsockModules...)},
 	{GroupDisk, []string{"virtio_blk", "ext4", "overlay"}},
 	{GroupNet, []string{"virtio_net"}},
 	{GroupExtra, []string{"gpio_keys", "evdev", "virtio_balloon", "virtio_rng"}},

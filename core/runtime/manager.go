@@ -266,22 +266,6 @@ func (m *Manager) List(all bool) ([]api.Container, error) {
 	return out, err
 }
 
-// ImageUsers lists the containers created from an image digest (the image
-// store refuses to delete such an image).
-func (m *Manager) ImageUsers(digest string) ([]string, error) {
-	var names []string
-	err := m.cfg.DB.View(func(tx *state.Tx) error {
-		recs, err := tx.Containers()
-		for _, r := range recs {
-			if r.ImageID == digest {
-				names = append(names, r.Name)
-			}
-		}
-		return err
-	})
-	return names, err
-}
-
 // Counts reports how many containers exist and how many run.
 func (m *Manager) Counts() (total, running int) {
 	list, _ := m.List(true)

@@ -22,8 +22,6 @@ import (
 // Driver starts VMs with QEMU. The zero value is not usable; use New.
 type Driver struct {
 	host Host
-	// binaries maps guest arch to the QEMU executable; default from PATH.
-	binaries map[hypervisor.Arch]string
 	// args builds the machine model; default Cmdline.
 	args ArgsFunc
 }
@@ -44,14 +42,9 @@ type Option func(*Driver)
 // WithHost replaces the probed host (tests, or core/capabilities' view).
 func WithHost(h Host) Option { return func(d *Driver) { d.host = h } }
 
-// WithBinary uses a specific QEMU executable for a guest arch.
-func WithBinary(a hypervisor.Arch, path string) Option {
-	return func(d *Driver) { d.binaries[a] = path }
-}
-
 // New returns a driver for this host.
 func New(opts ...Option) *Driver {
-	d := &Driver{host: ProbeHost(), binaries: map[hypervisor.Arch]string{},
+	d := &Driver{host: ProbeHost(),
 		args: func(cfg hypervisor.VMConfig, h Host, _ Files) ([]string, error) { return Cmdline(cfg, h) }}
 	for _, o := range opts {
 		o(d)
@@ -94,9 +87,6 @@ func (d *Driver) Validate(cfg hypervisor.VMConfig) error {
 }
 
 func (d *Driver) binary(a hypervisor.Arch) (string, error) {
-	if b := d.binaries[a]; b != "" {
-		return b, nil
-	}
 	b, err := exec.LookPath(Binary(a))
 	if err != nil {
 		pkg := "qemu-system-x86"
