@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/guestabi"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // testConn stands for a vsock connection; only Close is ever called on it
@@ -262,16 +263,8 @@ func (v *connectVM) Connect(port uint32) (net.Conn, error) {
 
 // replyConn is the control-socket client of an agent request: it records
 // the reply lines the host writes.
-type replyConn struct {
-	mu  sync.Mutex
-	out strings.Builder
-}
+type replyConn struct{ testenv.Buffer }
 
-func (c *replyConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.Write(b)
-}
 func (c *replyConn) Read([]byte) (int, error)         { return 0, errors.New("not read in this test") }
 func (c *replyConn) Close() error                     { return nil }
 func (c *replyConn) LocalAddr() net.Addr              { return nil }
@@ -282,11 +275,9 @@ func (c *replyConn) SetWriteDeadline(time.Time) error { return nil }
 
 func (c *replyConn) reply(t *testing.T) reply {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var r reply
-	if err := json.Unmarshal([]byte(c.out.String()), &r); err != nil {
-		t.Fatalf("reply %q: %v", c.out.String(), err)
+	if err := json.Unmarshal([]byte(c.String()), &r); err != nil {
+		t.Fatalf("reply %q: %v", c.String(), err)
 	}
 	return r
 }
@@ -325,7 +316,7 @@ func TestHostAgentConnectHungVM(t *testing.T) {
 	client := &replyConn{}
 	vc := h.agentConn(client, request{Op: opAgent, TimeoutMS: 5000})
 	if vc != late || !client.reply(t).OK {
-		t.Fatalf("after the Connect returned: %v, reply %q; want the late connection", vc, client.out.String())
+		t.Fatalf("after the Connect returned: %v, reply %q; want the late connection", vc, client.String())
 	}
 	if late.closed.Load() {
 		t.Error("the connection handed to the client was closed")
@@ -350,7 +341,7 @@ func TestHostAgentConnectRefusedThenLate(t *testing.T) {
 	client := &replyConn{}
 	vc := h.agentConn(client, request{Op: opAgent, TimeoutMS: 10000})
 	if vc != late || !client.reply(t).OK {
-		t.Fatalf("got %v, reply %q; want the connection of the fourth call", vc, client.out.String())
+		t.Fatalf("got %v, reply %q; want the connection of the fourth call", vc, client.String())
 	}
 	if n := vm.calls.Load(); n != 4 {
 		t.Errorf("%d Connect calls, want 4", n)
