@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/buildinfo"
 	"github.com/berthvm/berth/core/guestabi"
 )
@@ -84,7 +85,7 @@ func run(console *agent.Console) error {
 	if trace != nil {
 		trace("console attached")
 	}
-	features := []string{agent.FeatureACPIButton}
+	features := []string{proto.FeatureACPIButton}
 	// x86_64 binaries (--rosetta): before serving, so the host learns
 	// from the handshake whether they will run.
 	if x := agent.ParseX86Setup(cmdline); x.Wanted() {
@@ -97,7 +98,7 @@ func run(console *agent.Console) error {
 			fmt.Fprintln(console, "berth agent: x86_64 binaries will not run:", err)
 		} else {
 			fmt.Fprintln(console, "berth agent: x86_64 binaries run through", interp)
-			features = append(features, agent.FeatureX86)
+			features = append(features, proto.FeatureX86)
 		}
 	}
 	disks, network, firstStart := make(chan struct{}), make(chan struct{}), make(chan struct{})

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/guestabi"
 )
@@ -36,7 +37,7 @@ func GuestSystem(trace func(string)) System {
 		SetHostname:      func(h string) error { return unix.Sethostname([]byte(h)) },
 		ConfigureNetwork: configureNetwork,
 		Network:          setupNetwork,
-		MountContainer: func(cfg ContainerConfig, dir string) (string, []string, error) {
+		MountContainer: func(cfg proto.ContainerConfig, dir string) (string, []string, error) {
 			return mountContainer(cfg, dir, trace)
 		},
 		PowerOff: func() error {
@@ -387,7 +388,7 @@ func hasKey(bitmap string, code int) bool {
 
 // blockDevice finds the device for d: by the serial the host gave the
 // disk (/sys/block/*/serial) or by path.
-func blockDevice(d Device) (string, error) {
+func blockDevice(d proto.Device) (string, error) {
 	if d.Path != "" {
 		return d.Path, nil
 	}
@@ -411,7 +412,7 @@ func blockDevice(d Device) (string, error) {
 // mountContainer builds the container's root under dir: the base disk
 // read-only, the upper disk (or a tmpfs) for the overlay's upper and work
 // directories, the overlay itself, then the API filesystems inside it.
-func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root string, mounts []string, err error) {
+func mountContainer(cfg proto.ContainerConfig, dir string, trace func(string)) (root string, mounts []string, err error) {
 	var done []string // mounted so far, innermost last
 	defer func() {
 		if err != nil {
@@ -439,7 +440,7 @@ func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root s
 	if err := mount(baseDev, base, "ext4", unix.MS_RDONLY, ""); err != nil {
 		return "", nil, fmt.Errorf("image disk: %w", err)
 	}
-	if cfg.Upper == (Device{}) {
+	if cfg.Upper == (proto.Device{}) {
 		if err := mount("upper", upper, "tmpfs", 0, "mode=0755"); err != nil {
 			return "", nil, err
 		}
@@ -492,7 +493,7 @@ func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root s
 }
 
 // ifaceFor finds the guest NIC for i: by MAC, else by name.
-func ifaceFor(i Interface) (*net.Interface, error) {
+func ifaceFor(i proto.Interface) (*net.Interface, error) {
 	if i.MAC == "" {
 		return net.InterfaceByName(i.Name)
 	}

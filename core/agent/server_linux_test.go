@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/testenv"
 )
@@ -25,7 +26,7 @@ type fakeSystem struct {
 	mu       sync.Mutex
 	hostname string
 	now      time.Time
-	net      *NetworkConfig
+	net      *proto.NetworkConfig
 	poweroff chan struct{}
 }
 
@@ -34,13 +35,13 @@ func (f *fakeSystem) system() System {
 	return System{
 		SetTime:     func(t time.Time) error { f.mu.Lock(); f.now = t; f.mu.Unlock(); return nil },
 		SetHostname: func(h string) error { f.mu.Lock(); f.hostname = h; f.mu.Unlock(); return nil },
-		ConfigureNetwork: func(c NetworkConfig) error {
+		ConfigureNetwork: func(c proto.NetworkConfig) error {
 			f.mu.Lock()
 			f.net = &c
 			f.mu.Unlock()
 			return nil
 		},
-		MountContainer: func(ContainerConfig, string) (string, []string, error) {
+		MountContainer: func(proto.ContainerConfig, string) (string, []string, error) {
 			return "", nil, fmt.Errorf("no disks on a test host: %w", api.ErrUnsupported)
 		},
 		PowerOff: func() error { f.poweroff <- struct{}{}; return nil },
@@ -99,21 +100,21 @@ func ctx(t *testing.T) context.Context {
 // without chroot, so these tests need nothing but /bin/sh.
 func hostRoot(t *testing.T, c *Client, id string) {
 	t.Helper()
-	if err := c.CreateContainer(ctx(t), ContainerConfig{ID: id, Rootfs: "/"}); err != nil {
+	if err := c.CreateContainer(ctx(t), proto.ContainerConfig{ID: id, Rootfs: "/"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func sh(script string) ProcessSpec {
-	return ProcessSpec{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=" + DefaultPath}}
+func sh(script string) proto.ProcessSpec {
+	return proto.ProcessSpec{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=" + proto.DefaultPath}}
 }
 
 type result struct {
 	stdout, stderr string
-	exit           ExitStatus
+	exit           proto.ExitStatus
 }
 
-func run(t *testing.T, c *Client, container, id string, spec ProcessSpec, stdin string, exec bool) result {
+func run(t *testing.T, c *Client, container, id string, spec proto.ProcessSpec, stdin string, exec bool) result {
 	t.Helper()
 	start := c.Start
 	if exec {
@@ -158,7 +159,7 @@ func TestHandshake(t *testing.T) {
 	h := newHarness(t, ServerOptions{Features: []string{"extra"}})
 	c := h.connect()
 	info := c.Info()
-	if info.ProtocolVersion != ProtocolVersion || info.AgentVersion != "test" || info.Kernel == "" || !info.Has(FeatureReattach) || !info.Has("extra") {
+	if info.ProtocolVersion != proto.ProtocolVersion || info.AgentVersion != "test" || info.Kernel == "" || !info.Has(proto.FeatureReattach) || !info.Has("extra") {
 		t.Fatalf("info = %+v", info)
 	}
 	if err := c.SetTime(ctx(t), time.Unix(1700000000, 5)); err != nil {
@@ -167,7 +168,7 @@ func TestHandshake(t *testing.T) {
 	if !h.sys.now.Equal(time.Unix(1700000000, 5)) {
 		t.Fatalf("clock set to %v", h.sys.now)
 	}
-	nc := NetworkConfig{Interfaces: []Interface{{MAC: "52:54:00:12:34:56", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+	nc := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "52:54:00:12:34:56", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
 	if err := c.ConfigureNetwork(ctx(t), nc); err != nil || h.sys.net == nil || h.sys.net.Gateway != "10.0.2.2" {
 		t.Fatalf("network: %v %+v", err, h.sys.net)
 	}
@@ -184,7 +185,7 @@ func TestProcesses(t *testing.T) {
 
 	t.Run("echo", func(t *testing.T) {
 		r := run(t, c, "c1", "main", sh("echo hello; echo oops >&2"), "", false)
-		if r.stdout != "hello\n" || r.stderr != "oops\n" || r.exit != (ExitStatus{}) {
+		if r.stdout != "hello\n" || r.stderr != "oops\n" || r.exit != (proto.ExitStatus{}) {
 			t.Fatalf("got %+v", r)
 		}
 	})
@@ -214,21 +215,21 @@ func TestProcesses(t *testing.T) {
 	})
 	t.Run("stdin", func(t *testing.T) {
 		in := strings.Repeat("line of input\n", 50000) // beyond one window
-		r := run(t, c, "c2", "cat", ProcessSpec{Args: []string{"cat"}, Env: []string{"PATH=/bin:/usr/bin"}}, in, true)
+		r := run(t, c, "c2", "cat", proto.ProcessSpec{Args: []string{"cat"}, Env: []string{"PATH=/bin:/usr/bin"}}, in, true)
 		if r.stdout != in || r.exit.Code != 0 {
 			t.Fatalf("cat returned %d bytes (want %d), exit %+v", len(r.stdout), len(in), r.exit)
 		}
 	})
 	t.Run("env cwd and defaults", func(t *testing.T) {
 		dir := t.TempDir()
-		spec := ProcessSpec{Args: []string{"sh", "-c", "pwd; echo $FOO $HOME"}, Env: []string{"FOO=bar"}, Cwd: dir}
+		spec := proto.ProcessSpec{Args: []string{"sh", "-c", "pwd; echo $FOO $HOME"}, Env: []string{"FOO=bar"}, Cwd: dir}
 		r := run(t, c, "c2", "env", spec, "", true)
 		if r.stdout != dir+"\nbar /root\n" {
 			t.Fatalf("stdout = %q", r.stdout)
 		}
 	})
 	t.Run("nonexistent command", func(t *testing.T) {
-		_, err := c.Exec(ctx(t), "c2", "nope", ProcessSpec{Args: []string{"no-such-command"}}, AllStdio)
+		_, err := c.Exec(ctx(t), "c2", "nope", proto.ProcessSpec{Args: []string{"no-such-command"}}, AllStdio)
 		if !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), `"no-such-command" not found`) {
 			t.Fatalf("err = %v", err)
 		}
@@ -258,7 +259,7 @@ func TestProcesses(t *testing.T) {
 	})
 	t.Run("terminal and resize", func(t *testing.T) {
 		spec := sh("stty size; read x; stty size; [ -t 0 ] && echo tty")
-		spec.Terminal, spec.Size = true, &WinSize{Rows: 24, Cols: 80}
+		spec.Terminal, spec.Size = true, &proto.WinSize{Rows: 24, Cols: 80}
 		p, err := c.Exec(ctx(t), "c2", "tty", spec, AllStdio)
 		if err != nil {
 			t.Fatal(err)
@@ -270,7 +271,7 @@ func TestProcesses(t *testing.T) {
 		done := make(chan struct{})
 		go func() { io.Copy(&out, p.Stdout); close(done) }()
 		waitFor(t, func() bool { return strings.Contains(out.String(), "24 80") }, &out)
-		if err := p.Resize(ctx(t), WinSize{Rows: 30, Cols: 100}); err != nil {
+		if err := p.Resize(ctx(t), proto.WinSize{Rows: 30, Cols: 100}); err != nil {
 			t.Fatal(err)
 		}
 		io.WriteString(p.Stdin, "\n")
@@ -400,16 +401,16 @@ func TestChrootAndUser(t *testing.T) {
 
 	h := newHarness(t, ServerOptions{})
 	c := h.connect()
-	cfg := ContainerConfig{ID: "box", Rootfs: root, Hostname: "boxy",
-		Hosts: []HostEntry{{IP: "10.0.0.9", Names: []string{"db"}}},
-		DNS:   &DNS{Servers: []string{"10.0.2.3"}, Search: []string{"example"}}}
+	cfg := proto.ContainerConfig{ID: "box", Rootfs: root, Hostname: "boxy",
+		Hosts: []proto.HostEntry{{IP: "10.0.0.9", Names: []string{"db"}}},
+		DNS:   &proto.DNS{Servers: []string{"10.0.2.3"}, Search: []string{"example"}}}
 	if err := c.CreateContainer(ctx(t), cfg); err != nil {
 		t.Fatal(err)
 	}
 	if h.sys.hostname != "boxy" {
 		t.Fatalf("hostname %q", h.sys.hostname)
 	}
-	spec := ProcessSpec{Args: []string{"sh", "-c", "id; pwd; cat /etc/hosts /etc/resolv.conf"}, User: "app", Cwd: "/work"}
+	spec := proto.ProcessSpec{Args: []string{"sh", "-c", "id; pwd; cat /etc/hosts /etc/resolv.conf"}, User: "app", Cwd: "/work"}
 	r := run(t, c, "box", "main", spec, "", false)
 	want := "uid=1234(app) gid=1234(app) groups=50(staff),1234(app)\n/work\n"
 	if !strings.HasPrefix(r.stdout, want) || !strings.Contains(r.stdout, "10.0.0.9\tdb") ||
@@ -454,9 +455,9 @@ func TestBadInput(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"bad container id", c.CreateContainer(ctx(t), ContainerConfig{ID: "../x", Rootfs: "/"}), api.ErrInvalidArgument},
-		{"no root", c.CreateContainer(ctx(t), ContainerConfig{ID: "x"}), api.ErrInvalidArgument},
-		{"missing rootfs dir", c.CreateContainer(ctx(t), ContainerConfig{ID: "y", Rootfs: "/nonexistent"}), api.ErrNotFound},
+		{"bad container id", c.CreateContainer(ctx(t), proto.ContainerConfig{ID: "../x", Rootfs: "/"}), api.ErrInvalidArgument},
+		{"no root", c.CreateContainer(ctx(t), proto.ContainerConfig{ID: "x"}), api.ErrInvalidArgument},
+		{"missing rootfs dir", c.CreateContainer(ctx(t), proto.ContainerConfig{ID: "y", Rootfs: "/nonexistent"}), api.ErrNotFound},
 		{"start in unknown container", startErr(c, t, "nope"), api.ErrNotFound},
 		{"wait for unknown process", waitErr(c, t), api.ErrNotFound},
 	} {
@@ -490,12 +491,14 @@ func (rwc) Close() error { return nil }
 func TestServeResyncOnNewSession(t *testing.T) {
 	h := newHarness(t, ServerOptions{})
 	pr, pw := io.Pipe()
-	hello := func(n nonce, id uint64) {
+	hello := func(n proto.Nonce, id uint64) {
 		var b bytes.Buffer
-		writeSync(&b, n)
-		payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, ProtocolVersion)
-		var hdr [headerSize]byte
-		hdr[0] = byte(frameControl)
+		proto.WriteSync(&b, n)
+		payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, proto.ProtocolVersion)
+		// A control frame written by hand, as the wire has it:
+		// [type 1][stream 0][length], then the payload.
+		var hdr [9]byte
+		hdr[0] = 1
 		hdr[8] = byte(len(payload))
 		b.Write(hdr[:])
 		b.WriteString(payload)
@@ -504,17 +507,22 @@ func TestServeResyncOnNewSession(t *testing.T) {
 	var out testenv.Buffer
 	served := make(chan error, 1)
 	go func() { served <- h.srv.Serve(rwc{pr, &out}) }()
-	hello(nonce{1}, 1)
+	hello(proto.Nonce{1}, 1)
 	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":1`) }, &out)
-	hello(nonce{2}, 7)
+	hello(proto.Nonce{2}, 7)
 	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":7`) }, &out)
 	pw.Close()
 	if err := <-served; !errors.Is(err, api.ErrUnavailable) {
 		t.Fatalf("Serve ended with %v, want EOF as unavailable", err)
 	}
 	got := out.String()
-	n1 := strings.Index(got, string(syncMagic)+string([]byte{1, 0, 0, 0, 0, 0, 0, 0}))
-	n2 := strings.Index(got, string(syncMagic)+string([]byte{2, 0, 0, 0, 0, 0, 0, 0}))
+	marker := func(n proto.Nonce) string {
+		var b bytes.Buffer
+		proto.WriteSync(&b, n)
+		return b.String()
+	}
+	n1 := strings.Index(got, marker(proto.Nonce{1}))
+	n2 := strings.Index(got, marker(proto.Nonce{2}))
 	if n1 < 0 || n2 < n1 || !strings.Contains(got[n1:n2], `"id":1`) || !strings.Contains(got[n2:], `"id":7`) {
 		t.Fatalf("output %q", got)
 	}

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
@@ -19,22 +18,22 @@ func TestMerge(t *testing.T) {
 		name    string
 		img     ImageConfig
 		o       Overrides
-		want    ProcessSpec
+		want    proto.ProcessSpec
 		wantErr error
 	}{
 		{"image only", img, Overrides{},
-			ProcessSpec{Args: []string{"/entry", "serve"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
+			proto.ProcessSpec{Args: []string{"/entry", "serve"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
 		{"cmd override keeps entrypoint", img, Overrides{Cmd: []string{"debug"}},
-			ProcessSpec{Args: []string{"/entry", "debug"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
+			proto.ProcessSpec{Args: []string{"/entry", "debug"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
 		{"entrypoint override drops image cmd", img, Overrides{Entrypoint: []string{"/bin/sh"}},
-			ProcessSpec{Args: []string{"/bin/sh"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
+			proto.ProcessSpec{Args: []string{"/bin/sh"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
 		{"env, user, workdir, tty", img, Overrides{Env: []string{"A=2", "B=3"}, User: "0:0", WorkingDir: "/w", Terminal: true, AdditionalGroups: []string{"audio"}},
-			ProcessSpec{Args: []string{"/entry", "serve"}, Env: []string{"PATH=/img/bin", "A=2", "B=3", "TERM=xterm"}, Cwd: "/w", User: "0:0", Terminal: true, AdditionalGroups: []string{"audio"}}, nil},
+			proto.ProcessSpec{Args: []string{"/entry", "serve"}, Env: []string{"PATH=/img/bin", "A=2", "B=3", "TERM=xterm"}, Cwd: "/w", User: "0:0", Terminal: true, AdditionalGroups: []string{"audio"}}, nil},
 		{"defaults", ImageConfig{Cmd: []string{"sh"}}, Overrides{},
-			ProcessSpec{Args: []string{"sh"}, Env: []string{"PATH=" + DefaultPath}, Cwd: "/"}, nil},
-		{"no command", ImageConfig{}, Overrides{}, ProcessSpec{}, api.ErrInvalidArgument},
-		{"bad env", img, Overrides{Env: []string{"NOEQUALS"}}, ProcessSpec{}, api.ErrInvalidArgument},
-		{"relative workdir", img, Overrides{WorkingDir: "rel"}, ProcessSpec{}, api.ErrInvalidArgument},
+			proto.ProcessSpec{Args: []string{"sh"}, Env: []string{"PATH=" + proto.DefaultPath}, Cwd: "/"}, nil},
+		{"no command", ImageConfig{}, Overrides{}, proto.ProcessSpec{}, api.ErrInvalidArgument},
+		{"bad env", img, Overrides{Env: []string{"NOEQUALS"}}, proto.ProcessSpec{}, api.ErrInvalidArgument},
+		{"relative workdir", img, Overrides{WorkingDir: "rel"}, proto.ProcessSpec{}, api.ErrInvalidArgument},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,25 +181,6 @@ func TestInRootAndLookPath(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("LookPath(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
 		}
-	}
-}
-
-func TestReadSyncSkipsStaleBytes(t *testing.T) {
-	var buf bytes.Buffer
-	other, mine := nonce{1}, nonce{2}
-	buf.WriteString("\x02\x00\x00garbage from an old session")
-	buf.Write(syncMagic[:5]) // a partial marker
-	_ = writeSync(&buf, other)
-	_ = writeSync(&buf, mine)
-	buf.WriteString("frames")
-	r := bufio.NewReader(&buf)
-	got, err := readSync(r, &mine)
-	if err != nil || got != mine {
-		t.Fatalf("readSync = %v, %v", got, err)
-	}
-	rest, _ := r.ReadString(0)
-	if rest != "frames" {
-		t.Fatalf("after sync: %q", rest)
 	}
 }
 

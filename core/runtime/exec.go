@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
@@ -18,7 +19,7 @@ import (
 type ExecIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Resize         <-chan agent.WinSize
+	Resize         <-chan proto.WinSize
 }
 
 // Exec runs another process in a running container, with the image's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/state"
@@ -85,15 +86,15 @@ func usesDHCP(driver string) bool {
 
 // guestNetwork is the agent's network configuration for a container on
 // the named backend.
-func guestNetwork(rec state.ContainerRecord, driver string) agent.NetworkConfig {
+func guestNetwork(rec state.ContainerRecord, driver string) proto.NetworkConfig {
 	if usesDHCP(driver) {
-		return agent.NetworkConfig{
-			Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}},
+		return proto.NetworkConfig{
+			Interfaces: []proto.Interface{{MAC: rec.MAC, Address: proto.AddressDHCP}},
 			Timeout:    dhcpTimeout,
 		}
 	}
-	return agent.NetworkConfig{
-		Interfaces: []agent.Interface{{MAC: rec.MAC, Address: natAddress}},
+	return proto.NetworkConfig{
+		Interfaces: []proto.Interface{{MAC: rec.MAC, Address: natAddress}},
 		Gateway:    natGateway,
 	}
 }
@@ -111,7 +112,7 @@ type guestAddrs struct {
 // which older agents leave empty), the lease of the container's NIC for
 // DHCP. Without DNS servers in the lease, the router serves DNS (vmnet's
 // gateway forwards to the Mac's resolver).
-func addrsFor(rec state.ContainerRecord, nc agent.NetworkConfig, st agent.NetworkStatus) (guestAddrs, error) {
+func addrsFor(rec state.ContainerRecord, nc proto.NetworkConfig, st proto.NetworkStatus) (guestAddrs, error) {
 	if !nc.UsesDHCP() {
 		ip, _, _ := net.ParseCIDR(natAddress)
 		return guestAddrs{IP: ip.String(), DNS: []string{natDNS}}, nil
@@ -135,17 +136,17 @@ func addrsFor(rec state.ContainerRecord, nc agent.NetworkConfig, st agent.Networ
 
 // guestContainer is the agent's container configuration: disks by serial,
 // hostname, and name resolution.
-func guestContainer(rec state.ContainerRecord, a guestAddrs) agent.ContainerConfig {
+func guestContainer(rec state.ContainerRecord, a guestAddrs) proto.ContainerConfig {
 	host := hostname(rec)
-	cc := agent.ContainerConfig{
+	cc := proto.ContainerConfig{
 		ID:       rec.ID,
-		Base:     agent.Device{Serial: diskBase},
-		Upper:    agent.Device{Serial: diskUpper},
+		Base:     proto.Device{Serial: diskBase},
+		Upper:    proto.Device{Serial: diskUpper},
 		Hostname: host,
-		Hosts:    []agent.HostEntry{{IP: a.IP, Names: []string{host}}},
+		Hosts:    []proto.HostEntry{{IP: a.IP, Names: []string{host}}},
 	}
 	if len(a.DNS) > 0 {
-		cc.DNS = &agent.DNS{Servers: a.DNS, Search: a.Search}
+		cc.DNS = &proto.DNS{Servers: a.DNS, Search: a.Search}
 	}
 	return cc
 }
@@ -159,7 +160,7 @@ func hostname(rec state.ContainerRecord) string {
 }
 
 // processSpec merges the image's config with the user's overrides.
-func processSpec(rec state.ContainerRecord) (agent.ProcessSpec, error) {
+func processSpec(rec state.ContainerRecord) (proto.ProcessSpec, error) {
 	img := agent.ImageConfig{
 		Entrypoint: rec.ImageConfig.Entrypoint, Cmd: rec.ImageConfig.Cmd, Env: rec.ImageConfig.Env,
 		WorkingDir: rec.ImageConfig.WorkingDir, User: rec.ImageConfig.User,

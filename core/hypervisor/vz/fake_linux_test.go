@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/guestabi"
 )
@@ -59,8 +60,8 @@ func newFakeVM(p Plan) (VM, error) {
 		System: agent.System{
 			SetTime:          func(time.Time) error { return nil },
 			SetHostname:      func(string) error { return nil },
-			ConfigureNetwork: func(agent.NetworkConfig) error { return nil },
-			MountContainer: func(agent.ContainerConfig, string) (string, []string, error) {
+			ConfigureNetwork: func(proto.NetworkConfig) error { return nil },
+			MountContainer: func(proto.ContainerConfig, string) (string, []string, error) {
 				return "", nil, fmt.Errorf("no disks in the fake VM: %w", api.ErrUnsupported)
 			},
 			PowerOff: func() error { f.powerOff(); return nil },
