@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guest/netconf"
 	"github.com/berthvm/berth/core/guestabi"
 )
 
@@ -35,13 +35,13 @@ func GuestSystem(trace func(string)) System {
 			return unix.Settimeofday(&tv)
 		},
 		SetHostname:      func(h string) error { return unix.Sethostname([]byte(h)) },
-		ConfigureNetwork: configureNetwork,
-		Network:          setupNetwork,
+		ConfigureNetwork: netconf.Configure,
+		Network:          netconf.Apply,
 		MountContainer: func(cfg proto.ContainerConfig, dir string) (string, []string, error) {
 			return mountContainer(cfg, dir, trace)
 		},
 		PowerOff: func() error {
-			releaseLeases()
+			netconf.ReleaseLeases()
 			unix.Sync()
 			// While the console still works: the host reads a clean
 			// end from this line.
@@ -490,31 +490,4 @@ func mountContainer(cfg proto.ContainerConfig, dir string, trace func(string)) (
 		mounts[i] = done[len(done)-1-i]
 	}
 	return root, mounts, nil
-}
-
-// ifaceFor finds the guest NIC for i: by MAC, else by name.
-func ifaceFor(i proto.Interface) (*net.Interface, error) {
-	if i.MAC == "" {
-		return net.InterfaceByName(i.Name)
-	}
-	mac, err := net.ParseMAC(i.MAC)
-	if err != nil {
-		return nil, fmt.Errorf("interface MAC %q: %w", i.MAC, api.ErrInvalidArgument)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		ifs, err := net.Interfaces()
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range ifs {
-			if n.HardwareAddr.String() == mac.String() {
-				return &n, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no network interface with MAC %s in the guest: %w", i.MAC, api.ErrNotFound)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -140,10 +141,10 @@ func addDefaultRoute(gw net.IP) error {
 	return nlDo(r)
 }
 
-// configureNetwork applies cfg; the form without a status, for callers
-// that only set static addresses.
-func configureNetwork(cfg proto.NetworkConfig) error {
-	_, err := setupNetwork(context.Background(), cfg)
+// Configure is Apply without the status, for callers that only set
+// static addresses.
+func Configure(cfg proto.NetworkConfig) error {
+	_, err := Apply(context.Background(), cfg)
 	return err
 }
 
@@ -152,10 +153,11 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
 }
 
-// setupNetwork applies cfg: every interface up with its static address
-// or a DHCP lease, then the default route, and reports what was set.
-// The whole config is checked before anything is changed.
-func setupNetwork(ctx context.Context, cfg proto.NetworkConfig) (_ proto.NetworkStatus, err error) {
+// Apply configures the guest's NICs from cfg: every interface up with its
+// static address or a DHCP lease, then the default route, and reports
+// what was set. The whole config is checked before anything is changed.
+// Leases are renewed in the background until ReleaseLeases.
+func Apply(ctx context.Context, cfg proto.NetworkConfig) (_ proto.NetworkStatus, err error) {
 	var st proto.NetworkStatus
 	static := make([]*net.IPNet, len(cfg.Interfaces))
 	for n, i := range cfg.Interfaces {
@@ -259,4 +261,31 @@ func setupNetwork(ctx context.Context, cfg proto.NetworkConfig) (_ proto.Network
 		b.start()
 	}
 	return st, nil
+}
+
+// ifaceFor finds the guest NIC for i: by MAC, else by name.
+func ifaceFor(i proto.Interface) (*net.Interface, error) {
+	if i.MAC == "" {
+		return net.InterfaceByName(i.Name)
+	}
+	mac, err := net.ParseMAC(i.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("interface MAC %q: %w", i.MAC, api.ErrInvalidArgument)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range ifs {
+			if n.HardwareAddr.String() == mac.String() {
+				return &n, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no network interface with MAC %s in the guest: %w", i.MAC, api.ErrNotFound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

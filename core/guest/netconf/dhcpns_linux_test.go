@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"bytes"
@@ -132,7 +132,7 @@ option lease 600
 			t.Logf("udhcpd:\n%s", srvLog.String())
 		}
 	}()
-	t.Cleanup(func() { _ = inNetns(cliNS, func() error { releaseLeases(); return nil }) })
+	t.Cleanup(func() { _ = inNetns(cliNS, func() error { ReleaseLeases(); return nil }) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -140,7 +140,7 @@ option lease 600
 	start := time.Now()
 	err := inNetns(cliNS, func() error {
 		var err error
-		st, err = setupNetwork(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: mac, Address: proto.AddressDHCP}}, Timeout: 10 * time.Second})
+		st, err = Apply(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: mac, Address: proto.AddressDHCP}}, Timeout: 10 * time.Second})
 		return err
 	})
 	if err != nil {
@@ -232,7 +232,7 @@ option lease 600
 	}
 
 	t.Run("released at power off", func(t *testing.T) {
-		if err := inNetns(cliNS, func() error { releaseLeases(); return nil }); err != nil {
+		if err := inNetns(cliNS, func() error { ReleaseLeases(); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		waitReleased(t)
@@ -246,7 +246,7 @@ option lease 600
 
 	t.Run("released when a later step fails", func(t *testing.T) {
 		err := inNetns(cliNS, func() error {
-			_, err := setupNetwork(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: mac, Address: proto.AddressDHCP},
+			_, err := Apply(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: mac, Address: proto.AddressDHCP},
 				{Name: "no-such-nic", Address: "10.9.9.9/24"}}, Timeout: 10 * time.Second})
 			return err
 		})
@@ -283,7 +283,7 @@ option lease 600
 		must("-n", cliNS, "addr", "flush", "dev", "eth0")
 		start := time.Now()
 		err := inNetns(cliNS, func() error {
-			_, err := setupNetwork(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{Name: "eth0", Address: proto.AddressDHCP}}, Timeout: time.Second})
+			_, err := Apply(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{Name: "eth0", Address: proto.AddressDHCP}}, Timeout: time.Second})
 			return err
 		})
 		wantMsg := "no DHCP offer on eth0 (MAC " + mac + ") within 1s"
