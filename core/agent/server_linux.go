@@ -627,6 +627,17 @@ func (ss *session) start(req proto.StartRequest, exec bool) (any, error) {
 	return proto.StartReply{PID: p.pid}, nil
 }
 
+// lookupEnv finds key's value in a KEY=VALUE list; the last one wins, as
+// in the host's merge of the image's and the user's environment.
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, _ := strings.Cut(env[i], "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 func isDone(p *process) bool {
 	select {
 	case <-p.done:

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
@@ -161,15 +160,15 @@ func hostname(rec state.ContainerRecord) string {
 
 // processSpec merges the image's config with the user's overrides.
 func processSpec(rec state.ContainerRecord) (proto.ProcessSpec, error) {
-	img := agent.ImageConfig{
+	img := ImageConfig{
 		Entrypoint: rec.ImageConfig.Entrypoint, Cmd: rec.ImageConfig.Cmd, Env: rec.ImageConfig.Env,
 		WorkingDir: rec.ImageConfig.WorkingDir, User: rec.ImageConfig.User,
 	}
-	o := agent.Overrides{
+	o := Overrides{
 		Entrypoint: rec.Spec.Entrypoint, Cmd: rec.Spec.Cmd, Env: rec.Spec.Env,
 		WorkingDir: rec.Spec.WorkingDir, User: rec.Spec.User, Terminal: rec.Spec.TTY,
 	}
-	spec, err := agent.Merge(img, o)
+	spec, err := Merge(img, o)
 	if err != nil {
 		return spec, fmt.Errorf("container %s: %w", rec.Name, err)
 	}

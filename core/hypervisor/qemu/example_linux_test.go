@@ -11,6 +11,7 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
 	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/runtime"
 )
 
 // How core/runtime runs a container: kernel and initramfs, boot, connect,
@@ -42,7 +43,7 @@ func Example() {
 	_ = c.CreateContainer(ctx, proto.ContainerConfig{ID: "web",
 		Base: proto.Device{Serial: "base"}, Upper: proto.Device{Serial: "upper"},
 		Hostname: "web", DNS: &proto.DNS{Servers: []string{"10.0.2.3"}}})
-	spec, _ := agent.Merge(agent.ImageConfig{Cmd: []string{"nginx", "-g", "daemon off;"}}, agent.Overrides{})
+	spec, _ := runtime.Merge(runtime.ImageConfig{Cmd: []string{"nginx", "-g", "daemon off;"}}, runtime.Overrides{})
 	p, _ := c.Start(ctx, "web", "main", spec, agent.Stdio{Stdout: true, Stderr: true})
 	go io.Copy(os.Stdout, p.Stdout)
 	go io.Copy(os.Stderr, p.Stderr)

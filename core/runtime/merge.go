@@ -1,4 +1,4 @@
-package agent
+package runtime
 
 import (
 	"fmt"
@@ -8,9 +8,8 @@ import (
 	"github.com/berthvm/berth/core/api"
 )
 
-// ImageConfig is the part of an OCI image config that decides how its
-// process runs. The runtime copies it from the image; this package does
-// not import image libraries, so the agent binary stays small.
+// ImageConfig is the part of an image's config (api.ImageConfig) that
+// decides how its process runs.
 type ImageConfig struct {
 	Entrypoint []string
 	Cmd        []string
@@ -35,8 +34,9 @@ type Overrides struct {
 }
 
 // Merge computes the process to run from an image config and the user's
-// overrides. The user and groups stay names here: they are resolved in
-// the guest against the container's own /etc/passwd and /etc/group.
+// overrides: a host decision, the guest runs what it is given. The user
+// and groups stay names here: they are resolved in the guest against the
+// container's own /etc/passwd and /etc/group.
 func Merge(img ImageConfig, o Overrides) (proto.ProcessSpec, error) {
 	entry, cmd := img.Entrypoint, img.Cmd
 	if o.Entrypoint != nil {
