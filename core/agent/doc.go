@@ -1,13 +1,13 @@
-// Package agent is the host-side Client of the agent protocol, whose
-// messages and framing are in core/agent/proto.
+// Package agent is the host's side of the guest agent: Client, one
+// session with a guest's PID 1 over any byte stream (Connect takes a dial
+// function, so the transport is the hypervisor's business), and
+// BinaryPath, where the host finds the agent binary it puts in the
+// initramfs. The messages and the framing are in core/agent/proto; the
+// guest's side is core/guest.
 //
-// The guest side is here too, in _linux.go files: Server (processes,
-// their output kept across host sessions, containers' root filesystems)
-// and what PID 1 does to the guest machine (GuestSystem, EarlyMounts,
-// LoadModules, FindChannel, ServePort, ServeVsock, WatchPowerButton,
-// SetupX86 for Rosetta; the network through netlink, with static
-// addresses or leases from its own DHCP client, renewed while the guest
-// runs and released at power off); app/agent is its thin main. The
-// rest must stay portable (the macOS core imports the client) and none of
-// it may know about hypervisors.
+// It runs in the host's core on macOS and Linux, so it stays portable,
+// and it must not import core/guest: the host does not compile the
+// guest's OS layer (a test in packaging checks it). It makes no
+// decisions about containers (core/runtime does) and knows nothing of
+// hypervisors.
 package agent

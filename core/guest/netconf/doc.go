@@ -6,7 +6,7 @@
 // the host's proto.NetworkConfig and reports a proto.NetworkStatus;
 // ReleaseLeases is for PID 1's power off.
 //
-// It runs only in the guest (Linux; core/guest's GuestSystem calls it):
+// It runs only in the guest (Linux; core/guest's RealSystem calls it):
 // the host must not import it. It knows the protocol's network types and
 // nothing else of the session, the server or the hypervisors. The DHCP
 // messages are pure functions (dhcpmsg_linux.go) and the exchange is

@@ -1,4 +1,4 @@
-package agent
+package guest
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ import (
 )
 
 // System is what the server needs from the machine beyond running
-// processes. The guest uses GuestSystem; tests of the server on a host
+// processes. The guest uses RealSystem; tests of the server on a host
 // pass harmless versions so a test never sets the host's clock or powers
 // it off.
 type System struct {

@@ -1,4 +1,4 @@
-package agent
+package guest
 
 import (
 	"context"
@@ -23,9 +23,9 @@ import (
 // loading, finding the host channel, mounting containers, the clock, the
 // hostname, powering off. Only app/agent calls it, inside a VM.
 
-// GuestSystem returns the System that acts on the real guest. trace, if
+// RealSystem returns the System that acts on the real guest. trace, if
 // set, hears the steps of mounting a container (boot timing).
-func GuestSystem(trace func(string)) System {
+func RealSystem(trace func(string)) System {
 	if trace == nil {
 		trace = func(string) {}
 	}

@@ -1,4 +1,4 @@
-package agent
+package guest
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/testenv"
@@ -48,6 +49,9 @@ func (f *fakeSystem) system() System {
 	}
 }
 
+// harness serves a Server to the host's own client (core/agent) over
+// net.Pipe: the two sides as they meet in a VM. Only the tests import the
+// client; the guest's binary never links it.
 type harness struct {
 	t   *testing.T
 	srv *Server
@@ -76,13 +80,13 @@ func newHarness(t *testing.T, opts ServerOptions) *harness {
 }
 
 // connect opens a new session, as a host (re)connecting would.
-func (h *harness) connect() *Client {
+func (h *harness) connect() *agent.Client {
 	h.t.Helper()
 	a, b := net.Pipe()
 	go h.srv.Serve(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := NewClient(ctx, a)
+	c, err := agent.NewClient(ctx, a)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -98,7 +102,7 @@ func ctx(t *testing.T) context.Context {
 
 // hostRoot is a container whose root is the host's / : processes run
 // without chroot, so these tests need nothing but /bin/sh.
-func hostRoot(t *testing.T, c *Client, id string) {
+func hostRoot(t *testing.T, c *agent.Client, id string) {
 	t.Helper()
 	if err := c.CreateContainer(ctx(t), proto.ContainerConfig{ID: id, Rootfs: "/"}); err != nil {
 		t.Fatal(err)
@@ -114,20 +118,20 @@ type result struct {
 	exit           proto.ExitStatus
 }
 
-func run(t *testing.T, c *Client, container, id string, spec proto.ProcessSpec, stdin string, exec bool) result {
+func run(t *testing.T, c *agent.Client, container, id string, spec proto.ProcessSpec, stdin string, exec bool) result {
 	t.Helper()
 	start := c.Start
 	if exec {
 		start = c.Exec
 	}
-	p, err := start(ctx(t), container, id, spec, Stdio{Stdin: stdin != "", Stdout: true, Stderr: true})
+	p, err := start(ctx(t), container, id, spec, agent.Stdio{Stdin: stdin != "", Stdout: true, Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return collect(t, p, stdin)
 }
 
-func collect(t *testing.T, p *Process, stdin string) result {
+func collect(t *testing.T, p *agent.Process, stdin string) result {
 	t.Helper()
 	if p.Stdin != nil {
 		go func() {
@@ -190,20 +194,20 @@ func TestProcesses(t *testing.T) {
 		}
 	})
 	t.Run("second start is refused", func(t *testing.T) {
-		_, err := c.Start(ctx(t), "c1", "again", sh("true"), Stdio{})
+		_, err := c.Start(ctx(t), "c1", "again", sh("true"), agent.Stdio{})
 		if !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("exec into an exited container is refused", func(t *testing.T) {
-		_, err := c.Exec(ctx(t), "c1", "x", sh("true"), Stdio{})
+		_, err := c.Exec(ctx(t), "c1", "x", sh("true"), agent.Stdio{})
 		if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "not running") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 
 	hostRoot(t, c, "c2")
-	long, err := c.Start(ctx(t), "c2", "main", sh("sleep 60"), Stdio{})
+	long, err := c.Start(ctx(t), "c2", "main", sh("sleep 60"), agent.Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,13 +233,13 @@ func TestProcesses(t *testing.T) {
 		}
 	})
 	t.Run("nonexistent command", func(t *testing.T) {
-		_, err := c.Exec(ctx(t), "c2", "nope", proto.ProcessSpec{Args: []string{"no-such-command"}}, AllStdio)
+		_, err := c.Exec(ctx(t), "c2", "nope", proto.ProcessSpec{Args: []string{"no-such-command"}}, agent.AllStdio)
 		if !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), `"no-such-command" not found`) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("signal", func(t *testing.T) {
-		p, err := c.Exec(ctx(t), "c2", "trap", sh("trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"), Stdio{Stdout: true})
+		p, err := c.Exec(ctx(t), "c2", "trap", sh("trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"), agent.Stdio{Stdout: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +255,7 @@ func TestProcesses(t *testing.T) {
 		if string(rest) != "got TERM\n" || st.Code != 42 {
 			t.Fatalf("after SIGTERM: %q %+v", rest, st)
 		}
-		p2, _ := c.Exec(ctx(t), "c2", "victim", sh("sleep 60"), Stdio{})
+		p2, _ := c.Exec(ctx(t), "c2", "victim", sh("sleep 60"), agent.Stdio{})
 		_ = p2.Signal(ctx(t), int(syscall.SIGKILL))
 		if st, _ := p2.Wait(ctx(t)); st.Signal != int(syscall.SIGKILL) || st.Code != 137 {
 			t.Fatalf("SIGKILL: %+v", st)
@@ -260,7 +264,7 @@ func TestProcesses(t *testing.T) {
 	t.Run("terminal and resize", func(t *testing.T) {
 		spec := sh("stty size; read x; stty size; [ -t 0 ] && echo tty")
 		spec.Terminal, spec.Size = true, &proto.WinSize{Rows: 24, Cols: 80}
-		p, err := c.Exec(ctx(t), "c2", "tty", spec, AllStdio)
+		p, err := c.Exec(ctx(t), "c2", "tty", spec, agent.AllStdio)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +287,7 @@ func TestProcesses(t *testing.T) {
 	})
 	t.Run("a slow reader blocks only its stream", func(t *testing.T) {
 		// 1 MiB on stdout that nobody reads yet, then a line on stderr.
-		p, err := c.Exec(ctx(t), "c2", "flood", sh("head -c 1048576 /dev/zero; echo done >&2"), Stdio{Stdout: true, Stderr: true})
+		p, err := c.Exec(ctx(t), "c2", "flood", sh("head -c 1048576 /dev/zero; echo done >&2"), agent.Stdio{Stdout: true, Stderr: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +304,7 @@ func TestProcesses(t *testing.T) {
 		}
 	})
 	t.Run("main exit kills execs", func(t *testing.T) {
-		ex, err := c.Exec(ctx(t), "c2", "orphan", sh("sleep 60"), Stdio{})
+		ex, err := c.Exec(ctx(t), "c2", "orphan", sh("sleep 60"), agent.Stdio{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +337,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	hostRoot(t, c, "c")
 	marker := filepath.Join(t.TempDir(), "go")
 	script := fmt.Sprintf("echo first; while [ ! -e %s ]; do sleep 0.02; done; echo second; echo err >&2; exit 5", marker)
-	p, err := c.Start(ctx(t), "c", "main", sh(script), Stdio{Stdout: true, Stderr: true})
+	p, err := c.Start(ctx(t), "c", "main", sh(script), agent.Stdio{Stdout: true, Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +360,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	if err != nil || len(ps) != 1 || ps[0].Running || ps[0].Exit == nil || ps[0].Exit.Code != 5 {
 		t.Fatalf("list after reconnect: %+v, %v", ps, err)
 	}
-	p2, err := c2.Attach(ctx(t), "c", "main", Stdio{Stdout: true, Stderr: true}, false)
+	p2, err := c2.Attach(ctx(t), "c", "main", agent.Stdio{Stdout: true, Stderr: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +371,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	if r.stdout != "second\n" || r.stderr != "err\n" || r.exit.Code != 5 {
 		t.Fatalf("after reattach: %+v", r)
 	}
-	if _, err := c2.Attach(ctx(t), "c", "nope", Stdio{}, false); !errors.Is(err, api.ErrNotFound) {
+	if _, err := c2.Attach(ctx(t), "c", "nope", agent.Stdio{}, false); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("attach to unknown process: %v", err)
 	}
 }
@@ -427,8 +431,8 @@ func TestShutdown(t *testing.T) {
 	c := h.connect()
 	hostRoot(t, c, "c")
 	// One process ends on SIGTERM, one ignores it and must be killed.
-	p1, _ := c.Start(ctx(t), "c", "main", sh("sleep 60"), Stdio{})
-	p2, _ := c.Exec(ctx(t), "c", "stubborn", sh("trap '' TERM; while :; do sleep 0.05; done"), Stdio{})
+	p1, _ := c.Start(ctx(t), "c", "main", sh("sleep 60"), agent.Stdio{})
+	p2, _ := c.Exec(ctx(t), "c", "stubborn", sh("trap '' TERM; while :; do sleep 0.05; done"), agent.Stdio{})
 	if err := c.Shutdown(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -437,12 +441,12 @@ func TestShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no power off")
 	}
-	for _, p := range []*Process{p1, p2} {
+	for _, p := range []*agent.Process{p1, p2} {
 		if _, err := syscall.Getpgid(p.PID); err == nil {
 			t.Fatalf("process %d still alive after shutdown", p.PID)
 		}
 	}
-	if _, err := c.Exec(ctx(t), "c", "late", sh("true"), Stdio{}); !errors.Is(err, api.ErrConflict) {
+	if _, err := c.Exec(ctx(t), "c", "late", sh("true"), agent.Stdio{}); !errors.Is(err, api.ErrConflict) {
 		t.Fatalf("exec after shutdown: %v", err)
 	}
 }
@@ -469,12 +473,12 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func startErr(c *Client, t *testing.T, container string) error {
-	_, err := c.Start(ctx(t), container, "m", sh("true"), Stdio{})
+func startErr(c *agent.Client, t *testing.T, container string) error {
+	_, err := c.Start(ctx(t), container, "m", sh("true"), agent.Stdio{})
 	return err
 }
 
-func waitErr(c *Client, t *testing.T) error {
+func waitErr(c *agent.Client, t *testing.T) error {
 	_, err := c.Wait(ctx(t), "c", "nope")
 	return err
 }
@@ -532,11 +536,11 @@ func TestFinishedExecsAreBounded(t *testing.T) {
 	h := newHarness(t, ServerOptions{})
 	c := h.connect()
 	hostRoot(t, c, "c")
-	if _, err := c.Start(ctx(t), "c", "main", sh("sleep 60"), Stdio{}); err != nil {
+	if _, err := c.Start(ctx(t), "c", "main", sh("sleep 60"), agent.Stdio{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < keepFinished+3; i++ {
-		p, err := c.Exec(ctx(t), "c", fmt.Sprint("e", i), sh("true"), Stdio{})
+		p, err := c.Exec(ctx(t), "c", fmt.Sprint("e", i), sh("true"), agent.Stdio{})
 		if err != nil {
 			t.Fatal(err)
 		}
