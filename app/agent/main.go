@@ -3,11 +3,12 @@
 // Command agent is PID 1 of every Berth guest: it mounts the basics,
 // loads the kernel modules the initramfs carries, finds its channel to
 // the host (the virtio-serial port "agent" under QEMU, else vsock port
-// 1024 under Apple's Virtualization framework) and serves the protocol of
-// core/agent until the host asks it to power off.
+// 1024 under Apple's Virtualization framework) and serves the agent
+// protocol (core/agent/proto) with core/guest's Server until the host asks
+// it to power off. It links the guest side only, never the host's client.
 //
 // Built with GOOS=linux CGO_ENABLED=0 for amd64 and arm64 (make agent);
-// the host finds it as berth-agent-linux-<arch> (see agent.BinaryPath).
+// the host finds it as berth-agent-linux-<arch> (core/agent's BinaryPath).
 package main
 
 import (
@@ -21,8 +22,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/buildinfo"
+	"github.com/berthvm/berth/core/guest"
 	"github.com/berthvm/berth/core/guestabi"
 )
 
@@ -31,7 +33,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth agent: must run as PID 1 of a Berth guest")
 		os.Exit(2)
 	}
-	console := &agent.Console{}
+	console := &guest.Console{}
 	if err := run(console); err != nil {
 		fmt.Fprintln(console, "berth agent:", err)
 		// A failure before the console module loaded: show it if the
@@ -48,9 +50,9 @@ func main() {
 // (hvc0) to appear once the boot modules are loaded.
 const consoleWait = time.Second
 
-func run(console *agent.Console) error {
-	started := agent.Uptime()
-	if err := agent.EarlyMounts(); err != nil {
+func run(console *guest.Console) error {
+	started := guest.Uptime()
+	if err := guest.EarlyMounts(); err != nil {
 		return err
 	}
 	// The kernel's console, if it had one for PID 1 (a UART under QEMU).
@@ -65,11 +67,11 @@ func run(console *agent.Console) error {
 	var trace func(string)
 	if debug {
 		trace = func(what string) {
-			fmt.Fprintf(console, "berth agent: %s at %v\n", what, agent.Uptime().Round(time.Millisecond))
+			fmt.Fprintf(console, "berth agent: %s at %v\n", what, guest.Uptime().Round(time.Millisecond))
 		}
 		trace("started")
 	}
-	if err := agent.LoadModules(guestabi.ModuleList(guestabi.GroupBoot), guestabi.ModulesDir, trace); err != nil {
+	if err := guest.LoadModules(guestabi.ModuleList(guestabi.GroupBoot), guestabi.ModulesDir, trace); err != nil {
 		return err
 	}
 	// The virtio console (hvc0, Apple's Virtualization framework) is one
@@ -84,24 +86,24 @@ func run(console *agent.Console) error {
 	if trace != nil {
 		trace("console attached")
 	}
-	features := []string{agent.FeatureACPIButton}
+	features := []string{proto.FeatureACPIButton}
 	// x86_64 binaries (--rosetta): before serving, so the host learns
 	// from the handshake whether they will run.
-	if x := agent.ParseX86Setup(cmdline); x.Wanted() {
-		err := agent.LoadModules(guestabi.ModuleList(guestabi.GroupRosetta), guestabi.ModulesDir, trace)
+	if x := guest.ParseX86Setup(cmdline); x.Wanted() {
+		err := guest.LoadModules(guestabi.ModuleList(guestabi.GroupRosetta), guestabi.ModulesDir, trace)
 		interp := ""
 		if err == nil {
-			interp, err = agent.SetupX86(x)
+			interp, err = guest.SetupX86(x)
 		}
 		if err != nil {
 			fmt.Fprintln(console, "berth agent: x86_64 binaries will not run:", err)
 		} else {
 			fmt.Fprintln(console, "berth agent: x86_64 binaries run through", interp)
-			features = append(features, agent.FeatureX86)
+			features = append(features, proto.FeatureX86)
 		}
 	}
 	disks, network, firstStart := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	srv := agent.NewServer(agent.ServerOptions{Version: buildinfo.Get().Version, System: agent.GuestSystem(trace),
+	srv := guest.NewServer(guest.ServerOptions{Version: buildinfo.Get().Version, System: guest.RealSystem(trace),
 		Features: features, InitUptime: started, DisksReady: disks, NetworkReady: network, Trace: trace,
 		FirstStart: firstStart})
 	// Disks, overlayfs and the network are not on the way to the
@@ -118,7 +120,7 @@ func run(console *agent.Console) error {
 				case <-time.After(5 * time.Second):
 				}
 			}
-			if err := agent.LoadModules(guestabi.ModuleList(g.name), guestabi.ModulesDir, trace); err != nil {
+			if err := guest.LoadModules(guestabi.ModuleList(g.name), guestabi.ModulesDir, trace); err != nil {
 				fmt.Fprintf(console, "berth agent: %s modules: %v\n", g.name, err)
 			}
 			if g.ready != nil {
@@ -126,7 +128,7 @@ func run(console *agent.Console) error {
 			}
 		}
 		// The input device appears asynchronously after the module loads.
-		for i := 0; i < 50 && !agent.WatchPowerButton(srv.RequestShutdown); i++ {
+		for i := 0; i < 50 && !guest.WatchPowerButton(srv.RequestShutdown); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
@@ -134,7 +136,7 @@ func run(console *agent.Console) error {
 	// The virtio-serial port (QEMU) or the vsock device (vz) shows up as
 	// soon as its driver has probed; after 3 s with neither, try vsock.
 	findCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	ch := agent.FindChannel(findCtx, guestabi.SerialPort)
+	ch := guest.FindChannel(findCtx, guestabi.SerialPort)
 	cancel()
 	if trace != nil {
 		trace("channel found")

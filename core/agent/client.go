@@ -12,27 +12,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
-
-// message is one control frame: a request when Op is set, else the reply
-// to request ID.
-type message struct {
-	ID    uint64           `json:"id"`
-	Op    string           `json:"op,omitempty"`
-	Body  json.RawMessage  `json:"body,omitempty"`
-	Error *api.RemoteError `json:"error,omitempty"`
-}
 
 // Client is the host's end of one agent session. It is safe for
 // concurrent use; a blocking call (Wait) does not hold up others.
 type Client struct {
-	m    *mux
-	info Info
+	m    *proto.Mux
+	info proto.Info
 
 	mu      sync.Mutex
 	nextID  uint64
-	pending map[uint64]chan message
+	pending map[uint64]chan proto.Message
 
 	nextStream atomic.Uint32
 }
@@ -41,7 +33,7 @@ type Client struct {
 // handshake. It owns conn from then on and closes it on failure or Close.
 // Bytes left in the connection by an earlier session are skipped.
 func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
-	var n nonce
+	var n proto.Nonce
 	if _, err := rand.Read(n[:]); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("agent session nonce: %w", err)
@@ -49,11 +41,11 @@ func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
 	br := bufio.NewReaderSize(conn, 64<<10)
 	synced := make(chan error, 1)
 	go func() {
-		if err := writeSync(conn, n); err != nil {
+		if err := proto.WriteSync(conn, n); err != nil {
 			synced <- fmt.Errorf("agent connection: send sync: %w: %w", err, api.ErrUnavailable)
 			return
 		}
-		_, err := readSync(br, &n)
+		_, err := proto.ReadSync(br, &n)
 		if err != nil {
 			err = fmt.Errorf("agent connection: wait for the guest's sync: %w: %w", err, api.ErrUnavailable)
 		}
@@ -69,11 +61,11 @@ func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("agent handshake: %w: %w", ctx.Err(), api.ErrCanceled)
 	}
-	c := &Client{pending: map[uint64]chan message{}}
-	c.m = newMux(br, conn, conn, nil, c.onControl)
-	go c.m.run()
+	c := &Client{pending: map[uint64]chan proto.Message{}}
+	c.m = proto.NewMux(br, conn, conn, c.onControl, proto.MuxOptions{})
+	go c.m.Run()
 	go func() {
-		<-c.m.done
+		<-c.m.Done()
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for id, ch := range c.pending {
@@ -81,39 +73,39 @@ func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
 			delete(c.pending, id)
 		}
 	}()
-	var info Info
-	if err := c.call(ctx, opHello, Hello{ProtocolVersion: ProtocolVersion}, &info); err != nil {
+	var info proto.Info
+	if err := c.call(ctx, proto.OpHello, proto.Hello{ProtocolVersion: proto.ProtocolVersion}, &info); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("agent handshake: %w", err)
 	}
-	if info.ProtocolVersion != ProtocolVersion {
+	if info.ProtocolVersion != proto.ProtocolVersion {
 		c.Close()
 		return nil, fmt.Errorf("agent %s speaks protocol %d, this host speaks %d: rebuild the initramfs with the matching agent: %w",
-			info.AgentVersion, info.ProtocolVersion, ProtocolVersion, api.ErrUnsupported)
+			info.AgentVersion, info.ProtocolVersion, proto.ProtocolVersion, api.ErrUnsupported)
 	}
 	c.info = info
 	return c, nil
 }
 
 // Info is what the guest reported in the handshake.
-func (c *Client) Info() Info { return c.info }
+func (c *Client) Info() proto.Info { return c.info }
 
 // Close ends the session. Processes in the guest keep running.
 func (c *Client) Close() error {
-	c.m.fail(fmt.Errorf("agent session closed by the host: %w", api.ErrUnavailable))
+	c.m.Fail(fmt.Errorf("agent session closed by the host: %w", api.ErrUnavailable))
 	return nil
 }
 
 // Done is closed when the session has ended; Err says why.
-func (c *Client) Done() <-chan struct{} { return c.m.done }
+func (c *Client) Done() <-chan struct{} { return c.m.Done() }
 
 // Err is why the session ended, nil while it runs.
 func (c *Client) Err() error { return c.m.Err() }
 
 func (c *Client) onControl(payload []byte) {
-	var msg message
+	var msg proto.Message
 	if err := json.Unmarshal(payload, &msg); err != nil {
-		c.m.fail(fmt.Errorf("agent sent a bad control message: %v: %w", err, api.ErrCorrupt))
+		c.m.Fail(fmt.Errorf("agent sent a bad control message: %v: %w", err, api.ErrCorrupt))
 		return
 	}
 	c.mu.Lock()
@@ -130,7 +122,7 @@ func (c *Client) call(ctx context.Context, op string, req, reply any) error {
 	if err != nil {
 		return fmt.Errorf("agent %s: encode: %w", op, err)
 	}
-	ch := make(chan message, 1)
+	ch := make(chan proto.Message, 1)
 	c.mu.Lock()
 	c.nextID++
 	id := c.nextID
@@ -140,8 +132,7 @@ func (c *Client) call(ctx context.Context, op string, req, reply any) error {
 	}
 	c.pending[id] = ch
 	c.mu.Unlock()
-	payload, _ := json.Marshal(message{ID: id, Op: op, Body: body})
-	if err := c.m.writeFrame(frameControl, 0, payload); err != nil {
+	if err := c.m.Send(proto.Message{ID: id, Op: op, Body: body}); err != nil {
 		c.forget(id)
 		return fmt.Errorf("agent %s: %w", op, err)
 	}
@@ -175,12 +166,12 @@ func (c *Client) forget(id uint64) {
 
 // SetTime sets the guest clock.
 func (c *Client) SetTime(ctx context.Context, t time.Time) error {
-	return c.call(ctx, opSetTime, SetTime{UnixNano: t.UnixNano()}, nil)
+	return c.call(ctx, proto.OpSetTime, proto.SetTime{UnixNano: t.UnixNano()}, nil)
 }
 
 // ConfigureNetwork gives the guest its addresses and route: ApplyNetwork
 // without the status.
-func (c *Client) ConfigureNetwork(ctx context.Context, cfg NetworkConfig) error {
+func (c *Client) ConfigureNetwork(ctx context.Context, cfg proto.NetworkConfig) error {
 	_, err := c.ApplyNetwork(ctx, cfg)
 	return err
 }
@@ -190,10 +181,10 @@ func (c *Client) ConfigureNetwork(ctx context.Context, cfg NetworkConfig) error 
 // FeatureDHCP; without cfg.Timeout the guest's DHCP deadline comes just
 // before ctx's, so its error (which says how far DHCP got) arrives
 // first.
-func (c *Client) ApplyNetwork(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error) {
-	var st NetworkStatus
+func (c *Client) ApplyNetwork(ctx context.Context, cfg proto.NetworkConfig) (proto.NetworkStatus, error) {
+	var st proto.NetworkStatus
 	if cfg.UsesDHCP() {
-		if !c.info.Has(FeatureDHCP) {
+		if !c.info.Has(proto.FeatureDHCP) {
 			return st, fmt.Errorf("the guest agent (version %q) cannot get addresses by DHCP: rebuild the initramfs with this Berth: %w",
 				c.info.AgentVersion, api.ErrUnsupported)
 		}
@@ -201,14 +192,14 @@ func (c *Client) ApplyNetwork(ctx context.Context, cfg NetworkConfig) (NetworkSt
 			cfg.Timeout = max(time.Until(dl)*9/10, time.Millisecond)
 		}
 	}
-	err := c.call(ctx, opNetwork, cfg, &st)
+	err := c.call(ctx, proto.OpConfigureNetwork, cfg, &st)
 	return st, err
 }
 
 // CreateContainer mounts the container's root filesystem (base disk plus
 // writable overlay) and writes its hostname, /etc/hosts and resolv.conf.
-func (c *Client) CreateContainer(ctx context.Context, cfg ContainerConfig) error {
-	return c.call(ctx, opContainer, cfg, nil)
+func (c *Client) CreateContainer(ctx context.Context, cfg proto.ContainerConfig) error {
+	return c.call(ctx, proto.OpCreateContainer, cfg, nil)
 }
 
 // Stdio selects which streams of a process the host connects. Output
@@ -227,7 +218,7 @@ var AllStdio = Stdio{Stdin: true, Stdout: true, Stderr: true}
 // the process blocks writing, as with a pipe.
 type Process struct {
 	c   *Client
-	ref ProcessRef
+	ref proto.ProcessRef
 	PID int
 	// Nil when not requested in Stdio. With a terminal, Stderr is nil and
 	// Stdout carries the terminal's output.
@@ -240,53 +231,53 @@ type Process struct {
 	Exited bool
 }
 
-func (c *Client) openStreams(io Stdio, terminal bool) (streams, *Process) {
-	var s streams
+func (c *Client) openStreams(io Stdio, terminal bool) (proto.Streams, *Process) {
+	var s proto.Streams
 	p := &Process{c: c}
 	if io.Stdin {
 		s.Stdin = c.nextStream.Add(1)
-		p.Stdin = c.m.openSend(s.Stdin, nil)
+		p.Stdin = c.m.OpenSend(s.Stdin, nil)
 	}
 	if io.Stdout {
 		s.Stdout = c.nextStream.Add(1)
-		p.Stdout = c.m.openRecv(s.Stdout)
+		p.Stdout = c.m.OpenRecv(s.Stdout)
 	}
 	if io.Stderr && !terminal {
 		s.Stderr = c.nextStream.Add(1)
-		p.Stderr = c.m.openRecv(s.Stderr)
+		p.Stderr = c.m.OpenRecv(s.Stderr)
 	}
 	return s, p
 }
 
-func (c *Client) dropStreams(s streams) {
+func (c *Client) dropStreams(s proto.Streams) {
 	if s.Stdin != 0 {
-		c.m.forgetSend(s.Stdin)
+		c.m.ForgetSend(s.Stdin)
 	}
 	for _, id := range []uint32{s.Stdout, s.Stderr} {
 		if id != 0 {
-			c.m.forgetRecv(id)
+			c.m.ForgetRecv(id)
 		}
 	}
 }
 
 // Start runs the container's main process.
-func (c *Client) Start(ctx context.Context, container, id string, spec ProcessSpec, stdio Stdio) (*Process, error) {
-	return c.start(ctx, opStart, container, id, spec, stdio)
+func (c *Client) Start(ctx context.Context, container, id string, spec proto.ProcessSpec, stdio Stdio) (*Process, error) {
+	return c.start(ctx, proto.OpStart, container, id, spec, stdio)
 }
 
 // Exec runs another process in the running container.
-func (c *Client) Exec(ctx context.Context, container, id string, spec ProcessSpec, stdio Stdio) (*Process, error) {
-	return c.start(ctx, opExec, container, id, spec, stdio)
+func (c *Client) Exec(ctx context.Context, container, id string, spec proto.ProcessSpec, stdio Stdio) (*Process, error) {
+	return c.start(ctx, proto.OpExec, container, id, spec, stdio)
 }
 
-func (c *Client) start(ctx context.Context, op, container, id string, spec ProcessSpec, stdio Stdio) (*Process, error) {
+func (c *Client) start(ctx context.Context, op, container, id string, spec proto.ProcessSpec, stdio Stdio) (*Process, error) {
 	s, p := c.openStreams(stdio, spec.Terminal)
-	var reply StartReply
-	if err := c.call(ctx, op, StartRequest{Container: container, ID: id, Process: spec, Streams: s}, &reply); err != nil {
+	var reply proto.StartReply
+	if err := c.call(ctx, op, proto.StartRequest{Container: container, ID: id, Process: spec, Streams: s}, &reply); err != nil {
 		c.dropStreams(s)
 		return nil, err
 	}
-	p.ref = ProcessRef{Container: container, ID: id}
+	p.ref = proto.ProcessRef{Container: container, ID: id}
 	p.PID = reply.PID
 	return p, nil
 }
@@ -296,9 +287,9 @@ func (c *Client) start(ctx context.Context, op, container, id string, spec Proce
 // the host had not consumed is delivered again first.
 func (c *Client) Attach(ctx context.Context, container, id string, stdio Stdio, terminal bool) (*Process, error) {
 	s, p := c.openStreams(stdio, terminal)
-	var reply AttachReply
-	ref := ProcessRef{Container: container, ID: id}
-	if err := c.call(ctx, opAttach, AttachRequest{ProcessRef: ref, Streams: s}, &reply); err != nil {
+	var reply proto.AttachReply
+	ref := proto.ProcessRef{Container: container, ID: id}
+	if err := c.call(ctx, proto.OpAttach, proto.AttachRequest{ProcessRef: ref, Streams: s}, &reply); err != nil {
 		c.dropStreams(s)
 		return nil, err
 	}
@@ -309,39 +300,39 @@ func (c *Client) Attach(ctx context.Context, container, id string, stdio Stdio, 
 
 // Signal sends a Linux signal number to the process.
 func (p *Process) Signal(ctx context.Context, sig int) error {
-	return p.c.call(ctx, opSignal, SignalRequest{ProcessRef: p.ref, Signal: sig}, nil)
+	return p.c.call(ctx, proto.OpSignal, proto.SignalRequest{ProcessRef: p.ref, Signal: sig}, nil)
 }
 
 // Resize changes the size of the process's terminal.
-func (p *Process) Resize(ctx context.Context, size WinSize) error {
-	return p.c.call(ctx, opResize, ResizeRequest{ProcessRef: p.ref, WinSize: size}, nil)
+func (p *Process) Resize(ctx context.Context, size proto.WinSize) error {
+	return p.c.call(ctx, proto.OpResize, proto.ResizeRequest{ProcessRef: p.ref, WinSize: size}, nil)
 }
 
 // Wait blocks until the process ends and returns how. It does not wait
 // for the output streams to drain; read them to EOF for all the output.
-func (p *Process) Wait(ctx context.Context) (ExitStatus, error) {
+func (p *Process) Wait(ctx context.Context) (proto.ExitStatus, error) {
 	return p.c.Wait(ctx, p.ref.Container, p.ref.ID)
 }
 
 // Wait blocks until the named process ends; it also answers for processes
 // that ended while no host was connected.
-func (c *Client) Wait(ctx context.Context, container, id string) (ExitStatus, error) {
-	var st ExitStatus
-	err := c.call(ctx, opWait, ProcessRef{Container: container, ID: id}, &st)
+func (c *Client) Wait(ctx context.Context, container, id string) (proto.ExitStatus, error) {
+	var st proto.ExitStatus
+	err := c.call(ctx, proto.OpWait, proto.ProcessRef{Container: container, ID: id}, &st)
 	return st, err
 }
 
 // List returns every process the guest knows, running or ended.
-func (c *Client) List(ctx context.Context) ([]ProcessStatus, error) {
-	var ps []ProcessStatus
-	err := c.call(ctx, opList, struct{}{}, &ps)
+func (c *Client) List(ctx context.Context) ([]proto.ProcessStatus, error) {
+	var ps []proto.ProcessStatus
+	err := c.call(ctx, proto.OpList, struct{}{}, &ps)
 	return ps, err
 }
 
 // Stats samples the guest's CPU and memory use.
-func (c *Client) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
-	err := c.call(ctx, opStats, struct{}{}, &st)
+func (c *Client) Stats(ctx context.Context) (proto.Stats, error) {
+	var st proto.Stats
+	err := c.call(ctx, proto.OpStats, struct{}{}, &st)
 	return st, err
 }
 
@@ -349,7 +340,7 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 // disks and power off. It returns once the guest has accepted; the VM
 // exits shortly after, ending the session.
 func (c *Client) Shutdown(ctx context.Context) error {
-	err := c.call(ctx, opShutdown, struct{}{}, nil)
+	err := c.call(ctx, proto.OpShutdown, struct{}{}, nil)
 	if err != nil && errors.Is(err, api.ErrUnavailable) {
 		// The guest may power off before its reply gets out.
 		return nil

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/image"
 	"github.com/berthvm/berth/core/rootfs"
@@ -290,7 +290,7 @@ func (d *Daemon) containerExec(w http.ResponseWriter, r *http.Request) {
 	fw := api.NewFrameWriter(conn)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	resize := make(chan agent.WinSize, 4)
+	resize := make(chan proto.WinSize, 4)
 	stdio := runtime.ExecIO{Stdout: fw.Stream(api.FrameStdout), Stderr: fw.Stream(api.FrameStderr), Resize: resize}
 	var stdinW *io.PipeWriter
 	if spec.Stdin {
@@ -301,7 +301,7 @@ func (d *Daemon) containerExec(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		clientInput(brw, stdinW, func(sz api.TermSize) {
 			select {
-			case resize <- agent.WinSize{Rows: sz.Rows, Cols: sz.Cols}:
+			case resize <- proto.WinSize{Rows: sz.Rows, Cols: sz.Cols}:
 			default:
 			}
 		})

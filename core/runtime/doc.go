@@ -5,5 +5,7 @@
 // reconciles stored state with reality (VMs re-adopted or marked exited).
 //
 // lifecycle.go is the state machine, spec.go the validation of what users
-// ask for, names.go ids and names. It decides; the daemon only exposes it.
+// ask for, names.go ids and names, merge.go the process a container runs
+// (the image's config under the user's flags; the guest agent runs what
+// it is given). It decides; the daemon only exposes it.
 package runtime

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
@@ -18,7 +19,7 @@ import (
 type ExecIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Resize         <-chan agent.WinSize
+	Resize         <-chan proto.WinSize
 }
 
 // Exec runs another process in a running container, with the image's
@@ -36,8 +37,8 @@ func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio
 	if len(spec.Cmd) == 0 {
 		return 0, fmt.Errorf("exec needs a command: %w", api.ErrInvalidArgument)
 	}
-	ps, err := agent.Merge(agent.ImageConfig{Env: rec.ImageConfig.Env, WorkingDir: rec.ImageConfig.WorkingDir,
-		User: rec.ImageConfig.User}, agent.Overrides{Entrypoint: []string{}, Cmd: spec.Cmd, Env: spec.Env,
+	ps, err := Merge(ImageConfig{Env: rec.ImageConfig.Env, WorkingDir: rec.ImageConfig.WorkingDir,
+		User: rec.ImageConfig.User}, Overrides{Entrypoint: []string{}, Cmd: spec.Cmd, Env: spec.Env,
 		WorkingDir: spec.WorkingDir, User: spec.User, Terminal: spec.TTY})
 	if err != nil {
 		return 0, err

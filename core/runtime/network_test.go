@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
@@ -24,12 +24,12 @@ func netRecord() state.ContainerRecord {
 
 func TestGuestNetworkPerBackend(t *testing.T) {
 	rec := netRecord()
-	static := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: rec.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
-	dhcp := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}}, Timeout: 10 * time.Second}
+	static := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: rec.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+	dhcp := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: rec.MAC, Address: proto.AddressDHCP}}, Timeout: 10 * time.Second}
 	for _, c := range []struct {
 		name string
 		info hypervisor.Info
-		want agent.NetworkConfig
+		want proto.NetworkConfig
 	}{
 		{"qemu", qemu.Info(), static},                      // slirp: fixed addresses, no DHCP round trip
 		{"vz", vz.Info(), dhcp},                            // vmnet: addresses only by DHCP
@@ -48,22 +48,22 @@ func TestAddrsFor(t *testing.T) {
 	rec := netRecord()
 	static := guestNetwork(rec, hypervisor.AddressStatic)
 	dhcp := guestNetwork(rec, hypervisor.AddressDHCP)
-	lease := func(addr, router string, dns, search []string) agent.NetworkStatus {
-		return agent.NetworkStatus{
-			Interfaces: []agent.InterfaceStatus{{MAC: strings.ToUpper(rec.MAC), Name: "eth0", Address: addr,
-				Lease: &agent.Lease{Server: router, Router: router, DNS: dns, Duration: 24 * time.Hour}}},
+	lease := func(addr, router string, dns, search []string) proto.NetworkStatus {
+		return proto.NetworkStatus{
+			Interfaces: []proto.InterfaceStatus{{MAC: strings.ToUpper(rec.MAC), Name: "eth0", Address: addr,
+				Lease: &proto.Lease{Server: router, Router: router, DNS: dns, Duration: 24 * time.Hour}}},
 			Gateway: router, DNS: dns, Search: search,
 		}
 	}
 	cases := []struct {
 		name    string
-		nc      agent.NetworkConfig
-		st      agent.NetworkStatus
+		nc      proto.NetworkConfig
+		st      proto.NetworkStatus
 		want    guestAddrs
 		wantErr error
 		errText string
 	}{
-		{"static ignores an empty reply (older agent)", static, agent.NetworkStatus{},
+		{"static ignores an empty reply (older agent)", static, proto.NetworkStatus{},
 			guestAddrs{IP: "10.0.2.15", DNS: []string{"10.0.2.3"}}, nil, ""},
 		{"static ignores whatever the reply says", static, lease("192.168.64.9/24", "192.168.64.1", nil, nil),
 			guestAddrs{IP: "10.0.2.15", DNS: []string{"10.0.2.3"}}, nil, ""},
@@ -75,9 +75,9 @@ func TestAddrsFor(t *testing.T) {
 			guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}}, nil, ""},
 		{"no DNS, no router: keep the image's", dhcp, lease("192.168.64.9/24", "", nil, nil),
 			guestAddrs{IP: "192.168.64.9"}, nil, ""},
-		{"no lease in the reply", dhcp, agent.NetworkStatus{}, guestAddrs{}, api.ErrUnavailable,
+		{"no lease in the reply", dhcp, proto.NetworkStatus{}, guestAddrs{}, api.ErrUnavailable,
 			"no DHCP lease for its NIC (MAC 02:aa:bb:cc:dd:ee)"},
-		{"lease for another NIC", dhcp, func() agent.NetworkStatus {
+		{"lease for another NIC", dhcp, func() proto.NetworkStatus {
 			st := lease("192.168.64.9/24", "192.168.64.1", nil, nil)
 			st.Interfaces[0].MAC = "02:00:00:00:00:01"
 			return st
@@ -105,16 +105,16 @@ func TestGuestContainerNetwork(t *testing.T) {
 	rec := netRecord()
 	rec.Spec.Hostname = "web"
 	// The static case is what it always was.
-	a, _ := addrsFor(rec, guestNetwork(rec, hypervisor.AddressStatic), agent.NetworkStatus{})
+	a, _ := addrsFor(rec, guestNetwork(rec, hypervisor.AddressStatic), proto.NetworkStatus{})
 	cc := guestContainer(rec, a)
-	want := agent.ContainerConfig{ID: rec.ID, Base: agent.Device{Serial: diskBase}, Upper: agent.Device{Serial: diskUpper},
-		Hostname: "web", Hosts: []agent.HostEntry{{IP: "10.0.2.15", Names: []string{"web"}}},
-		DNS: &agent.DNS{Servers: []string{"10.0.2.3"}}}
+	want := proto.ContainerConfig{ID: rec.ID, Base: proto.Device{Serial: diskBase}, Upper: proto.Device{Serial: diskUpper},
+		Hostname: "web", Hosts: []proto.HostEntry{{IP: "10.0.2.15", Names: []string{"web"}}},
+		DNS: &proto.DNS{Servers: []string{"10.0.2.3"}}}
 	if !reflect.DeepEqual(cc, want) {
 		t.Fatalf("static: %+v, want %+v", cc, want)
 	}
 	cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}, Search: []string{"lan"}})
-	if cc.Hosts[0].IP != "192.168.64.9" || !reflect.DeepEqual(cc.DNS, &agent.DNS{Servers: []string{"192.168.64.1"}, Search: []string{"lan"}}) {
+	if cc.Hosts[0].IP != "192.168.64.9" || !reflect.DeepEqual(cc.DNS, &proto.DNS{Servers: []string{"192.168.64.1"}, Search: []string{"lan"}}) {
 		t.Fatalf("DHCP: %+v %+v", cc.Hosts, cc.DNS)
 	}
 	if cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9"}); cc.DNS != nil {

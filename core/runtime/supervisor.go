@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/state"
@@ -286,7 +287,7 @@ func (s *supervisor) run(rec state.ContainerRecord) {
 	}
 
 	type exit struct {
-		st  agent.ExitStatus
+		st  proto.ExitStatus
 		err error
 	}
 	exited := make(chan exit, 1)
@@ -451,7 +452,7 @@ func (s *supervisor) resize(ctx context.Context, rows, cols uint16) error {
 	if !s.tty {
 		return fmt.Errorf("container %s has no terminal (run it with -t): %w", s.name, api.ErrConflict)
 	}
-	return s.proc.Resize(ctx, agent.WinSize{Rows: rows, Cols: cols})
+	return s.proc.Resize(ctx, proto.WinSize{Rows: rows, Cols: cols})
 }
 
 // Stop asks the main process to end (signal, default the image's stop

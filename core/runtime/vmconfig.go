@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/state"
@@ -79,15 +79,15 @@ const dhcpTimeout = 10 * time.Second
 // Virtualization framework's NAT is macOS's vmnet, which hands addresses
 // out only by DHCP, from a subnet the Mac picks (192.168.64.0/24 by
 // default, DNS at the gateway).
-func guestNetwork(rec state.ContainerRecord, addressing hypervisor.Addressing) agent.NetworkConfig {
+func guestNetwork(rec state.ContainerRecord, addressing hypervisor.Addressing) proto.NetworkConfig {
 	if addressing == hypervisor.AddressDHCP {
-		return agent.NetworkConfig{
-			Interfaces: []agent.Interface{{MAC: rec.MAC, Address: agent.AddressDHCP}},
+		return proto.NetworkConfig{
+			Interfaces: []proto.Interface{{MAC: rec.MAC, Address: proto.AddressDHCP}},
 			Timeout:    dhcpTimeout,
 		}
 	}
-	return agent.NetworkConfig{
-		Interfaces: []agent.Interface{{MAC: rec.MAC, Address: natAddress}},
+	return proto.NetworkConfig{
+		Interfaces: []proto.Interface{{MAC: rec.MAC, Address: natAddress}},
 		Gateway:    natGateway,
 	}
 }
@@ -105,7 +105,7 @@ type guestAddrs struct {
 // which older agents leave empty), the lease of the container's NIC for
 // DHCP. Without DNS servers in the lease, the router serves DNS (vmnet's
 // gateway forwards to the Mac's resolver).
-func addrsFor(rec state.ContainerRecord, nc agent.NetworkConfig, st agent.NetworkStatus) (guestAddrs, error) {
+func addrsFor(rec state.ContainerRecord, nc proto.NetworkConfig, st proto.NetworkStatus) (guestAddrs, error) {
 	if !nc.UsesDHCP() {
 		ip, _, _ := net.ParseCIDR(natAddress)
 		return guestAddrs{IP: ip.String(), DNS: []string{natDNS}}, nil
@@ -129,17 +129,17 @@ func addrsFor(rec state.ContainerRecord, nc agent.NetworkConfig, st agent.Networ
 
 // guestContainer is the agent's container configuration: disks by serial,
 // hostname, and name resolution.
-func guestContainer(rec state.ContainerRecord, a guestAddrs) agent.ContainerConfig {
+func guestContainer(rec state.ContainerRecord, a guestAddrs) proto.ContainerConfig {
 	host := hostname(rec)
-	cc := agent.ContainerConfig{
+	cc := proto.ContainerConfig{
 		ID:       rec.ID,
-		Base:     agent.Device{Serial: diskBase},
-		Upper:    agent.Device{Serial: diskUpper},
+		Base:     proto.Device{Serial: diskBase},
+		Upper:    proto.Device{Serial: diskUpper},
 		Hostname: host,
-		Hosts:    []agent.HostEntry{{IP: a.IP, Names: []string{host}}},
+		Hosts:    []proto.HostEntry{{IP: a.IP, Names: []string{host}}},
 	}
 	if len(a.DNS) > 0 {
-		cc.DNS = &agent.DNS{Servers: a.DNS, Search: a.Search}
+		cc.DNS = &proto.DNS{Servers: a.DNS, Search: a.Search}
 	}
 	return cc
 }
@@ -153,16 +153,16 @@ func hostname(rec state.ContainerRecord) string {
 }
 
 // processSpec merges the image's config with the user's overrides.
-func processSpec(rec state.ContainerRecord) (agent.ProcessSpec, error) {
-	img := agent.ImageConfig{
+func processSpec(rec state.ContainerRecord) (proto.ProcessSpec, error) {
+	img := ImageConfig{
 		Entrypoint: rec.ImageConfig.Entrypoint, Cmd: rec.ImageConfig.Cmd, Env: rec.ImageConfig.Env,
 		WorkingDir: rec.ImageConfig.WorkingDir, User: rec.ImageConfig.User,
 	}
-	o := agent.Overrides{
+	o := Overrides{
 		Entrypoint: rec.Spec.Entrypoint, Cmd: rec.Spec.Cmd, Env: rec.Spec.Env,
 		WorkingDir: rec.Spec.WorkingDir, User: rec.Spec.User, Terminal: rec.Spec.TTY,
 	}
-	spec, err := agent.Merge(img, o)
+	spec, err := Merge(img, o)
 	if err != nil {
 		return spec, fmt.Errorf("container %s: %w", rec.Name, err)
 	}

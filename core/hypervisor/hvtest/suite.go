@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 )
@@ -134,7 +135,7 @@ func Connect(ctx context.Context, m hypervisor.Machine) (*agent.Client, error) {
 // Result is a finished process.
 type Result struct {
 	Stdout, Stderr string
-	Exit           agent.ExitStatus
+	Exit           proto.ExitStatus
 }
 
 // Collect feeds stdin, reads both outputs to the end and waits.
@@ -161,11 +162,11 @@ func Collect(ctx context.Context, p *agent.Process, stdin string) (Result, error
 	return Result{out.String(), errb.String(), st}, err
 }
 
-func sh(script string) agent.ProcessSpec {
-	return agent.ProcessSpec{Args: []string{"sh", "-c", script}, Env: []string{"PATH=/bin"}}
+func sh(script string) proto.ProcessSpec {
+	return proto.ProcessSpec{Args: []string{"sh", "-c", script}, Env: []string{"PATH=/bin"}}
 }
 
-func run(t *testing.T, c *agent.Client, container, id string, spec agent.ProcessSpec, stdin string) Result {
+func run(t *testing.T, c *agent.Client, container, id string, spec proto.ProcessSpec, stdin string) Result {
 	t.Helper()
 	ctx := timeout(t)
 	p, err := c.Exec(ctx, container, id, spec, agent.Stdio{Stdin: stdin != "", Stdout: true, Stderr: true})
@@ -221,26 +222,26 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 		t.Fatal(err)
 	}
 	if env.Network != nil {
-		nc := agent.NetworkConfig{Interfaces: []agent.Interface{{MAC: env.Network.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+		nc := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: env.Network.MAC, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
 		start := time.Now()
 		if err := c.ConfigureNetwork(ctx, nc); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("static network configured in %v", time.Since(start).Round(time.Millisecond))
 	}
-	cc := agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}, Upper: agent.Device{Serial: "upper"},
-		Hostname: "berth-test", DNS: &agent.DNS{Servers: []string{"10.0.2.3"}}}
+	cc := proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}, Upper: proto.Device{Serial: "upper"},
+		Hostname: "berth-test", DNS: &proto.DNS{Servers: []string{"10.0.2.3"}}}
 	if err := c.CreateContainer(ctx, cc); err != nil {
 		t.Fatal(err)
 	}
-	main, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"sleep", "3600"}}, agent.Stdio{})
+	main, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"sleep", "3600"}}, agent.Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("echo", func(t *testing.T) {
-		r := run(t, c, "c", "echo", agent.ProcessSpec{Args: []string{"echo", "hello", "world"}}, "")
-		if r.Stdout != "hello world\n" || r.Exit != (agent.ExitStatus{}) {
+		r := run(t, c, "c", "echo", proto.ProcessSpec{Args: []string{"echo", "hello", "world"}}, "")
+		if r.Stdout != "hello world\n" || r.Exit != (proto.ExitStatus{}) {
 			t.Fatalf("got %+v", r)
 		}
 	})
@@ -251,19 +252,19 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	})
 	t.Run("stdin", func(t *testing.T) {
 		in := strings.Repeat("through the pipe\n", 4000)
-		if r := run(t, c, "c", "cat", agent.ProcessSpec{Args: []string{"cat"}}, in); r.Stdout != in {
+		if r := run(t, c, "c", "cat", proto.ProcessSpec{Args: []string{"cat"}}, in); r.Stdout != in {
 			t.Fatalf("cat gave %d bytes, want %d", len(r.Stdout), len(in))
 		}
 	})
 	t.Run("guest kernel", func(t *testing.T) {
-		r := run(t, c, "c", "uname", agent.ProcessSpec{Args: []string{"uname", "-r"}}, "")
+		r := run(t, c, "c", "uname", proto.ProcessSpec{Args: []string{"uname", "-r"}}, "")
 		got := strings.TrimSpace(r.Stdout)
 		if got != info.Kernel || got == hostRelease {
 			t.Fatalf("uname -r = %q (guest %q, host %q)", got, info.Kernel, hostRelease)
 		}
 	})
 	t.Run("nonexistent command", func(t *testing.T) {
-		_, err := c.Exec(ctx, "c", "nope", agent.ProcessSpec{Args: []string{"no-such-command"}}, agent.AllStdio)
+		_, err := c.Exec(ctx, "c", "nope", proto.ProcessSpec{Args: []string{"no-such-command"}}, agent.AllStdio)
 		if !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), `"no-such-command" not found`) {
 			t.Fatalf("err = %v", err)
 		}
@@ -272,7 +273,7 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 		return
 	}
 	t.Run("identity and user", func(t *testing.T) {
-		r := run(t, c, "c", "id", agent.ProcessSpec{Args: []string{"sh", "-c", "hostname; id -u; id -G; cat /etc/resolv.conf; echo $HOME"}, User: "app"}, "")
+		r := run(t, c, "c", "id", proto.ProcessSpec{Args: []string{"sh", "-c", "hostname; id -u; id -G; cat /etc/resolv.conf; echo $HOME"}, User: "app"}, "")
 		want := "berth-test\n1000\n1000 50\nnameserver 10.0.2.3\n/home/app\n"
 		if r.Stdout != want {
 			t.Fatalf("got %q, want %q", r.Stdout, want)
@@ -305,7 +306,7 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	})
 	t.Run("terminal", func(t *testing.T) {
 		spec := sh("stty size; [ -t 1 ] && echo is a tty")
-		spec.Terminal, spec.Size = true, &agent.WinSize{Rows: 33, Cols: 111}
+		spec.Terminal, spec.Size = true, &proto.WinSize{Rows: 33, Cols: 111}
 		p, err := c.Exec(ctx, "c", "tty", spec, agent.Stdio{Stdout: true})
 		if err != nil {
 			t.Fatal(err)
@@ -330,7 +331,7 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 			t.Fatal(err)
 		}
 		c = c2
-		if r := run(t, c, "c", "go", agent.ProcessSpec{Args: []string{"touch", "/tmp/go"}}, ""); r.Exit.Code != 0 {
+		if r := run(t, c, "c", "go", proto.ProcessSpec{Args: []string{"touch", "/tmp/go"}}, ""); r.Exit.Code != 0 {
 			t.Fatalf("touch: %+v", r)
 		}
 		p2, err := c.Attach(ctx, "c", "long", agent.Stdio{Stdout: true, Stderr: true}, false)
@@ -344,10 +345,10 @@ func testProcesses(t *testing.T, env Env, f *Fixtures) {
 	})
 	t.Run("container main process", func(t *testing.T) {
 		// A second container on the same image with a throwaway layer.
-		if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c2", Base: agent.Device{Serial: "base"}}); err != nil {
+		if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c2", Base: proto.Device{Serial: "base"}}); err != nil {
 			t.Fatal(err)
 		}
-		p, err := c.Start(ctx, "c2", "main", agent.ProcessSpec{Args: []string{"echo", "hello"}}, agent.Stdio{Stdout: true, Stderr: true})
+		p, err := c.Start(ctx, "c2", "main", proto.ProcessSpec{Args: []string{"echo", "hello"}}, agent.Stdio{Stdout: true, Stderr: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,12 +381,12 @@ func RunDHCP(t *testing.T, env Env) {
 	cfg.Networks = []hypervisor.Network{*env.Network}
 	m, c := Boot(t, env.Driver, cfg)
 	ctx := timeout(t)
-	if !c.Info().Has(agent.FeatureDHCP) {
-		t.Fatalf("the agent does not announce %q: %+v", agent.FeatureDHCP, c.Info())
+	if !c.Info().Has(proto.FeatureDHCP) {
+		t.Fatalf("the agent does not announce %q: %+v", proto.FeatureDHCP, c.Info())
 	}
 	start := time.Now()
-	st, err := c.ApplyNetwork(ctx, agent.NetworkConfig{
-		Interfaces: []agent.Interface{{MAC: env.Network.MAC, Address: agent.AddressDHCP}}, Timeout: 30 * time.Second})
+	st, err := c.ApplyNetwork(ctx, proto.NetworkConfig{
+		Interfaces: []proto.Interface{{MAC: env.Network.MAC, Address: proto.AddressDHCP}}, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,8 +404,8 @@ func RunDHCP(t *testing.T, env Env) {
 	// the virtio-net driver is loaded by now, so this times the DHCP
 	// exchange itself.
 	start = time.Now()
-	again, err := c.ApplyNetwork(ctx, agent.NetworkConfig{
-		Interfaces: []agent.Interface{{MAC: env.Network.MAC, Address: agent.AddressDHCP}}, Timeout: 30 * time.Second})
+	again, err := c.ApplyNetwork(ctx, proto.NetworkConfig{
+		Interfaces: []proto.Interface{{MAC: env.Network.MAC, Address: proto.AddressDHCP}}, Timeout: 30 * time.Second})
 	if err != nil || len(again.Interfaces) != 1 || again.Interfaces[0].Address != is.Address {
 		t.Fatalf("configure again: %+v, %v", again, err)
 	}
@@ -414,8 +415,8 @@ func RunDHCP(t *testing.T, env Env) {
 	defer srv.Close()
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 
-	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "d", Base: agent.Device{Serial: "base"}, Hostname: "dhcp-test",
-		DNS: &agent.DNS{Servers: st.DNS, Search: st.Search}}); err != nil {
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "d", Base: proto.Device{Serial: "base"}, Hostname: "dhcp-test",
+		DNS: &proto.DNS{Servers: st.DNS, Search: st.Search}}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := c.Start(ctx, "d", "main", sh(fmt.Sprintf("ip -4 addr show; ip route; cat /proc/net/route /etc/resolv.conf; busybox wget -q -O - http://10.0.2.2:%d/", port)),
@@ -462,7 +463,7 @@ func testRestart(t *testing.T, env Env, f *Fixtures) {
 		t.Fatal(err)
 	}
 	disks := []hypervisor.Disk{{ID: "base", Path: f.BaseDisk, ReadOnly: true}, {ID: "upper", Path: upper}}
-	cc := agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}, Upper: agent.Device{Serial: "upper"}}
+	cc := proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}, Upper: proto.Device{Serial: "upper"}}
 	runMain := func(c *agent.Client, script string) Result {
 		ctx := timeout(t)
 		if err := c.CreateContainer(ctx, cc); err != nil {
@@ -537,7 +538,7 @@ func testCrash(t *testing.T, env Env, f *Fixtures) {
 		cfg := env.config(t, f, "crash2", hypervisor.Disk{ID: "base", Path: f.BaseDisk, ReadOnly: true})
 		m, c := Boot(t, env.Driver, cfg)
 		ctx := timeout(t)
-		if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}}); err != nil {
+		if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}}); err != nil {
 			t.Fatal(err)
 		}
 		p, err := c.Start(ctx, "c", "main", sh("echo c > /proc/sysrq-trigger"), agent.Stdio{})
@@ -590,10 +591,10 @@ func testAdopt(t *testing.T, env Env, f *Fixtures) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c2.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
+	if err := c2.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := c2.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"/init", "-h"}}, agent.Stdio{Stdout: true, Stderr: true})
+	p, err := c2.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"/init", "-h"}}, agent.Stdio{Stdout: true, Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
 	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/runtime"
 )
 
 // How core/runtime runs a container: kernel and initramfs, boot, connect,
@@ -36,12 +38,12 @@ func Example() {
 
 	c, _ := agent.Connect(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return m.DialAgent(ctx) })
 	_ = c.SetTime(ctx, time.Now())
-	_ = c.ConfigureNetwork(ctx, agent.NetworkConfig{
-		Interfaces: []agent.Interface{{MAC: "52:54:00:12:34:56", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"})
-	_ = c.CreateContainer(ctx, agent.ContainerConfig{ID: "web",
-		Base: agent.Device{Serial: "base"}, Upper: agent.Device{Serial: "upper"},
-		Hostname: "web", DNS: &agent.DNS{Servers: []string{"10.0.2.3"}}})
-	spec, _ := agent.Merge(agent.ImageConfig{Cmd: []string{"nginx", "-g", "daemon off;"}}, agent.Overrides{})
+	_ = c.ConfigureNetwork(ctx, proto.NetworkConfig{
+		Interfaces: []proto.Interface{{MAC: "52:54:00:12:34:56", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"})
+	_ = c.CreateContainer(ctx, proto.ContainerConfig{ID: "web",
+		Base: proto.Device{Serial: "base"}, Upper: proto.Device{Serial: "upper"},
+		Hostname: "web", DNS: &proto.DNS{Servers: []string{"10.0.2.3"}}})
+	spec, _ := runtime.Merge(runtime.ImageConfig{Cmd: []string{"nginx", "-g", "daemon off;"}}, runtime.Overrides{})
 	p, _ := c.Start(ctx, "web", "main", spec, agent.Stdio{Stdout: true, Stderr: true})
 	go io.Copy(os.Stdout, p.Stdout)
 	go io.Copy(os.Stderr, p.Stderr)

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"os/exec"
 	"path/filepath"
@@ -157,10 +158,10 @@ func TestSurvivesCoreKillAndReadopts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"/init"}}, agent.Stdio{Stderr: true})
+	p, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"/init"}}, agent.Stdio{Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hostproc"
@@ -90,10 +91,10 @@ func connect(t *testing.T, m hypervisor.Machine) *agent.Client {
 func echo(t *testing.T, c *agent.Client, word string) {
 	t.Helper()
 	ctx := timeout(t, 20*time.Second)
-	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c-" + word, Rootfs: "/"}); err != nil {
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c-" + word, Rootfs: "/"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Start(ctx, "c-"+word, "main", agent.ProcessSpec{Args: []string{"/bin/echo", word}}, agent.Stdio{Stdout: true})
+	p, err := c.Start(ctx, "c-"+word, "main", proto.ProcessSpec{Args: []string{"/bin/echo", word}}, agent.Stdio{Stdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestAgentOverVsock(t *testing.T) {
 		if d := time.Since(begin); d < 600*time.Millisecond {
 			t.Errorf("connected after %v, before the agent listened", d)
 		}
-		if err := c.CreateContainer(timeout(t, 10*time.Second), agent.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
+		if err := c.CreateContainer(timeout(t, 10*time.Second), proto.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
 			t.Fatal(err)
 		}
 		echo(t, c, "late")

@@ -11,8 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guest"
 	"github.com/berthvm/berth/core/guestabi"
 )
 
@@ -34,7 +35,7 @@ type fakeVM struct {
 	p      Plan
 	flags  map[string]string
 	states chan VMState
-	srv    *agent.Server
+	srv    *guest.Server
 
 	mu        sync.Mutex
 	state     VMState
@@ -55,12 +56,12 @@ func newFakeVM(p Plan) (VM, error) {
 		return nil, errors.New("fake: plan without a kernel or console")
 	}
 	f := &fakeVM{p: p, flags: flags, states: make(chan VMState, 64), hasVsock: p.Count(DevVsock) == 1}
-	f.srv = agent.NewServer(agent.ServerOptions{Version: "fake", StateDir: filepath.Join(p.RunDir, "agent"),
-		System: agent.System{
+	f.srv = guest.NewServer(guest.ServerOptions{Version: "fake", StateDir: filepath.Join(p.RunDir, "agent"),
+		System: guest.System{
 			SetTime:          func(time.Time) error { return nil },
 			SetHostname:      func(string) error { return nil },
-			ConfigureNetwork: func(agent.NetworkConfig) error { return nil },
-			MountContainer: func(agent.ContainerConfig, string) (string, []string, error) {
+			ConfigureNetwork: func(proto.NetworkConfig) error { return nil },
+			MountContainer: func(proto.ContainerConfig, string) (string, []string, error) {
 				return "", nil, fmt.Errorf("no disks in the fake VM: %w", api.ErrUnsupported)
 			},
 			PowerOff: func() error { f.powerOff(); return nil },

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/guestabi"
@@ -109,10 +110,10 @@ func TestDarwinBootAgentAndPowerKey(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), hvtest.Timeout)
 	defer cancel()
-	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Rootfs: "/"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"/init", "-h"}}, agent.Stdio{Stderr: true})
+	p, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"/init", "-h"}}, agent.Stdio{Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestDarwinRosettaAndNested(t *testing.T) {
 		t.Skipf("this Mac has neither Rosetta (%s) nor nested virtualization (%s)", g.caps.RosettaReason, g.caps.NestedVirtualizationReason)
 	}
 	m, c := hvtest.Boot(t, d, cfg)
-	if cfg.Rosetta && !c.Info().Has(agent.FeatureX86) {
+	if cfg.Rosetta && !c.Info().Has(proto.FeatureX86) {
 		b, _ := os.ReadFile(cfg.ConsoleLog)
 		t.Errorf("Rosetta shared but the agent did not register it; console:\n%s", b)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
@@ -269,11 +270,11 @@ func coldStart(ctx context.Context, d *qemu.Driver, k kernel.Kernel, arch hyperv
 	if err := c.SetTime(ctx, time.Now()); err != nil {
 		return s, err
 	}
-	cc := agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}, Upper: agent.Device{Serial: "upper"}, Hostname: "bench"}
+	cc := proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}, Upper: proto.Device{Serial: "upper"}, Hostname: "bench"}
 	if err := c.CreateContainer(ctx, cc); err != nil {
 		return s, err
 	}
-	p, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"echo", "hello"}}, agent.Stdio{Stdout: true})
+	p, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"echo", "hello"}}, agent.Stdio{Stdout: true})
 	if err != nil {
 		return s, err
 	}
@@ -310,10 +311,10 @@ func idleMemory(ctx context.Context, d *qemu.Driver, k kernel.Kernel, arch hyper
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}, Upper: agent.Device{Serial: "upper"}}); err != nil {
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}, Upper: proto.Device{Serial: "upper"}}); err != nil {
 		return 0, 0, 0, err
 	}
-	if _, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"sleep", "3600"}}, agent.Stdio{}); err != nil {
+	if _, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"sleep", "3600"}}, agent.Stdio{}); err != nil {
 		return 0, 0, 0, err
 	}
 	time.Sleep(settle) // let it settle (free page reporting runs every 2 s)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/guestabi"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
@@ -166,7 +167,7 @@ func macBaseDisk(t *testing.T) string {
 }
 
 func run(ctx context.Context, c *agent.Client, container, id string, args ...string) (hvtest.Result, error) {
-	p, err := c.Exec(ctx, container, id, agent.ProcessSpec{Args: args, Env: []string{"PATH=/bin"}}, agent.Stdio{Stdout: true, Stderr: true})
+	p, err := c.Exec(ctx, container, id, proto.ProcessSpec{Args: args, Env: []string{"PATH=/bin"}}, agent.Stdio{Stdout: true, Stderr: true})
 	if err != nil {
 		return hvtest.Result{}, err
 	}
@@ -207,15 +208,15 @@ func TestMacGuestX86AndPowerKey(t *testing.T) {
 	m, c := hvtest.Boot(t, New(), cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), hvtest.Timeout)
 	defer cancel()
-	if !c.Info().Has(agent.FeatureX86) {
+	if !c.Info().Has(proto.FeatureX86) {
 		b, _ := os.ReadFile(console)
-		t.Fatalf("the agent does not announce %s; console:\n%s", agent.FeatureX86, b)
+		t.Fatalf("the agent does not announce %s; console:\n%s", proto.FeatureX86, b)
 	}
-	if err := c.CreateContainer(ctx, agent.ContainerConfig{ID: "c", Base: agent.Device{Serial: "base"}}); err != nil {
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}}); err != nil {
 		t.Fatal(err)
 	}
 	// The container's main process waits for the power key's shutdown.
-	if _, err := c.Start(ctx, "c", "main", agent.ProcessSpec{Args: []string{"sleep", "3600"}, Env: []string{"PATH=/bin"}}, agent.Stdio{}); err != nil {
+	if _, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"sleep", "3600"}, Env: []string{"PATH=/bin"}}, agent.Stdio{}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := run(ctx, c, "c", "x86", "/x86/busybox", "uname", "-m")

@@ -1,4 +1,4 @@
-package agent
+package guest
 
 import (
 	"bufio"
@@ -19,24 +19,25 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
 // System is what the server needs from the machine beyond running
-// processes. The guest uses GuestSystem; tests of the server on a host
+// processes. The guest uses RealSystem; tests of the server on a host
 // pass harmless versions so a test never sets the host's clock or powers
 // it off.
 type System struct {
 	SetTime          func(time.Time) error
 	SetHostname      func(string) error
-	ConfigureNetwork func(NetworkConfig) error
+	ConfigureNetwork func(proto.NetworkConfig) error
 	// Network, if set, is used instead of ConfigureNetwork: it also
 	// gets DHCP leases (ctx ends with the host's session) and reports
 	// what it configured. Setting it announces FeatureDHCP.
-	Network func(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error)
+	Network func(ctx context.Context, cfg proto.NetworkConfig) (proto.NetworkStatus, error)
 	// MountContainer mounts cfg's disks under dir and returns the root
 	// and the mount points to undo at shutdown, innermost first.
-	MountContainer func(cfg ContainerConfig, dir string) (root string, mounts []string, err error)
+	MountContainer func(cfg proto.ContainerConfig, dir string) (root string, mounts []string, err error)
 	// PowerOff ends the machine after processes are stopped and disks
 	// unmounted.
 	PowerOff func() error
@@ -86,7 +87,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	containers map[string]*container
-	procs      map[ProcessRef]*process
+	procs      map[proto.ProcessRef]*process
 	byPID      map[int]*process
 	shutdown   bool
 	stopReaper chan struct{}
@@ -106,7 +107,7 @@ type container struct {
 }
 
 type process struct {
-	ref      ProcessRef
+	ref      proto.ProcessRef
 	pid      int
 	terminal bool
 	pty      *os.File // master, for a terminal
@@ -115,7 +116,7 @@ type process struct {
 	stdout   *outBuffer
 	stderr   *outBuffer
 	done     chan struct{}
-	status   ExitStatus
+	status   proto.ExitStatus
 }
 
 // NewServer creates a server and starts reaping its children. As PID 1
@@ -131,7 +132,7 @@ func NewServer(opts ServerOptions) *Server {
 		opts.StopTimeout = 3 * time.Second
 	}
 	s := &Server{opts: opts, reapAll: os.Getpid() == 1,
-		containers: map[string]*container{}, procs: map[ProcessRef]*process{}, byPID: map[int]*process{},
+		containers: map[string]*container{}, procs: map[proto.ProcessRef]*process{}, byPID: map[int]*process{},
 		stopReaper: make(chan struct{})}
 	go s.reaper()
 	return s
@@ -187,9 +188,9 @@ func (s *Server) reap() {
 func (s *Server) exited(p *process, ws unix.WaitStatus) {
 	delete(s.byPID, p.pid)
 	if ws.Signaled() {
-		p.status = ExitStatus{Code: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
+		p.status = proto.ExitStatus{Code: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
 	} else {
-		p.status = ExitStatus{Code: ws.ExitStatus()}
+		p.status = proto.ExitStatus{Code: ws.ExitStatus()}
 	}
 	close(p.done)
 	c := s.containers[p.ref.Container]
@@ -213,7 +214,7 @@ func (s *Server) exited(p *process, ws unix.WaitStatus) {
 // session is one host connection.
 type session struct {
 	s *Server
-	m *mux
+	m *proto.Mux
 	// detach undoes this session's attachments when it ends.
 	mu      sync.Mutex
 	detachs []func()
@@ -232,7 +233,7 @@ func (s *Server) Serve(conn io.ReadWriteCloser) error {
 	br := bufio.NewReaderSize(conn, 64<<10)
 	wmu := &sync.Mutex{}
 	for {
-		n, err := readSync(br, nil)
+		n, err := proto.ReadSync(br, nil)
 		if errors.Is(err, errHostGone) {
 			time.Sleep(10 * time.Millisecond)
 			continue
@@ -242,45 +243,43 @@ func (s *Server) Serve(conn io.ReadWriteCloser) error {
 			return fmt.Errorf("wait for the host's sync: %w", err)
 		}
 		ss := &session{s: s}
-		ss.m = newMux(br, conn, conn, wmu, ss.onControl)
-		ss.m.resync = true
+		ss.m = proto.NewMux(br, conn, conn, ss.onControl, proto.MuxOptions{WriteLock: wmu, Resync: true})
 		wmu.Lock()
-		err = writeSync(conn, n)
+		err = proto.WriteSync(conn, n)
 		wmu.Unlock()
 		if err != nil {
 			conn.Close()
 			return fmt.Errorf("send sync: %w", err)
 		}
-		ss.m.run()
+		ss.m.Run()
 		ss.mu.Lock()
 		for _, d := range ss.detachs {
 			d()
 		}
 		ss.mu.Unlock()
-		if err := ss.m.Err(); !errors.Is(err, errNewSession) && !errors.Is(err, errHostGone) {
+		if err := ss.m.Err(); !errors.Is(err, proto.ErrNewSession) && !errors.Is(err, errHostGone) {
 			return err
 		}
 	}
 }
 
 func (ss *session) onControl(payload []byte) {
-	var msg message
+	var msg proto.Message
 	if err := json.Unmarshal(payload, &msg); err != nil || msg.Op == "" {
-		ss.m.fail(fmt.Errorf("host sent a bad control message: %w", api.ErrCorrupt))
+		ss.m.Fail(fmt.Errorf("host sent a bad control message: %w", api.ErrCorrupt))
 		return
 	}
 	// Each call runs on its own so a blocking Wait holds up nothing.
 	go func() {
 		body, err := ss.handle(msg.Op, msg.Body)
-		reply := message{ID: msg.ID}
+		reply := proto.Message{ID: msg.ID}
 		if err != nil {
 			reply.Error = api.ToRemote(err)
 		} else if body != nil {
 			reply.Body, _ = json.Marshal(body)
 		}
-		out, _ := json.Marshal(reply)
-		_ = ss.m.writeFrame(frameControl, 0, out)
-		if msg.Op == opShutdown && err == nil {
+		_ = ss.m.Send(reply)
+		if msg.Op == proto.OpShutdown && err == nil {
 			ss.s.finishShutdown()
 		}
 	}()
@@ -297,10 +296,10 @@ func decode[T any](body json.RawMessage) (T, error) {
 func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 	s := ss.s
 	switch op {
-	case opHello:
+	case proto.OpHello:
 		return s.info(), nil
-	case opSetTime:
-		req, err := decode[SetTime](body)
+	case proto.OpSetTime:
+		req, err := decode[proto.SetTime](body)
 		if err != nil {
 			return nil, err
 		}
@@ -308,8 +307,8 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("set the guest clock: %w", err)
 		}
 		return nil, nil
-	case opNetwork:
-		req, err := decode[NetworkConfig](body)
+	case proto.OpConfigureNetwork:
+		req, err := decode[proto.NetworkConfig](body)
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +322,7 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		defer cancel()
 		go func() {
 			select {
-			case <-ss.m.done:
+			case <-ss.m.Done():
 				cancel()
 			case <-ctx.Done():
 			}
@@ -331,8 +330,8 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		s.trace("network: configuring")
 		defer s.trace("network: configured")
 		return s.opts.System.Network(ctx, req)
-	case opContainer:
-		req, err := decode[ContainerConfig](body)
+	case proto.OpCreateContainer:
+		req, err := decode[proto.ContainerConfig](body)
 		if err != nil {
 			return nil, err
 		}
@@ -342,20 +341,20 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		s.trace("disks ready")
 		defer s.trace("container created")
 		return nil, s.createContainer(req)
-	case opStart, opExec:
-		req, err := decode[StartRequest](body)
+	case proto.OpStart, proto.OpExec:
+		req, err := decode[proto.StartRequest](body)
 		if err != nil {
 			return nil, err
 		}
-		return ss.start(req, op == opExec)
-	case opAttach:
-		req, err := decode[AttachRequest](body)
+		return ss.start(req, op == proto.OpExec)
+	case proto.OpAttach:
+		req, err := decode[proto.AttachRequest](body)
 		if err != nil {
 			return nil, err
 		}
 		return ss.attach(req)
-	case opSignal:
-		req, err := decode[SignalRequest](body)
+	case proto.OpSignal:
+		req, err := decode[proto.SignalRequest](body)
 		if err != nil {
 			return nil, err
 		}
@@ -372,8 +371,8 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("signal %d to process %q: %w", req.Signal, req.ID, err)
 		}
 		return nil, nil
-	case opWait:
-		req, err := decode[ProcessRef](body)
+	case proto.OpWait:
+		req, err := decode[proto.ProcessRef](body)
 		if err != nil {
 			return nil, err
 		}
@@ -384,11 +383,11 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		select {
 		case <-p.done:
 			return p.status, nil
-		case <-ss.m.done:
+		case <-ss.m.Done():
 			return nil, ss.m.Err()
 		}
-	case opResize:
-		req, err := decode[ResizeRequest](body)
+	case proto.OpResize:
+		req, err := decode[proto.ResizeRequest](body)
 		if err != nil {
 			return nil, err
 		}
@@ -400,11 +399,11 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("process %q has no terminal: %w", req.ID, api.ErrInvalidArgument)
 		}
 		return nil, setWinSize(p.pty, req.WinSize)
-	case opList:
+	case proto.OpList:
 		return s.list(), nil
-	case opStats:
+	case proto.OpStats:
 		return readStats()
-	case opShutdown:
+	case proto.OpShutdown:
 		s.mu.Lock()
 		s.shutdown = true
 		s.mu.Unlock()
@@ -421,25 +420,25 @@ func (ss *session) await(ready <-chan struct{}) error {
 	select {
 	case <-ready:
 		return nil
-	case <-ss.m.done:
+	case <-ss.m.Done():
 		return ss.m.Err()
 	}
 }
 
-func (s *Server) info() Info {
+func (s *Server) info() proto.Info {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	feats := []string{FeatureTTY, FeatureOverlay, FeatureNetwork, FeatureReattach, FeatureStats}
+	feats := []string{proto.FeatureTTY, proto.FeatureOverlay, proto.FeatureNetwork, proto.FeatureReattach, proto.FeatureStats}
 	if s.opts.System.Network != nil {
-		feats = append(feats, FeatureDHCP)
+		feats = append(feats, proto.FeatureDHCP)
 	}
 	feats = append(feats, s.opts.Features...)
-	return Info{ProtocolVersion: ProtocolVersion, AgentVersion: s.opts.Version,
+	return proto.Info{ProtocolVersion: proto.ProtocolVersion, AgentVersion: s.opts.Version,
 		Kernel: unix.ByteSliceToString(uts.Release[:]), Arch: runtime.GOARCH, Features: feats,
 		InitUptime: s.opts.InitUptime, Uptime: Uptime()}
 }
 
-func (s *Server) process(ref ProcessRef) (*process, error) {
+func (s *Server) process(ref proto.ProcessRef) (*process, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.procs[ref]
@@ -449,12 +448,12 @@ func (s *Server) process(ref ProcessRef) (*process, error) {
 	return p, nil
 }
 
-func (s *Server) list() []ProcessStatus {
+func (s *Server) list() []proto.ProcessStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []ProcessStatus{}
+	out := []proto.ProcessStatus{}
 	for _, p := range s.procs {
-		st := ProcessStatus{ProcessRef: p.ref, PID: p.pid, Running: true}
+		st := proto.ProcessStatus{ProcessRef: p.ref, PID: p.pid, Running: true}
 		select {
 		case <-p.done:
 			exit := p.status
@@ -466,7 +465,7 @@ func (s *Server) list() []ProcessStatus {
 	return out
 }
 
-func (s *Server) createContainer(cfg ContainerConfig) error {
+func (s *Server) createContainer(cfg proto.ContainerConfig) error {
 	if cfg.ID == "" || strings.ContainsAny(cfg.ID, "/\x00") || cfg.ID == "." || cfg.ID == ".." {
 		return fmt.Errorf("container id %q is not a plain name: %w", cfg.ID, api.ErrInvalidArgument)
 	}
@@ -492,7 +491,7 @@ func (s *Server) createContainer(cfg ContainerConfig) error {
 	return nil
 }
 
-func (s *Server) prepareRoot(cfg ContainerConfig) (string, []string, error) {
+func (s *Server) prepareRoot(cfg proto.ContainerConfig) (string, []string, error) {
 	var root string
 	var mounts []string
 	if cfg.Rootfs != "" {
@@ -502,7 +501,7 @@ func (s *Server) prepareRoot(cfg ContainerConfig) (string, []string, error) {
 		}
 		root = cfg.Rootfs
 	} else {
-		if cfg.Base == (Device{}) {
+		if cfg.Base == (proto.Device{}) {
 			return "", nil, fmt.Errorf("no base disk and no root directory given: %w", api.ErrInvalidArgument)
 		}
 		var err error
@@ -527,7 +526,7 @@ func (s *Server) prepareRoot(cfg ContainerConfig) (string, []string, error) {
 
 // writeIdentity writes /etc/hostname, /etc/hosts and /etc/resolv.conf in
 // the container's root (in its writable layer when there is one).
-func writeIdentity(root string, cfg ContainerConfig) error {
+func writeIdentity(root string, cfg proto.ContainerConfig) error {
 	files := map[string]string{}
 	if cfg.Hostname != "" {
 		files["/etc/hostname"] = cfg.Hostname + "\n"
@@ -584,7 +583,7 @@ func unmountAll(mounts []string) {
 
 // start runs a process; for a container's main process (exec false) the
 // container must have none yet, for exec its main process must be running.
-func (ss *session) start(req StartRequest, exec bool) (any, error) {
+func (ss *session) start(req proto.StartRequest, exec bool) (any, error) {
 	s := ss.s
 	if req.ID == "" {
 		return nil, fmt.Errorf("process id is empty: %w", api.ErrInvalidArgument)
@@ -600,7 +599,7 @@ func (ss *session) start(req StartRequest, exec bool) (any, error) {
 		err = fmt.Errorf("container %q: %w", req.Container, api.ErrNotFound)
 	case c.root == "":
 		err = fmt.Errorf("container %q is still being created: %w", req.Container, api.ErrConflict)
-	case s.procs[ProcessRef{req.Container, req.ID}] != nil:
+	case s.procs[proto.ProcessRef{Container: req.Container, ID: req.ID}] != nil:
 		err = fmt.Errorf("process %q in container %q: %w", req.ID, req.Container, api.ErrAlreadyExists)
 	case s.shutdown:
 		err = fmt.Errorf("the guest is shutting down: %w", api.ErrConflict)
@@ -625,7 +624,18 @@ func (ss *session) start(req StartRequest, exec bool) (any, error) {
 		s.firstStart.Do(func() { close(s.opts.FirstStart) })
 	}
 	ss.connect(p, req.Streams)
-	return StartReply{PID: p.pid}, nil
+	return proto.StartReply{PID: p.pid}, nil
+}
+
+// lookupEnv finds key's value in a KEY=VALUE list; the last one wins, as
+// in the host's merge of the image's and the user's environment.
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, _ := strings.Cut(env[i], "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func isDone(p *process) bool {
@@ -637,7 +647,7 @@ func isDone(p *process) bool {
 	}
 }
 
-func (s *Server) spawn(c *container, req StartRequest) (*process, error) {
+func (s *Server) spawn(c *container, req proto.StartRequest) (*process, error) {
 	spec := req.Process
 	cwd := spec.Cwd
 	if cwd == "" {
@@ -650,8 +660,8 @@ func (s *Server) spawn(c *container, req StartRequest) (*process, error) {
 	env := append([]string{}, spec.Env...)
 	pathEnv, ok := lookupEnv(env, "PATH")
 	if !ok {
-		pathEnv = DefaultPath
-		env = append(env, "PATH="+DefaultPath)
+		pathEnv = proto.DefaultPath
+		env = append(env, "PATH="+proto.DefaultPath)
 	}
 	if _, ok := lookupEnv(env, "HOME"); !ok {
 		env = append(env, "HOME="+cred.Home)
@@ -672,7 +682,7 @@ func (s *Server) spawn(c *container, req StartRequest) (*process, error) {
 		}
 	}
 
-	p := &process{ref: ProcessRef{req.Container, req.ID}, terminal: spec.Terminal, done: make(chan struct{}),
+	p := &process{ref: proto.ProcessRef{Container: req.Container, ID: req.ID}, terminal: spec.Terminal, done: make(chan struct{}),
 		stdout: newOutBuffer(s.opts.OutputLimit), stderr: newOutBuffer(s.opts.OutputLimit)}
 	var childFiles []*os.File // closed in the parent after the fork
 	defer func() {
@@ -774,10 +784,10 @@ func pump(r *os.File, b *outBuffer) {
 }
 
 // connect attaches this session's streams to p.
-func (ss *session) connect(p *process, st streams) (stdoutFrom, stderrFrom uint64) {
+func (ss *session) connect(p *process, st proto.Streams) (stdoutFrom, stderrFrom uint64) {
 	if st.Stdin != 0 {
-		in := ss.m.openRecv(st.Stdin)
-		ss.onEnd(func() { ss.m.forgetRecv(st.Stdin) })
+		in := ss.m.OpenRecv(st.Stdin)
+		ss.onEnd(func() { ss.m.ForgetRecv(st.Stdin) })
 		go func() {
 			p.stdinMu.Lock()
 			defer p.stdinMu.Unlock()
@@ -805,12 +815,12 @@ func (ss *session) feed(buf *outBuffer, id uint32) uint64 {
 		return 0
 	}
 	gen, from := buf.attach()
-	out := ss.m.openSend(id, buf.consumed)
-	ss.onEnd(func() { buf.detach(gen); ss.m.forgetSend(id) })
+	out := ss.m.OpenSend(id, buf.consumed)
+	ss.onEnd(func() { buf.detach(gen); ss.m.ForgetSend(id) })
 	go func() {
 		pos := from
 		for {
-			chunk, eof, stale := buf.next(gen, pos, dataChunk)
+			chunk, eof, stale := buf.next(gen, pos, proto.DataChunk)
 			if stale {
 				return
 			}
@@ -833,12 +843,12 @@ func (ss *session) onEnd(f func()) {
 	ss.mu.Unlock()
 }
 
-func (ss *session) attach(req AttachRequest) (any, error) {
+func (ss *session) attach(req proto.AttachRequest) (any, error) {
 	p, err := ss.s.process(req.ProcessRef)
 	if err != nil {
 		return nil, err
 	}
-	var reply AttachReply
+	var reply proto.AttachReply
 	reply.StdoutOffset, reply.StderrOffset = ss.connect(p, req.Streams)
 	reply.Exited = isDone(p)
 	return reply, nil

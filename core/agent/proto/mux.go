@@ -1,9 +1,10 @@
-package agent
+package proto
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,9 @@ const (
 	// maxPayload bounds one frame so a corrupt length cannot make either
 	// side allocate without limit.
 	maxPayload = 1 << 20
-	dataChunk  = 32 << 10
+	// DataChunk is the most a data frame carries: a sender that reads
+	// its source in pieces of this size fills whole frames.
+	DataChunk = 32 << 10
 	// Window is how many bytes of one stream may be in flight unconsumed.
 	Window = 256 << 10
 )
@@ -37,21 +40,23 @@ const (
 // reach the next host first, which skips to its own nonce.
 var syncMagic = []byte("\x00\xffBERTH-SYNC\n")
 
-type nonce [8]byte
+// Nonce names one session; the host picks it, the guest echoes it.
+type Nonce [8]byte
 
-func writeSync(w io.Writer, n nonce) error {
+// WriteSync starts a session in one direction: the marker, then n.
+func WriteSync(w io.Writer, n Nonce) error {
 	_, err := w.Write(append(append([]byte{}, syncMagic...), n[:]...))
 	return err
 }
 
-// readSync skips input up to the sync marker and returns the nonce after
+// ReadSync skips input up to the sync marker and returns the nonce after
 // it. With want set, markers carrying another nonce are skipped too.
-func readSync(r *bufio.Reader, want *nonce) (nonce, error) {
+func ReadSync(r *bufio.Reader, want *Nonce) (Nonce, error) {
 	var window []byte
 	for {
 		b, err := r.ReadByte()
 		if err != nil {
-			return nonce{}, err
+			return Nonce{}, err
 		}
 		window = append(window, b)
 		if len(window) > len(syncMagic) {
@@ -60,9 +65,9 @@ func readSync(r *bufio.Reader, want *nonce) (nonce, error) {
 		if !bytes.Equal(window, syncMagic) {
 			continue
 		}
-		var n nonce
+		var n Nonce
 		if _, err := io.ReadFull(r, n[:]); err != nil {
-			return nonce{}, err
+			return Nonce{}, err
 		}
 		if want == nil || n == *want {
 			return n, nil
@@ -74,44 +79,68 @@ func readSync(r *bufio.Reader, want *nonce) (nonce, error) {
 // errSessionClosed is what streams report once their session ended.
 var errSessionClosed = fmt.Errorf("agent session closed: %w", api.ErrUnavailable)
 
-// mux multiplexes control messages and data streams over one connection.
-// Its reader goroutine (run) never blocks on a consumer: data is buffered
-// in the stream (bounded by the credit the sender was given) and control
-// messages go to the handler, which must return quickly.
-type mux struct {
+// Mux multiplexes control messages and data streams over one connection,
+// for one session. Its reader (Run) never blocks on a consumer: data is
+// buffered in the stream (bounded by the credit the sender was given) and
+// control messages go to the handler, which must return quickly. Which
+// messages mean what is the two sides' business, not the Mux's.
+type Mux struct {
 	r       *bufio.Reader
 	w       io.Writer
 	closer  io.Closer
 	control func(payload []byte)
-	// resync: a sync marker where a frame should start means the peer
-	// began a new session on the same byte stream; end this one without
-	// closing the stream (the guest side, on virtio-serial).
-	resync bool
-
-	// wmu serialises whole frames on the wire. It is shared by the
-	// sessions of one stream, so a session being replaced cannot
-	// interleave a frame with its successor's.
-	wmu *sync.Mutex
+	resync  bool        // see MuxOptions
+	wmu     *sync.Mutex // see MuxOptions.WriteLock
 
 	mu   sync.Mutex
-	recv map[uint32]*recvStream
-	send map[uint32]*sendStream
+	recv map[uint32]*RecvStream
+	send map[uint32]*SendStream
 	err  error
 	done chan struct{}
 }
 
-// errNewSession ends a session replaced by a new one on the same stream.
-var errNewSession = fmt.Errorf("agent session replaced by a new one: %w", api.ErrUnavailable)
+// ErrNewSession ends a session replaced by a new one on the same stream
+// (MuxOptions.Resync).
+var ErrNewSession = fmt.Errorf("agent session replaced by a new one: %w", api.ErrUnavailable)
 
-func newMux(r *bufio.Reader, w io.Writer, c io.Closer, wmu *sync.Mutex, control func([]byte)) *mux {
+// MuxOptions are what the guest's sessions on one long-lived stream need;
+// the host's zero value is a Mux that owns its connection.
+type MuxOptions struct {
+	// WriteLock serialises whole frames on the wire. Sessions of one
+	// stream share it, so a session being replaced cannot interleave a
+	// frame with its successor's (nor with its sync marker). Nil: the
+	// Mux's own.
+	WriteLock *sync.Mutex
+	// Resync: a sync marker where a frame should start means the peer
+	// began a new session on the same byte stream; Run then ends this
+	// one with ErrNewSession, without closing the stream (the guest, on
+	// virtio-serial).
+	Resync bool
+}
+
+// NewMux makes a session's Mux on a connection whose sync markers have
+// been exchanged: frames are read from r and written to w, and c is
+// closed when the session fails. control gets each control frame's
+// payload (a JSON Message), on Run's goroutine.
+func NewMux(r *bufio.Reader, w io.Writer, c io.Closer, control func(payload []byte), opts MuxOptions) *Mux {
+	wmu := opts.WriteLock
 	if wmu == nil {
 		wmu = &sync.Mutex{}
 	}
-	return &mux{r: r, w: w, closer: c, control: control, wmu: wmu,
-		recv: map[uint32]*recvStream{}, send: map[uint32]*sendStream{}, done: make(chan struct{})}
+	return &Mux{r: r, w: w, closer: c, control: control, wmu: wmu, resync: opts.Resync,
+		recv: map[uint32]*RecvStream{}, send: map[uint32]*SendStream{}, done: make(chan struct{})}
 }
 
-func (m *mux) writeFrame(t frameType, id uint32, payload []byte) error {
+// Send writes msg as one control frame.
+func (m *Mux) Send(msg Message) error {
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("encode a control message: %w", err)
+	}
+	return m.writeFrame(frameControl, 0, payload)
+}
+
+func (m *Mux) writeFrame(t frameType, id uint32, payload []byte) error {
 	var h [headerSize]byte
 	h[0] = byte(t)
 	binary.BigEndian.PutUint32(h[1:5], id)
@@ -128,36 +157,38 @@ func (m *mux) writeFrame(t frameType, id uint32, payload []byte) error {
 	buf := make([]byte, 0, headerSize+len(payload))
 	buf = append(append(buf, h[:]...), payload...)
 	if _, err := m.w.Write(buf); err != nil {
-		m.fail(fmt.Errorf("agent connection: write: %w: %w", err, api.ErrUnavailable))
+		m.Fail(fmt.Errorf("agent connection: write: %w: %w", err, api.ErrUnavailable))
 		return m.Err()
 	}
 	return nil
 }
 
-// run reads frames until the connection fails, then fails every stream.
-func (m *mux) run() {
+// Run reads frames until the connection fails (or, with Resync, a new
+// session starts), then fails every stream. It returns when the session
+// has ended.
+func (m *Mux) Run() {
 	var h [headerSize]byte
 	for {
 		if m.resync {
 			if b, err := m.r.Peek(1); err == nil && b[0] == syncMagic[0] {
 				m.wmu.Lock()
-				m.end(errNewSession, false)
+				m.end(ErrNewSession, false)
 				m.wmu.Unlock()
 				return
 			}
 		}
 		if _, err := io.ReadFull(m.r, h[:]); err != nil {
-			m.fail(fmt.Errorf("agent connection: %w: %w", err, api.ErrUnavailable))
+			m.Fail(fmt.Errorf("agent connection: %w: %w", err, api.ErrUnavailable))
 			return
 		}
 		t, id, n := frameType(h[0]), binary.BigEndian.Uint32(h[1:5]), binary.BigEndian.Uint32(h[5:9])
 		if n > maxPayload {
-			m.fail(fmt.Errorf("agent connection: frame of %d bytes exceeds %d: %w", n, maxPayload, api.ErrCorrupt))
+			m.Fail(fmt.Errorf("agent connection: frame of %d bytes exceeds %d: %w", n, maxPayload, api.ErrCorrupt))
 			return
 		}
 		payload := make([]byte, n)
 		if _, err := io.ReadFull(m.r, payload); err != nil {
-			m.fail(fmt.Errorf("agent connection: %w: %w", err, api.ErrUnavailable))
+			m.Fail(fmt.Errorf("agent connection: %w: %w", err, api.ErrUnavailable))
 			return
 		}
 		switch t {
@@ -183,7 +214,7 @@ func (m *mux) run() {
 			}
 		case frameCredit:
 			if n != 4 {
-				m.fail(fmt.Errorf("agent connection: credit frame of %d bytes: %w", n, api.ErrCorrupt))
+				m.Fail(fmt.Errorf("agent connection: credit frame of %d bytes: %w", n, api.ErrCorrupt))
 				return
 			}
 			m.mu.Lock()
@@ -193,23 +224,23 @@ func (m *mux) run() {
 				s.addCredit(int(binary.BigEndian.Uint32(payload)))
 			}
 		default:
-			m.fail(fmt.Errorf("agent connection: unknown frame type %d: %w", t, api.ErrCorrupt))
+			m.Fail(fmt.Errorf("agent connection: unknown frame type %d: %w", t, api.ErrCorrupt))
 			return
 		}
 	}
 }
 
-func (m *mux) credit(id uint32, n int) {
+func (m *Mux) credit(id uint32, n int) {
 	var p [4]byte
 	binary.BigEndian.PutUint32(p[:], uint32(n))
 	_ = m.writeFrame(frameCredit, id, p[:])
 }
 
-// fail ends the session once and closes the stream; later calls keep the
-// first error.
-func (m *mux) fail(err error) { m.end(err, true) }
+// Fail ends the session once and closes the connection; later calls keep
+// the first error.
+func (m *Mux) Fail(err error) { m.end(err, true) }
 
-func (m *mux) end(err error, closeStream bool) {
+func (m *Mux) end(err error, closeStream bool) {
 	m.mu.Lock()
 	if m.err != nil {
 		m.mu.Unlock()
@@ -230,15 +261,20 @@ func (m *mux) end(err error, closeStream bool) {
 	}
 }
 
+// Done is closed when the session has ended; Err says why.
+func (m *Mux) Done() <-chan struct{} { return m.done }
+
 // Err is the reason the session ended, nil while it runs.
-func (m *mux) Err() error {
+func (m *Mux) Err() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.err
 }
 
-func (m *mux) openRecv(id uint32) *recvStream {
-	s := &recvStream{m: m, id: id}
+// OpenRecv registers an incoming stream: the peer's data frames for id
+// wait in it until read.
+func (m *Mux) OpenRecv(id uint32) *RecvStream {
+	s := &RecvStream{m: m, id: id}
 	s.cond = sync.NewCond(&s.mu)
 	m.mu.Lock()
 	m.recv[id] = s
@@ -250,10 +286,10 @@ func (m *mux) openRecv(id uint32) *recvStream {
 	return s
 }
 
-// openSend registers an outgoing stream with a full window of credit.
+// OpenSend registers an outgoing stream with a full window of credit.
 // onCredit, if set, learns how many bytes the peer has consumed.
-func (m *mux) openSend(id uint32, onCredit func(int)) *sendStream {
-	s := &sendStream{m: m, id: id, credit: Window, onCredit: onCredit}
+func (m *Mux) OpenSend(id uint32, onCredit func(int)) *SendStream {
+	s := &SendStream{m: m, id: id, credit: Window, onCredit: onCredit}
 	s.cond = sync.NewCond(&s.mu)
 	m.mu.Lock()
 	m.send[id] = s
@@ -265,22 +301,24 @@ func (m *mux) openSend(id uint32, onCredit func(int)) *sendStream {
 	return s
 }
 
-func (m *mux) forgetRecv(id uint32) {
+// ForgetRecv drops stream id: later data for it is credited back unread.
+func (m *Mux) ForgetRecv(id uint32) {
 	m.mu.Lock()
 	delete(m.recv, id)
 	m.mu.Unlock()
 }
 
-func (m *mux) forgetSend(id uint32) {
+// ForgetSend drops stream id: credit for it is ignored.
+func (m *Mux) ForgetSend(id uint32) {
 	m.mu.Lock()
 	delete(m.send, id)
 	m.mu.Unlock()
 }
 
-// recvStream is the reading end of a stream. Bytes wait here until Read;
+// RecvStream is the reading end of a stream. Bytes wait here until Read;
 // the sender's window bounds how many.
-type recvStream struct {
-	m    *mux
+type RecvStream struct {
+	m    *Mux
 	id   uint32
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -290,7 +328,7 @@ type recvStream struct {
 	gotEOF, broken, closed bool
 }
 
-func (s *recvStream) push(p []byte) {
+func (s *RecvStream) push(p []byte) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -302,21 +340,23 @@ func (s *recvStream) push(p []byte) {
 	s.cond.Broadcast()
 }
 
-func (s *recvStream) eof() {
+func (s *RecvStream) eof() {
 	s.mu.Lock()
 	s.gotEOF = true
 	s.mu.Unlock()
 	s.cond.Broadcast()
 }
 
-func (s *recvStream) fail() {
+func (s *RecvStream) fail() {
 	s.mu.Lock()
 	s.broken = true
 	s.mu.Unlock()
 	s.cond.Broadcast()
 }
 
-func (s *recvStream) Read(p []byte) (int, error) {
+// Read returns buffered bytes, io.EOF once the peer closed the stream,
+// or an error wrapping api.ErrUnavailable once the session ended.
+func (s *RecvStream) Read(p []byte) (int, error) {
 	s.mu.Lock()
 	for len(s.buf) == 0 && !s.gotEOF && !s.broken && !s.closed {
 		s.cond.Wait()
@@ -343,7 +383,7 @@ func (s *recvStream) Read(p []byte) (int, error) {
 }
 
 // Close stops reading: buffered and later bytes are credited back unread.
-func (s *recvStream) Close() error {
+func (s *RecvStream) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -360,10 +400,10 @@ func (s *recvStream) Close() error {
 	return nil
 }
 
-// sendStream is the writing end of a stream; Write blocks while the peer
+// SendStream is the writing end of a stream; Write blocks while the peer
 // has not consumed what was sent before (no credit left).
-type sendStream struct {
-	m        *mux
+type SendStream struct {
+	m        *Mux
 	id       uint32
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -373,7 +413,7 @@ type sendStream struct {
 	closed   bool
 }
 
-func (s *sendStream) addCredit(n int) {
+func (s *SendStream) addCredit(n int) {
 	s.mu.Lock()
 	s.credit += n
 	s.mu.Unlock()
@@ -383,14 +423,14 @@ func (s *sendStream) addCredit(n int) {
 	}
 }
 
-func (s *sendStream) fail() {
+func (s *SendStream) fail() {
 	s.mu.Lock()
 	s.broken = true
 	s.mu.Unlock()
 	s.cond.Broadcast()
 }
 
-func (s *sendStream) Write(p []byte) (int, error) {
+func (s *SendStream) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		s.mu.Lock()
@@ -405,7 +445,7 @@ func (s *sendStream) Write(p []byte) (int, error) {
 			s.mu.Unlock()
 			return written, errSessionClosed
 		}
-		n := min(s.credit, len(p), dataChunk)
+		n := min(s.credit, len(p), DataChunk)
 		s.credit -= n
 		s.mu.Unlock()
 		if err := s.m.writeFrame(frameData, s.id, p[:n]); err != nil {
@@ -418,7 +458,7 @@ func (s *sendStream) Write(p []byte) (int, error) {
 }
 
 // Close sends end-of-stream; the peer's reader gets io.EOF after the data.
-func (s *sendStream) Close() error {
+func (s *SendStream) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -427,7 +467,7 @@ func (s *sendStream) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.cond.Broadcast()
-	s.m.forgetSend(s.id)
+	s.m.ForgetSend(s.id)
 	if err := s.m.writeFrame(frameClose, s.id, nil); err != nil && !errors.Is(err, api.ErrUnavailable) {
 		return err
 	}

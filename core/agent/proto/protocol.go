@@ -1,8 +1,11 @@
-package agent
+package proto
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/berthvm/berth/core/api"
 )
 
 // ProtocolVersion is bumped on any incompatible change of frames or
@@ -27,22 +30,32 @@ const (
 	FeatureDHCP = "dhcp"
 )
 
-// Operation names on the wire.
+// Operation names on the wire: Message.Op of a request. Each names the
+// body it carries and the reply's body.
 const (
-	opHello     = "hello"
-	opSetTime   = "set_time"
-	opNetwork   = "configure_network"
-	opContainer = "create_container"
-	opStart     = "start"
-	opExec      = "exec"
-	opAttach    = "attach"
-	opSignal    = "signal"
-	opWait      = "wait"
-	opResize    = "resize"
-	opList      = "list"
-	opStats     = "stats"
-	opShutdown  = "shutdown"
+	OpHello            = "hello"             // Hello -> Info
+	OpSetTime          = "set_time"          // SetTime -> nothing
+	OpConfigureNetwork = "configure_network" // NetworkConfig -> NetworkStatus
+	OpCreateContainer  = "create_container"  // ContainerConfig -> nothing
+	OpStart            = "start"             // StartRequest -> StartReply
+	OpExec             = "exec"              // StartRequest -> StartReply
+	OpAttach           = "attach"            // AttachRequest -> AttachReply
+	OpSignal           = "signal"            // SignalRequest -> nothing
+	OpWait             = "wait"              // ProcessRef -> ExitStatus
+	OpResize           = "resize"            // ResizeRequest -> nothing
+	OpList             = "list"              // {} -> []ProcessStatus
+	OpStats            = "stats"             // {} -> Stats
+	OpShutdown         = "shutdown"          // {} -> nothing
 )
+
+// Message is one control frame: a request when Op is set, else the reply
+// to request ID (with Body, or with Error when the call failed).
+type Message struct {
+	ID    uint64           `json:"id"`
+	Op    string           `json:"op,omitempty"`
+	Body  json.RawMessage  `json:"body,omitempty"`
+	Error *api.RemoteError `json:"error,omitempty"`
+}
 
 // Hello opens a session.
 type Hello struct {
@@ -85,7 +98,7 @@ type NetworkConfig struct {
 	// Gateway is the IPv4 default route ("10.0.2.2"); empty for none, or
 	// for the router of the first DHCP lease that has one.
 	Gateway string `json:"gateway,omitempty"`
-	// Timeout bounds getting each DHCP lease. Zero: Client.ApplyNetwork
+	// Timeout bounds getting each DHCP lease. Zero: the host's client
 	// derives it from the call's deadline, else the guest uses
 	// DefaultDHCPTimeout.
 	Timeout time.Duration `json:"timeout,omitempty"`
@@ -197,7 +210,13 @@ type DNS struct {
 	Options []string `json:"options,omitempty"`
 }
 
-// ProcessSpec is a fully merged process (see Merge).
+// DefaultPath is the PATH a process gets when neither the image nor the
+// user sets one (the same default Docker uses): the host merges it into
+// ProcessSpec.Env, and the guest adds it to an Env that lacks PATH.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// ProcessSpec is a fully merged process: the image's config with the
+// user's flags applied (the host's decision, core/runtime's Merge).
 type ProcessSpec struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env,omitempty"`
@@ -216,9 +235,9 @@ type WinSize struct {
 	Cols uint16 `json:"cols"`
 }
 
-// streams names the data streams a host opens for one process. Zero means
+// Streams names the data streams a host opens for one process. Zero means
 // none: stdin then reads /dev/null, output is still buffered in the guest.
-type streams struct {
+type Streams struct {
 	Stdin  uint32 `json:"stdin,omitempty"`
 	Stdout uint32 `json:"stdout,omitempty"`
 	Stderr uint32 `json:"stderr,omitempty"`
@@ -230,7 +249,7 @@ type StartRequest struct {
 	Container string      `json:"container"`
 	ID        string      `json:"id"`
 	Process   ProcessSpec `json:"process"`
-	Streams   streams     `json:"streams"`
+	Streams   Streams     `json:"streams"`
 }
 
 // StartReply reports a started process.
@@ -248,7 +267,7 @@ type ProcessRef struct {
 // no host was connected.
 type AttachRequest struct {
 	ProcessRef
-	Streams streams `json:"streams"`
+	Streams Streams `json:"streams"`
 }
 
 // AttachReply tells where the replayed output starts. Output the guest

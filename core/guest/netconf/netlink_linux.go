@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"context"
@@ -9,9 +9,11 @@ import (
 	"slices"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
@@ -139,10 +141,10 @@ func addDefaultRoute(gw net.IP) error {
 	return nlDo(r)
 }
 
-// configureNetwork applies cfg; the form without a status, for callers
-// that only set static addresses.
-func configureNetwork(cfg NetworkConfig) error {
-	_, err := setupNetwork(context.Background(), cfg)
+// Configure is Apply without the status, for callers that only set
+// static addresses.
+func Configure(cfg proto.NetworkConfig) error {
+	_, err := Apply(context.Background(), cfg)
 	return err
 }
 
@@ -151,19 +153,20 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
 }
 
-// setupNetwork applies cfg: every interface up with its static address
-// or a DHCP lease, then the default route, and reports what was set.
-// The whole config is checked before anything is changed.
-func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err error) {
-	var st NetworkStatus
+// Apply configures the guest's NICs from cfg: every interface up with its
+// static address or a DHCP lease, then the default route, and reports
+// what was set. The whole config is checked before anything is changed.
+// Leases are renewed in the background until ReleaseLeases.
+func Apply(ctx context.Context, cfg proto.NetworkConfig) (_ proto.NetworkStatus, err error) {
+	var st proto.NetworkStatus
 	static := make([]*net.IPNet, len(cfg.Interfaces))
 	for n, i := range cfg.Interfaces {
-		if i.Address == AddressDHCP {
+		if i.Address == proto.AddressDHCP {
 			continue
 		}
 		ip, ipnet, err := net.ParseCIDR(i.Address)
 		if err != nil {
-			return st, fmt.Errorf("interface address %q is neither CIDR (10.0.2.15/24) nor %q: %w", i.Address, AddressDHCP, api.ErrInvalidArgument)
+			return st, fmt.Errorf("interface address %q is neither CIDR (10.0.2.15/24) nor %q: %w", i.Address, proto.AddressDHCP, api.ErrInvalidArgument)
 		}
 		ipnet.IP = ip
 		static[n] = ipnet
@@ -176,7 +179,7 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err 
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = DefaultDHCPTimeout
+		timeout = proto.DefaultDHCPTimeout
 	}
 	if lo, err := net.InterfaceByName("lo"); err == nil {
 		if err := linkUp(lo.Index, 0); err != nil {
@@ -202,7 +205,7 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err 
 		if err := linkUp(nic.Index, i.MTU); err != nil {
 			return st, fmt.Errorf("bring up %s: %w", nic.Name, err)
 		}
-		is := InterfaceStatus{MAC: nic.HardwareAddr.String(), Name: nic.Name, MTU: i.MTU}
+		is := proto.InterfaceStatus{MAC: nic.HardwareAddr.String(), Name: nic.Name, MTU: i.MTU}
 		if static[n] != nil {
 			if err := addAddr(nic.Index, static[n]); err != nil {
 				return st, fmt.Errorf("address %s on %s: %w", i.Address, nic.Name, err)
@@ -227,7 +230,7 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err 
 			return st, fmt.Errorf("address %s from DHCP on %s: %w", l.addr, nic.Name, err)
 		}
 		is.Address = l.addr.String()
-		is.Lease = &Lease{Server: l.server.String(), Domain: l.domain, Duration: l.duration}
+		is.Lease = &proto.Lease{Server: l.server.String(), Domain: l.domain, Duration: l.duration}
 		if l.router.IsValid() {
 			is.Lease.Router = l.router.String()
 			if gw == nil {
@@ -258,4 +261,31 @@ func setupNetwork(ctx context.Context, cfg NetworkConfig) (_ NetworkStatus, err 
 		b.start()
 	}
 	return st, nil
+}
+
+// ifaceFor finds the guest NIC for i: by MAC, else by name.
+func ifaceFor(i proto.Interface) (*net.Interface, error) {
+	if i.MAC == "" {
+		return net.InterfaceByName(i.Name)
+	}
+	mac, err := net.ParseMAC(i.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("interface MAC %q: %w", i.MAC, api.ErrInvalidArgument)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range ifs {
+			if n.HardwareAddr.String() == mac.String() {
+				return &n, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no network interface with MAC %s in the guest: %w", i.MAC, api.ErrNotFound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

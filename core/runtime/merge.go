@@ -1,19 +1,15 @@
-package agent
+package runtime
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
-// DefaultPath is the PATH a process gets when neither the image nor the
-// user sets one (the same default Docker uses).
-const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// ImageConfig is the part of an OCI image config that decides how its
-// process runs. The runtime copies it from the image; this package does
-// not import image libraries, so the agent binary stays small.
+// ImageConfig is the part of an image's config (api.ImageConfig) that
+// decides how its process runs.
 type ImageConfig struct {
 	Entrypoint []string
 	Cmd        []string
@@ -34,13 +30,14 @@ type Overrides struct {
 	User             string
 	AdditionalGroups []string
 	Terminal         bool
-	Size             *WinSize
+	Size             *proto.WinSize
 }
 
 // Merge computes the process to run from an image config and the user's
-// overrides. The user and groups stay names here: they are resolved in
-// the guest against the container's own /etc/passwd and /etc/group.
-func Merge(img ImageConfig, o Overrides) (ProcessSpec, error) {
+// overrides: a host decision, the guest runs what it is given. The user
+// and groups stay names here: they are resolved in the guest against the
+// container's own /etc/passwd and /etc/group.
+func Merge(img ImageConfig, o Overrides) (proto.ProcessSpec, error) {
 	entry, cmd := img.Entrypoint, img.Cmd
 	if o.Entrypoint != nil {
 		entry, cmd = o.Entrypoint, nil
@@ -50,21 +47,21 @@ func Merge(img ImageConfig, o Overrides) (ProcessSpec, error) {
 	}
 	args := append(append([]string{}, entry...), cmd...)
 	if len(args) == 0 {
-		return ProcessSpec{}, fmt.Errorf("no command to run: the image has no entrypoint or cmd, give one: %w", api.ErrInvalidArgument)
+		return proto.ProcessSpec{}, fmt.Errorf("no command to run: the image has no entrypoint or cmd, give one: %w", api.ErrInvalidArgument)
 	}
 	env, err := mergeEnv(img.Env, o.Env)
 	if err != nil {
-		return ProcessSpec{}, err
+		return proto.ProcessSpec{}, err
 	}
 	if _, ok := lookupEnv(env, "PATH"); !ok {
-		env = append(env, "PATH="+DefaultPath)
+		env = append(env, "PATH="+proto.DefaultPath)
 	}
 	if o.Terminal {
 		if _, ok := lookupEnv(env, "TERM"); !ok {
 			env = append(env, "TERM=xterm")
 		}
 	}
-	spec := ProcessSpec{
+	spec := proto.ProcessSpec{
 		Args:             args,
 		Env:              env,
 		Cwd:              firstNonEmpty(o.WorkingDir, img.WorkingDir, "/"),
@@ -74,7 +71,7 @@ func Merge(img ImageConfig, o Overrides) (ProcessSpec, error) {
 		Size:             o.Size,
 	}
 	if !strings.HasPrefix(spec.Cwd, "/") {
-		return ProcessSpec{}, fmt.Errorf("working directory %q is not absolute: %w", spec.Cwd, api.ErrInvalidArgument)
+		return proto.ProcessSpec{}, fmt.Errorf("working directory %q is not absolute: %w", spec.Cwd, api.ErrInvalidArgument)
 	}
 	return spec, nil
 }

@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"net"
@@ -8,10 +8,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/testenv"
 )
 
-// configureNetwork against a real kernel, in a fresh network namespace so
+// Configure against a real kernel, in a fresh network namespace so
 // the host's network is untouched: only lo exists there.
 func TestConfigureNetworkInNamespace(t *testing.T) {
 	testenv.Root(t)
@@ -27,7 +28,7 @@ func TestConfigureNetworkInNamespace(t *testing.T) {
 			errc <- err
 			return
 		}
-		err := configureNetwork(NetworkConfig{Interfaces: []Interface{{Name: "lo", Address: "127.0.0.9/8", MTU: 1500}}})
+		err := Configure(proto.NetworkConfig{Interfaces: []proto.Interface{{Name: "lo", Address: "127.0.0.9/8", MTU: 1500}}})
 		if err == nil {
 			lo, _ := net.InterfaceByName("lo")
 			up = lo.Flags&net.FlagUp != 0
@@ -37,7 +38,7 @@ func TestConfigureNetworkInNamespace(t *testing.T) {
 			}
 			// A gateway that is not reachable is refused by the kernel:
 			// the error must come back, not vanish.
-			err2 := configureNetwork(NetworkConfig{Gateway: "192.0.2.1"})
+			err2 := Configure(proto.NetworkConfig{Gateway: "192.0.2.1"})
 			if err2 == nil || !strings.Contains(err2.Error(), "192.0.2.1") {
 				t.Errorf("unreachable gateway: %v", err2)
 			}

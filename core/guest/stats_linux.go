@@ -1,8 +1,9 @@
-package agent
+package guest
 
 import (
 	"bufio"
 	"fmt"
+	"github.com/berthvm/berth/core/agent/proto"
 	"os"
 	"strconv"
 	"strings"
@@ -10,8 +11,8 @@ import (
 
 // readStats samples the guest from /proc: the VM is the container, so
 // the whole guest's use is the container's.
-func readStats() (Stats, error) {
-	var st Stats
+func readStats() (proto.Stats, error) {
+	var st proto.Stats
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return st, fmt.Errorf("read /proc/stat: %w", err)

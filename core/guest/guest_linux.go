@@ -1,11 +1,10 @@
-package agent
+package guest
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/guest/netconf"
 	"github.com/berthvm/berth/core/guestabi"
 )
 
@@ -22,9 +23,9 @@ import (
 // loading, finding the host channel, mounting containers, the clock, the
 // hostname, powering off. Only app/agent calls it, inside a VM.
 
-// GuestSystem returns the System that acts on the real guest. trace, if
+// RealSystem returns the System that acts on the real guest. trace, if
 // set, hears the steps of mounting a container (boot timing).
-func GuestSystem(trace func(string)) System {
+func RealSystem(trace func(string)) System {
 	if trace == nil {
 		trace = func(string) {}
 	}
@@ -34,13 +35,13 @@ func GuestSystem(trace func(string)) System {
 			return unix.Settimeofday(&tv)
 		},
 		SetHostname:      func(h string) error { return unix.Sethostname([]byte(h)) },
-		ConfigureNetwork: configureNetwork,
-		Network:          setupNetwork,
-		MountContainer: func(cfg ContainerConfig, dir string) (string, []string, error) {
+		ConfigureNetwork: netconf.Configure,
+		Network:          netconf.Apply,
+		MountContainer: func(cfg proto.ContainerConfig, dir string) (string, []string, error) {
 			return mountContainer(cfg, dir, trace)
 		},
 		PowerOff: func() error {
-			releaseLeases()
+			netconf.ReleaseLeases()
 			unix.Sync()
 			// While the console still works: the host reads a clean
 			// end from this line.
@@ -167,21 +168,6 @@ func LoadModules(list, dir string, trace func(string)) error {
 		}
 	}
 	return nil
-}
-
-// FindPort waits for the virtio-serial port called name and returns its
-// device path. The port appears once virtio_console has probed.
-func FindPort(ctx context.Context, name string) (string, error) {
-	for {
-		if p := findPort("/sys", name); p != "" {
-			return p, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("no virtio-serial port named %q: %w", name, api.ErrNotFound)
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
 }
 
 func findPort(sys, name string) string {
@@ -387,7 +373,7 @@ func hasKey(bitmap string, code int) bool {
 
 // blockDevice finds the device for d: by the serial the host gave the
 // disk (/sys/block/*/serial) or by path.
-func blockDevice(d Device) (string, error) {
+func blockDevice(d proto.Device) (string, error) {
 	if d.Path != "" {
 		return d.Path, nil
 	}
@@ -411,7 +397,7 @@ func blockDevice(d Device) (string, error) {
 // mountContainer builds the container's root under dir: the base disk
 // read-only, the upper disk (or a tmpfs) for the overlay's upper and work
 // directories, the overlay itself, then the API filesystems inside it.
-func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root string, mounts []string, err error) {
+func mountContainer(cfg proto.ContainerConfig, dir string, trace func(string)) (root string, mounts []string, err error) {
 	var done []string // mounted so far, innermost last
 	defer func() {
 		if err != nil {
@@ -439,7 +425,7 @@ func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root s
 	if err := mount(baseDev, base, "ext4", unix.MS_RDONLY, ""); err != nil {
 		return "", nil, fmt.Errorf("image disk: %w", err)
 	}
-	if cfg.Upper == (Device{}) {
+	if cfg.Upper == (proto.Device{}) {
 		if err := mount("upper", upper, "tmpfs", 0, "mode=0755"); err != nil {
 			return "", nil, err
 		}
@@ -489,31 +475,4 @@ func mountContainer(cfg ContainerConfig, dir string, trace func(string)) (root s
 		mounts[i] = done[len(done)-1-i]
 	}
 	return root, mounts, nil
-}
-
-// ifaceFor finds the guest NIC for i: by MAC, else by name.
-func ifaceFor(i Interface) (*net.Interface, error) {
-	if i.MAC == "" {
-		return net.InterfaceByName(i.Name)
-	}
-	mac, err := net.ParseMAC(i.MAC)
-	if err != nil {
-		return nil, fmt.Errorf("interface MAC %q: %w", i.MAC, api.ErrInvalidArgument)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		ifs, err := net.Interfaces()
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range ifs {
-			if n.HardwareAddr.String() == mac.String() {
-				return &n, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no network interface with MAC %s in the guest: %w", i.MAC, api.ErrNotFound)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

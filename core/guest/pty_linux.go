@@ -1,9 +1,10 @@
-package agent
+package guest
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,6 +33,6 @@ func openPTY() (master, slave *os.File, err error) {
 	return master, os.NewFile(uintptr(sfd), name), nil
 }
 
-func setWinSize(f *os.File, ws WinSize) error {
+func setWinSize(f *os.File, ws proto.WinSize) error {
 	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
 }

@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/testenv"
 )
@@ -131,15 +132,15 @@ option lease 600
 			t.Logf("udhcpd:\n%s", srvLog.String())
 		}
 	}()
-	t.Cleanup(func() { _ = inNetns(cliNS, func() error { releaseLeases(); return nil }) })
+	t.Cleanup(func() { _ = inNetns(cliNS, func() error { ReleaseLeases(); return nil }) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var st NetworkStatus
+	var st proto.NetworkStatus
 	start := time.Now()
 	err := inNetns(cliNS, func() error {
 		var err error
-		st, err = setupNetwork(ctx, NetworkConfig{Interfaces: []Interface{{MAC: mac, Address: AddressDHCP}}, Timeout: 10 * time.Second})
+		st, err = Apply(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: mac, Address: proto.AddressDHCP}}, Timeout: 10 * time.Second})
 		return err
 	})
 	if err != nil {
@@ -154,9 +155,9 @@ option lease 600
 	if err != nil || got.Bits() != 24 || !netip.MustParsePrefix("192.168.77.0/24").Contains(got.Addr()) || got.Addr().As4()[3] < 100 {
 		t.Fatalf("address %q", is.Address)
 	}
-	want := NetworkStatus{
-		Interfaces: []InterfaceStatus{{MAC: mac, Name: "eth0", Address: is.Address, MTU: 1400,
-			Lease: &Lease{Server: "192.168.77.1", Router: "192.168.77.1", DNS: []string{"192.168.77.1", "192.168.77.53"},
+	want := proto.NetworkStatus{
+		Interfaces: []proto.InterfaceStatus{{MAC: mac, Name: "eth0", Address: is.Address, MTU: 1400,
+			Lease: &proto.Lease{Server: "192.168.77.1", Router: "192.168.77.1", DNS: []string{"192.168.77.1", "192.168.77.53"},
 				Domain: "berth.test", Duration: 600 * time.Second}}},
 		Gateway: "192.168.77.1", DNS: []string{"192.168.77.1", "192.168.77.53"}, Search: []string{"berth.test"},
 	}
@@ -231,7 +232,7 @@ option lease 600
 	}
 
 	t.Run("released at power off", func(t *testing.T) {
-		if err := inNetns(cliNS, func() error { releaseLeases(); return nil }); err != nil {
+		if err := inNetns(cliNS, func() error { ReleaseLeases(); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		waitReleased(t)
@@ -245,7 +246,7 @@ option lease 600
 
 	t.Run("released when a later step fails", func(t *testing.T) {
 		err := inNetns(cliNS, func() error {
-			_, err := setupNetwork(ctx, NetworkConfig{Interfaces: []Interface{{MAC: mac, Address: AddressDHCP},
+			_, err := Apply(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: mac, Address: proto.AddressDHCP},
 				{Name: "no-such-nic", Address: "10.9.9.9/24"}}, Timeout: 10 * time.Second})
 			return err
 		})
@@ -282,7 +283,7 @@ option lease 600
 		must("-n", cliNS, "addr", "flush", "dev", "eth0")
 		start := time.Now()
 		err := inNetns(cliNS, func() error {
-			_, err := setupNetwork(ctx, NetworkConfig{Interfaces: []Interface{{Name: "eth0", Address: AddressDHCP}}, Timeout: time.Second})
+			_, err := Apply(ctx, proto.NetworkConfig{Interfaces: []proto.Interface{{Name: "eth0", Address: proto.AddressDHCP}}, Timeout: time.Second})
 			return err
 		})
 		wantMsg := "no DHCP offer on eth0 (MAC " + mac + ") within 1s"

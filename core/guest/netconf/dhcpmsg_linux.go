@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"encoding/binary"

@@ -1,8 +1,6 @@
-package agent
+package guest
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,48 +10,6 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 )
-
-func TestMerge(t *testing.T) {
-	img := ImageConfig{Entrypoint: []string{"/entry"}, Cmd: []string{"serve"}, Env: []string{"PATH=/img/bin", "A=1"}, WorkingDir: "/app", User: "www"}
-	cases := []struct {
-		name    string
-		img     ImageConfig
-		o       Overrides
-		want    ProcessSpec
-		wantErr error
-	}{
-		{"image only", img, Overrides{},
-			ProcessSpec{Args: []string{"/entry", "serve"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
-		{"cmd override keeps entrypoint", img, Overrides{Cmd: []string{"debug"}},
-			ProcessSpec{Args: []string{"/entry", "debug"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
-		{"entrypoint override drops image cmd", img, Overrides{Entrypoint: []string{"/bin/sh"}},
-			ProcessSpec{Args: []string{"/bin/sh"}, Env: []string{"PATH=/img/bin", "A=1"}, Cwd: "/app", User: "www"}, nil},
-		{"env, user, workdir, tty", img, Overrides{Env: []string{"A=2", "B=3"}, User: "0:0", WorkingDir: "/w", Terminal: true, AdditionalGroups: []string{"audio"}},
-			ProcessSpec{Args: []string{"/entry", "serve"}, Env: []string{"PATH=/img/bin", "A=2", "B=3", "TERM=xterm"}, Cwd: "/w", User: "0:0", Terminal: true, AdditionalGroups: []string{"audio"}}, nil},
-		{"defaults", ImageConfig{Cmd: []string{"sh"}}, Overrides{},
-			ProcessSpec{Args: []string{"sh"}, Env: []string{"PATH=" + DefaultPath}, Cwd: "/"}, nil},
-		{"no command", ImageConfig{}, Overrides{}, ProcessSpec{}, api.ErrInvalidArgument},
-		{"bad env", img, Overrides{Env: []string{"NOEQUALS"}}, ProcessSpec{}, api.ErrInvalidArgument},
-		{"relative workdir", img, Overrides{WorkingDir: "rel"}, ProcessSpec{}, api.ErrInvalidArgument},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := Merge(tc.img, tc.o)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
-			}
-		})
-	}
-}
 
 const passwd = `root:x:0:0:root:/root:/bin/sh
 # comment
@@ -185,25 +141,6 @@ func TestInRootAndLookPath(t *testing.T) {
 	}
 }
 
-func TestReadSyncSkipsStaleBytes(t *testing.T) {
-	var buf bytes.Buffer
-	other, mine := nonce{1}, nonce{2}
-	buf.WriteString("\x02\x00\x00garbage from an old session")
-	buf.Write(syncMagic[:5]) // a partial marker
-	_ = writeSync(&buf, other)
-	_ = writeSync(&buf, mine)
-	buf.WriteString("frames")
-	r := bufio.NewReader(&buf)
-	got, err := readSync(r, &mine)
-	if err != nil || got != mine {
-		t.Fatalf("readSync = %v, %v", got, err)
-	}
-	rest, _ := r.ReadString(0)
-	if rest != "frames" {
-		t.Fatalf("after sync: %q", rest)
-	}
-}
-
 func TestOutBufferDropsOldestWhileDetached(t *testing.T) {
 	b := newOutBuffer(8)
 	b.Write([]byte("0123456789abcdef"))
@@ -227,23 +164,5 @@ func TestOutBufferDropsOldestWhileDetached(t *testing.T) {
 	b.detach(gen)
 	if _, _, stale := b.next(gen, 16, 100); !stale {
 		t.Fatal("old generation not stale after detach")
-	}
-}
-
-func TestBundleDirs(t *testing.T) {
-	cases := []struct {
-		dir  string
-		want []string
-	}{
-		{"/usr/local/bin", []string{"/usr/local/bin"}},
-		{"/Applications/Berth.app/Contents/Helpers", []string{"/Applications/Berth.app/Contents/Helpers", "/Applications/Berth.app/Contents/Resources"}},
-		{"/opt/Helpers", []string{"/opt/Helpers"}},
-		{"/Applications/Berth.app/Contents/MacOS", []string{"/Applications/Berth.app/Contents/MacOS", "/Applications/Berth.app/Contents/Resources"}},
-		{"/work/.build", []string{"/work/.build"}},
-	}
-	for _, tc := range cases {
-		if got := bundleDirs(tc.dir); strings.Join(got, ",") != strings.Join(tc.want, ",") {
-			t.Errorf("bundleDirs(%s) = %v, want %v", tc.dir, got, tc.want)
-		}
 	}
 }

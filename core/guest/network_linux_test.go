@@ -1,4 +1,4 @@
-package agent
+package guest
 
 import (
 	"context"
@@ -9,19 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 )
 
 // configure_network over the protocol, between a host and guests with and
 // without DHCP support.
 func TestApplyNetworkProtocol(t *testing.T) {
-	dhcp := NetworkConfig{Interfaces: []Interface{{MAC: "02:00:00:00:00:01", Address: AddressDHCP}}}
-	static := NetworkConfig{Interfaces: []Interface{{MAC: "02:00:00:00:00:01", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+	dhcp := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:01", Address: proto.AddressDHCP}}}
+	static := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:01", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
 
 	t.Run("guest without DHCP", func(t *testing.T) {
 		h := newHarness(t, ServerOptions{})
 		c := h.connect()
-		if c.Info().Has(FeatureDHCP) {
+		if c.Info().Has(proto.FeatureDHCP) {
 			t.Fatal("a guest without System.Network announces DHCP")
 		}
 		_, err := c.ApplyNetwork(ctx(t), dhcp)
@@ -33,34 +34,34 @@ func TestApplyNetworkProtocol(t *testing.T) {
 		}
 		// Static addresses work as before; the empty reply is a zero status.
 		st, err := c.ApplyNetwork(ctx(t), static)
-		if err != nil || !reflect.DeepEqual(st, NetworkStatus{}) || h.sys.net == nil || h.sys.net.Gateway != "10.0.2.2" {
+		if err != nil || !reflect.DeepEqual(st, proto.NetworkStatus{}) || h.sys.net == nil || h.sys.net.Gateway != "10.0.2.2" {
 			t.Fatalf("static on an old guest: %+v, %v, sent %+v", st, err, h.sys.net)
 		}
 	})
 
 	t.Run("guest with DHCP", func(t *testing.T) {
 		h := newHarness(t, ServerOptions{})
-		got := make(chan NetworkConfig, 1)
+		got := make(chan proto.NetworkConfig, 1)
 		canceled := make(chan struct{})
-		reply := NetworkStatus{
-			Interfaces: []InterfaceStatus{{MAC: "02:00:00:00:00:01", Name: "eth0", Address: "192.168.64.3/24", MTU: 1500,
-				Lease: &Lease{Server: "192.168.64.1", Router: "192.168.64.1", DNS: []string{"192.168.64.1"}, Domain: "lan", Duration: time.Hour}}},
+		reply := proto.NetworkStatus{
+			Interfaces: []proto.InterfaceStatus{{MAC: "02:00:00:00:00:01", Name: "eth0", Address: "192.168.64.3/24", MTU: 1500,
+				Lease: &proto.Lease{Server: "192.168.64.1", Router: "192.168.64.1", DNS: []string{"192.168.64.1"}, Domain: "lan", Duration: time.Hour}}},
 			Gateway: "192.168.64.1", DNS: []string{"192.168.64.1"}, Search: []string{"lan"},
 		}
-		h.srv.opts.System.Network = func(ctx context.Context, cfg NetworkConfig) (NetworkStatus, error) {
+		h.srv.opts.System.Network = func(ctx context.Context, cfg proto.NetworkConfig) (proto.NetworkStatus, error) {
 			got <- cfg
 			if cfg.Interfaces[0].MAC == "02:00:00:00:00:09" {
-				return NetworkStatus{}, fmt.Errorf("no DHCP offer on eth1 (MAC 02:00:00:00:00:09) within 1s: %w", api.ErrUnavailable)
+				return proto.NetworkStatus{}, fmt.Errorf("no DHCP offer on eth1 (MAC 02:00:00:00:00:09) within 1s: %w", api.ErrUnavailable)
 			}
 			if cfg.Interfaces[0].MAC == "02:00:00:00:00:0a" {
 				<-ctx.Done() // a DHCP exchange still running when the host leaves
 				close(canceled)
-				return NetworkStatus{}, ctx.Err()
+				return proto.NetworkStatus{}, ctx.Err()
 			}
 			return reply, nil
 		}
 		c := h.connect()
-		if !c.Info().Has(FeatureDHCP) {
+		if !c.Info().Has(proto.FeatureDHCP) {
 			t.Fatalf("features %v", c.Info().Features)
 		}
 		callCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -83,13 +84,13 @@ func TestApplyNetworkProtocol(t *testing.T) {
 			t.Fatalf("timeout sent %v, want 3s", sent.Timeout)
 		}
 		// Errors keep their message and sentinel across the wire.
-		bad := NetworkConfig{Interfaces: []Interface{{MAC: "02:00:00:00:00:09", Address: AddressDHCP}}}
+		bad := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:09", Address: proto.AddressDHCP}}}
 		if _, err := c.ApplyNetwork(callCtx, bad); !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "no DHCP offer on eth1") {
 			t.Fatalf("err = %v", err)
 		}
 		<-got
 		// The guest gives up a running exchange when the session ends.
-		slow := NetworkConfig{Interfaces: []Interface{{MAC: "02:00:00:00:00:0a", Address: AddressDHCP}}}
+		slow := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:0a", Address: proto.AddressDHCP}}}
 		errc := make(chan error, 1)
 		go func() { _, err := c.ApplyNetwork(callCtx, slow); errc <- err }()
 		<-got

@@ -1,4 +1,4 @@
-package agent
+package guest
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/testenv"
 )
@@ -25,7 +27,7 @@ type fakeSystem struct {
 	mu       sync.Mutex
 	hostname string
 	now      time.Time
-	net      *NetworkConfig
+	net      *proto.NetworkConfig
 	poweroff chan struct{}
 }
 
@@ -34,19 +36,22 @@ func (f *fakeSystem) system() System {
 	return System{
 		SetTime:     func(t time.Time) error { f.mu.Lock(); f.now = t; f.mu.Unlock(); return nil },
 		SetHostname: func(h string) error { f.mu.Lock(); f.hostname = h; f.mu.Unlock(); return nil },
-		ConfigureNetwork: func(c NetworkConfig) error {
+		ConfigureNetwork: func(c proto.NetworkConfig) error {
 			f.mu.Lock()
 			f.net = &c
 			f.mu.Unlock()
 			return nil
 		},
-		MountContainer: func(ContainerConfig, string) (string, []string, error) {
+		MountContainer: func(proto.ContainerConfig, string) (string, []string, error) {
 			return "", nil, fmt.Errorf("no disks on a test host: %w", api.ErrUnsupported)
 		},
 		PowerOff: func() error { f.poweroff <- struct{}{}; return nil },
 	}
 }
 
+// harness serves a Server to the host's own client (core/agent) over
+// net.Pipe: the two sides as they meet in a VM. Only the tests import the
+// client; the guest's binary never links it.
 type harness struct {
 	t   *testing.T
 	srv *Server
@@ -75,13 +80,13 @@ func newHarness(t *testing.T, opts ServerOptions) *harness {
 }
 
 // connect opens a new session, as a host (re)connecting would.
-func (h *harness) connect() *Client {
+func (h *harness) connect() *agent.Client {
 	h.t.Helper()
 	a, b := net.Pipe()
 	go h.srv.Serve(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := NewClient(ctx, a)
+	c, err := agent.NewClient(ctx, a)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -97,36 +102,36 @@ func ctx(t *testing.T) context.Context {
 
 // hostRoot is a container whose root is the host's / : processes run
 // without chroot, so these tests need nothing but /bin/sh.
-func hostRoot(t *testing.T, c *Client, id string) {
+func hostRoot(t *testing.T, c *agent.Client, id string) {
 	t.Helper()
-	if err := c.CreateContainer(ctx(t), ContainerConfig{ID: id, Rootfs: "/"}); err != nil {
+	if err := c.CreateContainer(ctx(t), proto.ContainerConfig{ID: id, Rootfs: "/"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func sh(script string) ProcessSpec {
-	return ProcessSpec{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=" + DefaultPath}}
+func sh(script string) proto.ProcessSpec {
+	return proto.ProcessSpec{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=" + proto.DefaultPath}}
 }
 
 type result struct {
 	stdout, stderr string
-	exit           ExitStatus
+	exit           proto.ExitStatus
 }
 
-func run(t *testing.T, c *Client, container, id string, spec ProcessSpec, stdin string, exec bool) result {
+func run(t *testing.T, c *agent.Client, container, id string, spec proto.ProcessSpec, stdin string, exec bool) result {
 	t.Helper()
 	start := c.Start
 	if exec {
 		start = c.Exec
 	}
-	p, err := start(ctx(t), container, id, spec, Stdio{Stdin: stdin != "", Stdout: true, Stderr: true})
+	p, err := start(ctx(t), container, id, spec, agent.Stdio{Stdin: stdin != "", Stdout: true, Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return collect(t, p, stdin)
 }
 
-func collect(t *testing.T, p *Process, stdin string) result {
+func collect(t *testing.T, p *agent.Process, stdin string) result {
 	t.Helper()
 	if p.Stdin != nil {
 		go func() {
@@ -158,7 +163,7 @@ func TestHandshake(t *testing.T) {
 	h := newHarness(t, ServerOptions{Features: []string{"extra"}})
 	c := h.connect()
 	info := c.Info()
-	if info.ProtocolVersion != ProtocolVersion || info.AgentVersion != "test" || info.Kernel == "" || !info.Has(FeatureReattach) || !info.Has("extra") {
+	if info.ProtocolVersion != proto.ProtocolVersion || info.AgentVersion != "test" || info.Kernel == "" || !info.Has(proto.FeatureReattach) || !info.Has("extra") {
 		t.Fatalf("info = %+v", info)
 	}
 	if err := c.SetTime(ctx(t), time.Unix(1700000000, 5)); err != nil {
@@ -167,7 +172,7 @@ func TestHandshake(t *testing.T) {
 	if !h.sys.now.Equal(time.Unix(1700000000, 5)) {
 		t.Fatalf("clock set to %v", h.sys.now)
 	}
-	nc := NetworkConfig{Interfaces: []Interface{{MAC: "52:54:00:12:34:56", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
+	nc := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "52:54:00:12:34:56", Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
 	if err := c.ConfigureNetwork(ctx(t), nc); err != nil || h.sys.net == nil || h.sys.net.Gateway != "10.0.2.2" {
 		t.Fatalf("network: %v %+v", err, h.sys.net)
 	}
@@ -184,25 +189,25 @@ func TestProcesses(t *testing.T) {
 
 	t.Run("echo", func(t *testing.T) {
 		r := run(t, c, "c1", "main", sh("echo hello; echo oops >&2"), "", false)
-		if r.stdout != "hello\n" || r.stderr != "oops\n" || r.exit != (ExitStatus{}) {
+		if r.stdout != "hello\n" || r.stderr != "oops\n" || r.exit != (proto.ExitStatus{}) {
 			t.Fatalf("got %+v", r)
 		}
 	})
 	t.Run("second start is refused", func(t *testing.T) {
-		_, err := c.Start(ctx(t), "c1", "again", sh("true"), Stdio{})
+		_, err := c.Start(ctx(t), "c1", "again", sh("true"), agent.Stdio{})
 		if !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("exec into an exited container is refused", func(t *testing.T) {
-		_, err := c.Exec(ctx(t), "c1", "x", sh("true"), Stdio{})
+		_, err := c.Exec(ctx(t), "c1", "x", sh("true"), agent.Stdio{})
 		if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "not running") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 
 	hostRoot(t, c, "c2")
-	long, err := c.Start(ctx(t), "c2", "main", sh("sleep 60"), Stdio{})
+	long, err := c.Start(ctx(t), "c2", "main", sh("sleep 60"), agent.Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,27 +219,27 @@ func TestProcesses(t *testing.T) {
 	})
 	t.Run("stdin", func(t *testing.T) {
 		in := strings.Repeat("line of input\n", 50000) // beyond one window
-		r := run(t, c, "c2", "cat", ProcessSpec{Args: []string{"cat"}, Env: []string{"PATH=/bin:/usr/bin"}}, in, true)
+		r := run(t, c, "c2", "cat", proto.ProcessSpec{Args: []string{"cat"}, Env: []string{"PATH=/bin:/usr/bin"}}, in, true)
 		if r.stdout != in || r.exit.Code != 0 {
 			t.Fatalf("cat returned %d bytes (want %d), exit %+v", len(r.stdout), len(in), r.exit)
 		}
 	})
 	t.Run("env cwd and defaults", func(t *testing.T) {
 		dir := t.TempDir()
-		spec := ProcessSpec{Args: []string{"sh", "-c", "pwd; echo $FOO $HOME"}, Env: []string{"FOO=bar"}, Cwd: dir}
+		spec := proto.ProcessSpec{Args: []string{"sh", "-c", "pwd; echo $FOO $HOME"}, Env: []string{"FOO=bar"}, Cwd: dir}
 		r := run(t, c, "c2", "env", spec, "", true)
 		if r.stdout != dir+"\nbar /root\n" {
 			t.Fatalf("stdout = %q", r.stdout)
 		}
 	})
 	t.Run("nonexistent command", func(t *testing.T) {
-		_, err := c.Exec(ctx(t), "c2", "nope", ProcessSpec{Args: []string{"no-such-command"}}, AllStdio)
+		_, err := c.Exec(ctx(t), "c2", "nope", proto.ProcessSpec{Args: []string{"no-such-command"}}, agent.AllStdio)
 		if !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), `"no-such-command" not found`) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("signal", func(t *testing.T) {
-		p, err := c.Exec(ctx(t), "c2", "trap", sh("trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"), Stdio{Stdout: true})
+		p, err := c.Exec(ctx(t), "c2", "trap", sh("trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"), agent.Stdio{Stdout: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +255,7 @@ func TestProcesses(t *testing.T) {
 		if string(rest) != "got TERM\n" || st.Code != 42 {
 			t.Fatalf("after SIGTERM: %q %+v", rest, st)
 		}
-		p2, _ := c.Exec(ctx(t), "c2", "victim", sh("sleep 60"), Stdio{})
+		p2, _ := c.Exec(ctx(t), "c2", "victim", sh("sleep 60"), agent.Stdio{})
 		_ = p2.Signal(ctx(t), int(syscall.SIGKILL))
 		if st, _ := p2.Wait(ctx(t)); st.Signal != int(syscall.SIGKILL) || st.Code != 137 {
 			t.Fatalf("SIGKILL: %+v", st)
@@ -258,8 +263,8 @@ func TestProcesses(t *testing.T) {
 	})
 	t.Run("terminal and resize", func(t *testing.T) {
 		spec := sh("stty size; read x; stty size; [ -t 0 ] && echo tty")
-		spec.Terminal, spec.Size = true, &WinSize{Rows: 24, Cols: 80}
-		p, err := c.Exec(ctx(t), "c2", "tty", spec, AllStdio)
+		spec.Terminal, spec.Size = true, &proto.WinSize{Rows: 24, Cols: 80}
+		p, err := c.Exec(ctx(t), "c2", "tty", spec, agent.AllStdio)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +275,7 @@ func TestProcesses(t *testing.T) {
 		done := make(chan struct{})
 		go func() { io.Copy(&out, p.Stdout); close(done) }()
 		waitFor(t, func() bool { return strings.Contains(out.String(), "24 80") }, &out)
-		if err := p.Resize(ctx(t), WinSize{Rows: 30, Cols: 100}); err != nil {
+		if err := p.Resize(ctx(t), proto.WinSize{Rows: 30, Cols: 100}); err != nil {
 			t.Fatal(err)
 		}
 		io.WriteString(p.Stdin, "\n")
@@ -282,7 +287,7 @@ func TestProcesses(t *testing.T) {
 	})
 	t.Run("a slow reader blocks only its stream", func(t *testing.T) {
 		// 1 MiB on stdout that nobody reads yet, then a line on stderr.
-		p, err := c.Exec(ctx(t), "c2", "flood", sh("head -c 1048576 /dev/zero; echo done >&2"), Stdio{Stdout: true, Stderr: true})
+		p, err := c.Exec(ctx(t), "c2", "flood", sh("head -c 1048576 /dev/zero; echo done >&2"), agent.Stdio{Stdout: true, Stderr: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +304,7 @@ func TestProcesses(t *testing.T) {
 		}
 	})
 	t.Run("main exit kills execs", func(t *testing.T) {
-		ex, err := c.Exec(ctx(t), "c2", "orphan", sh("sleep 60"), Stdio{})
+		ex, err := c.Exec(ctx(t), "c2", "orphan", sh("sleep 60"), agent.Stdio{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +337,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	hostRoot(t, c, "c")
 	marker := filepath.Join(t.TempDir(), "go")
 	script := fmt.Sprintf("echo first; while [ ! -e %s ]; do sleep 0.02; done; echo second; echo err >&2; exit 5", marker)
-	p, err := c.Start(ctx(t), "c", "main", sh(script), Stdio{Stdout: true, Stderr: true})
+	p, err := c.Start(ctx(t), "c", "main", sh(script), agent.Stdio{Stdout: true, Stderr: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +360,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	if err != nil || len(ps) != 1 || ps[0].Running || ps[0].Exit == nil || ps[0].Exit.Code != 5 {
 		t.Fatalf("list after reconnect: %+v, %v", ps, err)
 	}
-	p2, err := c2.Attach(ctx(t), "c", "main", Stdio{Stdout: true, Stderr: true}, false)
+	p2, err := c2.Attach(ctx(t), "c", "main", agent.Stdio{Stdout: true, Stderr: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +371,7 @@ func TestReattachAfterDisconnect(t *testing.T) {
 	if r.stdout != "second\n" || r.stderr != "err\n" || r.exit.Code != 5 {
 		t.Fatalf("after reattach: %+v", r)
 	}
-	if _, err := c2.Attach(ctx(t), "c", "nope", Stdio{}, false); !errors.Is(err, api.ErrNotFound) {
+	if _, err := c2.Attach(ctx(t), "c", "nope", agent.Stdio{}, false); !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("attach to unknown process: %v", err)
 	}
 }
@@ -400,16 +405,16 @@ func TestChrootAndUser(t *testing.T) {
 
 	h := newHarness(t, ServerOptions{})
 	c := h.connect()
-	cfg := ContainerConfig{ID: "box", Rootfs: root, Hostname: "boxy",
-		Hosts: []HostEntry{{IP: "10.0.0.9", Names: []string{"db"}}},
-		DNS:   &DNS{Servers: []string{"10.0.2.3"}, Search: []string{"example"}}}
+	cfg := proto.ContainerConfig{ID: "box", Rootfs: root, Hostname: "boxy",
+		Hosts: []proto.HostEntry{{IP: "10.0.0.9", Names: []string{"db"}}},
+		DNS:   &proto.DNS{Servers: []string{"10.0.2.3"}, Search: []string{"example"}}}
 	if err := c.CreateContainer(ctx(t), cfg); err != nil {
 		t.Fatal(err)
 	}
 	if h.sys.hostname != "boxy" {
 		t.Fatalf("hostname %q", h.sys.hostname)
 	}
-	spec := ProcessSpec{Args: []string{"sh", "-c", "id; pwd; cat /etc/hosts /etc/resolv.conf"}, User: "app", Cwd: "/work"}
+	spec := proto.ProcessSpec{Args: []string{"sh", "-c", "id; pwd; cat /etc/hosts /etc/resolv.conf"}, User: "app", Cwd: "/work"}
 	r := run(t, c, "box", "main", spec, "", false)
 	want := "uid=1234(app) gid=1234(app) groups=50(staff),1234(app)\n/work\n"
 	if !strings.HasPrefix(r.stdout, want) || !strings.Contains(r.stdout, "10.0.0.9\tdb") ||
@@ -426,8 +431,8 @@ func TestShutdown(t *testing.T) {
 	c := h.connect()
 	hostRoot(t, c, "c")
 	// One process ends on SIGTERM, one ignores it and must be killed.
-	p1, _ := c.Start(ctx(t), "c", "main", sh("sleep 60"), Stdio{})
-	p2, _ := c.Exec(ctx(t), "c", "stubborn", sh("trap '' TERM; while :; do sleep 0.05; done"), Stdio{})
+	p1, _ := c.Start(ctx(t), "c", "main", sh("sleep 60"), agent.Stdio{})
+	p2, _ := c.Exec(ctx(t), "c", "stubborn", sh("trap '' TERM; while :; do sleep 0.05; done"), agent.Stdio{})
 	if err := c.Shutdown(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -436,12 +441,12 @@ func TestShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no power off")
 	}
-	for _, p := range []*Process{p1, p2} {
+	for _, p := range []*agent.Process{p1, p2} {
 		if _, err := syscall.Getpgid(p.PID); err == nil {
 			t.Fatalf("process %d still alive after shutdown", p.PID)
 		}
 	}
-	if _, err := c.Exec(ctx(t), "c", "late", sh("true"), Stdio{}); !errors.Is(err, api.ErrConflict) {
+	if _, err := c.Exec(ctx(t), "c", "late", sh("true"), agent.Stdio{}); !errors.Is(err, api.ErrConflict) {
 		t.Fatalf("exec after shutdown: %v", err)
 	}
 }
@@ -454,9 +459,9 @@ func TestBadInput(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"bad container id", c.CreateContainer(ctx(t), ContainerConfig{ID: "../x", Rootfs: "/"}), api.ErrInvalidArgument},
-		{"no root", c.CreateContainer(ctx(t), ContainerConfig{ID: "x"}), api.ErrInvalidArgument},
-		{"missing rootfs dir", c.CreateContainer(ctx(t), ContainerConfig{ID: "y", Rootfs: "/nonexistent"}), api.ErrNotFound},
+		{"bad container id", c.CreateContainer(ctx(t), proto.ContainerConfig{ID: "../x", Rootfs: "/"}), api.ErrInvalidArgument},
+		{"no root", c.CreateContainer(ctx(t), proto.ContainerConfig{ID: "x"}), api.ErrInvalidArgument},
+		{"missing rootfs dir", c.CreateContainer(ctx(t), proto.ContainerConfig{ID: "y", Rootfs: "/nonexistent"}), api.ErrNotFound},
 		{"start in unknown container", startErr(c, t, "nope"), api.ErrNotFound},
 		{"wait for unknown process", waitErr(c, t), api.ErrNotFound},
 	} {
@@ -468,12 +473,12 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func startErr(c *Client, t *testing.T, container string) error {
-	_, err := c.Start(ctx(t), container, "m", sh("true"), Stdio{})
+func startErr(c *agent.Client, t *testing.T, container string) error {
+	_, err := c.Start(ctx(t), container, "m", sh("true"), agent.Stdio{})
 	return err
 }
 
-func waitErr(c *Client, t *testing.T) error {
+func waitErr(c *agent.Client, t *testing.T) error {
 	_, err := c.Wait(ctx(t), "c", "nope")
 	return err
 }
@@ -490,12 +495,14 @@ func (rwc) Close() error { return nil }
 func TestServeResyncOnNewSession(t *testing.T) {
 	h := newHarness(t, ServerOptions{})
 	pr, pw := io.Pipe()
-	hello := func(n nonce, id uint64) {
+	hello := func(n proto.Nonce, id uint64) {
 		var b bytes.Buffer
-		writeSync(&b, n)
-		payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, ProtocolVersion)
-		var hdr [headerSize]byte
-		hdr[0] = byte(frameControl)
+		proto.WriteSync(&b, n)
+		payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, proto.ProtocolVersion)
+		// A control frame written by hand, as the wire has it:
+		// [type 1][stream 0][length], then the payload.
+		var hdr [9]byte
+		hdr[0] = 1
 		hdr[8] = byte(len(payload))
 		b.Write(hdr[:])
 		b.WriteString(payload)
@@ -504,17 +511,22 @@ func TestServeResyncOnNewSession(t *testing.T) {
 	var out testenv.Buffer
 	served := make(chan error, 1)
 	go func() { served <- h.srv.Serve(rwc{pr, &out}) }()
-	hello(nonce{1}, 1)
+	hello(proto.Nonce{1}, 1)
 	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":1`) }, &out)
-	hello(nonce{2}, 7)
+	hello(proto.Nonce{2}, 7)
 	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":7`) }, &out)
 	pw.Close()
 	if err := <-served; !errors.Is(err, api.ErrUnavailable) {
 		t.Fatalf("Serve ended with %v, want EOF as unavailable", err)
 	}
 	got := out.String()
-	n1 := strings.Index(got, string(syncMagic)+string([]byte{1, 0, 0, 0, 0, 0, 0, 0}))
-	n2 := strings.Index(got, string(syncMagic)+string([]byte{2, 0, 0, 0, 0, 0, 0, 0}))
+	marker := func(n proto.Nonce) string {
+		var b bytes.Buffer
+		proto.WriteSync(&b, n)
+		return b.String()
+	}
+	n1 := strings.Index(got, marker(proto.Nonce{1}))
+	n2 := strings.Index(got, marker(proto.Nonce{2}))
 	if n1 < 0 || n2 < n1 || !strings.Contains(got[n1:n2], `"id":1`) || !strings.Contains(got[n2:], `"id":7`) {
 		t.Fatalf("output %q", got)
 	}
@@ -524,11 +536,11 @@ func TestFinishedExecsAreBounded(t *testing.T) {
 	h := newHarness(t, ServerOptions{})
 	c := h.connect()
 	hostRoot(t, c, "c")
-	if _, err := c.Start(ctx(t), "c", "main", sh("sleep 60"), Stdio{}); err != nil {
+	if _, err := c.Start(ctx(t), "c", "main", sh("sleep 60"), agent.Stdio{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < keepFinished+3; i++ {
-		p, err := c.Exec(ctx(t), "c", fmt.Sprint("e", i), sh("true"), Stdio{})
+		p, err := c.Exec(ctx(t), "c", fmt.Sprint("e", i), sh("true"), agent.Stdio{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package agent
+package netconf
 
 import (
 	"context"
@@ -395,10 +395,10 @@ func (b *dhcpBinding) stop() {
 	<-b.done
 }
 
-// releaseLeases stops renewing and gives every lease back. PID 1 calls it
+// ReleaseLeases stops renewing and gives every lease back. PID 1 calls it
 // before powering off; a VM killed from outside keeps its lease until it
 // expires.
-func releaseLeases() {
+func ReleaseLeases() {
 	bindings.Lock()
 	all := bindings.byIndex
 	bindings.byIndex = nil
