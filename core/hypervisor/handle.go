@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 )
 
 // HandleFile is where a backend records a VM's Handle inside its RunDir as
@@ -21,12 +22,7 @@ func SaveHandle(h Handle) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(h.RunDir, "."+HandleFile+".tmp")
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(h.RunDir, HandleFile)); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(filepath.Join(h.RunDir, HandleFile), raw, 0o600); err != nil {
 		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/kernel"
@@ -129,7 +130,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(cfg.RunDir, planName), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.RunDir, planName), b, 0o600); err != nil {
 		return nil, fmt.Errorf("VM %q: write the plan: %w", cfg.ID, err)
 	}
 	hostLog := filepath.Join(cfg.RunDir, hostLogName)
@@ -459,22 +460,6 @@ func (m *Machine) DialAgent(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // helperFor picks the executable that hosts VMs for a core running as
