@@ -16,14 +16,15 @@ import (
 // between, so a VM process is never left without a record of it.
 const HandleFile = "handle.json"
 
-// SaveHandle writes h into h.RunDir, atomically.
+// SaveHandle writes h into h.RunDir, atomically. Its caller names the VM
+// in errors.
 func SaveHandle(h Handle) error {
 	raw, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(h.RunDir, HandleFile), raw, 0o600); err != nil {
-		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
+		return fmt.Errorf("save handle: %w", err)
 	}
 	return nil
 }
