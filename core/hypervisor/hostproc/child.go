@@ -100,7 +100,9 @@ func Spawn(ctx context.Context, s Spec) (*Process, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
-	st, err := StartTime(pid)
+	// A child that has already exited stays a zombie until reaped, and
+	// its start time still names it.
+	st, _, err := readStartTime(pid)
 	if err != nil {
 		abort()
 		return nil, fmt.Errorf("read the start time of %s (pid %d): %w", s.Path, pid, err)
@@ -131,6 +133,8 @@ func Adopt(pid int, startTime uint64) (*Process, error) {
 	return p, nil
 }
 
+// Pid and StartTime name the process for good: together, what a handle
+// file records to adopt it again.
 func (p *Process) Pid() int          { return p.pid }
 func (p *Process) StartTime() uint64 { return p.startTime }
 

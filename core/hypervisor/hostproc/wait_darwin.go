@@ -1,18 +1,15 @@
 package hostproc
 
-import (
-	"errors"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // waitGone returns once the process pid, started at startTime, has
 // exited: kqueue reports a process's exit to anyone (EVFILT_PROC,
-// NOTE_EXIT), not only to its parent. It falls back to polling.
+// NOTE_EXIT), not only to its parent. Whatever ends that wait, an error
+// included, the start time has the last word.
 func waitGone(pid int, startTime uint64) {
+	defer pollGone(pid, startTime)
 	kq, err := unix.Kqueue()
 	if err != nil {
-		pollGone(pid, startTime)
 		return
 	}
 	defer unix.Close(kq)
@@ -20,9 +17,6 @@ func waitGone(pid int, startTime uint64) {
 	unix.SetKevent(&ev, pid, unix.EVFILT_PROC, unix.EV_ADD|unix.EV_ONESHOT)
 	ev.Fflags = unix.NOTE_EXIT
 	if _, err := unix.Kevent(kq, []unix.Kevent_t{ev}, nil, nil); err != nil {
-		if !errors.Is(err, unix.ESRCH) {
-			pollGone(pid, startTime)
-		}
 		return
 	}
 	// The pid could have named another process when the event was added:
@@ -35,12 +29,7 @@ func waitGone(pid int, startTime uint64) {
 		// Blocks this goroutine's thread until the exit: one thread per
 		// adopted process, which is a handful of VMs.
 		n, err := unix.Kevent(kq, nil, out, nil)
-		switch {
-		case err == unix.EINTR:
-		case err != nil:
-			pollGone(pid, startTime)
-			return
-		case n > 0:
+		if (err != nil && err != unix.EINTR) || n > 0 {
 			return
 		}
 	}

@@ -9,21 +9,18 @@ import (
 
 // waitGone returns once the process pid, started at startTime, has
 // exited. It waits on a pidfd, which becomes readable when its process
-// exits, through the runtime's poller (no thread is held); on kernels
-// without pidfds it polls.
+// exits, through the runtime's poller (no thread is held). Whatever ends
+// that wait, an error included, the start time has the last word: on
+// kernels without pidfds it is all there is.
 func waitGone(pid int, startTime uint64) {
+	defer pollGone(pid, startTime)
 	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		return
-	}
 	if err != nil {
-		pollGone(pid, startTime)
 		return
 	}
 	// Non-blocking, so that os.NewFile hands it to the poller.
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		pollGone(pid, startTime)
 		return
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
@@ -34,15 +31,13 @@ func waitGone(pid int, startTime uint64) {
 		return
 	}
 	rc, err := f.SyscallConn()
-	if err == nil {
-		err = rc.Read(func(fd uintptr) bool {
-			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-			return n > 0 || (err != nil && err != unix.EINTR)
-		})
-	}
 	if err != nil {
-		pollGone(pid, startTime)
+		return
 	}
+	_ = rc.Read(func(fd uintptr) bool {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return n > 0 || (err != nil && err != unix.EINTR)
+	})
 }
 
 // killSame SIGKILLs pid if it still names the process started at
