@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/image"
@@ -123,7 +124,7 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		ln.Close()
 		return nil, nil, fmt.Errorf("restrict socket %q: %w", sock, err)
 	}
-	if err := writeFileAtomic(paths.PIDFile(cfg.Home), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+	if err := atomicfile.WriteFile(paths.PIDFile(cfg.Home), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		ln.Close()
 		return nil, nil, fmt.Errorf("write pid file: %w", err)
 	}
@@ -236,28 +237,6 @@ func busyError(home string) error {
 	}
 	return fmt.Errorf("data dir %q is in use by a running berth daemon (%s); stop it with `berth system stop` or set %s to another directory: %w",
 		home, owner, paths.EnvHome, ErrDataDirBusy)
-}
-
-// writeFileAtomic writes data to a temp file beside path and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
 }
 
 // probeHost reads the host's capabilities; tests replace it.

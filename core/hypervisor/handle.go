@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 )
 
 // HandleFile is where a backend records a VM's Handle inside its RunDir as
@@ -15,19 +16,15 @@ import (
 // between, so a VM process is never left without a record of it.
 const HandleFile = "handle.json"
 
-// SaveHandle writes h into h.RunDir, atomically.
+// SaveHandle writes h into h.RunDir, atomically. Its caller names the VM
+// in errors.
 func SaveHandle(h Handle) error {
 	raw, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(h.RunDir, "."+HandleFile+".tmp")
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(h.RunDir, HandleFile)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("VM %q: save handle: %w", h.ID, err)
+	if err := atomicfile.WriteFile(filepath.Join(h.RunDir, HandleFile), raw, 0o600); err != nil {
+		return fmt.Errorf("save handle: %w", err)
 	}
 	return nil
 }

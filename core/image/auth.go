@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -87,22 +88,8 @@ func writeAuthFile(p string, cfg authConfig) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-auth-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name() // CreateTemp makes it 0600, which is what it must stay
-	_, err = f.Write(raw)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	// Credentials: readable by the user only.
+	return atomicfile.WriteFile(p, raw, 0o600)
 }
 
 // dockerConfigDir is where the user's docker config.json lives.

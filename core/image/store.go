@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/berthvm/berth/core/state"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -116,14 +117,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.MkdirAll(s.tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	if tmps, _ := filepath.Glob(filepath.Join(s.disks, ".tmp-*")); len(tmps) > 0 {
+	if tmps, _ := filepath.Glob(filepath.Join(s.disks, atomicfile.TempPrefix+"*")); len(tmps) > 0 {
 		for _, p := range tmps {
 			os.Remove(p)
 		}
 	}
 	layoutFile := filepath.Join(s.content, "oci-layout")
 	if _, err := os.Stat(layoutFile); errors.Is(err, fs.ErrNotExist) {
-		if err := writeFileAtomic(layoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := atomicfile.WriteFile(layoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
 	}
@@ -258,7 +259,9 @@ func (o *op) putUnknown(ctx context.Context, r io.Reader) (v1.Hash, int64, error
 }
 
 // writeTemp copies r into a synced temp file and hands it to finish, which
-// must rename or remove it; on any error the temp file is removed.
+// must rename or remove it; on any error the temp file is removed. Not
+// atomicfile: a blob is named by its digest, known (or verified) only once
+// read, and its temp file lives in s.tmp, which Open empties.
 func (s *Store) writeTemp(ctx context.Context, r io.Reader, finish func(tmp string, got v1.Hash, n int64) error) (v1.Hash, int64, error) {
 	f, err := os.CreateTemp(s.tmp, "blob-")
 	if err != nil {
@@ -474,33 +477,7 @@ func (s *Store) syncIndex() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.content, "index.json"), raw)
-}
-
-// writeFileAtomic writes a small file through a temp name and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.WriteFile(filepath.Join(s.content, "index.json"), raw, 0o644)
 }
 
 // storeImage is a v1.Image read from the content store.

@@ -122,6 +122,7 @@ func ProvisionBusybox(ctx context.Context, dir string, pin Pin, progress api.Pro
 	}
 	final := filepath.Join(base, fileName(pin.Version))
 	_ = os.RemoveAll(final) // half-made by a crash: LocatePinnedBusybox did not accept it
+	// A whole staging directory moves into place: atomicfile is for single files.
 	if err := os.Rename(stage, final); err != nil {
 		return "", fmt.Errorf("kernel cache: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 )
 
 // A Debian package is an ar archive holding debian-binary, control.tar.*
@@ -219,18 +220,13 @@ func gunzipInPlace(p string) error {
 	if err != nil {
 		return fmt.Errorf("kernel image %s: %v: %w", p, err, api.ErrCorrupt)
 	}
-	tmp := p + ".gunzip"
-	out, err := os.Create(tmp)
+	out, err := atomicfile.Create(p, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(out, zr)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
+	defer out.Abort()
+	if _, err := io.Copy(out, zr); err != nil {
 		return fmt.Errorf("decompress kernel image %s: %w", p, err)
 	}
-	return os.Rename(tmp, p)
+	return out.Commit()
 }

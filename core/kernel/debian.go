@@ -333,6 +333,7 @@ func downloadAndUnpack(ctx context.Context, run runner, update func() error, pkg
 		return fmt.Errorf("unpack %s: %w", pkg, err)
 	}
 	_ = os.RemoveAll(dest)
+	// A whole unpacked tree moves into place: atomicfile is for single files.
 	if err := os.Rename(unpacked, dest); err != nil {
 		return fmt.Errorf("unpack %s: %w", pkg, err)
 	}

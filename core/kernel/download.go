@@ -204,6 +204,7 @@ func finishDownload(opts DownloadOptions, partial string) error {
 		_ = os.Remove(partial)
 		return fmt.Errorf("download %s: the file does not match its pinned sha256 (a broken mirror or a tampered file); nothing was kept, try again later: %w", filepath.Base(opts.Dest), err)
 	}
+	// Not atomicfile: the .partial file is the resume point across attempts, and the hash has just vouched for it.
 	if err := os.Rename(partial, opts.Dest); err != nil {
 		return fmt.Errorf("download: %w", err)
 	}

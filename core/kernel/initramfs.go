@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 )
 
 // Paths inside the initramfs, shared with the agent (see layout).
@@ -121,11 +122,11 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("initramfs cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(opts.CacheDir, ".initramfs-*")
+	tmp, err := atomicfile.Create(out, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("initramfs cache: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	c := newCPIO(bw)
 	err = func() error {
@@ -165,16 +166,9 @@ func BuildInitramfs(ctx context.Context, opts InitramfsOptions) (string, error) 
 		return bw.Flush()
 	}()
 	if err != nil {
-		tmp.Close()
 		return "", fmt.Errorf("write initramfs: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write initramfs: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return "", fmt.Errorf("write initramfs: %w", err)
 	}
 	pruneInitramfs(opts.CacheDir, opts.Kernel.Arch, out, time.Now())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 )
 
 // Kernel is a guest kernel ready to boot.
@@ -91,7 +92,7 @@ func (m Manifest) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, manifestName), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, manifestName), append(b, '\n'), 0o644)
 }
 
 // Locate returns the cached kernel for arch ("" for this machine's).
@@ -174,24 +175,4 @@ func VerifyFile(path, sha256hex string) error {
 		return fmt.Errorf("%s has sha256 %s, pinned %s: delete it and download again: %w", path, got, sha256hex, api.ErrCorrupt)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

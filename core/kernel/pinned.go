@@ -213,6 +213,7 @@ func provision(ctx context.Context, dir string, pin Pin, groups []ModuleGroup, p
 	rel := filepath.Join(pinnedDir(pin.Arch), pin.Release+"_"+pin.Version)
 	final := filepath.Join(dir, rel)
 	_ = os.RemoveAll(final) // a half-made one from a crash; the manifest never named it
+	// A whole staging directory moves into place: atomicfile is for single files.
 	if err := os.Rename(stage, final); err != nil {
 		return Kernel{}, fmt.Errorf("kernel cache: %w", err)
 	}

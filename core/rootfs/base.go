@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -32,17 +31,11 @@ func BuildBase(ctx context.Context, layers []v1.Layer, path string, progress api
 			total += n
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
+	tmp, err := atomicfile.Create(path, 0o444)
 	if err != nil {
 		return fmt.Errorf("base disk: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
 
 	var done atomic.Int64
 	last := time.Now()
@@ -67,7 +60,7 @@ func BuildBase(ctx context.Context, layers []v1.Layer, path string, progress api
 		pw.CloseWithError(err)
 		flatErr <- err
 	}()
-	convErr := tar2ext4.ConvertTarToExt4(bufio.NewReaderSize(pr, 1<<20), tmp, tar2ext4.MaximumDiskSize(maxBaseDisk))
+	convErr := tar2ext4.ConvertTarToExt4(bufio.NewReaderSize(pr, 1<<20), tmp.File, tar2ext4.MaximumDiskSize(maxBaseDisk))
 	pr.CloseWithError(errors.New("base disk writer stopped"))
 	if ferr := <-flatErr; ferr != nil {
 		return fmt.Errorf("base disk: %w", ferr)
@@ -75,22 +68,12 @@ func BuildBase(ctx context.Context, layers []v1.Layer, path string, progress api
 	if convErr != nil {
 		return fmt.Errorf("base disk: write ext4: %w", convErr)
 	}
-	if err := fixInodeBitmapPadding(tmp); err != nil {
+	if err := fixInodeBitmapPadding(tmp.File); err != nil {
 		return fmt.Errorf("base disk: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return fmt.Errorf("base disk: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("base disk: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
-		return fmt.Errorf("base disk: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("base disk: %w", err)
-	}
-	ok = true
 	progress.Report(api.Progress{ID: "rootfs", Action: "build", Current: total, Total: total, Done: true})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/diskfs/go-diskfs/backend"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
 	"golang.org/x/sys/unix"
@@ -56,33 +57,20 @@ func EnsureTemplate(ctx context.Context, dir string, size int64) (string, error)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-writable-")
+	f, err := atomicfile.Create(p, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
+	defer f.Abort()
 	if err := f.Truncate(size); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
-	if _, err := ext4.Create(sparseBackend{f}, size, 0, 512, &ext4.Params{VolumeName: "berth-rw"}); err != nil {
+	if _, err := ext4.Create(sparseBackend{f.File}, size, 0, 512, &ext4.Params{VolumeName: "berth-rw"}); err != nil {
 		return "", fmt.Errorf("writable template: format ext4: %w", err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := f.Commit(); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("writable template: %w", err)
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		return "", fmt.Errorf("writable template: %w", err)
-	}
-	ok = true
 	return p, nil
 }
 
@@ -100,7 +88,8 @@ func CreateWritable(ctx context.Context, templateDir, dst string, size int64) er
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(dst), ".tmp-"+filepath.Base(dst))
+	// Not atomicfile: clonefile(2) makes its destination itself, by name.
+	tmp := filepath.Join(filepath.Dir(dst), atomicfile.TempPrefix+filepath.Base(dst))
 	os.Remove(tmp)
 	if err := cloneFile(tmpl, tmp); err != nil {
 		if err := sparseCopy(tmpl, tmp); err != nil {

@@ -6,12 +6,12 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -184,19 +184,13 @@ func write(img v1.Image, ref, out string) error {
 	if err != nil {
 		return err
 	}
-	tmp := out + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := atomicfile.Create(out, 0o644)
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	if err := tarball.Write(tag, img, f); err != nil {
-		f.Close()
-		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", out, err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, out)
+	return f.Commit()
 }

@@ -4,12 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/berthvm/berth/core/client"
 	"github.com/spf13/cobra"
 )
@@ -160,26 +159,19 @@ func (a *app) imageSaveCommand() *cobra.Command {
 			}
 			// Write beside the target and rename, so a failed save leaves no
 			// half tarball under the name the user gave.
-			f, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp-*")
+			f, err := atomicfile.Create(output, 0o600)
 			if err != nil {
 				return err
 			}
+			defer f.Abort()
 			bw := bufio.NewWriterSize(f, 1<<20)
-			err = c.ImageSave(cmd.Context(), bw, args...)
-			if err == nil {
-				err = bw.Flush()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Rename(f.Name(), output)
-			}
-			if err != nil {
-				os.Remove(f.Name())
+			if err := c.ImageSave(cmd.Context(), bw, args...); err != nil {
 				return err
 			}
-			return nil
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			return f.Commit()
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")

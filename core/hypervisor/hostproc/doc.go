@@ -1,7 +1,16 @@
-// Package hostproc holds what the VM backends need to know about host
-// processes they did not necessarily start: a process's start time (with
-// its pid, it names one process for good, since pids are recycled) and the
-// end of its log files. Both the QEMU and the Virtualization framework
-// backends keep a VM in its own host process and re-adopt it by pid and
-// start time after the core restarts.
+// Package hostproc is the one supervised host process behind every VM
+// backend (a QEMU, a `berth vm-host`), which keeps each VM in its own host
+// process and re-adopts it after the core restarts.
+//
+// It owns: spawning a process in its own process group with its output in
+// a log file (Spawn), naming it for good by pid and start time (StartTime:
+// pids are recycled) and letting the caller record that before anything
+// else (Spec.Started), reaping it and keeping how it ended (Exit), waiting
+// for a process an earlier core spawned (Adopt: a pidfd on Linux, kqueue on
+// macOS, polling elsewhere), and killing only while the pid still names
+// the same process (Kill). It also reads the end of log files (Tail).
+//
+// It knows nothing of VMs: what a process's end means (a crash, a clean
+// power-off), how to ask it to stop first, and the handle file belong to
+// the drivers.
 package hostproc

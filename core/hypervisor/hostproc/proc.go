@@ -7,9 +7,23 @@ import (
 	"strings"
 )
 
+// StartTime returns a live process's start time: clock ticks since boot
+// on Linux, microseconds since the epoch on macOS. A process that is gone,
+// or a zombie, is an error.
+func StartTime(pid int) (uint64, error) {
+	st, zombie, err := readStartTime(pid)
+	if err != nil {
+		return 0, err
+	}
+	if zombie {
+		return 0, fmt.Errorf("process %d has exited", pid)
+	}
+	return st, nil
+}
+
 // ParseStat reads Linux's /proc/<pid>/stat: the start time (field 22,
 // clock ticks since boot) and whether the process is a zombie (exited,
-// not yet reaped: gone for every purpose of ours).
+// not yet reaped).
 func ParseStat(stat string) (startTime uint64, zombie bool, err error) {
 	// The command name (field 2) is in parentheses and may hold spaces.
 	i := strings.LastIndexByte(stat, ')')

@@ -5,19 +5,12 @@ import (
 	"os"
 )
 
-// StartTime returns a live process's start time (clock ticks since boot).
-// A process that is gone, or a zombie, is an error.
-func StartTime(pid int) (uint64, error) {
+// readStartTime returns a process's start time (clock ticks since boot)
+// and whether it is a zombie.
+func readStartTime(pid int) (uint64, bool, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	st, zombie, err := ParseStat(string(b))
-	if err != nil {
-		return 0, err
-	}
-	if zombie {
-		return 0, fmt.Errorf("process %d has exited", pid)
-	}
-	return st, nil
+	return ParseStat(string(b))
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 )
 
-// StartTime is not known on this OS.
-func StartTime(pid int) (uint64, error) {
-	return 0, fmt.Errorf("process start times: %w", api.ErrUnsupported)
+// readStartTime is not known on this OS.
+func readStartTime(pid int) (uint64, bool, error) {
+	return 0, false, fmt.Errorf("process start times: %w", api.ErrUnsupported)
 }

@@ -5,10 +5,10 @@
 //
 // The command line is built by pure functions (Cmdline) from a
 // hypervisor.VMConfig and a Host description, and table-tested. The
-// process handling is apart (Driver, machine): each QEMU runs in its own
-// process group with stdout and stderr in a file, so it outlives a killed
-// core; its pid, start time and socket paths form the Handle from which a
-// restarted core re-adopts it. All its sockets and files live in the VM's
+// process handling is apart (Driver, machine): each QEMU is a
+// hostproc.Process (its own process group, stdout and stderr in a file),
+// so it outlives a killed core; its pid, start time and socket paths form
+// the Handle from which a restarted core re-adopts it. All its sockets and files live in the VM's
 // RunDir, removed when the VM is gone.
 //
 // It must not know the agent protocol beyond the name of the port.

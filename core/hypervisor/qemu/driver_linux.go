@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/berthvm/berth/core/api"
@@ -127,36 +126,20 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 			_ = os.RemoveAll(cfg.RunDir)
 		}
 	}()
-	logf, err := os.OpenFile(p.qemuLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	accel := d.Accel(cfg.Arch)
+	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, RunDir: cfg.RunDir,
+		AgentSocket: p.AgentSocket, ControlSocket: p.QMPSocket, ConsoleLog: p.Console}
+	proc, err := hostproc.Spawn(ctx, hostproc.Spec{Path: bin, Args: args, Log: p.qemuLog,
+		Started: func(pid int, st uint64) error {
+			h.PID, h.StartTime = pid, st
+			return hypervisor.SaveHandle(h)
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("VM %q: %w", cfg.ID, err)
 	}
-	defer logf.Close() // QEMU has its own copy
-	accel := d.Accel(cfg.Arch)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group: a signal to the core's group (Ctrl-C, a
-	// service manager stopping the core) does not reach the VM.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("VM %q: start %s: %w", cfg.ID, bin, err)
-	}
-	st, err := hostproc.StartTime(cmd.Process.Pid)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("VM %q: read QEMU's start time: %w", cfg.ID, err)
-	}
-	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
-		RunDir: cfg.RunDir, AgentSocket: p.AgentSocket, ControlSocket: p.QMPSocket, ConsoleLog: p.Console}
-	if err := hypervisor.SaveHandle(h); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, err
-	}
-	m := newMachine(h, p.qemuLog)
-	go m.watchChild(cmd)
-	slog.Info("VM started", "id", cfg.ID, "pid", cmd.Process.Pid, "accel", accel.Name, "reason", accel.Reason)
+	m := newMachine(h, proc, p.qemuLog)
+	go m.watch()
+	slog.Info("VM started", "id", cfg.ID, "pid", h.PID, "accel", accel.Name, "reason", accel.Reason)
 	if err := m.waitSockets(ctx); err != nil {
 		_ = m.Kill()
 		return nil, err
@@ -169,14 +152,20 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 	if h.Driver != Name {
 		return nil, fmt.Errorf("VM %q belongs to driver %q, not %q: %w", h.ID, h.Driver, Name, api.ErrInvalidArgument)
 	}
-	st, err := hostproc.StartTime(h.PID)
-	if err != nil || st != h.StartTime || !isQEMU(h.PID) {
+	gone := func() (hypervisor.Machine, error) {
 		// Gone (or the pid was reused): clean up what it left.
 		_ = os.RemoveAll(h.RunDir)
 		return nil, fmt.Errorf("VM %q (pid %d) is no longer running: %w", h.ID, h.PID, api.ErrNotFound)
 	}
-	m := newMachine(h, "")
-	go m.watchForeign()
+	if !isQEMU(h.PID) {
+		return gone()
+	}
+	proc, err := hostproc.Adopt(h.PID, h.StartTime)
+	if err != nil {
+		return gone()
+	}
+	m := newMachine(h, proc, "")
+	go m.watch()
 	return m, nil
 }
 
@@ -188,19 +177,19 @@ func isQEMU(pid int) bool {
 // Machine is a VM run by QEMU.
 type Machine struct {
 	h       hypervisor.Handle
-	qemuLog string
+	proc    *hostproc.Process
+	qemuLog string // QEMU's output, for the report of a QEMU this core started
 
-	mu       sync.Mutex
-	killed   bool // we ended it on purpose: not a crash
-	exitErr  error
-	done     chan struct{}
-	stopWait chan struct{}
+	mu      sync.Mutex
+	killed  bool // we ended it on purpose: not a crash
+	exitErr error
+	done    chan struct{}
 }
 
 var _ hypervisor.Machine = (*Machine)(nil)
 
-func newMachine(h hypervisor.Handle, qemuLog string) *Machine {
-	return &Machine{h: h, qemuLog: qemuLog, done: make(chan struct{}), stopWait: make(chan struct{})}
+func newMachine(h hypervisor.Handle, proc *hostproc.Process, qemuLog string) *Machine {
+	return &Machine{h: h, proc: proc, qemuLog: qemuLog, done: make(chan struct{})}
 }
 
 func (m *Machine) ID() string                { return m.h.ID }
@@ -215,46 +204,25 @@ func (m *Machine) State() hypervisor.State {
 	}
 }
 
-// watchChild reaps our own QEMU child and records how it ended.
-func (m *Machine) watchChild(cmd *exec.Cmd) {
-	err := cmd.Wait()
+// watch waits for QEMU to end and records how. Only the core that started
+// it learns its exit status.
+func (m *Machine) watch() {
+	e := m.proc.Exit()
 	reason := ""
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				reason = fmt.Sprintf("QEMU was killed by signal %d", ws.Signal())
-			} else {
-				reason = fmt.Sprintf("QEMU exited with status %d", ee.ExitCode())
-			}
-		} else {
-			reason = "QEMU: " + err.Error()
+	if e.Known && !e.Clean() {
+		switch {
+		case e.Signal != 0:
+			reason = fmt.Sprintf("QEMU was killed by signal %d", e.Signal)
+		case e.Err != nil:
+			reason = "QEMU: " + e.Err.Error()
+		default:
+			reason = fmt.Sprintf("QEMU exited with status %d", e.Code)
 		}
 		if log := hostproc.Tail(m.qemuLog, 0, 2048); log != "" {
 			reason += ": " + strings.TrimSpace(log)
 		}
 	}
 	m.finish(reason)
-}
-
-// watchForeign waits for an adopted QEMU, which is not our child.
-func (m *Machine) watchForeign() {
-	if err := waitPID(m.h.PID, m.stopWait); err != nil {
-		select {
-		case <-m.stopWait:
-			return
-		default:
-		}
-		// pidfd unavailable: poll the start time instead.
-		for {
-			st, err := hostproc.StartTime(m.h.PID)
-			if err != nil || st != m.h.StartTime {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	m.finish("")
 }
 
 // finish classifies the end from the console, removes the run directory
@@ -330,10 +298,8 @@ func (m *Machine) Kill() error {
 		return nil
 	case <-time.After(2 * time.Second):
 	}
-	if st, err := hostproc.StartTime(m.h.PID); err == nil && st == m.h.StartTime {
-		if err := syscall.Kill(m.h.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("kill VM %q (pid %d): %w", m.h.ID, m.h.PID, err)
-		}
+	if err := m.proc.Kill(); err != nil {
+		return fmt.Errorf("VM %q: %w", m.h.ID, err)
 	}
 	select {
 	case <-m.done:

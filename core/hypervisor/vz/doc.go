@@ -31,9 +31,9 @@
 //     per VM, since a Connect may never return) and exits, removing the
 //     run directory, when the VM ends.
 //   - driver.go is the Driver the core uses: it writes the plan, starts
-//     the host process in its own process group and identifies it by pid
-//     and start time in the Handle, so a restarted core re-adopts it as
-//     the QEMU driver re-adopts QEMU.
+//     the host process as a hostproc.Process (its own process group,
+//     identified by pid and start time in the Handle), so a restarted core
+//     re-adopts it as the QEMU driver re-adopts QEMU.
 //
 // vm_darwin.go alone calls the framework, walking the plan. The tests run
 // the whole process model on Linux with a fake VM that serves the real

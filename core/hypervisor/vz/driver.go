@@ -3,19 +3,17 @@ package vz
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/kernel"
@@ -129,52 +127,29 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(cfg.RunDir, planName), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.RunDir, planName), b, 0o600); err != nil {
 		return nil, fmt.Errorf("VM %q: write the plan: %w", cfg.ID, err)
 	}
-	hostLog := filepath.Join(cfg.RunDir, hostLogName)
-	logf, err := os.OpenFile(hostLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, RunDir: cfg.RunDir, ControlSocket: sock, ConsoleLog: plan.Console}
+	proc, err := hostproc.Spawn(ctx, hostproc.Spec{Path: d.helper[0],
+		Args: append(append([]string(nil), d.helper[1:]...), HostArg, cfg.RunDir),
+		Log:  filepath.Join(cfg.RunDir, hostLogName),
+		Started: func(pid int, st uint64) error {
+			h.PID, h.StartTime = pid, st
+			return hypervisor.SaveHandle(h)
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("VM %q: %w", cfg.ID, err)
 	}
-	defer logf.Close() // the host process has its own copy
-	args := append(append([]string(nil), d.helper[1:]...), HostArg, cfg.RunDir)
-	cmd := exec.Command(d.helper[0], args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group: a signal to the core's group (Ctrl-C, a
-	// service manager stopping the core) does not reach the VM.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("VM %q: start the VM host process %s: %w", cfg.ID, d.helper[0], err)
-	}
-	st, err := hostproc.StartTime(cmd.Process.Pid)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("VM %q: read the host process's start time: %w", cfg.ID, err)
-	}
-	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, PID: cmd.Process.Pid, StartTime: st,
-		RunDir: cfg.RunDir, ControlSocket: sock, ConsoleLog: plan.Console}
-	if err := hypervisor.SaveHandle(h); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, err
-	}
-	m := newMachine(h)
-	m.hostLog = hostLog
-	m.childDone = make(chan struct{})
-	go func() {
-		m.childErr = cmd.Wait()
-		close(m.childDone)
-	}()
+	m := newMachine(h, proc)
 	conn, err := m.waitReady(ctx)
 	if err != nil {
-		_ = m.killProcess()
-		<-m.childDone
+		_ = proc.Kill()
+		<-proc.Done()
 		return nil, err
 	}
 	go m.watch(conn)
-	slog.Info("VM started", "id", cfg.ID, "pid", cmd.Process.Pid, "cpus", cfg.CPUs, "memory_mib", cfg.MemoryMiB)
+	slog.Info("VM started", "id", cfg.ID, "pid", h.PID, "cpus", cfg.CPUs, "memory_mib", cfg.MemoryMiB)
 	return m, nil
 }
 
@@ -187,10 +162,11 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 		_ = os.RemoveAll(h.RunDir)
 		return nil, fmt.Errorf("VM %q (pid %d) %s: %w", h.ID, h.PID, why, api.ErrNotFound)
 	}
-	if st, err := hostproc.StartTime(h.PID); err != nil || st != h.StartTime {
+	proc, err := hostproc.Adopt(h.PID, h.StartTime)
+	if err != nil {
 		return gone("is no longer running")
 	}
-	m := newMachine(h)
+	m := newMachine(h, proc)
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	conn, rep, err := dialControl(actx, h.ControlSocket, request{Op: opWatch})
@@ -205,7 +181,7 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 		// Our host process by pid and start time, but it does not
 		// answer: it cannot be driven, so it is ended.
 		slog.Warn("VM host process does not answer; killing it", "id", h.ID, "pid", h.PID, "err", err)
-		_ = m.killProcess()
+		_ = proc.Kill()
 		return gone("did not answer on its control socket and was killed")
 	}
 	go m.watch(conn)
@@ -215,11 +191,8 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 // Machine is a VM run by a host process.
 type Machine struct {
 	h       hypervisor.Handle
+	proc    *hostproc.Process
 	hostLog string
-
-	// For a host process this core started: closed once it is reaped.
-	childDone chan struct{}
-	childErr  error
 
 	mu      sync.Mutex
 	killed  bool // ended on purpose: not a crash
@@ -229,8 +202,8 @@ type Machine struct {
 
 var _ hypervisor.Machine = (*Machine)(nil)
 
-func newMachine(h hypervisor.Handle) *Machine {
-	return &Machine{h: h, hostLog: filepath.Join(h.RunDir, hostLogName), done: make(chan struct{})}
+func newMachine(h hypervisor.Handle, proc *hostproc.Process) *Machine {
+	return &Machine{h: h, proc: proc, hostLog: filepath.Join(h.RunDir, hostLogName), done: make(chan struct{})}
 }
 
 func (m *Machine) ID() string                { return m.h.ID }
@@ -260,10 +233,10 @@ func (m *Machine) waitReady(ctx context.Context) (net.Conn, error) {
 			return conn, nil
 		}
 		select {
-		case <-m.childDone:
+		case <-m.proc.Done():
 			why := "exited"
-			if m.childErr != nil {
-				why = m.childErr.Error()
+			if e := m.proc.Exit(); !e.Clean() {
+				why = e.String()
 			}
 			msg := strings.TrimSpace(hostproc.Tail(m.hostLog, 0, 2048))
 			if msg == "" {
@@ -300,11 +273,11 @@ func (m *Machine) watch(conn net.Conn) {
 	case gotEnd && end.Reason != "":
 		exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: end.Reason, ConsoleTail: end.ConsoleTail}
 	case gotEnd:
-	case exit == "exited cleanly":
+	case exit.Clean():
 		// It ended between our connecting and its answering; the host
 		// process says all went well.
 	default:
-		reason := "the VM host process died (" + exit + ")"
+		reason := "the VM host process died (" + exit.String() + ")"
 		if log := strings.TrimSpace(hostproc.Tail(m.hostLog, 0, 2048)); log != "" {
 			reason += ": " + hostproc.LastLines(log, 10)
 		}
@@ -320,52 +293,14 @@ func (m *Machine) watch(conn net.Conn) {
 }
 
 // waitProcessGone waits for the host process to exit (killing it if it
-// lingers long after its VM ended) and describes how it ended.
-func (m *Machine) waitProcessGone() string {
-	if m.childDone != nil {
-		select {
-		case <-m.childDone:
-		case <-time.After(10 * time.Second):
-			_ = m.killProcess()
-			<-m.childDone
-		}
-		if m.childErr == nil {
-			return "exited cleanly"
-		}
-		return m.childErr.Error()
+// lingers long after its VM ended) and says how it ended.
+func (m *Machine) waitProcessGone() hostproc.Exit {
+	select {
+	case <-m.proc.Done():
+	case <-time.After(10 * time.Second):
+		_ = m.proc.Kill()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for m.alive() {
-		if time.Now().After(deadline) {
-			_ = m.killProcess()
-			deadline = time.Now().Add(time.Hour)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "exit status unknown: started by an earlier core"
-}
-
-func (m *Machine) alive() bool {
-	st, err := hostproc.StartTime(m.h.PID)
-	return err == nil && st == m.h.StartTime
-}
-
-// killProcess SIGKILLs the host process if it is still ours. The VM dies
-// with it: a VZVirtualMachine belongs to the process that made it.
-func (m *Machine) killProcess() error {
-	if m.childDone != nil {
-		select {
-		case <-m.childDone:
-			return nil
-		default:
-		}
-	} else if !m.alive() {
-		return nil
-	}
-	if err := syscall.Kill(m.h.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("kill VM %q host process %d: %w", m.h.ID, m.h.PID, err)
-	}
-	return nil
+	return m.proc.Exit()
 }
 
 func (m *Machine) Wait(ctx context.Context) error {
@@ -423,8 +358,10 @@ func (m *Machine) Kill() error {
 	case <-time.After(wait):
 	}
 	slog.Warn("the VM did not end through its host process, killing the process", "id", m.h.ID, "pid", m.h.PID, "err", err)
-	if err := m.killProcess(); err != nil {
-		return err
+	// The VM dies with it: a VZVirtualMachine belongs to the process that
+	// made it.
+	if err := m.proc.Kill(); err != nil {
+		return fmt.Errorf("VM %q: %w", m.h.ID, err)
 	}
 	select {
 	case <-m.done:
@@ -459,22 +396,6 @@ func (m *Machine) DialAgent(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // helperFor picks the executable that hosts VMs for a core running as
