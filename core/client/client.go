@@ -89,7 +89,11 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, errors.Join(ctxErr, api.ErrCanceled))
 		}
-		if isDialFailure(err) {
+		if isDialFailure(err) || (req.Method == http.MethodGet && errors.Is(err, syscall.ECONNRESET)) {
+			// A reset before any answer to a read: a daemon that is
+			// dying (killed, its socket not yet closed) accepted the
+			// connection into its backlog. Nothing was changed, so it is
+			// as down as one that refused.
 			return nil, &downError{socket: c.socket, err: err}
 		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)

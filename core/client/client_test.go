@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 )
@@ -83,5 +85,41 @@ func TestDaemonDown(t *testing.T) {
 	err := c.Ping(context.Background())
 	if !IsDaemonDown(err) || !errors.Is(err, api.ErrUnavailable) {
 		t.Fatalf("ping with no daemon: %v", err)
+	}
+}
+
+// A daemon that dies after accepting (its socket still open while it
+// exits) resets the connection: a read is then as good as refused, a
+// write is not known to have failed.
+func TestResetBeforeAnswer(t *testing.T) {
+	dir, err := os.MkdirTemp("", "bc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// Close with the request unread: the peer sees a reset.
+			time.Sleep(20 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	c := New(sock)
+	ctx := context.Background()
+	if err := c.Ping(ctx); !IsDaemonDown(err) || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("ping reset: %v; want daemon down", err)
+	}
+	if err := c.do(ctx, http.MethodPost, "/v1/containers/x/start", nil, nil, nil); err == nil || IsDaemonDown(err) {
+		t.Fatalf("post reset: %v; want an error that does not claim the daemon is down", err)
 	}
 }

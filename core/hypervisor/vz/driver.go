@@ -162,11 +162,9 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 		_ = os.RemoveAll(h.RunDir)
 		return nil, fmt.Errorf("VM %q (pid %d) %s: %w", h.ID, h.PID, why, api.ErrNotFound)
 	}
-	proc, err := hostproc.Adopt(h.PID, h.StartTime)
-	if err != nil {
+	if st, err := hostproc.StartTime(h.PID); err != nil || st != h.StartTime {
 		return gone("is no longer running")
 	}
-	m := newMachine(h, proc)
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	conn, rep, err := dialControl(actx, h.ControlSocket, request{Op: opWatch})
@@ -181,9 +179,19 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 		// Our host process by pid and start time, but it does not
 		// answer: it cannot be driven, so it is ended.
 		slog.Warn("VM host process does not answer; killing it", "id", h.ID, "pid", h.PID, "err", err)
-		_ = proc.Kill()
+		if proc, err := hostproc.Adopt(h.PID, h.StartTime); err == nil {
+			_ = proc.Kill()
+		}
 		return gone("did not answer on its control socket and was killed")
 	}
+	// Watched only once adopted for good: a process watcher lives as
+	// long as the process does.
+	proc, err := hostproc.Adopt(h.PID, h.StartTime)
+	if err != nil {
+		conn.Close()
+		return gone("is no longer running")
+	}
+	m := newMachine(h, proc)
 	go m.watch(conn)
 	return m, nil
 }
