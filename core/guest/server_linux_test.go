@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
+	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/testenv"
@@ -133,30 +134,11 @@ func run(t *testing.T, c *agent.Client, container, id string, spec proto.Process
 
 func collect(t *testing.T, p *agent.Process, stdin string) result {
 	t.Helper()
-	if p.Stdin != nil {
-		go func() {
-			io.WriteString(p.Stdin, stdin)
-			p.Stdin.Close()
-		}()
-	}
-	var out, errb bytes.Buffer
-	var wg sync.WaitGroup
-	for _, s := range []struct {
-		r io.Reader
-		w *bytes.Buffer
-	}{{p.Stdout, &out}, {p.Stderr, &errb}} {
-		if s.r == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); io.Copy(s.w, s.r) }()
-	}
-	st, err := p.Wait(ctx(t))
+	r, err := hvtest.Collect(ctx(t), p, stdin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
-	return result{out.String(), errb.String(), st}
+	return result{r.Stdout, r.Stderr, r.Exit}
 }
 
 func TestHandshake(t *testing.T) {
