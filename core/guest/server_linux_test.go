@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/agent"
-	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor/hvtest"
 	"github.com/berthvm/berth/core/testenv"
 )
 
