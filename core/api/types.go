@@ -27,6 +27,19 @@ type SystemInfo struct {
 	Running       int          `json:"running"`
 	Images        int          `json:"images"`
 	SchemaVersion int          `json:"schemaVersion"`
+	// Network is how containers reach the outside.
+	Network NetworkInfo `json:"network"`
+	// ContainersError says why containers cannot run here, if they
+	// cannot (no VM backend, a build that cannot run VMs on this host).
+	ContainersError string `json:"containersError,omitempty"`
+}
+
+// NetworkInfo is the containers' network as the daemon runs it.
+type NetworkInfo struct {
+	// Mode is "nat": each VM behind its backend's NAT.
+	Mode string `json:"mode"`
+	// NAT names the engine ("QEMU user-mode NAT").
+	NAT string `json:"nat,omitempty"`
 }
 
 // DaemonInfo describes the running daemon.

@@ -49,6 +49,9 @@ func (d *Daemon) systemInfo(*http.Request) (any, error) {
 	})
 	if d.runtime != nil {
 		info.Containers, info.Running = d.runtime.Counts()
+		info.Network = api.NetworkInfo{Mode: "nat", NAT: d.runtime.Backend().NAT}
+	} else if d.runtimeErr != nil {
+		info.ContainersError = d.runtimeErr.Error()
 	}
 	return info, err
 }

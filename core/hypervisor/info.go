@@ -14,6 +14,8 @@ type Info struct {
 	Channel Channel
 	// Addressing is how a NIC on the backend's own NAT gets its address.
 	Addressing Addressing
+	// NAT names the backend's own NAT for users ("QEMU user-mode NAT").
+	NAT string
 	// Console is the guest console's kind.
 	Console ConsoleKind
 	// ForeignArch: guests of another architecture than the host's run

@@ -266,6 +266,9 @@ func (m *Manager) List(all bool) ([]api.Container, error) {
 	return out, err
 }
 
+// Backend declares the VM backend the containers run on.
+func (m *Manager) Backend() hypervisor.Info { return m.cfg.Driver.Info() }
+
 // Counts reports how many containers exist and how many run.
 func (m *Manager) Counts() (total, running int) {
 	list, _ := m.List(true)

@@ -18,6 +18,7 @@ func Info() hypervisor.Info {
 		Name:         Name,
 		Channel:      hypervisor.Channel{Kind: hypervisor.ChannelSerial, SerialPort: guestabi.SerialPort},
 		Addressing:   hypervisor.AddressStatic,
+		NAT:          "QEMU user-mode NAT",
 		Console:      hypervisor.ConsoleUART,
 		ForeignArch:  true,
 		ModuleGroups: kernel.DefaultModuleGroups,

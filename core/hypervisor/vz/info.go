@@ -18,6 +18,7 @@ func Info() hypervisor.Info {
 		Name:         Name,
 		Channel:      hypervisor.Channel{Kind: hypervisor.ChannelVsock, VsockPort: guestabi.VsockPort},
 		Addressing:   hypervisor.AddressDHCP,
+		NAT:          "Virtualization framework NAT (vmnet)",
 		Console:      hypervisor.ConsoleVirtio,
 		ForeignArch:  false,
 		ModuleGroups: kernel.VZModuleGroups,
