@@ -134,3 +134,8 @@ func ToRemote(err error) *RemoteError {
 func Errorf(kind error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), kind)
 }
+
+// ExitDataDirBusy is the exit status of `berth daemon` when another daemon
+// owns its data dir: whoever started it (the CLI, the menu-bar app) then
+// waits for that one instead.
+const ExitDataDirBusy = 3

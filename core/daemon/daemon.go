@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,12 +25,9 @@ import (
 )
 
 // ErrDataDirBusy means another daemon owns the data dir. It wraps
-// api.ErrUnavailable; `berth daemon` exits with ExitDataDirBusy for it so
+// api.ErrUnavailable; `berth daemon` exits with api.ExitDataDirBusy for it so
 // that a CLI that raced to start a daemon knows one is coming up.
 var ErrDataDirBusy = fmt.Errorf("data dir is owned by another berth daemon: %w", api.ErrUnavailable)
-
-// ExitDataDirBusy is the exit code of `berth daemon` for ErrDataDirBusy.
-const ExitDataDirBusy = 3
 
 // maxSocketPath is the room in sockaddr_un.sun_path (104 on macOS, 108 on
 // Linux) less the terminating NUL, taking the smaller.
@@ -79,7 +75,7 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if err := PrepareHome(cfg.Home); err != nil {
+	if err := paths.Prepare(cfg.Home); err != nil {
 		return nil, nil, err
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, started: time.Now().UTC(), mux: http.NewServeMux(),
@@ -198,34 +194,6 @@ func (d *Daemon) withHeaders(h http.Handler) http.Handler {
 		w.Header().Set(api.HeaderAPIVersion, v)
 		h.ServeHTTP(w, r)
 	})
-}
-
-// PrepareHome makes the data dir (0700) if needed and proves it writable,
-// with an error that says what to do when it is not.
-func PrepareHome(home string) error {
-	if home == "" || !filepath.IsAbs(home) {
-		return fmt.Errorf("data dir %q must be an absolute path: %w", home, api.ErrInvalidArgument)
-	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("data dir %q cannot be created (%v); set %s to a writable directory: %w",
-			home, unwrapPathError(err), paths.EnvHome, api.ErrInvalidArgument)
-	}
-	f, err := os.CreateTemp(home, ".probe-*")
-	if err != nil {
-		return fmt.Errorf("data dir %q is not writable (%v); fix its permissions or set %s to a writable directory: %w",
-			home, unwrapPathError(err), paths.EnvHome, api.ErrInvalidArgument)
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return nil
-}
-
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func busyError(home string) error {

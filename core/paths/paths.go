@@ -1,13 +1,17 @@
 // Package paths names the files and directories of a Berth data dir. Every
 // process that touches a data dir (daemon, CLI, menu-bar app) agrees on them
-// through this package; it does no I/O beyond reading the environment.
+// through this package; it does no I/O beyond reading the environment, and
+// Prepare, which makes the data dir and checks it can be written.
 package paths
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/berthvm/berth/core/api"
 )
 
 // EnvHome overrides the data dir on every platform (tests use it).
@@ -44,3 +48,31 @@ func Socket(home string) string    { return filepath.Join(home, "berth.sock") }
 func Database(home string) string  { return filepath.Join(home, "berth.db") }
 func PIDFile(home string) string   { return filepath.Join(home, "berth.pid") }
 func DaemonLog(home string) string { return filepath.Join(home, "daemon.log") }
+
+// Prepare makes the data dir (0700) if needed and proves it writable,
+// with an error that says what to do when it is not.
+func Prepare(home string) error {
+	if home == "" || !filepath.IsAbs(home) {
+		return fmt.Errorf("data dir %q must be an absolute path: %w", home, api.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("data dir %q cannot be created (%v); set %s to a writable directory: %w",
+			home, unwrapPathError(err), EnvHome, api.ErrInvalidArgument)
+	}
+	f, err := os.CreateTemp(home, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("data dir %q is not writable (%v); fix its permissions or set %s to a writable directory: %w",
+			home, unwrapPathError(err), EnvHome, api.ErrInvalidArgument)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

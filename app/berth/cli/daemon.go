@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/buildinfo"
 	"github.com/berthvm/berth/core/daemon"
 	"github.com/spf13/cobra"
@@ -30,7 +31,7 @@ func (a *app) daemonCommand() *cobra.Command {
 			slog.SetDefault(log)
 			err = daemon.Run(cmd.Context(), daemon.Config{Home: home, Version: buildinfo.Get(), Logger: log})
 			if errors.Is(err, daemon.ErrDataDirBusy) {
-				return withCode(daemon.ExitDataDirBusy, err)
+				return withCode(api.ExitDataDirBusy, err)
 			}
 			return err
 		},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -102,7 +103,7 @@ func (a *app) imageLoadCommand() *cobra.Command {
 			if input == "" {
 				return &usageError{err: fmt.Errorf("name the archive or directory with -i PATH")}
 			}
-			p, err := absPath(input)
+			p, err := filepath.Abs(input)
 			if err != nil {
 				return &usageError{err: err}
 			}

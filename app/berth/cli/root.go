@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/berthvm/berth/core/client"
@@ -133,7 +134,7 @@ func (a *app) rootCommand() *cobra.Command {
 // homeDir resolves the data dir from --home or the environment.
 func (a *app) homeDir() (string, error) {
 	if a.home != "" {
-		return absPath(a.home)
+		return filepath.Abs(a.home)
 	}
 	return paths.Home()
 }
@@ -145,15 +146,8 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	c := client.New(paths.Socket(home))
-	err = c.Ping(ctx)
-	if err == nil {
-		return c, nil
-	}
-	if !client.IsDaemonDown(err) {
-		return nil, withCode(ExitUsage, err)
-	}
-	if err := startDaemon(ctx, home, a.debug); err != nil {
+	c, err := client.Ensure(ctx, home, client.StartOptions{Debug: a.debug})
+	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
 	return c, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -80,7 +81,7 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 		return s, &usageError{err: err}
 	}
 	if f.kernel != "" {
-		abs, err := absPath(f.kernel)
+		abs, err := filepath.Abs(f.kernel)
 		if err != nil {
 			return s, &usageError{err: fmt.Errorf("--kernel %q: %w", f.kernel, err)}
 		}

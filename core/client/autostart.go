@@ -1,4 +1,4 @@
-package cli
+package client
 
 import (
 	"context"
@@ -7,32 +7,65 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/berthvm/berth/core/client"
-	"github.com/berthvm/berth/core/daemon"
+	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/paths"
 )
 
-// daemonStartTimeout bounds how long the CLI waits for a daemon it started.
-const daemonStartTimeout = 30 * time.Second
+// StartOptions say how to start a daemon.
+type StartOptions struct {
+	// Executable is the berth binary run as `berth daemon`; default this
+	// process's own executable (the CLI and Berth.app are that binary).
+	Executable string
+	// Debug starts it with --debug.
+	Debug bool
+	// Timeout bounds the wait for it to answer; default 30 s.
+	Timeout time.Duration
+}
 
-// startDaemon runs `berth daemon` detached (its own session, output to the
-// data dir's daemon.log) and waits until it answers. If it dies first, the
+// Ensure returns a client for the daemon of the data dir home, starting one
+// in the background when none answers: the one way the CLI and the
+// menu-bar app find their daemon.
+func Ensure(ctx context.Context, home string, opts StartOptions) (*Client, error) {
+	c := New(paths.Socket(home))
+	err := c.Ping(ctx)
+	if err == nil {
+		return c, nil
+	}
+	if !IsDaemonDown(err) {
+		c.Close()
+		return nil, err
+	}
+	if err := Start(ctx, home, opts); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start runs `berth daemon` detached (its own session, output to the data
+// dir's daemon.log) and waits until it answers. If it dies first, the
 // error carries the end of its log. A daemon that exits because another
-// one owns the data dir means a concurrent CLI won the race: keep waiting
-// for that one.
-func startDaemon(ctx context.Context, home string, debug bool) error {
-	if err := daemon.PrepareHome(home); err != nil {
+// one owns the data dir means a concurrent client won the race: keep
+// waiting for that one.
+func Start(ctx context.Context, home string, opts StartOptions) error {
+	if err := paths.Prepare(home); err != nil {
 		return err
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the berth executable to start the daemon: %w", err)
+	exe := opts.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the berth executable to start the daemon: %w", err)
+		}
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
 	}
 	logPath := paths.DaemonLog(home)
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -43,7 +76,7 @@ func startDaemon(ctx context.Context, home string, debug bool) error {
 	offset, _ := logf.Seek(0, io.SeekEnd)
 
 	args := []string{"daemon"}
-	if debug {
+	if opts.Debug {
 		args = append(args, "--debug")
 	}
 	cmd := exec.Command(exe, args...)
@@ -56,9 +89,9 @@ func startDaemon(ctx context.Context, home string, debug bool) error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	c := client.New(paths.Socket(home))
+	c := New(paths.Socket(home))
 	defer c.Close()
-	deadline := time.NewTimer(daemonStartTimeout)
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -67,15 +100,15 @@ func startDaemon(ctx context.Context, home string, debug bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			return fmt.Errorf("berth daemon did not answer within %v; see %s", daemonStartTimeout, logPath)
+			return fmt.Errorf("berth daemon did not answer within %v; see %s: %w", timeout, logPath, api.ErrUnavailable)
 		case err := <-exited:
 			var ee *exec.ExitError
-			if errors.As(err, &ee) && ee.ExitCode() == daemon.ExitDataDirBusy {
+			if errors.As(err, &ee) && ee.ExitCode() == api.ExitDataDirBusy {
 				exited = nil // another daemon owns the data dir: wait for it to answer
 				continue
 			}
-			return fmt.Errorf("berth daemon exited at start (%v):\n%s\n(full log: %s)",
-				err, logTail(logPath, offset), logPath)
+			return fmt.Errorf("berth daemon exited at start (%v):\n%s\n(full log: %s): %w",
+				err, logTail(logPath, offset), logPath, api.ErrUnavailable)
 		case <-tick.C:
 			if c.Ping(ctx) != nil {
 				continue
@@ -120,8 +153,4 @@ func logTail(path string, offset int64) string {
 		lines = lines[len(lines)-10:]
 	}
 	return "  " + strings.Join(lines, "\n  ")
-}
-
-func absPath(p string) (string, error) {
-	return filepath.Abs(p)
 }
