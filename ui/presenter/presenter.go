@@ -211,6 +211,17 @@ func (p *Presenter) Run(ctx context.Context, autostart bool) error {
 // happened while loading is missed.
 func (p *Presenter) follow(ctx context.Context, d Daemon) error {
 	since := p.cfg.Now().Add(-time.Second)
+	if err := p.attach(ctx, d); err != nil {
+		return err
+	}
+	return d.Events(ctx, client.EventOptions{Since: since}, func(ev api.Event) bool {
+		p.apply(ctx, d, ev)
+		return true
+	})
+}
+
+// attach loads the state from d and makes it the daemon actions go to.
+func (p *Presenter) attach(ctx context.Context, d Daemon) error {
 	if err := p.reload(ctx, d, true, true); err != nil {
 		return err
 	}
@@ -218,10 +229,47 @@ func (p *Presenter) follow(ctx context.Context, d Daemon) error {
 	p.d = d
 	p.mu.Unlock()
 	p.update(func(st *viewmodel.State) { st.Daemon, st.DaemonError = viewmodel.DaemonRunning, "" })
-	return d.Events(ctx, client.EventOptions{Since: since}, func(ev api.Event) bool {
-		p.apply(ctx, d, ev)
-		return true
-	})
+	return nil
+}
+
+// Connect reaches the daemon (starting one with autostart) and loads the
+// state once, without following its events: for `berth menu`. A daemon
+// that is not running is a state to show, not an error.
+func (p *Presenter) Connect(ctx context.Context, autostart bool) error {
+	d, err := p.cfg.Connect(ctx, autostart)
+	if err != nil {
+		status := viewmodel.DaemonDown
+		if !client.IsDaemonDown(err) {
+			status = viewmodel.DaemonUnreachable
+		}
+		p.update(func(st *viewmodel.State) { st.Daemon, st.DaemonError = status, err.Error() })
+		return nil
+	}
+	if err := p.attach(ctx, d); err != nil {
+		d.Close()
+		return err
+	}
+	return nil
+}
+
+// Refresh reloads the lists from the connected daemon.
+func (p *Presenter) Refresh(ctx context.Context) error {
+	d, err := p.daemon()
+	if err != nil {
+		return err
+	}
+	return p.reload(ctx, d, true, true)
+}
+
+// Close drops the connection Connect made.
+func (p *Presenter) Close() {
+	p.mu.Lock()
+	d := p.d
+	p.d = nil
+	p.mu.Unlock()
+	if d != nil {
+		d.Close()
+	}
 }
 
 // reload fetches the lists the menu shows.

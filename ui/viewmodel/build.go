@@ -169,7 +169,7 @@ func containerItems(s State) []Item {
 func containerItem(s State, c api.Container) Item {
 	id := "container/" + c.ID
 	it := Item{ID: id, Kind: KindSubmenu, Title: c.Name, Detail: c.Image + " · " + containerStatus(s, c),
-		Dot: containerDot(c), Enabled: true, Tooltip: c.Error}
+		Dot: containerDot(s, c), Enabled: true, Tooltip: c.Error}
 	sub := func(verb Verb, title string, enabled bool) Item {
 		return action(id+"/"+string(verb), title, enabled, Action{Verb: verb, Target: c.ID})
 	}
@@ -202,17 +202,24 @@ func containerItem(s State, c api.Container) Item {
 	return it
 }
 
-func containerDot(c api.Container) Dot {
+// containerDot: red for a failure, not for an end the user asked for (or
+// a process that ended on SIGTERM, as a stop does).
+func containerDot(s State, c api.Container) Dot {
 	switch {
 	case c.State == api.StateRunning:
 		return DotGreen
 	case c.State.Active():
 		return DotYellow
-	case c.State == api.StateDead, c.State == api.StateExited && c.ExitCode != 0:
+	case c.State == api.StateDead:
+		return DotRed
+	case c.State == api.StateExited && c.ExitCode != 0 && c.ExitCode != sigtermExit && !s.Asked[c.ID]:
 		return DotRed
 	}
 	return DotGrey
 }
+
+// sigtermExit is the status of a process ended by SIGTERM (128+15).
+const sigtermExit = 143
 
 // containerStatus reads like docker ps's STATUS column.
 func containerStatus(s State, c api.Container) string {

@@ -126,6 +126,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.daemonCommand(),
 		a.imageCommand(),
 		a.registryCommand(),
+		a.menuCommand(),
 	)
 	markRunErrors(root)
 	return root
