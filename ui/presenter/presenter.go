@@ -10,6 +10,7 @@ package presenter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -59,6 +60,8 @@ type Config struct {
 	Now func() time.Time
 	// StopTimeout is how long a Stop waits before killing; default 10 s.
 	StopTimeout time.Duration
+	// NoteWindow groups notifications into bursts; default one second.
+	NoteWindow time.Duration
 }
 
 // Presenter keeps the State and carries out Actions. It is safe for
@@ -111,7 +114,8 @@ func New(cfg Config) *Presenter {
 			return c, nil
 		}
 	}
-	p := &Presenter{cfg: cfg, log: cfg.Logger, updates: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	p := &Presenter{cfg: cfg, log: cfg.Logger, updates: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+		notifier: viewmodel.Notifier{Window: cfg.NoteWindow}}
 	p.settings = loadSettings(cfg.Home, p.log)
 	p.st = viewmodel.State{Now: cfg.Now(), OS: cfg.OS, Daemon: viewmodel.DaemonDown, NotesOff: p.settings.notesOff(),
 		Login: viewmodel.LoginUnavailable}
@@ -172,10 +176,7 @@ func (p *Presenter) Run(ctx context.Context, autostart bool) error {
 		d, err := p.cfg.Connect(ctx, autostart)
 		autostart = false
 		if err != nil {
-			status := viewmodel.DaemonDown
-			if !client.IsDaemonDown(err) {
-				status = viewmodel.DaemonUnreachable
-			}
+			status := daemonStatus(err)
 			p.update(func(st *viewmodel.State) { st.Daemon, st.DaemonError = status, err.Error() })
 			select {
 			case <-ctx.Done():
@@ -238,10 +239,7 @@ func (p *Presenter) attach(ctx context.Context, d Daemon) error {
 func (p *Presenter) Connect(ctx context.Context, autostart bool) error {
 	d, err := p.cfg.Connect(ctx, autostart)
 	if err != nil {
-		status := viewmodel.DaemonDown
-		if !client.IsDaemonDown(err) {
-			status = viewmodel.DaemonUnreachable
-		}
+		status := daemonStatus(err)
 		p.update(func(st *viewmodel.State) { st.Daemon, st.DaemonError = status, err.Error() })
 		return nil
 	}
@@ -329,6 +327,16 @@ func (p *Presenter) apply(ctx context.Context, d Daemon, ev api.Event) {
 	for _, n := range viewmodel.Decide(prev, p.State(), ev) {
 		p.note(n)
 	}
+}
+
+// daemonStatus reads a failed connection: nothing answering (or a daemon
+// that would not start) is "not running"; anything else answered, but not
+// as a daemon should.
+func daemonStatus(err error) viewmodel.DaemonStatus {
+	if client.IsDaemonDown(err) || errors.Is(err, api.ErrUnavailable) {
+		return viewmodel.DaemonDown
+	}
+	return viewmodel.DaemonUnreachable
 }
 
 // with returns m with key set (or deleted), allocating m if needed.
@@ -422,4 +430,3 @@ func (p *Presenter) pollStats() {
 		time.Sleep(2 * time.Second)
 	}
 }
-
