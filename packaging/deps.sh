@@ -77,6 +77,7 @@ apt_packages=(
   apache2-utils     # htpasswd for the registry's auth tests
   shellcheck        # lints the packaging scripts (make lint)
   iproute2          # ip(8): network namespaces for the guest network tests
+  dbus-daemon       # a private session bus for the Linux tray's tests (ui/tray)
 )
 
 missing=()
