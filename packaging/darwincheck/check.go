@@ -232,6 +232,9 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		kept, _ := st.typeProblems(root)
 		res.Problems = append(res.Problems, kept...)
+		for _, d := range st.darwinkitChecks(fset) {
+			res.Problems = append(res.Problems, newProblem(st, d.pos, root, d.msg, "darwinkit"))
+		}
 		// Like go vet: analyzers need a package that type-checks.
 		if vet != nil && len(kept) == 0 && st.list.Error == nil && len(st.list.DepsErrors) == 0 {
 			for _, d := range vet.run(st, vetAnalyzers) {

@@ -58,6 +58,12 @@ func TestFixturePackages(t *testing.T) {
 	same := func(lines ...string) map[string][]string {
 		return map[string][]string{"arm64": lines, "amd64": lines}
 	}
+	const (
+		setDelegateWhy = "it wraps the delegate with objc.WrapAsProtocol, whose methods are libffi closures, " + closureDefect +
+			"; give SetDelegateObject a delegate written in the package's .m file"
+		funcParamWhy = "which darwinkit turns into a block or method made of libffi closures, " + closureDefect +
+			"; write the callback's Objective-C side in the package's .m file"
+	)
 	cases := []struct {
 		dir  string
 		what string
@@ -65,7 +71,7 @@ func TestFixturePackages(t *testing.T) {
 	}{
 		{
 			dir:  "good",
-			what: "real vz and darwinkit calls, a cgo file, per-GOARCH files, std packages with cgo on darwin, tests",
+			what: "real vz and darwinkit calls, the closure-free darwinkit API, a cgo file, per-GOARCH files, std packages with cgo on darwin, tests",
 		},
 		{
 			dir:  "linuxonly",
@@ -123,6 +129,50 @@ func TestFixturePackages(t *testing.T) {
 			want: same("badtest/ok_darwin_test.go:9:6: declared and not used: unused"),
 		},
 		{
+			dir:  "runapp",
+			what: "macos.RunApp, whose application delegate is made of libffi closures",
+			want: same("runapp/bad_darwin.go:11:8: macos.RunApp is forbidden: its application delegate is made of libffi closures, " +
+				"which abort (SIGABRT) when Objective-C calls them in a Go ≥ 1.25 build (darwinkit issue 286); " +
+				"lock the main thread in init, then call appkit.Application_SharedApplication(), SetActivationPolicy and Run() with no delegate"),
+		},
+		{
+			dir:  "setdelegate",
+			what: "a SetDelegate call on a darwinkit menu",
+			want: same("setdelegate/bad_darwin.go:8:7: appkit.Menu.SetDelegate is forbidden: " + setDelegateWhy),
+		},
+		{
+			dir:  "newclass",
+			what: "objc.NewClass, a class made of Go funcs",
+			want: same("newclass/bad_darwin.go:17:14: objc.NewClass is forbidden: it implements Objective-C methods with Go funcs through libffi closures, " +
+				closureDefect + "; write the class in the package's .m file with //export callbacks"),
+		},
+		{
+			dir:  "takesfunc",
+			what: "a generated darwinkit method that takes a Go func (a block)",
+			want: same("takesfunc/bad_darwin.go:11:48: foundation.NotificationCenter.AddObserverForNameObjectQueueUsingBlock is forbidden: " +
+				"its parameter block func(notification foundation.Notification) is a Go func, " + funcParamWhy),
+		},
+		{
+			dir:  "closurevariants",
+			what: "closures reached through an alias, method values and expressions, promotion, an interface, a protocol parameter, a builder, a block, objc.Call",
+			want: same(
+				"closurevariants/bad_darwin.go:15:18: macos.RunApp is forbidden: its application delegate is made of libffi closures, "+
+					closureDefect+"; lock the main thread in init, then call appkit.Application_SharedApplication(), SetActivationPolicy and Run() with no delegate",
+				"closurevariants/bad_darwin.go:18:39: appkit.Menu.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:19:36: appkit.Window.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:24:33: appkit.Menu.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:26:39: appkit.IMenu.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:28:36: appkit.TableView.SetDataSource is forbidden: its parameter value appkit.PTableViewDataSource is a protocol, "+
+					"which darwinkit wraps with objc.WrapAsProtocol, whose methods are libffi closures, "+closureDefect+
+					"; pass an object written in the package's .m file (the binding's ...Object variant takes one)",
+				"closurevariants/bad_darwin.go:30:42: appkit.MenuDelegate.SetMenuWillOpen is forbidden: its parameter f func(menu appkit.Menu) is a Go func, "+funcParamWhy,
+				"closurevariants/bad_darwin.go:32:39: objc.CreateMallocBlock is forbidden: it makes the block from a Go func with libffi closures, "+
+					closureDefect+"; write the block in the package's .m file",
+				"closurevariants/bad_darwin.go:36:86: a Go func passed to objc.Call is forbidden: darwinkit converts it to a block with objc.CreateMallocBlock, "+
+					"made of libffi closures, "+closureDefect+"; write the block in the package's .m file",
+			),
+		},
+		{
 			dir:  "vetfindings",
 			what: "go vet findings (printf, lostcancel) in darwin code that type-checks",
 			want: same(
@@ -156,10 +206,10 @@ func TestFixturePackages(t *testing.T) {
 
 func TestFixtureCounts(t *testing.T) {
 	res := fixtureResult(t, "arm64")
-	// good + 10 planted packages; linuxonly has no darwin files; test
+	// good + 15 planted packages; linuxonly has no darwin files; test
 	// variants are not counted twice.
-	if res.Packages != 11 {
-		t.Errorf("Packages = %d, want 11", res.Packages)
+	if res.Packages != 16 {
+		t.Errorf("Packages = %d, want 16", res.Packages)
 	}
 	if res.DarwinFiles == 0 || res.DarwinFiles != res.Files {
 		t.Errorf("DarwinFiles = %d of Files = %d: every fixture file is darwin-only", res.DarwinFiles, res.Files)
@@ -197,6 +247,13 @@ func TestCLI(t *testing.T) {
 					"misspelledvz/bad_darwin.go:6:15: undefined: vz.NewLinuxBootLoadr\n",
 			},
 			stderr: []string{"darwin/arm64 FAILED: 1 problems"},
+		},
+		{
+			name: "a forbidden closure API fails the gate",
+			args: []string{"-C", fixtureDir, "-goarch", "arm64", "./setdelegate"},
+			code: exitProblems,
+			stdout: []string{"# example.com/fixture/setdelegate (darwin/arm64)\n" +
+				"setdelegate/bad_darwin.go:8:7: appkit.Menu.SetDelegate is forbidden: it wraps the delegate with objc.WrapAsProtocol"},
 		},
 		{
 			name:   "arm64-only API passes for arm64",
