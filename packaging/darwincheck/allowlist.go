@@ -33,8 +33,9 @@ type objcClass struct {
 }
 
 // goBinding says what a darwinkit Go type stands for: a class's instances
-// (appkit.MenuItem), the class object itself (appkit._MenuItemClass), or an
-// object known only by a protocol it conforms to (appkit.MenuDelegateObject).
+// (appkit.MenuItem, or its interface appkit.IMenuItem), the class object
+// itself (appkit._MenuItemClass), or an object known only by a protocol it
+// conforms to (appkit.MenuDelegateObject).
 type goBinding struct {
 	class    string // the Objective-C class, for instances and class objects
 	meta     bool   // the class object: class methods
@@ -161,6 +162,11 @@ func buildAllowList(dir, version string, hand []handEntry) (*allowList, error) {
 			instanceOf[f.pkg+"."+inst] = name
 			l.bindings[f.pkg+"."+inst] = &goBinding{class: name}
 			l.bindings[f.pkg+"."+classType] = &goBinding{class: name, meta: true}
+			if iface := f.pkg + ".I" + inst; l.bindings[iface] == nil {
+				// The class's interface (IMenuItem): an instance of it or
+				// of a subclass, so its methods apply.
+				l.bindings[iface] = &goBinding{class: name}
+			}
 			c := class(name)
 			c.goTypes = append(c.goTypes, shortType(f.pkg+"."+inst))
 		}

@@ -100,6 +100,7 @@ func TestAllowList(t *testing.T) {
 	}{
 		{"macos/appkit.MenuItem", goBinding{class: "NSMenuItem"}},
 		{"macos/appkit._MenuItemClass", goBinding{class: "NSMenuItem", meta: true}},
+		{"macos/appkit.IMenuItem", goBinding{class: "NSMenuItem"}},
 		{"macos/appkit.StatusBarButton", goBinding{class: "NSStatusBarButton"}},
 		{"macos/foundation.NotificationCenter", goBinding{class: "NSNotificationCenter"}},
 	}

@@ -66,7 +66,10 @@ type Result struct {
 	Patched     int // of Deps, packages of patched dependencies (checked with bodies)
 	Problems    []Problem
 	Warnings    []string // vet analyzers that could not run on a package
-	Duration    time.Duration
+	// AllowList is the Objective-C allow-list, when a package of the
+	// project sends objc messages (built once per process, see allowlist.go).
+	AllowList *allowList
+	Duration  time.Duration
 }
 
 // pkgState is one listed package on its way through parse and check.
@@ -232,7 +235,14 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		kept, _ := st.typeProblems(root)
 		res.Problems = append(res.Problems, kept...)
-		for _, d := range st.darwinkitChecks(fset) {
+		ds, list, err := st.darwinkitChecks(fset, listed)
+		if err != nil {
+			return nil, fmt.Errorf("darwin/%s check: %w", cfg.GOARCH, err)
+		}
+		if list != nil {
+			res.AllowList = list
+		}
+		for _, d := range ds {
 			res.Problems = append(res.Problems, newProblem(st, d.pos, root, d.msg, "darwinkit"))
 		}
 		// Like go vet: analyzers need a package that type-checks.

@@ -59,6 +59,7 @@ func TestFixturePackages(t *testing.T) {
 		return map[string][]string{"arm64": lines, "amd64": lines}
 	}
 	const (
+		dk             = "github.com/progrium/darwinkit@v0.5.0"
 		setDelegateWhy = "it wraps the delegate with objc.WrapAsProtocol, whose methods are libffi closures, " + closureDefect +
 			"; give SetDelegateObject a delegate written in the package's .m file"
 		funcParamWhy = "which darwinkit turns into a block or method made of libffi closures, " + closureDefect +
@@ -71,7 +72,7 @@ func TestFixturePackages(t *testing.T) {
 	}{
 		{
 			dir:  "good",
-			what: "real vz and darwinkit calls, the closure-free darwinkit API, a cgo file, per-GOARCH files, std packages with cgo on darwin, tests",
+			what: "real vz and darwinkit calls, the closure-free darwinkit API, objc.Call with real selectors, a cgo file, per-GOARCH files, std packages with cgo on darwin, tests",
 		},
 		{
 			dir:  "linuxonly",
@@ -173,6 +174,41 @@ func TestFixturePackages(t *testing.T) {
 			),
 		},
 		{
+			dir:  "badselector",
+			what: "a misspelled selector (setStat: for setState:) sent to a menu item",
+			want: same(`badselector/bad_darwin.go:10:29: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat: in ` + dk + `'s bindings or darwincheck's hand list (did you mean "setState:"?)`),
+		},
+		{
+			dir:  "unknownclass",
+			what: "an unknown Objective-C class",
+			want: same(`unknownclass/bad_darwin.go:8:46: unknown Objective-C class "SMAppServce": not in ` + dk + `'s bindings or darwincheck's hand list (did you mean "SMAppService"?)`),
+		},
+		{
+			dir:  "selectorarity",
+			what: "a selector whose colons do not match objc.Call's arguments",
+			want: same(`selectorarity/bad_darwin.go:11:29: objc.Call sends "setTitle:", which takes 1 argument, with 2`),
+		},
+		{
+			dir:  "objcvariants",
+			what: "held selectors, class vs instance methods, embedded bindings, names that are not constants, args..., objc.Call as a value, directives",
+			want: same(
+				`objcvariants/bad_darwin.go:13:62: objc.Call sends "setState:", which takes 1 argument, with 0`,
+				`objcvariants/bad_darwin.go:16:42: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -separatorItem in `+dk+`'s bindings or darwincheck's hand list (did you mean "isSeparatorItem"?)`,
+				`objcvariants/bad_darwin.go:20:52: unknown selector: NSMenuItem (appkit.MenuItem) has no class method +setState: in `+dk+`'s bindings or darwincheck's hand list`,
+				`objcvariants/bad_darwin.go:25:48: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat: in `+dk+`'s bindings or darwincheck's hand list (did you mean "setState:"?)`,
+				`objcvariants/bad_darwin.go:28:35: objc.Sel with a selector that is not a constant: objc.Call's selector and argument count cannot be checked; use a constant, or say why with //darwincheck:unchecked`,
+				`objcvariants/bad_darwin.go:29:23: objc.GetClass with a class name that is not a constant: it cannot be checked; use a constant, or say why with //darwincheck:unchecked`,
+				`objcvariants/bad_darwin.go:37:26: objc.Call's selector is not objc.Sel of a constant (nor a variable set once to one): its name and argument count cannot be checked; say why with //darwincheck:unchecked`,
+				`objcvariants/bad_darwin.go:40:66: objc.Call sends "setTitle:" with args...: the argument count cannot be checked; pass the arguments one by one`,
+				`objcvariants/bad_darwin.go:42:17: objc.Call used as a value: the names it is given cannot be checked; call it directly`,
+				`objcvariants/bad_darwin.go:45:77: unknown selector "sectionHeaderWithTitl:": no class or protocol has it in `+dk+`'s bindings or darwincheck's hand list (did you mean "sectionHeaderWithTitle:"?)`,
+				`objcvariants/bad_darwin.go:51:2: //darwincheck:unchecked needs a reason: say why the name cannot be checked or is right`,
+				`objcvariants/bad_darwin.go:52:20: unknown Objective-C class "BerthMenuObserver": not in `+dk+`'s bindings or darwincheck's hand list`,
+				`objcvariants/bad_darwin.go:53:2: //darwincheck:unchecked suppresses nothing here: remove it`,
+				`objcvariants/bad_darwin.go:58:26: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat: in `+dk+`'s bindings or darwincheck's hand list (did you mean "setState:"?)`,
+			),
+		},
+		{
 			dir:  "vetfindings",
 			what: "go vet findings (printf, lostcancel) in darwin code that type-checks",
 			want: same(
@@ -206,10 +242,13 @@ func TestFixturePackages(t *testing.T) {
 
 func TestFixtureCounts(t *testing.T) {
 	res := fixtureResult(t, "arm64")
-	// good + 15 planted packages; linuxonly has no darwin files; test
+	// good + 19 planted packages; linuxonly has no darwin files; test
 	// variants are not counted twice.
-	if res.Packages != 16 {
-		t.Errorf("Packages = %d, want 16", res.Packages)
+	if res.Packages != 20 {
+		t.Errorf("Packages = %d, want 20", res.Packages)
+	}
+	if res.AllowList == nil {
+		t.Error("no Objective-C allow-list: the fixture sends objc messages")
 	}
 	if res.DarwinFiles == 0 || res.DarwinFiles != res.Files {
 		t.Errorf("DarwinFiles = %d of Files = %d: every fixture file is darwin-only", res.DarwinFiles, res.Files)
@@ -254,6 +293,13 @@ func TestCLI(t *testing.T) {
 			code: exitProblems,
 			stdout: []string{"# example.com/fixture/setdelegate (darwin/arm64)\n" +
 				"setdelegate/bad_darwin.go:8:7: appkit.Menu.SetDelegate is forbidden: it wraps the delegate with objc.WrapAsProtocol"},
+		},
+		{
+			name:   "a misspelled selector fails the gate; -v tells what the allow-list was built from",
+			args:   []string{"-C", fixtureDir, "-goarch", "arm64", "-v", "./badselector"},
+			code:   exitProblems,
+			stdout: []string{`badselector/bad_darwin.go:10:29: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat:`},
+			stderr: []string{"darwin/arm64: Objective-C allow-list of github.com/progrium/darwinkit@v0.5.0: 1814 classes, 26642 (class, selector) pairs"},
 		},
 		{
 			name:   "arm64-only API passes for arm64",

@@ -77,6 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			for _, w := range res.Warnings {
 				fmt.Fprintf(stderr, "darwincheck: %s: %s\n", target, w)
 			}
+			if l := res.AllowList; l != nil {
+				fmt.Fprintf(stderr, "darwincheck: %s: Objective-C allow-list of %s: %d classes, %d (class, selector) pairs, %d selectors; %d generated files and %d hand-listed classes read in %s (once per run)\n",
+					target, l.module, len(l.classes), l.pairs, len(l.anySel), l.files, len(handList), l.took.Round(time.Millisecond))
+			}
 		}
 		if len(res.Problems) > 0 {
 			code = exitProblems
