@@ -77,6 +77,8 @@ apt_packages=(
   apache2-utils     # htpasswd for the registry's auth tests
   shellcheck        # lints the packaging scripts (make lint)
   iproute2          # ip(8): network namespaces for the guest network tests
+  clang             # make darwin-check parses the menu bar's Objective-C (.m) files for syntax
+  libgnustep-gui-dev  # ...against GNUstep's Foundation/AppKit headers (packaging/darwincheck/objcfiles.go)
 )
 
 missing=()

@@ -209,6 +209,15 @@ func TestFixturePackages(t *testing.T) {
 			),
 		},
 		{
+			dir:  "objcsyntax",
+			what: "an Objective-C file with a missing ], a misspelled AppKit selector and a misspelled UserNotifications one (a misspelled class method of a class GNUstep lacks goes unseen)",
+			want: same(
+				"objcsyntax/bridge_darwin.m:7:40: Objective-C syntax: expected ']'",
+				`objcsyntax/bridge_darwin.m:8:8: unknown selector "-registerForDragedTypes:": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "registerForDraggedTypes:"?)`,
+				`objcsyntax/bridge_darwin.m:13:14: unknown selector "-setTitel:": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "setTitle:"?)`,
+			),
+		},
+		{
 			dir:  "vetfindings",
 			what: "go vet findings (printf, lostcancel) in darwin code that type-checks",
 			want: same(
@@ -242,10 +251,13 @@ func TestFixturePackages(t *testing.T) {
 
 func TestFixtureCounts(t *testing.T) {
 	res := fixtureResult(t, "arm64")
-	// good + 19 planted packages; linuxonly has no darwin files; test
+	// good + 20 planted packages; linuxonly has no darwin files; test
 	// variants are not counted twice.
-	if res.Packages != 20 {
-		t.Errorf("Packages = %d, want 20", res.Packages)
+	if res.Packages != 21 {
+		t.Errorf("Packages = %d, want 21", res.Packages)
+	}
+	if res.ObjcFiles != 2 {
+		t.Errorf("ObjcFiles = %d, want 2 (good and objcsyntax)", res.ObjcFiles)
 	}
 	if res.AllowList == nil {
 		t.Error("no Objective-C allow-list: the fixture sends objc messages")
@@ -272,10 +284,11 @@ func TestCLI(t *testing.T) {
 		noStdout []string
 	}{
 		{
-			name:   "good package passes for both arches",
-			args:   []string{"-C", fixtureDir, "./good"},
-			code:   exitClean,
-			stdout: []string{"darwincheck: darwin/arm64 ok: 1 packages", "darwincheck: darwin/amd64 ok: 1 packages"},
+			name: "good package passes for both arches",
+			args: []string{"-C", fixtureDir, "./good"},
+			code: exitClean,
+			stdout: []string{"darwincheck: darwin/arm64 ok: 1 packages", "darwincheck: darwin/amd64 ok: 1 packages",
+				"1 Objective-C files parsed by clang with GNUstep's headers"},
 		},
 		{
 			name: "planted error fails with the compiler's message under a package header",

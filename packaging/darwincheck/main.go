@@ -21,6 +21,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	cleanupObjcTools()
 	os.Exit(code)
 }
 
@@ -99,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		what := "type-checked"
 		if *vet {
 			what = "type-checked and vetted"
+		}
+		if res.ObjcFiles > 0 {
+			what += fmt.Sprintf(", %d Objective-C files parsed by clang with GNUstep's headers", res.ObjcFiles)
 		}
 		if res.Patched > 0 {
 			what += fmt.Sprintf(", %d packages of patched dependencies type-checked with bodies", res.Patched)

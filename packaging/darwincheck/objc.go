@@ -467,9 +467,11 @@ func lenDiff(a, b string) int {
 	return len(b) - len(a)
 }
 
-// editDistance is the Levenshtein distance of a and b, or max when it is
-// at least max.
+// editDistance is the edit distance of a and b counting a swap of two
+// neighbours as one edit (optimal string alignment), or max when it is at
+// least max.
 func editDistance(a, b string, max int) int {
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -484,12 +486,15 @@ func editDistance(a, b string, max int) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 			low = min(low, cur[j])
 		}
 		if low >= max {
 			return max
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return min(prev[len(b)], max)
 }

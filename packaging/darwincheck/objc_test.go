@@ -19,6 +19,9 @@ func TestSuggest(t *testing.T) {
 	if d := editDistance("kitten", "sitting", 10); d != 3 {
 		t.Errorf("editDistance(kitten, sitting) = %d, want 3", d)
 	}
+	if d := editDistance("setTitel:", "setTitle:", 10); d != 1 {
+		t.Errorf("editDistance(setTitel:, setTitle:) = %d, want 1 (a swap)", d)
+	}
 	if d := editDistance("kitten", "sitting", 2); d != 2 {
 		t.Errorf("editDistance capped at 2 = %d", d)
 	}
