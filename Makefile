@@ -90,7 +90,7 @@ lint:
 	@if command -v shellcheck >/dev/null; then shellcheck $$(ls packaging/*.sh packaging/deps.d/*.sh 2>/dev/null) .ci/run; \
 	 else echo "lint: shellcheck missing (make deps installs it)"; exit 1; fi
 
-## darwin-check: type-check the macOS build (cgo files included) on any host.
+## darwin-check: type-check the macOS build (cgo files included), darwinkit and Objective-C rules, on any host.
 darwin-check:
 	$(GO) run ./packaging/darwincheck -goarch arm64,amd64 ./...
 

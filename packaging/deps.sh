@@ -78,6 +78,8 @@ apt_packages=(
   shellcheck        # lints the packaging scripts (make lint)
   iproute2          # ip(8): network namespaces for the guest network tests
   dbus-daemon       # a private session bus for the Linux tray's tests (ui/tray)
+  clang             # make darwin-check parses the menu bar's Objective-C (.m) files for syntax
+  libgnustep-gui-dev  # ...against GNUstep's Foundation/AppKit headers (packaging/darwincheck/objcfiles.go)
 )
 
 missing=()

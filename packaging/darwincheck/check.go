@@ -66,7 +66,13 @@ type Result struct {
 	Patched     int // of Deps, packages of patched dependencies (checked with bodies)
 	Problems    []Problem
 	Warnings    []string // vet analyzers that could not run on a package
-	Duration    time.Duration
+	// AllowList is the Objective-C allow-list, when a package of the
+	// project sends objc messages (built once per process, see allowlist.go).
+	AllowList *allowList
+	// ObjcFiles counts the project's Objective-C files (.m) given to clang
+	// (none on macOS, where the real build compiles them).
+	ObjcFiles int
+	Duration  time.Duration
 }
 
 // pkgState is one listed package on its way through parse and check.
@@ -232,6 +238,26 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		kept, _ := st.typeProblems(root)
 		res.Problems = append(res.Problems, kept...)
+		ds, list, err := st.darwinkitChecks(fset, listed)
+		if err != nil {
+			return nil, fmt.Errorf("darwin/%s check: %w", cfg.GOARCH, err)
+		}
+		if list != nil {
+			res.AllowList = list
+		}
+		for _, d := range ds {
+			res.Problems = append(res.Problems, newProblem(st, d.pos, root, d.msg, "darwinkit"))
+		}
+		mds, err := st.objcFileProblems(ctx, listed)
+		if err != nil {
+			return nil, fmt.Errorf("darwin/%s check: %w", cfg.GOARCH, err)
+		}
+		for _, d := range mds {
+			res.Problems = append(res.Problems, newProblem(st, d.pos, root, d.msg, "objc-file"))
+		}
+		if len(st.list.MFiles) > 0 && st.list.ForTest == "" && runtime.GOOS != "darwin" {
+			res.ObjcFiles += len(st.list.MFiles)
+		}
 		// Like go vet: analyzers need a package that type-checks.
 		if vet != nil && len(kept) == 0 && st.list.Error == nil && len(st.list.DepsErrors) == 0 {
 			for _, d := range vet.run(st, vetAnalyzers) {
@@ -241,6 +267,11 @@ func Check(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if vet != nil {
 		res.Warnings = vet.warnings
+	}
+	if t := objcToolsOnce.tools; t != nil {
+		if h := t.stubbedHeaders(); len(h) > 0 {
+			res.Warnings = append(res.Warnings, "objc: headers GNUstep lacks, parsed as empty files: "+strings.Join(h, ", "))
+		}
 	}
 	res.Problems = dedupe(res.Problems)
 	res.Duration = time.Since(start)

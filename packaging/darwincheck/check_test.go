@@ -58,6 +58,13 @@ func TestFixturePackages(t *testing.T) {
 	same := func(lines ...string) map[string][]string {
 		return map[string][]string{"arm64": lines, "amd64": lines}
 	}
+	const (
+		dk             = "github.com/progrium/darwinkit@v0.5.0"
+		setDelegateWhy = "it wraps the delegate with objc.WrapAsProtocol, whose methods are libffi closures, " + closureDefect +
+			"; give SetDelegateObject a delegate written in the package's .m file"
+		funcParamWhy = "which darwinkit turns into a block or method made of libffi closures, " + closureDefect +
+			"; write the callback's Objective-C side in the package's .m file"
+	)
 	cases := []struct {
 		dir  string
 		what string
@@ -65,7 +72,7 @@ func TestFixturePackages(t *testing.T) {
 	}{
 		{
 			dir:  "good",
-			what: "real vz and darwinkit calls, a cgo file, per-GOARCH files, std packages with cgo on darwin, tests",
+			what: "real vz and darwinkit calls, the closure-free darwinkit API, objc.Call with real selectors, a cgo file, per-GOARCH files, std packages with cgo on darwin, tests",
 		},
 		{
 			dir:  "linuxonly",
@@ -123,6 +130,94 @@ func TestFixturePackages(t *testing.T) {
 			want: same("badtest/ok_darwin_test.go:9:6: declared and not used: unused"),
 		},
 		{
+			dir:  "runapp",
+			what: "macos.RunApp, whose application delegate is made of libffi closures",
+			want: same("runapp/bad_darwin.go:11:8: macos.RunApp is forbidden: its application delegate is made of libffi closures, " +
+				"which abort (SIGABRT) when Objective-C calls them in a Go ≥ 1.25 build (darwinkit issue 286); " +
+				"lock the main thread in init, then call appkit.Application_SharedApplication(), SetActivationPolicy and Run() with no delegate"),
+		},
+		{
+			dir:  "setdelegate",
+			what: "a SetDelegate call on a darwinkit menu",
+			want: same("setdelegate/bad_darwin.go:8:7: appkit.Menu.SetDelegate is forbidden: " + setDelegateWhy),
+		},
+		{
+			dir:  "newclass",
+			what: "objc.NewClass, a class made of Go funcs",
+			want: same("newclass/bad_darwin.go:17:14: objc.NewClass is forbidden: it implements Objective-C methods with Go funcs through libffi closures, " +
+				closureDefect + "; write the class in the package's .m file with //export callbacks"),
+		},
+		{
+			dir:  "takesfunc",
+			what: "a generated darwinkit method that takes a Go func (a block)",
+			want: same("takesfunc/bad_darwin.go:11:48: foundation.NotificationCenter.AddObserverForNameObjectQueueUsingBlock is forbidden: " +
+				"its parameter block func(notification foundation.Notification) is a Go func, " + funcParamWhy),
+		},
+		{
+			dir:  "closurevariants",
+			what: "closures reached through an alias, method values and expressions, promotion, an interface, a protocol parameter, a builder, a block, objc.Call",
+			want: same(
+				"closurevariants/bad_darwin.go:15:18: macos.RunApp is forbidden: its application delegate is made of libffi closures, "+
+					closureDefect+"; lock the main thread in init, then call appkit.Application_SharedApplication(), SetActivationPolicy and Run() with no delegate",
+				"closurevariants/bad_darwin.go:18:39: appkit.Menu.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:19:36: appkit.Window.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:24:33: appkit.Menu.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:26:39: appkit.IMenu.SetDelegate is forbidden: "+setDelegateWhy,
+				"closurevariants/bad_darwin.go:28:36: appkit.TableView.SetDataSource is forbidden: its parameter value appkit.PTableViewDataSource is a protocol, "+
+					"which darwinkit wraps with objc.WrapAsProtocol, whose methods are libffi closures, "+closureDefect+
+					"; pass an object written in the package's .m file (the binding's ...Object variant takes one)",
+				"closurevariants/bad_darwin.go:30:42: appkit.MenuDelegate.SetMenuWillOpen is forbidden: its parameter f func(menu appkit.Menu) is a Go func, "+funcParamWhy,
+				"closurevariants/bad_darwin.go:32:39: objc.CreateMallocBlock is forbidden: it makes the block from a Go func with libffi closures, "+
+					closureDefect+"; write the block in the package's .m file",
+				"closurevariants/bad_darwin.go:36:86: a Go func passed to objc.Call is forbidden: darwinkit converts it to a block with objc.CreateMallocBlock, "+
+					"made of libffi closures, "+closureDefect+"; write the block in the package's .m file",
+			),
+		},
+		{
+			dir:  "badselector",
+			what: "a misspelled selector (setStat: for setState:) sent to a menu item",
+			want: same(`badselector/bad_darwin.go:10:29: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat: in ` + dk + `'s bindings or darwincheck's hand list (did you mean "setState:"?)`),
+		},
+		{
+			dir:  "unknownclass",
+			what: "an unknown Objective-C class",
+			want: same(`unknownclass/bad_darwin.go:8:46: unknown Objective-C class "SMAppServce": not in ` + dk + `'s bindings or darwincheck's hand list (did you mean "SMAppService"?)`),
+		},
+		{
+			dir:  "selectorarity",
+			what: "a selector whose colons do not match objc.Call's arguments",
+			want: same(`selectorarity/bad_darwin.go:11:29: objc.Call sends "setTitle:", which takes 1 argument, with 2`),
+		},
+		{
+			dir:  "objcvariants",
+			what: "held selectors, class vs instance methods, embedded bindings, names that are not constants, args..., objc.Call as a value, directives",
+			want: same(
+				`objcvariants/bad_darwin.go:13:62: objc.Call sends "setState:", which takes 1 argument, with 0`,
+				`objcvariants/bad_darwin.go:16:42: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -separatorItem in `+dk+`'s bindings or darwincheck's hand list (did you mean "isSeparatorItem"?)`,
+				`objcvariants/bad_darwin.go:20:52: unknown selector: NSMenuItem (appkit.MenuItem) has no class method +setState: in `+dk+`'s bindings or darwincheck's hand list`,
+				`objcvariants/bad_darwin.go:25:48: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat: in `+dk+`'s bindings or darwincheck's hand list (did you mean "setState:"?)`,
+				`objcvariants/bad_darwin.go:28:35: objc.Sel with a selector that is not a constant: objc.Call's selector and argument count cannot be checked; use a constant, or say why with //darwincheck:unchecked`,
+				`objcvariants/bad_darwin.go:29:23: objc.GetClass with a class name that is not a constant: it cannot be checked; use a constant, or say why with //darwincheck:unchecked`,
+				`objcvariants/bad_darwin.go:37:26: objc.Call's selector is not objc.Sel of a constant (nor a variable set once to one): its name and argument count cannot be checked; say why with //darwincheck:unchecked`,
+				`objcvariants/bad_darwin.go:40:66: objc.Call sends "setTitle:" with args...: the argument count cannot be checked; pass the arguments one by one`,
+				`objcvariants/bad_darwin.go:42:17: objc.Call used as a value: the names it is given cannot be checked; call it directly`,
+				`objcvariants/bad_darwin.go:45:77: unknown selector "sectionHeaderWithTitl:": no class or protocol has it in `+dk+`'s bindings or darwincheck's hand list (did you mean "sectionHeaderWithTitle:"?)`,
+				`objcvariants/bad_darwin.go:51:2: //darwincheck:unchecked needs a reason: say why the name cannot be checked or is right`,
+				`objcvariants/bad_darwin.go:52:20: unknown Objective-C class "BerthMenuObserver": not in `+dk+`'s bindings or darwincheck's hand list`,
+				`objcvariants/bad_darwin.go:53:2: //darwincheck:unchecked suppresses nothing here: remove it`,
+				`objcvariants/bad_darwin.go:58:26: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat: in `+dk+`'s bindings or darwincheck's hand list (did you mean "setState:"?)`,
+			),
+		},
+		{
+			dir:  "objcsyntax",
+			what: "an Objective-C file with a missing ], a misspelled AppKit selector and a misspelled UserNotifications one (a misspelled class method of a class GNUstep lacks goes unseen)",
+			want: same(
+				"objcsyntax/bridge_darwin.m:7:40: Objective-C syntax: expected ']'",
+				`objcsyntax/bridge_darwin.m:8:8: unknown selector "-registerForDragedTypes:": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "registerForDraggedTypes:"?)`,
+				`objcsyntax/bridge_darwin.m:13:14: unknown selector "-setTitel:": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "setTitle:"?)`,
+			),
+		},
+		{
 			dir:  "vetfindings",
 			what: "go vet findings (printf, lostcancel) in darwin code that type-checks",
 			want: same(
@@ -156,10 +251,16 @@ func TestFixturePackages(t *testing.T) {
 
 func TestFixtureCounts(t *testing.T) {
 	res := fixtureResult(t, "arm64")
-	// good + 10 planted packages; linuxonly has no darwin files; test
+	// good + 20 planted packages; linuxonly has no darwin files; test
 	// variants are not counted twice.
-	if res.Packages != 11 {
-		t.Errorf("Packages = %d, want 11", res.Packages)
+	if res.Packages != 21 {
+		t.Errorf("Packages = %d, want 21", res.Packages)
+	}
+	if res.ObjcFiles != 2 {
+		t.Errorf("ObjcFiles = %d, want 2 (good and objcsyntax)", res.ObjcFiles)
+	}
+	if res.AllowList == nil {
+		t.Error("no Objective-C allow-list: the fixture sends objc messages")
 	}
 	if res.DarwinFiles == 0 || res.DarwinFiles != res.Files {
 		t.Errorf("DarwinFiles = %d of Files = %d: every fixture file is darwin-only", res.DarwinFiles, res.Files)
@@ -183,10 +284,11 @@ func TestCLI(t *testing.T) {
 		noStdout []string
 	}{
 		{
-			name:   "good package passes for both arches",
-			args:   []string{"-C", fixtureDir, "./good"},
-			code:   exitClean,
-			stdout: []string{"darwincheck: darwin/arm64 ok: 1 packages", "darwincheck: darwin/amd64 ok: 1 packages"},
+			name: "good package passes for both arches",
+			args: []string{"-C", fixtureDir, "./good"},
+			code: exitClean,
+			stdout: []string{"darwincheck: darwin/arm64 ok: 1 packages", "darwincheck: darwin/amd64 ok: 1 packages",
+				"1 Objective-C files parsed by clang with GNUstep's headers"},
 		},
 		{
 			name: "planted error fails with the compiler's message under a package header",
@@ -197,6 +299,20 @@ func TestCLI(t *testing.T) {
 					"misspelledvz/bad_darwin.go:6:15: undefined: vz.NewLinuxBootLoadr\n",
 			},
 			stderr: []string{"darwin/arm64 FAILED: 1 problems"},
+		},
+		{
+			name: "a forbidden closure API fails the gate",
+			args: []string{"-C", fixtureDir, "-goarch", "arm64", "./setdelegate"},
+			code: exitProblems,
+			stdout: []string{"# example.com/fixture/setdelegate (darwin/arm64)\n" +
+				"setdelegate/bad_darwin.go:8:7: appkit.Menu.SetDelegate is forbidden: it wraps the delegate with objc.WrapAsProtocol"},
+		},
+		{
+			name:   "a misspelled selector fails the gate; -v tells what the allow-list was built from",
+			args:   []string{"-C", fixtureDir, "-goarch", "arm64", "-v", "./badselector"},
+			code:   exitProblems,
+			stdout: []string{`badselector/bad_darwin.go:10:29: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat:`},
+			stderr: []string{"darwin/arm64: Objective-C allow-list of github.com/progrium/darwinkit@v0.5.0: 1814 classes, 26642 (class, selector) pairs"},
 		},
 		{
 			name:   "arm64-only API passes for arm64",

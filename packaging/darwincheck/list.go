@@ -23,6 +23,7 @@ type listedPackage struct {
 	DepOnly    bool
 	GoFiles    []string
 	CgoFiles   []string
+	MFiles     []string // Objective-C files
 	Imports    []string
 	ImportMap  map[string]string
 	Module     *listedModule
@@ -52,7 +53,7 @@ type listedError struct {
 // in dependency order. The go command downloads missing modules itself (the
 // module's go.sum must list them, as for any build).
 func goList(ctx context.Context, dir, goarch string, tests bool, patterns []string) ([]*listedPackage, error) {
-	args := []string{"list", "-e", "-deps", "-json=ImportPath,Name,Dir,ForTest,Standard,DepOnly,GoFiles,CgoFiles,Imports,ImportMap,Module,Error,DepsErrors"}
+	args := []string{"list", "-e", "-deps", "-json=ImportPath,Name,Dir,ForTest,Standard,DepOnly,GoFiles,CgoFiles,MFiles,Imports,ImportMap,Module,Error,DepsErrors"}
 	if tests {
 		args = append(args, "-test")
 	}

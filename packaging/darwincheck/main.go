@@ -21,6 +21,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	cleanupObjcTools()
 	os.Exit(code)
 }
 
@@ -77,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			for _, w := range res.Warnings {
 				fmt.Fprintf(stderr, "darwincheck: %s: %s\n", target, w)
 			}
+			if l := res.AllowList; l != nil {
+				fmt.Fprintf(stderr, "darwincheck: %s: Objective-C allow-list of %s: %d classes, %d (class, selector) pairs, %d selectors; %d generated files and %d hand-listed classes read in %s (once per run)\n",
+					target, l.module, len(l.classes), l.pairs, len(l.anySel), l.files, len(handList), l.took.Round(time.Millisecond))
+			}
 		}
 		if len(res.Problems) > 0 {
 			code = exitProblems
@@ -95,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		what := "type-checked"
 		if *vet {
 			what = "type-checked and vetted"
+		}
+		if res.ObjcFiles > 0 {
+			what += fmt.Sprintf(", %d Objective-C files parsed by clang with GNUstep's headers", res.ObjcFiles)
 		}
 		if res.Patched > 0 {
 			what += fmt.Sprintf(", %d packages of patched dependencies type-checked with bodies", res.Patched)
