@@ -69,7 +69,7 @@ func TestInfoPlist(t *testing.T) {
 			t.Errorf("Info.plist %s = %q, want %q", k, p[k], v)
 		}
 	}
-	for _, k := range []string{"LSMinimumSystemVersion", "NSLocalNetworkUsageDescription"} {
+	for _, k := range []string{"LSMinimumSystemVersion", "NSLocalNetworkUsageDescription", "NSAppleEventsUsageDescription"} {
 		if p[k] == "" {
 			t.Errorf("Info.plist lacks %s", k)
 		}
@@ -78,8 +78,10 @@ func TestInfoPlist(t *testing.T) {
 
 func TestEntitlements(t *testing.T) {
 	p := readPlist(t, "../resources/berth.entitlements")
-	if p["com.apple.security.virtualization"] != "true" {
-		t.Fatalf("entitlements = %v, want com.apple.security.virtualization true", p)
+	for _, k := range []string{"com.apple.security.virtualization", "com.apple.security.automation.apple-events"} {
+		if p[k] != "true" {
+			t.Errorf("entitlements = %v, want %s true", p, k)
+		}
 	}
 }
 
