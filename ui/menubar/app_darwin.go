@@ -3,6 +3,7 @@ package menubar
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
@@ -100,7 +101,9 @@ func (a *App) Run(ctx context.Context, m viewmodel.Model) error {
 	running.Store(a)
 	defer running.CompareAndSwap(a, nil)
 
-	objc.WithAutoreleasePool(a.setUp)
+	if p := inPool(a.setUp); p != nil {
+		return fmt.Errorf("menubar: set up the status item: %v", p)
+	}
 	pumpCtx, stopPump := context.WithCancel(ctx)
 	defer stopPump()
 	go pump(pumpCtx, m.Updates(), a.post, a.render)
@@ -114,9 +117,9 @@ func (a *App) Run(ctx context.Context, m viewmodel.Model) error {
 
 	a.app.Run() // until Quit: [NSApp stop:]
 
-	objc.WithAutoreleasePool(func() {
-		appkit.StatusBar_SystemStatusBar().RemoveStatusItem(a.item)
-	})
+	if p := inPool(func() { appkit.StatusBar_SystemStatusBar().RemoveStatusItem(a.item) }); p != nil {
+		slog.Error("menubar: remove the status item", "panic", p)
+	}
 	return ctx.Err()
 }
 
@@ -170,37 +173,47 @@ func (a *App) installDropTarget() {
 	win.SetDelegateObject(objc.ObjectFrom(dropTarget()))
 }
 
-// post runs f on the main queue, recovering from its panics.
+// inPool runs f in an autorelease pool and returns what f panicked with,
+// if it did: the panic is recovered inside the pool, so that it never
+// unwinds through the pool's Objective-C frame.
+func inPool(f func()) (panicked any) {
+	objc.WithAutoreleasePool(func() {
+		defer func() { panicked = recover() }()
+		f()
+	})
+	return panicked
+}
+
+// post runs f on the main queue, logging its panics.
 func (a *App) post(f func()) {
 	dispatch.MainQueue().DispatchAsync(func() {
-		defer recovered("main-queue task")
-		objc.WithAutoreleasePool(f)
+		if p := inPool(f); p != nil {
+			slog.Error("menubar: panic in a main-queue task", "panic", p)
+		}
 	})
 }
 
 // onMain runs f on the main thread and waits for it: at once when called
 // there, else through the main queue, which runs once Run has started the
 // run loop. It gives up with errEnded when Run has returned.
-func (a *App) onMain(f func()) (err error) {
+func (a *App) onMain(f func()) error {
+	var p any
 	if isMainThread() {
-		objc.WithAutoreleasePool(f)
-		return nil
-	}
-	done := make(chan any, 1)
-	dispatch.MainQueue().DispatchAsync(func() {
-		defer func() { done <- recover() }()
-		objc.WithAutoreleasePool(f)
-	})
-	select {
-	case p := <-done:
-		if p != nil {
-			slog.Error("menubar: panic on the main thread", "panic", p)
-			return errors.New("menubar: internal error on the main thread")
+		p = inPool(f)
+	} else {
+		done := make(chan any, 1)
+		dispatch.MainQueue().DispatchAsync(func() { done <- inPool(f) })
+		select {
+		case p = <-done:
+		case <-a.ended:
+			return errEnded
 		}
-		return nil
-	case <-a.ended:
-		return errEnded
 	}
+	if p != nil {
+		slog.Error("menubar: panic on the main thread", "panic", p)
+		return errors.New("menubar: internal error on the main thread")
+	}
+	return nil
 }
 
 // render shows the model's menu now (main thread).
@@ -339,13 +352,14 @@ func (a *App) inApp() bool {
 		if err != nil {
 			return
 		}
-		objc.WithAutoreleasePool(func() {
+		if p := inPool(func() {
 			b := foundation.Bundle_MainBundle()
-			if b.IsNil() {
-				return
+			if !b.IsNil() {
+				a.bundled = inAppBundle(b.BundleIdentifier(), b.BundlePath(), exe)
 			}
-			a.bundled = inAppBundle(b.BundleIdentifier(), b.BundlePath(), exe)
-		})
+		}); p != nil {
+			slog.Error("menubar: read the main bundle", "panic", p)
+		}
 	})
 	return a.bundled
 }

@@ -133,11 +133,14 @@ func (a *App) LoginItem() viewmodel.LoginStatus {
 		return viewmodel.LoginUnavailable
 	}
 	st := viewmodel.LoginUnavailable
-	objc.WithAutoreleasePool(func() {
+	if p := inPool(func() {
 		if _, svc := smAppService(); !svc.IsNil() {
 			st = loginStatus(objc.Call[int](svc, objc.Sel("status")))
 		}
-	})
+	}); p != nil {
+		slog.Error("menubar: login item status", "panic", p)
+		return viewmodel.LoginUnavailable
+	}
 	return st
 }
 
@@ -148,7 +151,7 @@ func (a *App) SetLoginItem(on bool) error {
 		return errLoginUnavailable
 	}
 	var err error
-	objc.WithAutoreleasePool(func() {
+	if p := inPool(func() {
 		cls, svc := smAppService()
 		if svc.IsNil() {
 			err = errLoginUnavailable
@@ -172,6 +175,9 @@ func (a *App) SetLoginItem(on bool) error {
 		if on && loginStatus(objc.Call[int](svc, objc.Sel("status"))) == viewmodel.LoginRequiresApproval {
 			objc.Call[objc.Void](cls, objc.Sel("openSystemSettingsLoginItems"))
 		}
-	})
+	}); p != nil {
+		slog.Error("menubar: set the login item", "panic", p)
+		return errors.New("start at login: internal error")
+	}
 	return err
 }
