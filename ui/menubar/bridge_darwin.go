@@ -2,9 +2,12 @@ package menubar
 
 // The cgo side of bridge_darwin.m: its C functions, and the //export
 // callbacks it makes into Go. Every callback recovers: a Go panic that
-// unwinds into an Objective-C frame kills the app.
+// unwinds into an Objective-C frame kills the app. A message that the
+// SDK's headers do not declare for its receiver's class fails the build
+// (-Werror=objc-method-access) instead of raising at run time.
 
 /*
+#cgo CFLAGS: -Werror=objc-method-access
 #cgo LDFLAGS: -framework Foundation -framework AppKit -framework UserNotifications -framework ServiceManagement
 #include <stdlib.h>
 
