@@ -25,9 +25,6 @@ export BERTH_REQUIRE_ALL
 # CFBundleVersion (the commit count): packaging/appversion.sh.
 APP_VERSION = $(shell bash packaging/appversion.sh short '$(VERSION)')
 APP_BUILD   = $(shell bash packaging/appversion.sh build '$(VERSION)' "$$(git rev-list --count HEAD 2>/dev/null)")
-# The menu-bar app's main package: Berth.app's main executable. Not built
-# yet; until it exists, make app stops (packaging/bundle.sh says why).
-MENUBAR_PKG ?= ./app/menubar
 ENTITLEMENTS := resources/berth.entitlements
 
 # Folders share names with targets (app/, …): declare every target phony.
@@ -94,15 +91,14 @@ lint:
 darwin-check:
 	$(GO) run ./packaging/darwincheck -goarch arm64,amd64 ./...
 
-## app: Berth.app, bundled and signed (macOS only; refused until the menu bar exists).
+## app: Berth.app, bundled and signed (macOS only): berth is its main executable and runs the menu bar when opened.
+# One binary from ./app/berth; bundle.sh refuses one that does not link
+# the menu bar (ui/menubar, run by `berth menubar`).
 app:
 ifeq ($(UNAME_S),Darwin)
 	$(MAKE) agents demo-images
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/darwin/berth ./app/berth
-	rm -f $(OUT)/darwin/Berth
-	if [ -d $(MENUBAR_PKG) ]; then CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/darwin/Berth $(MENUBAR_PKG); fi
 	bash packaging/bundle.sh -o $(OUT) -v $(APP_VERSION) -n $(APP_BUILD) -b $(OUT)/darwin/berth \
-		$$(if [ -f $(OUT)/darwin/Berth ]; then echo -m $(OUT)/darwin/Berth; fi) \
 		-a $(OUT)/berth-agent-linux-arm64 -a $(OUT)/berth-agent-linux-amd64
 	bash packaging/codesign.sh $(OUT)/Berth.app $(BERTH_SIGN_IDENTITY)
 else

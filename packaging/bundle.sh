@@ -3,34 +3,41 @@
 # edits text; bash 3.2 too, as macOS ships), so its layout is tested on
 # Linux; signing is codesign.sh.
 #
-# usage: bundle.sh -o OUT_DIR -v VERSION [-n BUILD] -b BERTH_BIN -m MENUBAR_BIN [-a AGENT_BIN]...
+# usage: bundle.sh -o OUT_DIR -v VERSION [-n BUILD] -b BERTH_BIN [-a AGENT_BIN]...
 #   VERSION      CFBundleShortVersionString, 1 to 3 numbers (appversion.sh short)
 #   BUILD        CFBundleVersion, 1 to 3 numbers (appversion.sh build); default VERSION
-#   BERTH_BIN    the berth CLI, daemon and VM host (darwin) -> Contents/Helpers/berth
-#   MENUBAR_BIN  the menu-bar app (darwin)                  -> Contents/MacOS/Berth
+#   BERTH_BIN    the berth binary (darwin): CLI, daemon, VM host and menu bar
+#                -> Contents/MacOS/Berth (CFBundleExecutable)
 #   AGENT_BIN    guest agents, named berth-agent-linux-<arch> -> Contents/Resources/
 #
-# Layout. Code lives in Contents/MacOS and Contents/Helpers only (codesign
-# seals anything else as data); "berth" cannot sit beside "Berth" in
-# Contents/MacOS because APFS is case-insensitive by default:
+# Layout. One binary, one signature, one entitlement: the main executable
+# is berth itself, which runs the menu bar when LaunchServices opens the
+# app (app/berth/launch.go) and berth commands otherwise. Code lives in
+# Contents/MacOS only (codesign seals anything else as data); "berth"
+# cannot sit beside "Berth" in Contents/MacOS because APFS is
+# case-insensitive by default, so the CLI's name is a link in Helpers:
 #   Berth.app/Contents/Info.plist
-#   Berth.app/Contents/MacOS/Berth                  menu-bar app (CFBundleExecutable)
-#   Berth.app/Contents/Helpers/berth                CLI + daemon + `berth vm-host`; link it into PATH
+#   Berth.app/Contents/MacOS/Berth                  berth: menu bar (opened as the app), CLI, daemon, `berth vm-host`
+#   Berth.app/Contents/Helpers/berth -> ../MacOS/Berth   the CLI's name; link it into PATH
 #   Berth.app/Contents/Resources/berth-agent-linux-arm64   guest agent (Linux ELF: data to macOS)
 #
-# It refuses to make a Berth.app whose main executable is the berth CLI:
-# opened from the Finder, such an app shows nothing.
+# It refuses a BERTH_BIN without the menu bar (opened from the Finder, its
+# app would show nothing) or without the VM host. A darwin binary cannot be
+# run here, so it looks for the functions' names, which Go keeps in every
+# binary (its function table, even with -ldflags=-s -w) for the code that
+# is linked: ui/menubar's (*App).Run and vz.MaybeRunHost. That says the
+# code is in the binary, not that it works.
 set -euo pipefail
 
-usage="usage: bundle.sh -o OUT_DIR -v VERSION [-n BUILD] -b BERTH_BIN -m MENUBAR_BIN [-a AGENT_BIN]..."
-out="" version="" build="" berth="" menubar="" agents=()
+usage="usage: bundle.sh -o OUT_DIR -v VERSION [-n BUILD] -b BERTH_BIN [-a AGENT_BIN]..."
+out="" version="" build="" berth="" agents=()
 while getopts "o:v:n:b:m:a:" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
     v) version=$OPTARG ;;
     n) build=$OPTARG ;;
     b) berth=$OPTARG ;;
-    m) menubar=$OPTARG ;;
+    m) echo "bundle.sh: -m is gone: Berth.app's main executable is the berth binary itself (-b), which runs the menu bar when opened as the app" >&2; exit 2 ;;
     a) agents+=("$OPTARG") ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -50,16 +57,19 @@ if [[ ! $build =~ $numeric ]]; then
   echo "bundle.sh: build number '$build' must be numeric like 452 or 1.2.3 (CFBundleVersion)" >&2
   exit 2
 fi
-if [[ -z $menubar ]]; then
-  echo "bundle.sh: the Berth menu bar is not built yet (no -m MENUBAR_BIN): refusing to make a Berth.app whose main executable would only run the berth CLI, which shows nothing when opened" >&2
-  echo "bundle.sh: until the menu bar exists, use the berth CLI: on a Mac, make build signs .build/berth for this Mac" >&2
-  exit 1
-fi
-for f in "$berth" "$menubar" ${agents[@]+"${agents[@]}"}; do
+for f in "$berth" ${agents[@]+"${agents[@]}"}; do
   [[ -f $f ]] || { echo "bundle.sh: $f does not exist; build it first (make build)" >&2; exit 1; }
 done
-if [[ $menubar -ef $berth ]] || cmp -s "$menubar" "$berth"; then
-  echo "bundle.sh: the menu-bar app $menubar is the berth CLI ($berth); Berth.app's main executable must be the menu-bar app, refusing to make Berth.app" >&2
+# links reports whether the binary holds the code of the Go function named
+# $2 (see the header).
+links() { LC_ALL=C grep -q -a -F "$2" "$1"; }
+if ! links "$berth" 'github.com/berthvm/berth/core/hypervisor/vz.MaybeRunHost'; then
+  echo "bundle.sh: $berth is not a berth binary that hosts VMs (no vz.MaybeRunHost in it); build it from ./app/berth for darwin (make app)" >&2
+  exit 1
+fi
+if ! links "$berth" 'github.com/berthvm/berth/ui/menubar.(*App).Run'; then
+  echo "bundle.sh: $berth has no menu bar (ui/menubar's App.Run is not in it): refusing to make a Berth.app that shows nothing when opened" >&2
+  echo "bundle.sh: build berth for darwin with cgo from ./app/berth (make app), whose \`berth menubar\` runs it" >&2
   exit 1
 fi
 
@@ -78,8 +88,8 @@ for want in "<string>$version</string>" "<string>$build</string>"; do
   grep -qF "$want" "$tmp/Contents/Info.plist" || { echo "bundle.sh: could not set $want in Info.plist" >&2; rm -rf "$tmp"; exit 1; }
 done
 printf 'APPL????' > "$tmp/Contents/PkgInfo"
-install -m 0755 "$menubar" "$tmp/Contents/MacOS/Berth"
-install -m 0755 "$berth" "$tmp/Contents/Helpers/berth"
+install -m 0755 "$berth" "$tmp/Contents/MacOS/Berth"
+ln -s ../MacOS/Berth "$tmp/Contents/Helpers/berth"
 for a in ${agents[@]+"${agents[@]}"}; do
   install -m 0755 "$a" "$tmp/Contents/Resources/$(basename "$a")"
 done

@@ -1,14 +1,18 @@
 package packaging
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // readPlist decodes a flat XML property list dict into key -> value, where
@@ -69,7 +73,7 @@ func TestInfoPlist(t *testing.T) {
 			t.Errorf("Info.plist %s = %q, want %q", k, p[k], v)
 		}
 	}
-	for _, k := range []string{"LSMinimumSystemVersion", "NSLocalNetworkUsageDescription"} {
+	for _, k := range []string{"LSMinimumSystemVersion", "NSLocalNetworkUsageDescription", "NSAppleEventsUsageDescription"} {
 		if p[k] == "" {
 			t.Errorf("Info.plist lacks %s", k)
 		}
@@ -78,8 +82,10 @@ func TestInfoPlist(t *testing.T) {
 
 func TestEntitlements(t *testing.T) {
 	p := readPlist(t, "../resources/berth.entitlements")
-	if p["com.apple.security.virtualization"] != "true" {
-		t.Fatalf("entitlements = %v, want com.apple.security.virtualization true", p)
+	for _, k := range []string{"com.apple.security.virtualization", "com.apple.security.automation.apple-events"} {
+		if p[k] != "true" {
+			t.Errorf("entitlements = %v, want %s true", p, k)
+		}
 	}
 }
 
@@ -98,39 +104,62 @@ func runScript(t *testing.T, script string, args ...string) (string, int) {
 	return string(b), 0
 }
 
+// Function names that bundle.sh looks for in the berth binary: Go keeps
+// them in every binary's function table for the code that is linked.
+const (
+	markVMHost  = "github.com/berthvm/berth/core/hypervisor/vz.MaybeRunHost"
+	markMenuBar = "github.com/berthvm/berth/ui/menubar.(*App).Run"
+)
+
 func TestBundle(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string) string {
+	write := func(name string, content ...string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("#!/bin/true\n"+name), 0o644); err != nil {
+		b := "\x7fELF-or-Mach-O\x00" + strings.Join(content, "\x00") + "\x00" + name
+		if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	berth, menubar, agent := write("berth"), write("menubar"), write("berth-agent-linux-arm64")
+	berth := write("berth", markVMHost, markMenuBar)
+	agent := write("berth-agent-linux-arm64")
+	cliOnly := write("berth-cli-only", markVMHost)                                     // a berth without the menu bar
+	menuOnly := write("menubar", markMenuBar)                                          // the old, separate menu-bar binary
+	near := write("berth-near", markVMHost, "github.com/berthvm/berth/ui/menubar.New") // the package, not Run
 	out := filepath.Join(dir, "out")
 	run := func(args ...string) (string, int) { return runScript(t, "bundle.sh", args...) }
 
-	if msg, code := run("-o", out, "-v", "1.2.3", "-n", "452", "-b", berth, "-m", menubar, "-a", agent); code != 0 {
+	if msg, code := run("-o", out, "-v", "1.2.3", "-n", "452", "-b", berth, "-a", agent); code != 0 {
 		t.Fatalf("bundle: exit %d: %s", code, msg)
 	}
 	app := filepath.Join(out, "Berth.app", "Contents")
 	for path, from := range map[string]string{
-		"MacOS/Berth":                       "menubar",
-		"Helpers/berth":                     "berth",
+		"MacOS/Berth":                       "berth",
 		"Resources/berth-agent-linux-arm64": "berth-agent-linux-arm64",
 	} {
-		st, err := os.Stat(filepath.Join(app, path))
-		if err != nil || st.Mode().Perm() != 0o755 {
+		st, err := os.Lstat(filepath.Join(app, path))
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o755 {
 			t.Fatalf("%s: %v %v", path, st, err)
 		}
 		b, _ := os.ReadFile(filepath.Join(app, path))
-		if !strings.HasSuffix(string(b), from) {
+		if !strings.HasSuffix(string(b), "\x00"+from) {
 			t.Errorf("%s holds %q, want the %s binary", path, b, from)
 		}
 	}
-	// Code only in MacOS and Helpers: nothing else is executable, and
-	// MacOS holds the one main executable (APFS is case-insensitive).
+	// Helpers/berth: a relative link to the one binary, so it survives
+	// moving the app and names the same signed file.
+	helper := filepath.Join(app, "Helpers", "berth")
+	if target, err := os.Readlink(helper); err != nil || target != "../MacOS/Berth" {
+		t.Fatalf("Helpers/berth links to %q (%v), want ../MacOS/Berth", target, err)
+	}
+	if a, err1 := os.Stat(helper); err1 != nil {
+		t.Fatal(err1)
+	} else if b, err2 := os.Stat(filepath.Join(app, "MacOS", "Berth")); err2 != nil || !os.SameFile(a, b) {
+		t.Fatalf("Helpers/berth does not resolve to MacOS/Berth: %v", err2)
+	}
+	// Code only in MacOS (and the link in Helpers): nothing else is
+	// executable, and MacOS holds the one main executable (APFS is
+	// case-insensitive).
 	err := filepath.WalkDir(app, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -151,36 +180,34 @@ func TestBundle(t *testing.T) {
 		p["CFBundleExecutable"] != "Berth" || p["LSMinimumSystemVersion"] != "13.0" {
 		t.Errorf("bundled Info.plist: %v", p)
 	}
-	if msg, code := run("-o", out, "-v", "0.0.0", "-b", berth, "-m", menubar); code != 0 {
+	if msg, code := run("-o", out, "-v", "0.0.0", "-b", berth); code != 0 {
 		t.Fatalf("bundle without a build number: exit %d: %s", code, msg)
 	}
 	if p := readPlist(t, filepath.Join(app, "Info.plist")); p["CFBundleShortVersionString"] != "0.0.0" || p["CFBundleVersion"] != "0.0.0" {
 		t.Errorf("the build number defaults to the version: %v", p)
 	}
-	if msg, code := run("-o", out, "-v", "1.2.3", "-n", "452", "-b", berth, "-m", menubar, "-a", agent); code != 0 {
+	if msg, code := run("-o", out, "-v", "1.2.3", "-n", "452", "-b", berth, "-a", agent); code != 0 {
 		t.Fatalf("bundle: exit %d: %s", code, msg)
 	}
 
-	// Bad input, and an app that would only run the CLI, change nothing:
-	// the good bundle stays.
-	copyOfBerth := filepath.Join(dir, "Berth")
-	if b, err := os.ReadFile(berth); err != nil || os.WriteFile(copyOfBerth, b, 0o755) != nil {
-		t.Fatal("copy berth")
-	}
+	// Bad input, and an app that would show nothing or host no VMs,
+	// change nothing: the good bundle stays.
 	cases := []struct {
 		name string
 		args []string
 		code int
 		msg  string
 	}{
-		{"no menu bar", []string{"-o", out, "-v", "1.0", "-b", berth, "-a", agent}, 1, "the Berth menu bar is not built yet"},
-		{"the CLI as menu bar", []string{"-o", out, "-v", "1.0", "-b", berth, "-m", berth}, 1, "is the berth CLI"},
-		{"a copy of the CLI as menu bar", []string{"-o", out, "-v", "1.0", "-b", berth, "-m", copyOfBerth}, 1, "is the berth CLI"},
-		{"bad version", []string{"-o", out, "-v", "v1-beta", "-b", berth, "-m", menubar}, 2, "must be numeric"},
-		{"commit hash as version", []string{"-o", out, "-v", "452d44d", "-b", berth, "-m", menubar}, 2, "must be numeric"},
-		{"bad build number", []string{"-o", out, "-v", "1.0", "-n", "1.2.3.4", "-b", berth, "-m", menubar}, 2, "build number"},
-		{"missing binary", []string{"-o", out, "-v", "1.0", "-b", filepath.Join(dir, "nope"), "-m", menubar}, 1, "build it first"},
-		{"missing menu bar binary", []string{"-o", out, "-v", "1.0", "-b", berth, "-m", filepath.Join(dir, "nope")}, 1, "build it first"},
+		{"berth without the menu bar", []string{"-o", out, "-v", "1.0", "-b", cliOnly, "-a", agent}, 1, "has no menu bar"},
+		{"the menu bar's package without its Run", []string{"-o", out, "-v", "1.0", "-b", near}, 1, "has no menu bar"},
+		{"a menu bar that is not berth", []string{"-o", out, "-v", "1.0", "-b", menuOnly}, 1, "not a berth binary that hosts VMs"},
+		{"an agent as berth", []string{"-o", out, "-v", "1.0", "-b", agent}, 1, "not a berth binary"},
+		{"a separate menu bar (-m)", []string{"-o", out, "-v", "1.0", "-b", berth, "-m", menuOnly}, 2, "-m is gone"},
+		{"bad version", []string{"-o", out, "-v", "v1-beta", "-b", berth}, 2, "must be numeric"},
+		{"commit hash as version", []string{"-o", out, "-v", "452d44d", "-b", berth}, 2, "must be numeric"},
+		{"bad build number", []string{"-o", out, "-v", "1.0", "-n", "1.2.3.4", "-b", berth}, 2, "build number"},
+		{"missing binary", []string{"-o", out, "-v", "1.0", "-b", filepath.Join(dir, "nope")}, 1, "build it first"},
+		{"missing agent", []string{"-o", out, "-v", "1.0", "-b", berth, "-a", filepath.Join(dir, "nope")}, 1, "build it first"},
 		{"missing flags", []string{"-o", out}, 2, "required"},
 	}
 	for _, tc := range cases {
@@ -196,6 +223,41 @@ func TestBundle(t *testing.T) {
 				t.Fatal("a failed bundle run left its staging directory")
 			}
 		})
+	}
+}
+
+// The markers bundle.sh looks for are where Go puts function names: in a
+// real berth binary, stripped as releases are (-s -w), for the functions
+// it links. Built for this host: a darwin binary cannot be built here
+// (cgo), and the function table is the same format on every OS.
+func TestBundleMarkersInARealBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds berth")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		testenv.Missing(t, "no go tool in PATH: "+err.Error())
+	}
+	bin := filepath.Join(t.TempDir(), "berth")
+	cmd := exec.Command(goTool, "build", "-ldflags=-s -w", "-o", bin, "../app/berth")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(markVMHost)) {
+		t.Errorf("a stripped berth lacks %q", markVMHost)
+	}
+	// Method names of linked code take this form (the CLI's client).
+	if m := "github.com/berthvm/berth/core/client.(*Client).Ping"; !bytes.Contains(b, []byte(m)) {
+		t.Errorf("a stripped berth lacks %q: bundle.sh's menu-bar marker has the wrong form", m)
+	}
+	// This host's berth has no menu bar (AppKit is darwin-only): bundle.sh
+	// refuses it.
+	if msg, code := runScript(t, "bundle.sh", "-o", t.TempDir(), "-v", "1.0", "-b", bin); code != 1 || !strings.Contains(msg, "has no menu bar") {
+		t.Errorf("bundle.sh with a berth for %s: exit %d %q, want the menu-bar refusal", runtime.GOOS, code, msg)
 	}
 }
 
@@ -355,5 +417,88 @@ func TestDepsOnMac(t *testing.T) {
 				t.Errorf("the macOS path mentions apt:\n%s", out)
 			}
 		})
+	}
+}
+
+// codesign.sh on a Mac, run here with stand-ins for uname and codesign: one
+// signature, the bundle's (no separate identifier for a helper), and a
+// bundle whose Helpers/berth is not the link is refused.
+func TestCodesignWithStandIns(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	berth := filepath.Join(dir, "berth")
+	if err := os.WriteFile(berth, []byte(markVMHost+"\x00"+markMenuBar), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if msg, code := runScript(t, "bundle.sh", "-o", out, "-v", "1.0", "-b", berth); code != 0 {
+		t.Fatalf("bundle: %d %s", code, msg)
+	}
+	app := filepath.Join(out, "Berth.app")
+
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"dirname", "readlink"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := filepath.Join(dir, "codesign.log")
+	for name, body := range map[string]string{
+		"uname":    "echo Darwin",
+		"codesign": `printf '%s\n' "$*" >> '` + log + `'`,
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!"+bash+"\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign := func(args ...string) (string, string, error) {
+		os.Remove(log)
+		cmd := exec.Command(bash, append([]string{"codesign.sh", app}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin, "BERTH_SIGN_IDENTITY=")
+		b, err := cmd.CombinedOutput()
+		calls, _ := os.ReadFile(log)
+		return string(b), string(calls), err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent := wd + "/../resources/berth.entitlements" // as codesign.sh names it
+
+	msg, calls, err := sign()
+	if err != nil {
+		t.Fatalf("ad hoc: %v\n%s", err, msg)
+	}
+	want := "--force --entitlements " + ent + " --sign - " + app + "\n" +
+		"--verify --deep --strict --verbose=2 " + app + "\n"
+	if calls != want {
+		t.Errorf("ad hoc codesign calls:\n%s\nwant:\n%s", calls, want)
+	}
+	_, calls, err = sign("Developer ID Application: Berth (TEAMID)")
+	if err != nil || !strings.HasPrefix(calls, "--force --entitlements "+ent+" --sign Developer ID Application: Berth (TEAMID) --options runtime --timestamp "+app+"\n") {
+		t.Errorf("Developer ID: %v, calls:\n%s", err, calls)
+	}
+
+	// A copy instead of the link: two binaries to sign, refused.
+	helper := filepath.Join(app, "Contents", "Helpers", "berth")
+	if err := os.Remove(helper); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(helper, []byte("copy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	msg, calls, err = sign()
+	if err == nil || !strings.Contains(msg, "must be a link to ../MacOS/Berth") || calls != "" {
+		t.Errorf("a copied helper: %v %q, codesign calls %q", err, msg, calls)
 	}
 }

@@ -1,5 +1,7 @@
 // Command berth is Berth's command-line interface and, as `berth daemon`,
-// its core service. See app/berth/cli for the commands.
+// its core service; it is also Berth.app's main executable, which runs the
+// menu bar when opened as the app (launch.go). See app/berth/cli for the
+// commands.
 package main
 
 import (
@@ -14,5 +16,8 @@ func main() {
 	// As `berth vm-host RUN_DIR` this process hosts one VM (macOS) and
 	// never returns.
 	vz.MaybeRunHost()
-	os.Exit(cli.Main(context.Background(), os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+	// Opened as Berth.app, this binary runs the menu bar (launchArgs).
+	exe, _ := os.Executable()
+	args := launchArgs(os.Args[0], exe, os.Args[1:])
+	os.Exit(cli.Main(context.Background(), args, cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 }

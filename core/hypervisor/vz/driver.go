@@ -407,10 +407,13 @@ func (m *Machine) DialAgent(ctx context.Context) (net.Conn, error) {
 }
 
 // helperFor picks the executable that hosts VMs for a core running as
-// exe: exe itself, except for Berth.app's menu-bar executable
-// (Contents/MacOS/Berth), whose bundle holds the berth binary in
-// Contents/Helpers (packaging/bundle.sh): the one that answers berth
-// vm-host and carries the entitlement.
+// exe: exe itself, except for Berth.app's main executable
+// (Contents/MacOS/Berth), which runs VM hosts through the bundle's
+// Contents/Helpers/berth when it is there. Both are the one berth binary
+// (Helpers/berth is a symlink to ../MacOS/Berth, packaging/bundle.sh), so
+// either answers `berth vm-host` with the app's signature and
+// entitlement; through the link the VM hosts show as "berth" in ps and
+// Activity Monitor, apart from the app.
 func helperFor(exe string, exists func(string) bool) string {
 	dir := filepath.Dir(exe)
 	if filepath.Base(dir) == "MacOS" && filepath.Base(filepath.Dir(dir)) == "Contents" {

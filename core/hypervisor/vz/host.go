@@ -44,7 +44,8 @@ type NewVMFunc func(p Plan) (VM, error)
 
 // HostArg is the hidden first argument that turns a berth executable
 // into the host process of one VM: berth vm-host RUN_DIR. Every main that
-// can run the core (app/berth, the menu-bar app) calls MaybeRunHost first.
+// can run the core (app/berth, also Berth.app's main executable) calls
+// MaybeRunHost first.
 const HostArg = "vm-host"
 
 // MaybeRunHost runs the VM host process and exits if the command line

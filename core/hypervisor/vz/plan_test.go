@@ -3,6 +3,8 @@ package vz
 import (
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -293,16 +295,51 @@ func TestHelperFor(t *testing.T) {
 	have := map[string]bool{"/Applications/Berth.app/Contents/Helpers/berth": true}
 	exists := func(p string) bool { return have[p] }
 	cases := map[string]string{
+		// The app's main executable is berth; its VM hosts run through the
+		// bundle's link to it.
 		"/Applications/Berth.app/Contents/MacOS/Berth":   "/Applications/Berth.app/Contents/Helpers/berth",
 		"/Applications/Berth.app/Contents/Helpers/berth": "/Applications/Berth.app/Contents/Helpers/berth",
 		"/usr/local/bin/berth":                           "/usr/local/bin/berth",
 		"/tmp/Other.app/Contents/MacOS/Other":            "/tmp/Other.app/Contents/MacOS/Other",
 		"/tmp/Old.app/Contents/Resources/bin/berth":      "/tmp/Old.app/Contents/Resources/bin/berth",
-		"/Volumes/Berth/Berth.app/Contents/MacOS/Berth":  "/Volumes/Berth/Berth.app/Contents/MacOS/Berth", // no helper there
+		// No link there: the main executable itself, which is berth too.
+		"/Volumes/Berth/Berth.app/Contents/MacOS/Berth": "/Volumes/Berth/Berth.app/Contents/MacOS/Berth",
 	}
 	for exe, want := range cases {
 		if got := helperFor(exe, exists); got != want {
 			t.Errorf("helperFor(%s) = %s, want %s", exe, got, want)
 		}
+	}
+}
+
+// The bundle's real layout: Helpers/berth is a relative symlink to
+// ../MacOS/Berth, which fileExists follows.
+func TestHelperForBundleLink(t *testing.T) {
+	app := filepath.Join(t.TempDir(), "Berth.app", "Contents")
+	exe := filepath.Join(app, "MacOS", "Berth")
+	link := filepath.Join(app, "Helpers", "berth")
+	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, []byte("berth"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := helperFor(exe, fileExists); got != exe {
+		t.Errorf("without the link: helperFor = %s, want %s", got, exe)
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../MacOS/Berth", link); err != nil {
+		t.Fatal(err)
+	}
+	if got := helperFor(exe, fileExists); got != link {
+		t.Errorf("with the link: helperFor = %s, want %s", got, link)
+	}
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	if got := helperFor(exe, fileExists); got != exe {
+		t.Errorf("with a dangling link: helperFor = %s, want %s", got, exe)
 	}
 }

@@ -1,0 +1,1 @@
+/* empty: the gcc runtime has no blocks header; clang -fblocks provides the syntax */
