@@ -1,5 +1,6 @@
-// Package ui is where Berth's menu-bar user interface will live: the menu
-// as plain data built from the daemon's state, rendered with AppKit on
-// macOS and as a DBus tray on Linux, talking to the core only through
-// core/client. None of it is built yet; this package holds no code.
+// Package ui groups the menu-bar app. ui/viewmodel is the menu as plain
+// data (Build, notifications, the renderer contract); ui/presenter keeps it
+// live from the daemon and carries out its actions; ui/tray renders it as a
+// StatusNotifierItem with a dbusmenu on Linux, ui/menubar as an AppKit
+// status item on macOS. The app reaches the core only through core/client.
 package ui

@@ -210,11 +210,12 @@ func TestFixturePackages(t *testing.T) {
 		},
 		{
 			dir:  "objcsyntax",
-			what: "an Objective-C file with a missing ], a misspelled AppKit selector and a misspelled UserNotifications one (a misspelled class method of a class GNUstep lacks goes unseen)",
+			what: "an Objective-C file with a missing ], a misspelled AppKit selector and misspelled UserNotifications ones (the allow-list declares the classes GNUstep lacks)",
 			want: same(
 				"objcsyntax/bridge_darwin.m:7:40: Objective-C syntax: expected ']'",
 				`objcsyntax/bridge_darwin.m:8:8: unknown selector "-registerForDragedTypes:": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "registerForDraggedTypes:"?)`,
 				`objcsyntax/bridge_darwin.m:13:14: unknown selector "-setTitel:": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "setTitle:"?)`,
+				`objcsyntax/bridge_darwin.m:16:44: unknown selector "+defaultSond": not in GNUstep's headers, `+dk+`'s bindings or darwincheck's hand list (did you mean "defaultSound"?)`,
 			),
 		},
 		{
@@ -312,7 +313,7 @@ func TestCLI(t *testing.T) {
 			args:   []string{"-C", fixtureDir, "-goarch", "arm64", "-v", "./badselector"},
 			code:   exitProblems,
 			stdout: []string{`badselector/bad_darwin.go:10:29: unknown selector: NSMenuItem (appkit.MenuItem) has no instance method -setStat:`},
-			stderr: []string{"darwin/arm64: Objective-C allow-list of github.com/progrium/darwinkit@v0.5.0: 1814 classes, 26642 (class, selector) pairs"},
+			stderr: []string{"darwin/arm64: Objective-C allow-list of github.com/progrium/darwinkit@v0.5.0: 1816 classes, 26642 (class, selector) pairs"},
 		},
 		{
 			name:   "arm64-only API passes for arm64",

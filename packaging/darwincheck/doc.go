@@ -142,9 +142,10 @@
 //     returned by one (its type is unknown) goes unnoticed. In .m files:
 //     types, misspelled constants, functions and class names of API GNUstep
 //     lacks (all of UserNotifications and ServiceManagement, most of macOS
-//     10.12 and later), messages to a class GNUstep lacks
-//     ([UNNotificationSound defaultSond] is dropped with its undeclared
-//     receiver), block signatures, memory management, a misspelled header
+//     10.12 and later; classes the allow-list knows are declared with
+//     @class, and the hand list's option types with typedefs, so messages
+//     to them are checked and their names parse), block signatures, memory
+//     management, a misspelled header
 //     name (it becomes an empty stand-in), and whether the //export
 //     callbacks it calls exist (cgo's _cgo_export.h is not generated here).
 //   - Objective-C names that are not constants, or that pass through

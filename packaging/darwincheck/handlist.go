@@ -62,6 +62,17 @@ var handList = []handEntry{
 		super: "NSObject",
 	},
 	{
+		// What a notification delegate is given.
+		// https://developer.apple.com/documentation/usernotifications/unnotification?language=objc
+		class: "UNNotification",
+		super: "NSObject",
+	},
+	{
+		// https://developer.apple.com/documentation/usernotifications/unnotificationresponse?language=objc
+		class: "UNNotificationResponse",
+		super: "NSObject",
+	},
+	{
 		// https://developer.apple.com/documentation/usernotifications/unmutablenotificationcontent?language=objc
 		// .../unmutablenotificationcontent/title, /body, /subtitle, /sound (the setters)
 		class: "UNMutableNotificationContent",
@@ -88,4 +99,17 @@ var handList = []handEntry{
 		class:     "NSMenuItem",
 		classSels: []string{"sectionHeaderWithTitle:"},
 	},
+}
+
+// handTypes are Apple's C types that GNUstep's headers lack and Objective-C
+// code names in declarations (where an unknown type stops clang's parse).
+// The .m check declares them, with every class of the allow-list; values
+// are the types' own (NS_OPTIONS(NSUInteger, …), NS_ENUM(NSInteger, …)).
+var handTypes = []struct{ name, decl string }{
+	// https://developer.apple.com/documentation/usernotifications/unauthorizationoptions?language=objc
+	{"UNAuthorizationOptions", "typedef unsigned long UNAuthorizationOptions;"},
+	// https://developer.apple.com/documentation/usernotifications/unnotificationpresentationoptions?language=objc
+	{"UNNotificationPresentationOptions", "typedef unsigned long UNNotificationPresentationOptions;"},
+	// https://developer.apple.com/documentation/servicemanagement/smappservice/status-swift.enum?language=objc
+	{"SMAppServiceStatus", "typedef long SMAppServiceStatus;"},
 }

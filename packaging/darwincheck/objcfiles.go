@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,12 +179,17 @@ func (t *objcTools) runClang(ctx context.Context, path string, list *allowList) 
 	if t.err != nil {
 		return []diag{{at, fmt.Sprintf("cannot check this Objective-C file: %v (make deps installs clang and libgnustep-gui-dev)", t.err)}}
 	}
+	apple, err := t.appleDecls(list)
+	if err != nil {
+		return []diag{{at, err.Error()}}
+	}
 	args := []string{
 		"-fsyntax-only", "-x", "objective-c", "-fobjc-runtime=gcc", "-fblocks",
 		"-fconstant-string-class=NSConstantString", "-ferror-limit=0",
 		"-fdiagnostics-show-category=name", "-fno-color-diagnostics", "-fno-caret-diagnostics",
 		"-DGNUSTEP", "-DGNUSTEP_BASE_LIBRARY=1", "-DGNU_GUI_LIBRARY=1", "-DGNU_RUNTIME=1",
 		"-include", filepath.Join(t.stubs, "darwincheck_prelude.h"),
+		"-include", apple,
 		"-I", filepath.Dir(path), "-I", t.stubs, "-I", t.gnustep, "-I", t.objcInc,
 		path,
 	}
@@ -216,6 +222,36 @@ func (t *objcTools) runClang(ctx context.Context, path string, list *allowList) 
 		}
 	}
 	return []diag{{at, fmt.Sprintf("more than %d headers missing: is this Objective-C?", objcCheckMaxStubs)}}
+}
+
+// appleDecls writes (once per allow-list) a header declaring what the
+// allow-list knows of Apple's API and GNUstep's headers may lack: every
+// class (@class, which also stands beside a full @interface) and the hand
+// list's C types. Without it, a method taking a UNNotificationResponse *
+// stops clang's parse; with it, only the names themselves go unchecked,
+// as the package comment says.
+func (t *objcTools) appleDecls(list *allowList) (string, error) {
+	name := "darwincheck_apple.h"
+	var b strings.Builder
+	b.WriteString("/* darwincheck: what the allow-list knows of Apple's API, declared. */\n")
+	if list != nil {
+		name = "darwincheck_apple_" + strings.NewReplacer("/", "_", "@", "_").Replace(list.module) + ".h"
+		classes := keys(list.classes)
+		sort.Strings(classes)
+		for _, c := range classes {
+			fmt.Fprintf(&b, "@class %s;\n", c)
+		}
+	}
+	for _, ty := range handTypes {
+		b.WriteString(ty.decl + "\n")
+	}
+	path := filepath.Join(t.stubs, name)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	return path, writeStub(t.stubs, name, b.String())
 }
 
 // filterClang keeps the diagnostics the check trusts (see the package

@@ -1,7 +1,6 @@
 package tray
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,80 +16,9 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/berthvm/berth/core/testenv"
+	"github.com/berthvm/berth/ui/tray/traytest"
 	"github.com/berthvm/berth/ui/viewmodel"
 )
-
-// startBus runs a private message bus for one test and returns its
-// address. Its configuration is a session bus's without service
-// directories: nothing installed on this machine (a notification daemon, a
-// tray host) can be activated into it, so every service on it is the
-// test's.
-func startBus(t *testing.T) string {
-	t.Helper()
-	daemon := testenv.Tool(t, "dbus-daemon", "dbus-daemon")
-	dir, err := os.MkdirTemp("", "berth-bus-") // short: a socket path has ~100 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	conf := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=`+dir+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(daemon, "--config-file="+conf, "--print-address", "--nofork")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr testenv.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case addr := <-line:
-		if addr == "" {
-			t.Fatalf("dbus-daemon printed no address: %s", stderr.String())
-		}
-		return addr
-	case <-time.After(10 * time.Second):
-		t.Fatalf("dbus-daemon printed no address in 10s: %s", stderr.String())
-	}
-	return ""
-}
-
-// connect is another client of the bus at addr.
-func connect(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the test bus: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // fakeModel shows a fixed menu that the test replaces, and records what
 // the tray tells it.
@@ -155,123 +83,8 @@ func serve(t *testing.T, tr *Tray, m viewmodel.Model) (context.CancelFunc, <-cha
 	return cancel, done
 }
 
-func waitOwner(t *testing.T, conn *dbus.Conn, name string, want bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var has bool
-		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
-			t.Fatal(err)
-		}
-		if has == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s owned: %v after 10s, want %v", name, has, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// menuItem is a dbusmenu item as a client reads it.
-type menuItem struct {
-	id       int32
-	props    map[string]dbus.Variant
-	children []menuItem
-}
-
-func (it menuItem) label() string {
-	s, _ := it.props["label"].Value().(string)
-	return unescapeLabel(s)
-}
-
-// title is the label without its detail (after two spaces).
-func (it menuItem) title() string { t, _, _ := strings.Cut(it.label(), "  "); return t }
-
-func (it menuItem) child(t *testing.T, title string) menuItem {
-	t.Helper()
-	for _, c := range it.children {
-		if c.title() == title {
-			return c
-		}
-	}
-	t.Fatalf("no item %q under %q (id %d)", title, it.label(), it.id)
-	return menuItem{}
-}
-
-func (it menuItem) prop(name string) any {
-	v, ok := it.props[name]
-	if !ok {
-		return nil
-	}
-	return v.Value()
-}
-
-// parseItem reads one (ia{sv}av) as godbus decodes it.
-func parseItem(t *testing.T, v any) menuItem {
-	t.Helper()
-	fields, ok := v.([]any)
-	if !ok || len(fields) != 3 {
-		t.Fatalf("layout item is %T %v, want (ia{sv}av)", v, v)
-	}
-	it := menuItem{id: fields[0].(int32), props: fields[1].(map[string]dbus.Variant)}
-	for _, c := range fields[2].([]dbus.Variant) {
-		it.children = append(it.children, parseItem(t, c.Value()))
-	}
-	return it
-}
-
-// menuClient is a dbusmenu client, as a tray host is.
-type menuClient struct {
-	t   *testing.T
-	obj dbus.BusObject
-}
-
-func newMenuClient(t *testing.T, conn *dbus.Conn, dest string) *menuClient {
-	t.Helper()
-	// Find the menu as a host does: from the status item's Menu property.
-	v, err := conn.Object(dest, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.Menu")
-	if err != nil {
-		t.Fatalf("the status item's Menu: %v", err)
-	}
-	path, ok := v.Value().(dbus.ObjectPath)
-	if !ok || path != "/MenuBar" {
-		t.Fatalf("the status item's Menu is %v, want /MenuBar", v)
-	}
-	return &menuClient{t: t, obj: conn.Object(dest, path)}
-}
-
-func (c *menuClient) layout(parent, depth int32, props ...string) (uint32, menuItem) {
-	c.t.Helper()
-	call := c.obj.Call("com.canonical.dbusmenu.GetLayout", 0, parent, depth, append([]string{}, props...))
-	if call.Err != nil {
-		c.t.Fatalf("GetLayout(%d, %d, %v): %v", parent, depth, props, call.Err)
-	}
-	if len(call.Body) != 2 {
-		c.t.Fatalf("GetLayout returned %d values", len(call.Body))
-	}
-	return call.Body[0].(uint32), parseItem(c.t, call.Body[1])
-}
-
-func (c *menuClient) root() menuItem {
-	c.t.Helper()
-	_, root := c.layout(0, -1)
-	return root
-}
-
-func (c *menuClient) event(id int32, eventID string) error {
-	return c.obj.Call("com.canonical.dbusmenu.Event", 0, id, eventID, dbus.MakeVariant(""), uint32(0)).Err
-}
-
-func (c *menuClient) click(it menuItem) {
-	c.t.Helper()
-	if err := c.event(it.id, "clicked"); err != nil {
-		c.t.Fatalf("click %q (%d): %v", it.label(), it.id, err)
-	}
-}
-
 func TestMenuOverDBus(t *testing.T) {
-	addr := startBus(t)
+	addr := traytest.Bus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 	tr, err := New(Options{}) // the session bus, from the environment
 	if err != nil {
@@ -281,24 +94,24 @@ func TestMenuOverDBus(t *testing.T) {
 	m := newFakeModel(testMenu(true))
 	serve(t, tr, m)
 
-	conn := connect(t, addr)
+	conn := traytest.Connect(t, addr)
 	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", os.Getpid())
-	waitOwner(t, conn, name, true)
-	c := newMenuClient(t, conn, name)
+	traytest.WaitOwner(t, conn, name, true)
+	c := traytest.NewMenuClient(t, conn, name)
 
-	rev1, root := c.layout(0, -1)
-	if root.id != 0 || root.prop("children-display") != "submenu" {
-		t.Errorf("root: id %d, props %v", root.id, root.props)
+	rev1, root := c.Layout(0, -1)
+	if root.ID != 0 || root.Prop("children-display") != "submenu" {
+		t.Errorf("root: id %d, props %v", root.ID, root.Props)
 	}
 
 	// Click Stop on the running container: the model performs it, by the
 	// time Event returns.
-	web := root.child(t, "web")
-	if web.label() != "web  demo" || web.prop("children-display") != "submenu" || web.prop("icon-name") != "user-available" {
-		t.Errorf("web: %v", web.props)
+	web := root.Child(t, "web")
+	if web.Label() != "web  demo" || web.Prop("children-display") != "submenu" || web.Prop("icon-name") != "user-available" {
+		t.Errorf("web: %v", web.Props)
 	}
-	stop := web.child(t, "Stop")
-	c.click(stop)
+	stop := web.Child(t, "Stop")
+	c.Click(stop)
 	select {
 	case a := <-m.performed:
 		if want := (viewmodel.Action{Verb: viewmodel.VerbStop, Target: "c1"}); !reflect.DeepEqual(a, want) {
@@ -309,39 +122,39 @@ func TestMenuOverDBus(t *testing.T) {
 	}
 
 	// Nothing that is not an enabled action does anything.
-	for _, it := range []menuItem{web.child(t, "Start"), web, root.child(t, "Containers"), root.child(t, "Berth is running")} {
-		if it.prop("enabled") != false && it.prop("children-display") == nil {
-			t.Errorf("%q is enabled", it.label())
+	for _, it := range []traytest.Item{web.Child(t, "Start"), web, root.Child(t, "Containers"), root.Child(t, "Berth is running")} {
+		if it.Prop("enabled") != false && it.Prop("children-display") == nil {
+			t.Errorf("%q is enabled", it.Label())
 		}
-		c.click(it)
-		m.noPerform(t, "clicking "+it.label())
+		c.Click(it)
+		m.noPerform(t, "clicking "+it.Label())
 	}
-	if err := c.event(9999, "clicked"); err == nil {
+	if err := c.Event(9999, "clicked"); err == nil {
 		t.Error("clicking an unknown id: no error")
 	}
 
 	// Underscores are escaped, and the item is found once unescaped.
-	db := root.child(t, "my_db")
-	if raw := db.prop("label"); raw != "my__db  demo" {
+	db := root.Child(t, "my_db")
+	if raw := db.Prop("label"); raw != "my__db  demo" {
 		t.Errorf("my_db's label on the bus is %q", raw)
 	}
-	c.click(db.child(t, "Start"))
+	c.Click(db.Child(t, "Start"))
 	if a := <-m.performed; !reflect.DeepEqual(a, viewmodel.Action{Verb: viewmodel.VerbStart, Target: "c2"}) {
 		t.Errorf("clicked my_db's Start, performed %v", a)
 	}
 
 	// A toggle and the separators.
-	login := root.child(t, "Launch at login")
-	if login.prop("toggle-type") != "checkmark" || login.prop("toggle-state") != int32(0) || login.prop("enabled") != true {
-		t.Errorf("toggle: %v", login.props)
+	login := root.Child(t, "Launch at login")
+	if login.Prop("toggle-type") != "checkmark" || login.Prop("toggle-state") != int32(0) || login.Prop("enabled") != true {
+		t.Errorf("toggle: %v", login.Props)
 	}
-	c.click(login)
+	c.Click(login)
 	if a := <-m.performed; a.Verb != viewmodel.VerbToggleLogin {
 		t.Errorf("clicked the toggle, performed %v", a)
 	}
 	var seps int
-	for _, it := range root.children {
-		if it.prop("type") == "separator" {
+	for _, it := range root.Children {
+		if it.Prop("type") == "separator" {
 			seps++
 		}
 	}
@@ -350,54 +163,54 @@ func TestMenuOverDBus(t *testing.T) {
 	}
 
 	// Depth and property filters.
-	_, shallow := c.layout(0, 0)
-	if len(shallow.children) != 0 {
-		t.Errorf("depth 0: %d children", len(shallow.children))
+	_, shallow := c.Layout(0, 0)
+	if len(shallow.Children) != 0 {
+		t.Errorf("depth 0: %d children", len(shallow.Children))
 	}
-	_, one := c.layout(0, 1, "label")
-	if w := one.child(t, "web"); len(w.children) != 0 || len(w.props) != 1 {
-		t.Errorf("depth 1, label only: web has %d children, props %v", len(w.children), w.props)
+	_, one := c.Layout(0, 1, "label")
+	if w := one.Child(t, "web"); len(w.Children) != 0 || len(w.Props) != 1 {
+		t.Errorf("depth 1, label only: web has %d children, props %v", len(w.Children), w.Props)
 	}
-	_, sub := c.layout(web.id, -1)
-	if sub.id != web.id || len(sub.children) != 3 {
-		t.Errorf("GetLayout(web): id %d, %d children", sub.id, len(sub.children))
+	_, sub := c.Layout(web.ID, -1)
+	if sub.ID != web.ID || len(sub.Children) != 3 {
+		t.Errorf("GetLayout(web): id %d, %d children", sub.ID, len(sub.Children))
 	}
-	if err := c.obj.Call("com.canonical.dbusmenu.GetLayout", 0, int32(9999), int32(-1), []string{}).Err; err == nil {
+	if err := c.Obj.Call("com.canonical.dbusmenu.GetLayout", 0, int32(9999), int32(-1), []string{}).Err; err == nil {
 		t.Error("GetLayout of an unknown id: no error")
 	}
 	var group []struct {
 		ID    int32
 		Props map[string]dbus.Variant
 	}
-	if err := c.obj.Call("com.canonical.dbusmenu.GetGroupProperties", 0, []int32{web.id, stop.id, 9999}, []string{"enabled"}).Store(&group); err != nil {
+	if err := c.Obj.Call("com.canonical.dbusmenu.GetGroupProperties", 0, []int32{web.ID, stop.ID, 9999}, []string{"enabled"}).Store(&group); err != nil {
 		t.Fatal(err)
 	}
-	if len(group) != 2 || group[0].ID != web.id || group[1].ID != stop.id || len(group[1].Props) != 1 || group[1].Props["enabled"].Value() != true {
+	if len(group) != 2 || group[0].ID != web.ID || group[1].ID != stop.ID || len(group[1].Props) != 1 || group[1].Props["enabled"].Value() != true {
 		t.Errorf("GetGroupProperties = %v", group)
 	}
 	var v dbus.Variant
-	if err := c.obj.Call("com.canonical.dbusmenu.GetProperty", 0, stop.id, "label").Store(&v); err != nil || v.Value() != "Stop" {
+	if err := c.Obj.Call("com.canonical.dbusmenu.GetProperty", 0, stop.ID, "label").Store(&v); err != nil || v.Value() != "Stop" {
 		t.Errorf("GetProperty(Stop, label) = %v, %v", v, err)
 	}
 	for prop, want := range map[string]any{"Version": uint32(3), "TextDirection": "ltr", "Status": "normal"} {
-		if got, err := c.obj.GetProperty("com.canonical.dbusmenu." + prop); err != nil || got.Value() != want {
+		if got, err := c.Obj.GetProperty("com.canonical.dbusmenu." + prop); err != nil || got.Value() != want {
 			t.Errorf("menu property %s = %v, %v; want %v", prop, got, err, want)
 		}
 	}
 	var xml string
-	if err := c.obj.Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&xml); err != nil || !strings.Contains(xml, `<interface name="com.canonical.dbusmenu">`) {
+	if err := c.Obj.Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&xml); err != nil || !strings.Contains(xml, `<interface name="com.canonical.dbusmenu">`) {
 		t.Errorf("Introspect: %v\n%s", err, xml)
 	}
 
 	// Opening and closing the menu reach the model, once each.
 	var need bool
-	if err := c.obj.Call("com.canonical.dbusmenu.AboutToShow", 0, int32(0)).Store(&need); err != nil {
+	if err := c.Obj.Call("com.canonical.dbusmenu.AboutToShow", 0, int32(0)).Store(&need); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.event(0, "opened"); err != nil {
+	if err := c.Event(0, "opened"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.event(0, "closed"); err != nil {
+	if err := c.Event(0, "closed"); err != nil {
 		t.Fatal(err)
 	}
 	var opens []bool
@@ -430,20 +243,20 @@ func TestMenuOverDBus(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no LayoutUpdated 10s after the model changed")
 	}
-	rev2, root2 := c.layout(0, -1)
+	rev2, root2 := c.Layout(0, -1)
 	if newRev <= rev1 || rev2 != newRev {
 		t.Errorf("revisions: first %d, signalled %d, now %d", rev1, newRev, rev2)
 	}
-	web2 := root2.child(t, "web")
-	if web2.id != web.id || web2.child(t, "Stop").id != stop.id || root2.child(t, "my_db").id != db.id {
-		t.Errorf("ids changed in a rebuild: web %d→%d, Stop %d→%d", web.id, web2.id, stop.id, web2.child(t, "Stop").id)
+	web2 := root2.Child(t, "web")
+	if web2.ID != web.ID || web2.Child(t, "Stop").ID != stop.ID || root2.Child(t, "my_db").ID != db.ID {
+		t.Errorf("ids changed in a rebuild: web %d→%d, Stop %d→%d", web.ID, web2.ID, stop.ID, web2.Child(t, "Stop").ID)
 	}
-	if web2.prop("icon-name") != "user-offline" {
-		t.Errorf("stopped web's dot: %v", web2.prop("icon-name"))
+	if web2.Prop("icon-name") != "user-offline" {
+		t.Errorf("stopped web's dot: %v", web2.Prop("icon-name"))
 	}
-	c.click(web2.child(t, "Stop")) // disabled now
+	c.Click(web2.Child(t, "Stop")) // disabled now
 	m.noPerform(t, "clicking a stopped container's Stop")
-	c.click(root2.child(t, "cache").child(t, "Start"))
+	c.Click(root2.Child(t, "cache").Child(t, "Start"))
 	if a := <-m.performed; !reflect.DeepEqual(a, viewmodel.Action{Verb: viewmodel.VerbStart, Target: "c3"}) {
 		t.Errorf("clicked cache's Start, performed %v", a)
 	}
@@ -468,7 +281,7 @@ func (w *fakeWatcher) RegisterStatusNotifierItem(sender dbus.Sender, service str
 // startWatcher puts a watcher on the bus on its own connection.
 func startWatcher(t *testing.T, addr string) (*fakeWatcher, *dbus.Conn) {
 	t.Helper()
-	conn := connect(t, addr)
+	conn := traytest.Connect(t, addr)
 	w := &fakeWatcher{items: make(chan string, 4)}
 	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
 		t.Fatal(err)
@@ -492,9 +305,9 @@ func (w *fakeWatcher) registered(t *testing.T, want string) {
 }
 
 func TestStatusNotifierItem(t *testing.T) {
-	addr := startBus(t)
+	addr := traytest.Bus(t)
 	w, wconn := startWatcher(t, addr)
-	tr, err := New(Options{Conn: connect(t, addr), AppName: "Berth", IconName: "berth-test"})
+	tr, err := New(Options{Conn: traytest.Connect(t, addr), AppName: "Berth", IconName: "berth-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,50 +374,10 @@ func TestStatusNotifierItem(t *testing.T) {
 	w2.registered(t, name)
 }
 
-// fakeNotifications is a notification server.
-type fakeNotifications struct {
-	mu    sync.Mutex
-	next  uint32
-	notes []posted
-}
-
-type posted struct {
-	app      string
-	replaces uint32
-	icon     string
-	summary  string
-	body     string
-	hints    map[string]dbus.Variant
-	expire   int32
-}
-
-func (f *fakeNotifications) GetCapabilities() ([]string, *dbus.Error) {
-	return []string{"body", "body-markup"}, nil
-}
-
-func (f *fakeNotifications) Notify(app string, replaces uint32, icon, summary, body string, actions []string,
-	hints map[string]dbus.Variant, expire int32) (uint32, *dbus.Error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.notes = append(f.notes, posted{app, replaces, icon, summary, body, hints, expire})
-	if replaces != 0 {
-		return replaces, nil
-	}
-	f.next++
-	return f.next, nil
-}
-
 func TestNotify(t *testing.T) {
-	addr := startBus(t)
-	server := connect(t, addr)
-	f := &fakeNotifications{}
-	if err := server.Export(f, "/org/freedesktop/Notifications", "org.freedesktop.Notifications"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := server.RequestName("org.freedesktop.Notifications", dbus.NameFlagDoNotQueue); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := New(Options{Conn: connect(t, addr)})
+	addr := traytest.Bus(t)
+	f := traytest.ServeNotifications(t, addr)
+	tr, err := New(Options{Conn: traytest.Connect(t, addr)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,10 +388,9 @@ func TestNotify(t *testing.T) {
 	tr.Notify(viewmodel.Note{Kind: viewmodel.NoteDaemon, Title: "no key"})
 	tr.Notify(viewmodel.Note{Kind: viewmodel.NoteDaemon, Title: "no key"})
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.notes) != 5 {
-		t.Fatalf("%d notifications arrived, want 5", len(f.notes))
+	notes := f.Notes()
+	if len(notes) != 5 {
+		t.Fatalf("%d notifications arrived, want 5", len(notes))
 	}
 	for i, want := range []struct {
 		replaces uint32
@@ -633,19 +405,19 @@ func TestNotify(t *testing.T) {
 		{0, "package-x-generic", "no key", "", false},
 		{0, "package-x-generic", "no key", "", false},
 	} {
-		n := f.notes[i]
-		if n.app != "Berth" || n.replaces != want.replaces || n.icon != want.icon || n.summary != want.summary ||
-			n.body != want.body || n.expire != -1 {
+		n := notes[i]
+		if n.App != "Berth" || n.Replaces != want.replaces || n.Icon != want.icon || n.Summary != want.summary ||
+			n.Body != want.body || n.Expire != -1 {
 			t.Errorf("notification %d: %+v, want %+v", i, n, want)
 		}
-		u, ok := n.hints["urgency"]
+		u, ok := n.Hints["urgency"]
 		if want.urgent != ok || ok && u.Value() != byte(2) {
-			t.Errorf("notification %d: hints %v", i, n.hints)
+			t.Errorf("notification %d: hints %v", i, n.Hints)
 		}
 	}
 
 	// Without a server, Notify only logs.
-	tr2, err := New(Options{Conn: connect(t, startBus(t))})
+	tr2, err := New(Options{Conn: traytest.Connect(t, traytest.Bus(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,8 +438,8 @@ func settle(t *testing.T, n int) {
 }
 
 func TestServeEnds(t *testing.T) {
-	addr := startBus(t)
-	client := connect(t, addr)
+	addr := traytest.Bus(t)
+	client := traytest.Connect(t, addr)
 	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", os.Getpid())
 	base := runtime.NumGoroutine()
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
@@ -685,17 +457,17 @@ func TestServeEnds(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- tr.Serve(ctx, m) }()
-		waitOwner(t, client, name, true)
-		c := newMenuClient(t, client, name)
-		c.click(c.root().child(t, "web").child(t, "Stop"))
+		traytest.WaitOwner(t, client, name, true)
+		c := traytest.NewMenuClient(t, client, name)
+		c.Click(c.Root().Child(t, "web").Child(t, "Stop"))
 		<-m.performed
-		if err := c.obj.Call("com.canonical.dbusmenu.AboutToShow", 0, int32(0)).Err; err != nil {
+		if err := c.Obj.Call("com.canonical.dbusmenu.AboutToShow", 0, int32(0)).Err; err != nil {
 			t.Fatal(err)
 		}
 		end(cancel)
 		select {
 		case err := <-done:
-			waitOwner(t, client, name, false)
+			traytest.WaitOwner(t, client, name, false)
 			if open, closed := <-m.opened, <-m.opened; !open || closed {
 				t.Errorf("Opened(%v), then Opened(%v) when Serve ended; want true, false", open, closed)
 			}
@@ -727,7 +499,7 @@ func TestServeEnds(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- tr.Serve(context.Background(), m) }()
-	waitOwner(t, client, name, true)
+	traytest.WaitOwner(t, client, name, true)
 	tr.Close()
 	select {
 	case err := <-done:

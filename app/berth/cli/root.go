@@ -127,6 +127,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.imageCommand(),
 		a.registryCommand(),
 		a.menuCommand(),
+		a.menubarCommand(),
 	)
 	markRunErrors(root)
 	return root
