@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/units"
 )
 
 // MaxInline is how many containers the menu lists directly; the rest fold
@@ -225,30 +226,30 @@ const sigtermExit = 143
 func containerStatus(s State, c api.Container) string {
 	switch c.State {
 	case api.StateRunning:
-		return "up " + HumanDuration(s.Now.Sub(c.Started))
+		return "Up " + units.Duration(s.Now.Sub(c.Started))
 	case api.StateStarting:
-		return "starting…"
+		return "Starting…"
 	case api.StateStopping:
-		return "stopping…"
+		return "Stopping…"
 	case api.StateCreated:
-		return "created"
+		return "Created"
 	case api.StateDead:
-		return "died " + ago(s.Now, c.Finished)
+		return "Died " + ago(s.Now, c.Finished)
 	}
-	return fmt.Sprintf("exited (%d) %s", c.ExitCode, ago(s.Now, c.Finished))
+	return fmt.Sprintf("Exited (%d) %s", c.ExitCode, ago(s.Now, c.Finished))
 }
 
 func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return HumanDuration(now.Sub(t)) + " ago"
+	return units.Duration(now.Sub(t)) + " ago"
 }
 
 func statsLine(st api.ContainerStats) string {
-	line := fmt.Sprintf("%s of %s memory", bytesText(st.MemoryUsed), bytesText(st.MemoryTotal))
+	line := fmt.Sprintf("%s of %s memory", units.MemorySize(st.MemoryUsed), units.MemorySize(st.MemoryTotal))
 	if st.HostRSS > 0 {
-		line += fmt.Sprintf(" · VM uses %s", bytesText(st.HostRSS))
+		line += fmt.Sprintf(" · VM uses %s", units.MemorySize(st.HostRSS))
 	}
 	return line
 }
@@ -260,7 +261,7 @@ func imageItems(s State) []Item {
 	sort.SliceStable(images, func(i, j int) bool { return imageName(images[i]) < imageName(images[j]) })
 	for _, im := range images {
 		sub.Children = append(sub.Children, Item{ID: "image/" + im.Digest, Kind: KindLabel, Title: imageName(im),
-			Detail: im.Platform + " · " + bytesText(uint64(max(im.Size, 0)))})
+			Detail: im.Platform + " · " + units.Size(im.Size)})
 	}
 	if len(images) == 0 {
 		sub.Children = append(sub.Children, label("images/none", "No images"))
@@ -333,7 +334,7 @@ func hostItem(s State) Item {
 	if h.AppleChip != "" {
 		chip = fmt.Sprintf("Apple %s (generation %d)", h.AppleChip, h.AppleChipGeneration)
 	}
-	add("chip", chip, fmt.Sprintf("%d CPUs · %s", h.CPUs, bytesText(uint64(h.MemoryMiB)<<20)))
+	add("chip", chip, fmt.Sprintf("%d CPUs · %s", h.CPUs, units.MemorySize(uint64(h.MemoryMiB)<<20)))
 	add("os", strings.TrimSpace(h.OSName+" "+h.OSVersion), h.Arch)
 	add("hypervisor", "Hypervisor: "+h.Hypervisor, h.Accelerator)
 	nested := "Nested virtualization: supported"
@@ -353,7 +354,7 @@ func hostItem(s State) Item {
 	}
 	if d := s.Info.Defaults; d.CPUs > 0 {
 		add("defaults", fmt.Sprintf("Containers get %d %s and %s by default", d.CPUs, plural(d.CPUs, "CPU", "CPUs"),
-			bytesText(uint64(d.MemoryMiB)<<20)), "")
+			units.MemorySize(uint64(d.MemoryMiB)<<20)), "")
 	}
 	return sub
 }
@@ -390,56 +391,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// bytesText is a size in binary units, as the CLI prints them.
-func bytesText(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v >= 10 || v == float64(int(v)) {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[exp])
-}
-
-// HumanDuration reads like docker's: "Less than a second", "About a
-// minute", "5 minutes", "About an hour", "3 hours", "2 days", "3 weeks",
-// "4 months", "2 years".
-func HumanDuration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	switch m := int(d.Minutes()); {
-	case m == 1:
-		return "about a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	switch h := int(d.Round(time.Hour).Hours()); {
-	case h == 1:
-		return "about an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	default:
-		return fmt.Sprintf("%d years", h/24/365)
-	}
 }

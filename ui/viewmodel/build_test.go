@@ -143,7 +143,7 @@ func TestBuildRules(t *testing.T) {
 	states := goldenStates()
 	m := Build(states["three"])
 	web, _ := m.Find("container/c1web")
-	if web.Title != "web" || web.Dot != DotGreen || !strings.Contains(web.Detail, "up 5 minutes") {
+	if web.Title != "web" || web.Dot != DotGreen || !strings.Contains(web.Detail, "Up 5 minutes") {
 		t.Errorf("running row: %+v", web)
 	}
 	for id, want := range map[string]bool{
@@ -160,7 +160,7 @@ func TestBuildRules(t *testing.T) {
 	if kill, _ := m.Find("container/c1web/kill"); !kill.Alternate || kill.Mods != ModOption {
 		t.Errorf("Kill is not Stop's Option alternate: %+v", kill)
 	}
-	if it, _ := m.Find("container/c2job"); it.Dot != DotRed || !strings.Contains(it.Detail, "exited (3) 2 minutes ago") {
+	if it, _ := m.Find("container/c2job"); it.Dot != DotRed || !strings.Contains(it.Detail, "Exited (3) 2 minutes ago") {
 		t.Errorf("failed row: %+v", it)
 	}
 	if it, _ := m.Find("container/c3db"); it.Dot != DotRed || it.Tooltip != "guest kernel panic" {
@@ -212,18 +212,5 @@ func TestBuildRules(t *testing.T) {
 	}
 	if Build(states["import"]).Icon != IconBusy {
 		t.Error("an import in progress does not show as busy")
-	}
-}
-
-func TestHumanDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0: "less than a second", time.Second: "1 second", 45 * time.Second: "45 seconds",
-		90 * time.Second: "about a minute", 5 * time.Minute: "5 minutes", 65 * time.Minute: "about an hour",
-		5 * time.Hour: "5 hours", 72 * time.Hour: "3 days", 21 * 24 * time.Hour: "3 weeks",
-		100 * 24 * time.Hour: "3 months", 800 * 24 * time.Hour: "2 years",
-	} {
-		if got := HumanDuration(d); got != want {
-			t.Errorf("HumanDuration(%v) = %q, want %q", d, got, want)
-		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/units"
 	"github.com/spf13/cobra"
 )
 
@@ -229,7 +230,7 @@ func printContainers(out io.Writer, list []api.Container, now time.Time) error {
 	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tCPUS\tMEMORY\tNAMES")
 	for _, c := range list {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", api.ShortID(c.ID), c.Image, quoteCommand(c),
-			durationWords(now.Sub(c.Created))+" ago", status(c, now), c.CPUs, humanMiB(c.MemoryMiB), c.Name)
+			units.Duration(now.Sub(c.Created))+" ago", status(c, now), c.CPUs, humanMiB(c.MemoryMiB), c.Name)
 	}
 	return w.Flush()
 }
@@ -251,13 +252,13 @@ func quoteCommand(c api.Container) string {
 func status(c api.Container, now time.Time) string {
 	switch c.State {
 	case api.StateRunning:
-		return "Up " + durationWords(now.Sub(c.Started))
+		return "Up " + units.Duration(now.Sub(c.Started))
 	case api.StateStarting:
 		return "Starting"
 	case api.StateStopping:
 		return "Stopping"
 	case api.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, durationWords(now.Sub(c.Finished)))
+		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.Duration(now.Sub(c.Finished)))
 	case api.StateDead:
 		return "Dead"
 	}

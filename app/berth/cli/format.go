@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/berthvm/berth/core/units"
 )
 
 // render writes v as JSON (format "json"), through a Go template (any other
@@ -38,7 +40,7 @@ func render(w io.Writer, format string, v any, human func(io.Writer) error) erro
 	return err
 }
 
-// humanBytes renders n MiB as "512 MiB" or "23.4 GiB".
+// humanMiB renders n MiB as "512 MiB" or "23.4 GiB".
 func humanMiB(n int) string {
 	if n >= 1024 {
 		return fmt.Sprintf("%.1f GiB", float64(n)/1024)
@@ -63,22 +65,5 @@ func ago(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
 	}
-	return durationWords(time.Since(t)) + " ago"
-}
-
-// durationWords renders a duration coarsely: "40 seconds", "3 hours".
-func durationWords(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	case d < 60*24*time.Hour:
-		return fmt.Sprintf("%d days", int(d.Hours()/24))
-	case d < 2*365*24*time.Hour:
-		return fmt.Sprintf("%d months", int(d.Hours()/24/30))
-	}
-	return fmt.Sprintf("%d years", int(d.Hours()/24/365))
+	return units.Duration(time.Since(t)) + " ago"
 }

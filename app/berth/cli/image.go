@@ -11,6 +11,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/atomicfile"
 	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/units"
 	"github.com/spf13/cobra"
 )
 
@@ -46,7 +47,7 @@ func (a *app) imagePullCommand() *cobra.Command {
 				fmt.Fprintln(a.streams.Out, im.Digest)
 				return nil
 			}
-			fmt.Fprintf(a.streams.Out, "Pulled %s (%s, %s)\nDigest: %s\n", firstName(im, args[0]), im.Platform, humanBytes(im.Size), im.Digest)
+			fmt.Fprintf(a.streams.Out, "Pulled %s (%s, %s)\nDigest: %s\n", firstName(im, args[0]), im.Platform, units.Size(im.Size), im.Digest)
 			return nil
 		}),
 	}
@@ -239,7 +240,7 @@ func printImages(out io.Writer, images []api.Image, digests bool) error {
 			if digests {
 				line += im.Digest + "\t"
 			}
-			fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\n", line, shortID(im.ID), im.Platform, ago(im.Created), humanBytes(im.Size))
+			fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\n", line, shortID(im.ID), im.Platform, ago(im.Created), units.Size(im.Size))
 		}
 	}
 	return w.Flush()
@@ -378,7 +379,7 @@ func (a *app) imagePruneCommand() *cobra.Command {
 			for _, d := range res.Deleted {
 				fmt.Fprintf(a.streams.Out, "Deleted: %s\n", d)
 			}
-			fmt.Fprintf(a.streams.Out, "Total reclaimed space: %s\n", humanBytes(res.Reclaimed))
+			fmt.Fprintf(a.streams.Out, "Total reclaimed space: %s\n", units.Size(res.Reclaimed))
 			return nil
 		},
 	}

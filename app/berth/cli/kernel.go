@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/units"
 	"github.com/spf13/cobra"
 
 	"github.com/berthvm/berth/core/api"
@@ -126,7 +127,7 @@ func printKernel(out io.Writer, k api.KernelInfo) error {
 	case d.Downloaded:
 		fmt.Fprintf(w, " Cached:\t%s\n", d.Path)
 	case d.Size > 0:
-		fmt.Fprintf(w, " Cached:\tno (%s to download, with berth system kernel fetch or on the first container start)\n", humanBytes(d.Size))
+		fmt.Fprintf(w, " Cached:\tno (%s to download, with berth system kernel fetch or on the first container start)\n", units.Size(d.Size))
 	default:
 		fmt.Fprintf(w, " Cached:\tno\n")
 	}

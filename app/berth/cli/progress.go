@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/units"
 	"golang.org/x/term"
 )
 
@@ -126,27 +127,12 @@ func barLine(r *barRow) string {
 		if n < width {
 			bar += ">" + strings.Repeat(" ", width-n-1)
 		}
-		line += fmt.Sprintf(" [%s] %s / %s", bar, humanBytes(r.cur), humanBytes(r.total))
+		line += fmt.Sprintf(" [%s] %s / %s", bar, units.Size(r.cur), units.Size(r.total))
 	case r.cur > 0:
-		line += " " + humanBytes(r.cur)
+		line += " " + units.Size(r.cur)
 	}
 	if r.msg != "" {
 		line += " " + r.msg
 	}
 	return line
-}
-
-// humanBytes renders a byte count as "512 B", "12.3 MB", "1.4 GB" (SI, as
-// docker does).
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/units"
 	"github.com/spf13/cobra"
 )
 
@@ -109,7 +110,7 @@ func printStats(out io.Writer, rows []statsRow) error {
 	fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS\tHOST MEM")
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\t%s\n", api.ShortID(r.ID), r.Name, r.CPUPercent,
-			humanBytes(int64(r.MemUsed)), humanBytes(int64(r.MemTotal)), r.MemPercent, r.Processes, humanBytes(int64(r.HostRSS)))
+			units.Size(int64(r.MemUsed)), units.Size(int64(r.MemTotal)), r.MemPercent, r.Processes, units.Size(int64(r.HostRSS)))
 	}
 	return w.Flush()
 }
