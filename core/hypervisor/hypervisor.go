@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -45,11 +46,19 @@ const (
 	// NetworkNAT is the hypervisor's own NAT: QEMU user networking
 	// (guest 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3), vz's NAT.
 	NetworkNAT NetworkMode = "nat"
-	// NetworkSocket connects the NIC to a userspace network (such as
-	// gvisor-tap-vsock) listening on a unix socket: a stream socket for
-	// QEMU, a datagram socket for vz.
+	// NetworkSocket connects the NIC to a network process through a unix
+	// datagram socket, one Ethernet frame a datagram: the VM's end is
+	// NICSocket(RunDir, i), bound by the backend (QEMU's -netdev dgram,
+	// vz's file-handle attachment); the network's end is Network.Socket,
+	// bound by the network process before the VM starts.
 	NetworkSocket NetworkMode = "socket"
 )
+
+// NICSocket is where the VM's end of NIC i's datagram socket is, in the
+// VM's run directory: the network process sends the VM's frames there.
+func NICSocket(runDir string, i int) string {
+	return filepath.Join(runDir, fmt.Sprintf("net%d.sock", i))
+}
 
 // Network is one NIC.
 type Network struct {

@@ -144,7 +144,8 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		case hypervisor.NetworkNAT:
 			args = append(args, "-netdev", "user,id="+id)
 		case hypervisor.NetworkSocket:
-			args = append(args, "-netdev", "stream,id="+id+",server=off,addr.type=unix,addr.path="+n.Socket)
+			args = append(args, "-netdev", fmt.Sprintf("dgram,id=%s,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s",
+				id, hypervisor.NICSocket(cfg.RunDir, i), n.Socket))
 		}
 		dev := "virtio-net-device,netdev=" + id
 		if n.MAC != "" {

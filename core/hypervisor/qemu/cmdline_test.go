@@ -59,7 +59,7 @@ func TestCmdline(t *testing.T) {
 			"-chardev": {"file,id=console,path=/run/vm/web/console.log", "socket,id=agent,path=/run/vm/web/agent.sock,server=on,wait=off"},
 			"-qmp":     {"unix:/run/vm/web/qmp.sock,server=on,wait=off"},
 			"-drive":   {"if=none,id=disk-base,file=/d/base.ext4,format=raw,readonly=on", "if=none,id=disk-upper,file=/d/upper.qcow2,format=qcow2"},
-			"-netdev":  {"user,id=net0", "stream,id=net1,server=off,addr.type=unix,addr.path=/run/net.sock"},
+			"-netdev":  {"user,id=net0", "dgram,id=net1,local.type=unix,local.path=/run/vm/web/net1.sock,remote.type=unix,remote.path=/run/net.sock"},
 			"-device": {"virtio-serial-device", "virtserialport,chardev=agent,name=agent", "virtio-balloon-device,free-page-reporting=on",
 				"virtio-blk-device,drive=disk-base,serial=base", "virtio-blk-device,drive=disk-upper,serial=upper",
 				"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01", "virtio-net-device,netdev=net1"},

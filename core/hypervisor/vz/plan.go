@@ -199,11 +199,6 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 
 func ceilMiB(b uint64) uint64 { return (b + 1<<20 - 1) >> 20 }
 
-// datagramPath is the local end of NIC i's datagram socket.
-func datagramPath(runDir string, i int) string {
-	return filepath.Join(runDir, fmt.Sprintf("net%d.sock", i))
-}
-
 // BuildPlan validates cfg and translates it. It is pure.
 //
 // Device order: the console first (so the earliest boot messages have
@@ -241,7 +236,7 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 		case hypervisor.NetworkNAT:
 			dev.Attachment = AttachNAT
 		case hypervisor.NetworkSocket:
-			dev.Attachment, dev.Socket, dev.Local = AttachDatagram, n.Socket, datagramPath(cfg.RunDir, i)
+			dev.Attachment, dev.Socket, dev.Local = AttachDatagram, n.Socket, hypervisor.NICSocket(cfg.RunDir, i)
 		}
 		p.Devices = append(p.Devices, dev)
 	}
