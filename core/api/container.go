@@ -44,6 +44,17 @@ type ContainerSpec struct {
 	OpenStdin  bool `json:"openStdin,omitempty"`
 	AutoRemove bool `json:"autoRemove,omitempty"`
 
+	// Networks are the networks to join by name; none joins the default
+	// network, ["none"] joins none (no NIC at all).
+	Networks []string `json:"networks,omitempty"`
+	// Ports are published when it runs (docker's -p); PublishAll also
+	// publishes the image's exposed ports on free host ports (-P).
+	Ports      []PortBinding `json:"ports,omitempty"`
+	PublishAll bool          `json:"publishAll,omitempty"`
+	// AddHosts are extra /etc/hosts lines, "NAME:IP" or
+	// "NAME:host-gateway" (the host, on a network with host access).
+	AddHosts []string `json:"addHosts,omitempty"`
+
 	NestedVirtualization bool   `json:"nestedVirtualization,omitempty"`
 	Rosetta              bool   `json:"rosetta,omitempty"`
 	Kernel               string `json:"kernel,omitempty"` // a kernel file instead of the default
@@ -79,9 +90,14 @@ type Container struct {
 	ConsoleLog string `json:"consoleLog"`
 	// PID of the VM process on the host, while active.
 	PID int `json:"pid,omitempty"`
-	// IPAddress is the container's address in its VM's network, while
-	// running.
+	// IPAddress is the container's address on its first network (or in
+	// its VM's own NAT without one).
 	IPAddress string `json:"ipAddress,omitempty"`
+	// Networks are its addresses, one per network; they are kept across
+	// stop and start.
+	Networks []ContainerNetwork `json:"networks,omitempty"`
+	// Ports are its published ports while it runs.
+	Ports []PortMapping `json:"ports,omitempty"`
 }
 
 // ShortID is the first 12 characters of a container id, as docker shows.

@@ -25,6 +25,7 @@ var migrations = []migration{
 	{1, "create meta and settings buckets, host id", migrateV1},
 	{2, "create container buckets", migrateV2Containers},
 	{3, "create images and image-names buckets", migrateV3Images},
+	{4, "create networks and network-names buckets", migrateV4Networks},
 }
 
 // SchemaVersion is the schema this build writes.

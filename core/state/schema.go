@@ -16,6 +16,14 @@ package state
 //	  <manifest digest> -> JSON    state.Image; blobs live in core/image's OCI layout
 //	image-names/                   bucket (v3): references to images
 //	  <reference>    -> JSON       state.ImageName; normalized, "docker.io/library/alpine:3"
+//	networks/                      bucket (v4): one record per network
+//	  <id>           -> JSON       NetworkRecord: api.Network + its network process's handle
+//	network-names/                 bucket (v4): the unique-name index
+//	  <name>         -> <id>
+//
+// A container's addresses (one per network, with its MAC) live in its own
+// record (api.Container.Networks): allocated at create or connect, freed
+// with it.
 //
 // Keys are plain UTF-8 strings; values are JSON unless noted, so that a
 // record can gain fields without a migration (unknown fields are ignored,
@@ -31,6 +39,9 @@ const (
 
 	bucketImages     = "images"
 	bucketImageNames = "image-names"
+
+	bucketNetworks     = "networks"
+	bucketNetworkNames = "network-names"
 
 	keySchemaVersion = "schema-version"
 	keyHostID        = "host-id"
