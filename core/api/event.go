@@ -22,4 +22,5 @@ const (
 	EventContainer = "container"
 	EventImage     = "image"
 	EventDaemon    = "daemon"
+	EventNetwork   = "network"
 )

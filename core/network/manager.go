@@ -1,0 +1,859 @@
+// Package network owns Berth's networks: each one's subnet and every
+// member's address (allocated in the core's state, kept across stop and
+// start), the DNS names of its running members, its published ports, and
+// the process that carries its frames (core/network/nethost), started on
+// first use, re-adopted after a daemon restart and told, then, the whole
+// state again. The runtime asks it, around each VM, for the NICs to give
+// the VM (Up), to publish ports (Publish) and to let go (Down).
+package network
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/events"
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/state"
+)
+
+// Domain is the DNS zone of members' names: web.berth.internal.
+const Domain = "berth.internal"
+
+// HostName is the host's name on networks with host access.
+const HostName = "host." + Domain
+
+// Config is what a Manager is built from.
+type Config struct {
+	DB      *state.DB
+	Home    string // data dir: networks/<short id>/ holds each network's run dir
+	Engines Engines
+	Bus     *events.Bus
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// HostPrefixes are the host's own networks, which no network may
+	// take; default HostPrefixes().
+	HostPrefixes func() []netip.Prefix
+}
+
+// Manager is every network of a data dir.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	engines map[string]Engine // by network id, while its process runs
+	locks   map[string]*sync.Mutex
+}
+
+// New opens the networks of cfg.DB: it makes the default network if there
+// is none and finds the processes of networks that were running.
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HostPrefixes == nil {
+		cfg.HostPrefixes = HostPrefixes
+	}
+	m := &Manager{cfg: cfg, log: cfg.Logger, engines: map[string]Engine{}, locks: map[string]*sync.Mutex{}}
+	if err := m.ensureDefault(); err != nil {
+		return nil, err
+	}
+	var recs []state.NetworkRecord
+	if err := cfg.DB.View(func(tx *state.Tx) (err error) { recs, err = tx.Networks(); return err }); err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		if len(rec.Process) == 0 {
+			continue
+		}
+		e, err := cfg.Engines.Adopt(ctx, rec.Process)
+		if err != nil {
+			if !errors.Is(err, api.ErrNotFound) {
+				m.log.Warn("adopt network process", "network", rec.Name, "err", err)
+			}
+			m.forget(rec.ID)
+			continue
+		}
+		m.engines[rec.ID] = e
+		m.log.Info("re-adopted network", "network", rec.Name)
+	}
+	return m, nil
+}
+
+// Close lets go of the networks' processes without stopping them: they
+// carry running containers' traffic until the next daemon adopts them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, e := range m.engines {
+		e.Close()
+		delete(m.engines, id)
+	}
+}
+
+// StopAll stops every network's process (berth system stop).
+func (m *Manager) StopAll(ctx context.Context) {
+	m.mu.Lock()
+	engines := m.engines
+	m.engines = map[string]Engine{}
+	m.mu.Unlock()
+	for id, e := range engines {
+		if err := e.Stop(ctx); err != nil {
+			m.log.Warn("stop network process", "network", id, "err", err)
+		}
+		e.Close()
+		m.forget(id)
+	}
+}
+
+func (m *Manager) lock(id string) func() {
+	m.mu.Lock()
+	l := m.locks[id]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.locks[id] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// forget clears a network's process handle.
+func (m *Manager) forget(id string) {
+	err := m.cfg.DB.Update(func(tx *state.Tx) error {
+		rec, err := tx.Network(id)
+		if err != nil {
+			return err
+		}
+		rec.Process = nil
+		return tx.UpdateNetwork(rec)
+	})
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
+		m.log.Warn("forget network process", "network", id, "err", err)
+	}
+}
+
+func (m *Manager) publish(action string, n api.Network, attrs map[string]string) {
+	if m.cfg.Bus != nil {
+		m.cfg.Bus.Publish(api.Event{Type: api.EventNetwork, Action: action, ID: n.ID, Name: n.Name, Attributes: attrs})
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+func newID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (m *Manager) ensureDefault() error {
+	return m.cfg.DB.Update(func(tx *state.Tx) error {
+		if _, err := tx.ResolveNetwork(DefaultName); err == nil || !errors.Is(err, api.ErrNotFound) {
+			return err
+		}
+		_, err := m.create(tx, api.NetworkCreateRequest{Name: DefaultName}, true)
+		return err
+	})
+}
+
+// Create makes a network; its process starts when a member starts.
+func (m *Manager) Create(ctx context.Context, req api.NetworkCreateRequest) (api.Network, error) {
+	var n api.Network
+	err := m.cfg.DB.Update(func(tx *state.Tx) (err error) {
+		n, err = m.create(tx, req, false)
+		return err
+	})
+	if err != nil {
+		return api.Network{}, err
+	}
+	m.publish("create", n, nil)
+	return n, nil
+}
+
+func (m *Manager) create(tx *state.Tx, req api.NetworkCreateRequest, isDefault bool) (api.Network, error) {
+	if !nameRE.MatchString(req.Name) {
+		return api.Network{}, fmt.Errorf("invalid network name %q: use letters, digits, _ . - (up to 64), starting with a letter or digit: %w", req.Name, api.ErrInvalidArgument)
+	}
+	if req.Name == "none" || req.Name == "host" || req.Name == "bridge" {
+		return api.Network{}, fmt.Errorf("network name %q is reserved: pick another: %w", req.Name, api.ErrInvalidArgument)
+	}
+	recs, err := tx.Networks()
+	if err != nil {
+		return api.Network{}, err
+	}
+	var used []netip.Prefix
+	for _, r := range recs {
+		if r.Name == req.Name {
+			return api.Network{}, fmt.Errorf("network with name %s already exists: %w", req.Name, api.ErrAlreadyExists)
+		}
+		if p, err := netip.ParsePrefix(r.Subnet); err == nil {
+			used = append(used, p)
+		}
+	}
+	var subnet netip.Prefix
+	if req.Subnet != "" {
+		if subnet, err = netip.ParsePrefix(req.Subnet); err != nil {
+			return api.Network{}, fmt.Errorf("invalid subnet %q: want CIDR notation such as 10.90.0.0/24: %w", req.Subnet, api.ErrInvalidArgument)
+		}
+		subnet = subnet.Masked()
+		if err := CheckSubnet(subnet, used, m.cfg.HostPrefixes()); err != nil {
+			return api.Network{}, err
+		}
+	} else if subnet, err = ChooseSubnet(used, m.cfg.HostPrefixes()); err != nil {
+		return api.Network{}, err
+	}
+	n := api.Network{ID: newID(), Name: req.Name, Driver: "user", Subnet: subnet.String(), Gateway: Gateway(subnet).String(),
+		Internal: req.Internal, HostAccess: req.HostAccess, Default: isDefault, Labels: req.Labels,
+		Created: m.cfg.Now().UTC(), State: api.NetworkStopped}
+	if err := tx.CreateNetwork(state.NetworkRecord{Network: n}); err != nil {
+		return api.Network{}, err
+	}
+	return n, nil
+}
+
+// List returns every network with its members, ports and state.
+func (m *Manager) List(ctx context.Context) ([]api.Network, error) {
+	var (
+		recs []state.NetworkRecord
+		cs   []state.ContainerRecord
+	)
+	err := m.cfg.DB.View(func(tx *state.Tx) (err error) {
+		if recs, err = tx.Networks(); err != nil {
+			return err
+		}
+		cs, err = tx.Containers()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Network, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, m.view(r, cs))
+	}
+	return out, nil
+}
+
+// Inspect returns one network, by name, id or id prefix.
+func (m *Manager) Inspect(ctx context.Context, ref string) (api.Network, error) {
+	var (
+		rec state.NetworkRecord
+		cs  []state.ContainerRecord
+	)
+	err := m.cfg.DB.View(func(tx *state.Tx) (err error) {
+		if rec, err = tx.ResolveNetwork(ref); err != nil {
+			return err
+		}
+		cs, err = tx.Containers()
+		return err
+	})
+	if err != nil {
+		return api.Network{}, err
+	}
+	return m.view(rec, cs), nil
+}
+
+// view is a network as the API shows it: members from the containers'
+// records, ports from the running ones, state from its process.
+func (m *Manager) view(r state.NetworkRecord, cs []state.ContainerRecord) api.Network {
+	n := r.Network
+	n.State = api.NetworkStopped
+	m.mu.Lock()
+	if m.engines[n.ID] != nil {
+		n.State = api.NetworkRunning
+	}
+	m.mu.Unlock()
+	n.Members, n.Ports = nil, nil
+	for _, c := range cs {
+		for i, cn := range c.Networks {
+			if cn.NetworkID != n.ID {
+				continue
+			}
+			n.Members = append(n.Members, api.NetworkMember{ContainerID: c.ID, Name: c.Name, IP: cn.IP, MAC: cn.MAC,
+				Running: c.State.Active()})
+			if i == 0 {
+				for _, p := range c.Ports {
+					p.Container = c.ID
+					n.Ports = append(n.Ports, p)
+				}
+			}
+		}
+	}
+	return n
+}
+
+// inUse lists the containers attached to a network.
+func inUse(id string, cs []state.ContainerRecord) []string {
+	var names []string
+	for _, c := range cs {
+		for _, cn := range c.Networks {
+			if cn.NetworkID == id {
+				names = append(names, c.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Remove deletes a network no container is attached to, and stops its
+// process.
+func (m *Manager) Remove(ctx context.Context, ref string) error {
+	var rec state.NetworkRecord
+	err := m.cfg.DB.Update(func(tx *state.Tx) error {
+		var err error
+		if rec, err = tx.ResolveNetwork(ref); err != nil {
+			return err
+		}
+		if rec.Default {
+			return fmt.Errorf("network %s is the default network and cannot be removed: %w", rec.Name, api.ErrConflict)
+		}
+		cs, err := tx.Containers()
+		if err != nil {
+			return err
+		}
+		if names := inUse(rec.ID, cs); len(names) > 0 {
+			return fmt.Errorf("network %s is in use by %s %s: disconnect %s (berth network disconnect %s CONTAINER) or remove %s first: %w",
+				rec.Name, plural(len(names), "container", "containers"), strings.Join(names, ", "),
+				plural(len(names), "it", "them"), rec.Name, plural(len(names), "it", "them"), api.ErrConflict)
+		}
+		return tx.DeleteNetwork(rec.ID)
+	})
+	if err != nil {
+		return err
+	}
+	m.stopEngine(ctx, rec.ID)
+	m.publish("destroy", rec.Network, nil)
+	return nil
+}
+
+func (m *Manager) stopEngine(ctx context.Context, id string) {
+	unlock := m.lock(id)
+	defer unlock()
+	m.mu.Lock()
+	e := m.engines[id]
+	delete(m.engines, id)
+	m.mu.Unlock()
+	if e == nil {
+		return
+	}
+	if err := e.Stop(ctx); err != nil {
+		m.log.Warn("stop network process", "network", id, "err", err)
+	}
+	e.Close()
+}
+
+// Prune removes every network without members but the default one.
+func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	list, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, n := range list {
+		if n.Default || len(n.Members) > 0 {
+			continue
+		}
+		if err := m.Remove(ctx, n.ID); err != nil {
+			if errors.Is(err, api.ErrConflict) {
+				continue // a container joined meanwhile
+			}
+			return removed, err
+		}
+		removed = append(removed, n.Name)
+	}
+	return removed, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Assign gives a new container its addresses: on each network its spec
+// names (the default network when it names none, none for "none"), in
+// the transaction that creates it.
+func (m *Manager) Assign(tx *state.Tx, rec *state.ContainerRecord) error {
+	names := rec.Spec.Networks
+	if len(names) == 1 && names[0] == "none" {
+		rec.Networks = nil
+		return nil
+	}
+	if len(names) == 0 {
+		names = []string{DefaultName}
+	}
+	seen := map[string]bool{}
+	for _, ref := range names {
+		if ref == "none" {
+			return fmt.Errorf("--network none cannot be combined with other networks: %w", api.ErrInvalidArgument)
+		}
+		n, err := tx.ResolveNetwork(ref)
+		if err != nil {
+			if errors.Is(err, api.ErrNotFound) {
+				return fmt.Errorf("network %s not found: create it with berth network create %s: %w", ref, ref, api.ErrNotFound)
+			}
+			return err
+		}
+		if seen[n.ID] {
+			continue
+		}
+		seen[n.ID] = true
+		cn, err := allocate(tx, n, rec.ID)
+		if err != nil {
+			return err
+		}
+		rec.Networks = append(rec.Networks, cn)
+	}
+	return nil
+}
+
+// allocate picks a container's address on network n.
+func allocate(tx *state.Tx, n state.NetworkRecord, containerID string) (api.ContainerNetwork, error) {
+	subnet, err := netip.ParsePrefix(n.Subnet)
+	if err != nil {
+		return api.ContainerNetwork{}, fmt.Errorf("network %s: subnet %q: %v: %w", n.Name, n.Subnet, err, api.ErrCorrupt)
+	}
+	cs, err := tx.Containers()
+	if err != nil {
+		return api.ContainerNetwork{}, err
+	}
+	used := map[netip.Addr]bool{}
+	for _, c := range cs {
+		for _, cn := range c.Networks {
+			if cn.NetworkID == n.ID {
+				if a, err := netip.ParseAddr(cn.IP); err == nil {
+					used[a] = true
+				}
+			}
+		}
+	}
+	ip, err := Allocate(subnet, used)
+	if err != nil {
+		return api.ContainerNetwork{}, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	return api.ContainerNetwork{NetworkID: n.ID, Network: n.Name, IP: ip.String(), Prefix: subnet.Bits(),
+		Gateway: n.Gateway, MAC: MAC(containerID, n.ID)}, nil
+}
+
+// Connect attaches a container to a network: it gets an address now, and
+// its VM the NIC at its next start (a running VM cannot gain a device).
+// It reports whether the container must restart for it.
+func (m *Manager) Connect(ctx context.Context, netRef, ctrRef string) (restart bool, err error) {
+	var n state.NetworkRecord
+	var c state.ContainerRecord
+	err = m.cfg.DB.Update(func(tx *state.Tx) error {
+		if n, err = tx.ResolveNetwork(netRef); err != nil {
+			return err
+		}
+		if c, err = tx.ResolveContainer(ctrRef); err != nil {
+			return err
+		}
+		for _, cn := range c.Networks {
+			if cn.NetworkID == n.ID {
+				return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, api.ErrAlreadyExists)
+			}
+		}
+		cn, err := allocate(tx, n, c.ID)
+		if err != nil {
+			return err
+		}
+		c.Networks = append(c.Networks, cn)
+		c.Spec.Networks = networkNames(c.Networks)
+		return tx.UpdateContainer(c)
+	})
+	if err != nil {
+		return false, err
+	}
+	m.publish("connect", n.Network, map[string]string{"container": c.ID})
+	return c.State.Active(), nil
+}
+
+// Disconnect detaches a container from a network; a running container
+// keeps its NIC until it stops, unless force.
+func (m *Manager) Disconnect(ctx context.Context, netRef, ctrRef string) (restart bool, err error) {
+	var n state.NetworkRecord
+	var c state.ContainerRecord
+	err = m.cfg.DB.Update(func(tx *state.Tx) error {
+		if n, err = tx.ResolveNetwork(netRef); err != nil {
+			return err
+		}
+		if c, err = tx.ResolveContainer(ctrRef); err != nil {
+			return err
+		}
+		kept := c.Networks[:0:0]
+		for _, cn := range c.Networks {
+			if cn.NetworkID != n.ID {
+				kept = append(kept, cn)
+			}
+		}
+		if len(kept) == len(c.Networks) {
+			return fmt.Errorf("container %s is not connected to network %s: %w", c.Name, n.Name, api.ErrNotFound)
+		}
+		c.Networks = kept
+		c.Spec.Networks = networkNames(kept)
+		if len(kept) == 0 {
+			c.Spec.Networks = []string{"none"}
+		}
+		return tx.UpdateContainer(c)
+	})
+	if err != nil {
+		return false, err
+	}
+	m.publish("disconnect", n.Network, map[string]string{"container": c.ID})
+	return c.State.Active(), nil
+}
+
+func networkNames(cns []api.ContainerNetwork) []string {
+	var names []string
+	for _, cn := range cns {
+		names = append(names, cn.Network)
+	}
+	return names
+}
+
+// runDir is a network's process directory: short, for socket paths.
+func (m *Manager) runDir(id string) string {
+	return filepath.Join(m.cfg.Home, "networks", api.ShortID(id))
+}
+
+// engine returns network id's process, starting it if it is not running.
+func (m *Manager) engine(ctx context.Context, id string) (Engine, error) {
+	unlock := m.lock(id)
+	defer unlock()
+	m.mu.Lock()
+	e := m.engines[id]
+	m.mu.Unlock()
+	if e != nil {
+		return e, nil
+	}
+	var plan Plan
+	err := m.cfg.DB.View(func(tx *state.Tx) error {
+		rec, err := tx.Network(id)
+		if err != nil {
+			return err
+		}
+		all, err := tx.Networks()
+		if err != nil {
+			return err
+		}
+		plan = m.plan(rec, all)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e, handle, err := m.cfg.Engines.Start(ctx, plan)
+	if err != nil {
+		return nil, fmt.Errorf("start network %s: %w", plan.Name, err)
+	}
+	err = m.cfg.DB.Update(func(tx *state.Tx) error {
+		rec, err := tx.Network(id)
+		if err != nil {
+			return err
+		}
+		rec.Process = handle
+		return tx.UpdateNetwork(rec)
+	})
+	if err != nil {
+		_ = e.Stop(ctx)
+		e.Close()
+		return nil, err
+	}
+	m.mu.Lock()
+	m.engines[id] = e
+	m.mu.Unlock()
+	m.log.Info("network started", "network", plan.Name, "subnet", plan.Subnet)
+	return e, nil
+}
+
+// plan is how network rec's process is started.
+func (m *Manager) plan(rec state.NetworkRecord, all []state.NetworkRecord) Plan {
+	p := Plan{ID: rec.ID, Name: rec.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, Internal: rec.Internal,
+		HostAccess: rec.HostAccess, Domain: Domain, RunDir: m.runDir(rec.ID)}
+	if s, err := netip.ParsePrefix(rec.Subnet); err == nil {
+		p.HostGateway = HostGateway(s).String()
+	}
+	for _, o := range all {
+		if o.ID != rec.ID {
+			p.Blocked = append(p.Blocked, o.Subnet)
+		}
+	}
+	return p
+}
+
+// Up gets a container's networks ready for its VM, which runs in
+// vmRunDir: each network's process runs and has its NIC's socket bound
+// (before the VM starts, so the VM's end can connect to it). The NICs are
+// returned in the container's order of networks.
+func (m *Manager) Up(ctx context.Context, rec state.ContainerRecord, vmID, vmRunDir string) ([]hypervisor.Network, error) {
+	var nics []hypervisor.Network
+	for i, cn := range rec.Networks {
+		e, err := m.engine(ctx, cn.NetworkID)
+		if err != nil {
+			m.Down(ctx, rec, vmID)
+			return nil, err
+		}
+		a := Attachment{VM: vmID, MAC: cn.MAC, IP: cn.IP, Socket: filepath.Join(m.runDir(cn.NetworkID), vmID+".sock"),
+			Peer: hypervisor.NICSocket(vmRunDir, i)}
+		if err := e.Attach(ctx, a); err != nil {
+			m.Down(ctx, rec, vmID)
+			return nil, fmt.Errorf("network %s: attach container %s: %w", cn.Network, rec.Name, err)
+		}
+		nics = append(nics, hypervisor.Network{Mode: hypervisor.NetworkSocket, MAC: cn.MAC, Socket: a.Socket})
+	}
+	return nics, nil
+}
+
+// Publish publishes a running container's ports on its first network,
+// picking free host ports where none was given, and updates the names on
+// its networks. On failure nothing stays published.
+func (m *Manager) Publish(ctx context.Context, rec state.ContainerRecord, bindings []api.PortBinding) ([]api.PortMapping, error) {
+	m.updateRecords(ctx, rec.Networks)
+	if len(bindings) == 0 {
+		return nil, nil
+	}
+	if len(rec.Networks) == 0 {
+		return nil, fmt.Errorf("container %s publishes ports but is on no network (--network none): %w", rec.Name, api.ErrInvalidArgument)
+	}
+	cn := rec.Networks[0]
+	e, err := m.engine(ctx, cn.NetworkID)
+	if err != nil {
+		return nil, err
+	}
+	var done []api.PortMapping
+	undo := func() {
+		for _, p := range done {
+			_ = e.Unexpose(ctx, forward(p, cn.IP))
+		}
+	}
+	for _, b := range bindings {
+		p := api.PortMapping{HostIP: b.HostIP, HostPort: b.HostPort, ContainerPort: b.ContainerPort, Proto: b.Proto}
+		if p.HostIP == "" {
+			p.HostIP = "0.0.0.0"
+		}
+		if p.HostPort == 0 {
+			if p.HostPort, err = freePort(p.Proto, p.HostIP); err != nil {
+				undo()
+				return nil, err
+			}
+		}
+		if err := e.Expose(ctx, forward(p, cn.IP)); err != nil {
+			undo()
+			return nil, fmt.Errorf("container %s: publish %s:%d->%d/%s: %w", rec.Name, p.HostIP, p.HostPort, p.ContainerPort, p.Proto, err)
+		}
+		done = append(done, p)
+	}
+	return done, nil
+}
+
+func forward(p api.PortMapping, guestIP string) Forward {
+	return Forward{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort, GuestIP: guestIP, GuestPort: p.ContainerPort}
+}
+
+// freePort asks the host for a free port.
+func freePort(proto, ip string) (int, error) {
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return 0, fmt.Errorf("find a free udp port on %s: %w", ip, err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free tcp port on %s: %w", ip, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Down lets go of a stopped container's networks: its published ports,
+// its NICs, its names.
+func (m *Manager) Down(ctx context.Context, rec state.ContainerRecord, vmID string) {
+	for i, cn := range rec.Networks {
+		m.mu.Lock()
+		e := m.engines[cn.NetworkID]
+		m.mu.Unlock()
+		if e == nil {
+			continue
+		}
+		if i == 0 {
+			for _, p := range rec.Ports {
+				if err := e.Unexpose(ctx, forward(p, cn.IP)); err != nil {
+					m.log.Warn("unpublish port", "container", rec.Name, "port", p.HostPort, "err", err)
+				}
+			}
+		}
+		if err := e.Detach(ctx, vmID); err != nil {
+			m.log.Warn("detach container", "container", rec.Name, "network", cn.Network, "err", err)
+		}
+	}
+	m.updateRecords(ctx, rec.Networks)
+}
+
+// updateRecords tells each network's process the names of its running
+// members (their container names and hostnames).
+func (m *Manager) updateRecords(ctx context.Context, cns []api.ContainerNetwork) {
+	var cs []state.ContainerRecord
+	if err := m.cfg.DB.View(func(tx *state.Tx) (err error) { cs, err = tx.Containers(); return err }); err != nil {
+		m.log.Warn("read containers for names", "err", err)
+		return
+	}
+	for _, cn := range cns {
+		m.mu.Lock()
+		e := m.engines[cn.NetworkID]
+		m.mu.Unlock()
+		if e == nil {
+			continue
+		}
+		if err := e.SetRecords(ctx, records(cn.NetworkID, cs)); err != nil {
+			m.log.Warn("update network names", "network", cn.Network, "err", err)
+		}
+	}
+}
+
+// records are a network's names: every running member's name and
+// hostname.
+func records(networkID string, cs []state.ContainerRecord) []Record {
+	var out []Record
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if !c.State.Active() {
+			continue
+		}
+		for _, cn := range c.Networks {
+			if cn.NetworkID != networkID {
+				continue
+			}
+			for _, name := range []string{c.Name, c.Spec.Hostname} {
+				if name != "" && !seen[name] {
+					seen[name] = true
+					out = append(out, Record{Name: name, IP: cn.IP})
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Sync tells every running network's process the whole desired state,
+// from the containers' records: after a daemon restart re-adopted the
+// VMs. vmIDs maps a running container's id to its VM's id and run dir.
+func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
+	var cs []state.ContainerRecord
+	if err := m.cfg.DB.View(func(tx *state.Tx) (err error) { cs, err = tx.Containers(); return err }); err != nil {
+		m.log.Warn("read containers to sync networks", "err", err)
+		return
+	}
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.engines))
+	for id := range m.engines {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		d := Desired{Records: records(id, cs)}
+		for _, c := range cs {
+			vm, ok := vms[c.ID]
+			if !ok {
+				continue
+			}
+			for i, cn := range c.Networks {
+				if cn.NetworkID != id {
+					continue
+				}
+				d.Attachments = append(d.Attachments, Attachment{VM: vm[0], MAC: cn.MAC, IP: cn.IP,
+					Socket: filepath.Join(m.runDir(id), vm[0]+".sock"), Peer: hypervisor.NICSocket(vm[1], i)})
+				if i == 0 {
+					for _, p := range c.Ports {
+						d.Forwards = append(d.Forwards, forward(p, cn.IP))
+					}
+				}
+			}
+		}
+		m.mu.Lock()
+		e := m.engines[id]
+		m.mu.Unlock()
+		if e == nil {
+			continue
+		}
+		if err := e.Sync(ctx, d); err != nil {
+			m.log.Warn("sync network", "network", id, "err", err)
+		}
+	}
+}
+
+// GuestHosts are a container's /etc/hosts entries beyond its own name:
+// --add-host NAME:IP, and NAME:host-gateway on a network with host access.
+func (m *Manager) GuestHosts(rec state.ContainerRecord) ([][2]string, error) {
+	var out [][2]string
+	for _, h := range rec.Spec.AddHosts {
+		name, addr, ok := strings.Cut(h, ":")
+		if !ok || name == "" || addr == "" {
+			return nil, fmt.Errorf("invalid --add-host %q: want NAME:IP or NAME:host-gateway: %w", h, api.ErrInvalidArgument)
+		}
+		if addr == "host-gateway" {
+			gw, err := m.hostGateway(rec)
+			if err != nil {
+				return nil, err
+			}
+			addr = gw
+		} else if _, err := netip.ParseAddr(addr); err != nil {
+			return nil, fmt.Errorf("invalid --add-host %q: %s is not an IP address: %w", h, addr, api.ErrInvalidArgument)
+		}
+		out = append(out, [2]string{addr, name})
+	}
+	return out, nil
+}
+
+// hostGateway is the host's address on the container's first network
+// with host access.
+func (m *Manager) hostGateway(rec state.ContainerRecord) (string, error) {
+	var found string
+	err := m.cfg.DB.View(func(tx *state.Tx) error {
+		for _, cn := range rec.Networks {
+			n, err := tx.Network(cn.NetworkID)
+			if err != nil {
+				return err
+			}
+			if n.HostAccess {
+				s, err := netip.ParsePrefix(n.Subnet)
+				if err != nil {
+					return err
+				}
+				found = HostGateway(s).String()
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if found == "" {
+		return "", fmt.Errorf("container %s asks for the host (host-gateway), but its networks keep the host private: "+
+			"put it on a network made with berth network create --host-access: %w", rec.Name, api.ErrConflict)
+	}
+	return found, nil
+}

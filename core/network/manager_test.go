@@ -1,0 +1,306 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/state"
+)
+
+// fakeEngine records what the manager asks of a network's process.
+type fakeEngine struct {
+	mu      sync.Mutex
+	plan    Plan
+	calls   []string
+	records []Record
+	taken   map[int]bool // host ports in use by "someone else"
+	stopped bool
+	desired *Desired
+}
+
+func (e *fakeEngine) log(s string) { e.mu.Lock(); e.calls = append(e.calls, s); e.mu.Unlock() }
+func (e *fakeEngine) Attach(_ context.Context, a Attachment) error {
+	e.log("attach " + a.VM + " " + a.IP + " " + filepath.Base(a.Socket) + " " + a.Peer)
+	return nil
+}
+func (e *fakeEngine) Detach(_ context.Context, vm string) error { e.log("detach " + vm); return nil }
+func (e *fakeEngine) SetRecords(_ context.Context, r []Record) error {
+	e.mu.Lock()
+	e.records = r
+	e.mu.Unlock()
+	return nil
+}
+func (e *fakeEngine) Expose(_ context.Context, f Forward) error {
+	if e.taken[f.HostPort] {
+		return fmt.Errorf("port %d/%s is already in use by pid 42 (nginx): %w", f.HostPort, f.Proto, api.ErrConflict)
+	}
+	e.log(fmt.Sprintf("expose %s:%d->%s:%d/%s", f.HostIP, f.HostPort, f.GuestIP, f.GuestPort, f.Proto))
+	return nil
+}
+func (e *fakeEngine) Unexpose(_ context.Context, f Forward) error {
+	e.log(fmt.Sprintf("unexpose %d", f.HostPort))
+	return nil
+}
+func (e *fakeEngine) Sync(_ context.Context, d Desired) error {
+	e.mu.Lock()
+	e.desired = &d
+	e.mu.Unlock()
+	return nil
+}
+func (e *fakeEngine) Stop(context.Context) error { e.stopped = true; return nil }
+func (e *fakeEngine) Close()                     {}
+
+type fakeEngines struct {
+	mu      sync.Mutex
+	started []*fakeEngine
+	alive   map[string]*fakeEngine // by handle
+	taken   map[int]bool
+}
+
+func (f *fakeEngines) Start(_ context.Context, p Plan) (Engine, json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := &fakeEngine{plan: p, taken: f.taken}
+	f.started = append(f.started, e)
+	h, _ := json.Marshal(p.ID)
+	if f.alive == nil {
+		f.alive = map[string]*fakeEngine{}
+	}
+	f.alive[string(h)] = e
+	return e, h, nil
+}
+
+func (f *fakeEngines) Adopt(_ context.Context, h json.RawMessage) (Engine, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e := f.alive[string(h)]; e != nil && !e.stopped {
+		return e, nil
+	}
+	return nil, fmt.Errorf("gone: %w", api.ErrNotFound)
+}
+
+func newManager(t *testing.T, engines *fakeEngines) (*Manager, *state.DB) {
+	t.Helper()
+	db, err := state.Open(filepath.Join(t.TempDir(), "berth.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m, err := New(context.Background(), Config{DB: db, Home: "/h", Engines: engines,
+		HostPrefixes: func() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, db
+}
+
+// createContainer stores a container whose networks Assign chose.
+func createContainer(t *testing.T, m *Manager, db *state.DB, id, name string, nets ...string) state.ContainerRecord {
+	t.Helper()
+	rec := state.ContainerRecord{Container: api.Container{ID: id, Name: name, State: api.StateCreated,
+		Spec: api.ContainerSpec{Networks: nets}, Created: time.Now()}}
+	err := db.Update(func(tx *state.Tx) error {
+		if err := m.Assign(tx, &rec); err != nil {
+			return err
+		}
+		return tx.CreateContainer(rec)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func setState(t *testing.T, db *state.DB, id string, st api.ContainerState) state.ContainerRecord {
+	var rec state.ContainerRecord
+	if err := db.Update(func(tx *state.Tx) (err error) {
+		if rec, err = tx.Container(id); err != nil {
+			return err
+		}
+		rec.State = st
+		return tx.UpdateContainer(rec)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func TestNetworksLifecycle(t *testing.T) {
+	engines := &fakeEngines{}
+	m, db := newManager(t, engines)
+	ctx := context.Background()
+	list, _ := m.List(ctx)
+	if len(list) != 1 || list[0].Name != "default" || !list[0].Default || list[0].Subnet != "10.89.0.0/24" || list[0].Gateway != "10.89.0.1" {
+		t.Fatalf("the default network: %+v", list)
+	}
+	app, err := m.Create(ctx, api.NetworkCreateRequest{Name: "app", HostAccess: true})
+	if err != nil || app.Subnet != "10.89.1.0/24" {
+		t.Fatalf("create app: %+v, %v", app, err)
+	}
+	for _, tc := range []struct {
+		req  api.NetworkCreateRequest
+		want string
+	}{
+		{api.NetworkCreateRequest{Name: "app"}, "already exists"},
+		{api.NetworkCreateRequest{Name: "bad name"}, "invalid network name"},
+		{api.NetworkCreateRequest{Name: "none"}, "reserved"},
+		{api.NetworkCreateRequest{Name: "x", Subnet: "10.89.1.0/25"}, "overlaps network subnet 10.89.1.0/24"},
+		{api.NetworkCreateRequest{Name: "x", Subnet: "192.168.1.0/26"}, "overlaps this host's network"},
+		{api.NetworkCreateRequest{Name: "x", Subnet: "nonsense"}, "invalid subnet"},
+	} {
+		if _, err := m.Create(ctx, tc.req); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("create %+v: %v, want %q", tc.req, err, tc.want)
+		}
+	}
+
+	web := createContainer(t, m, db, "c1web", "web", "app")
+	db2 := createContainer(t, m, db, "c2db", "db", "app")
+	lone := createContainer(t, m, db, "c3lone", "lone")
+	none := createContainer(t, m, db, "c4none", "none", "none")
+	if web.Networks[0].IP != "10.89.1.2" || db2.Networks[0].IP != "10.89.1.3" || lone.Networks[0].Network != "default" ||
+		lone.Networks[0].IP != "10.89.0.2" || len(none.Networks) != 0 || web.Networks[0].Gateway != "10.89.1.1" ||
+		web.Networks[0].MAC != MAC("c1web", app.ID) {
+		t.Fatalf("addresses: web %+v db %+v lone %+v none %+v", web.Networks, db2.Networks, lone.Networks, none.Networks)
+	}
+	rec := state.ContainerRecord{Container: api.Container{ID: "c9", Name: "x", Spec: api.ContainerSpec{Networks: []string{"nope"}}}}
+	if err := db.Update(func(tx *state.Tx) error { return m.Assign(tx, &rec) }); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "berth network create nope") {
+		t.Fatalf("an unknown network: %v", err)
+	}
+
+	if err := m.Remove(ctx, "app"); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "in use by containers db, web") {
+		t.Fatalf("remove a network in use: %v", err)
+	}
+	if err := m.Remove(ctx, "default"); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("remove the default network: %v", err)
+	}
+	if _, err := m.Disconnect(ctx, "app", "db"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Connect(ctx, "app", "lone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Connect(ctx, "app", "lone"); !errors.Is(err, api.ErrAlreadyExists) {
+		t.Fatalf("connect twice: %v", err)
+	}
+	got, _ := m.Inspect(ctx, "app")
+	names := []string{}
+	for _, mb := range got.Members {
+		names = append(names, mb.Name+"="+mb.IP)
+	}
+	if strings.Join(names, ",") != "web=10.89.1.2,lone=10.89.1.3" {
+		t.Fatalf("members after disconnect db, connect lone: %v (db's address is free again)", names)
+	}
+	empty, _ := m.Create(ctx, api.NetworkCreateRequest{Name: "empty"})
+	if removed, err := m.Prune(ctx); err != nil || strings.Join(removed, ",") != "empty" {
+		t.Fatalf("prune: %v, %v", removed, err)
+	}
+	if _, err := m.Inspect(ctx, empty.ID); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("pruned network still there: %v", err)
+	}
+}
+
+func TestUpPublishDown(t *testing.T) {
+	engines := &fakeEngines{taken: map[int]bool{8081: true}}
+	m, db := newManager(t, engines)
+	ctx := context.Background()
+	app, _ := m.Create(ctx, api.NetworkCreateRequest{Name: "app"})
+	createContainer(t, m, db, "c1web", "web", "app", "default")
+	web := setState(t, db, "c1web", api.StateRunning)
+	nics, err := m.Up(ctx, web, "c1web", "/h/run/c1web")
+	if err != nil || len(nics) != 2 || nics[0].Mode != hypervisor.NetworkSocket || nics[0].Socket != "/h/networks/"+api.ShortID(app.ID)+"/c1web.sock" {
+		t.Fatalf("Up = %+v, %v", nics, err)
+	}
+	if len(engines.started) != 2 {
+		t.Fatalf("%d engines started, want 2", len(engines.started))
+	}
+	appE := engines.started[0]
+	if appE.plan.Name != "app" || appE.plan.HostGateway != "10.89.1.254" || strings.Join(appE.plan.Blocked, ",") != "10.89.0.0/24" {
+		t.Fatalf("plan %+v", appE.plan)
+	}
+	if appE.calls[0] != "attach c1web 10.89.1.2 c1web.sock /h/run/c1web/net0.sock" {
+		t.Fatalf("attach %v", appE.calls)
+	}
+	// A taken port fails clearly and leaves nothing published.
+	_, err = m.Publish(ctx, web, []api.PortBinding{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}, {HostPort: 8081, ContainerPort: 81, Proto: "tcp"}})
+	if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "port 8081/tcp is already in use by pid 42 (nginx)") {
+		t.Fatalf("publish onto a taken port: %v", err)
+	}
+	if last := appE.calls[len(appE.calls)-1]; last != "unexpose 8080" {
+		t.Fatalf("the first port was not released: %v", appE.calls)
+	}
+	ports, err := m.Publish(ctx, web, []api.PortBinding{{HostIP: "127.0.0.1", ContainerPort: 80, Proto: "tcp"}})
+	if err != nil || len(ports) != 1 || ports[0].HostPort == 0 || ports[0].HostIP != "127.0.0.1" {
+		t.Fatalf("publish on a free port: %+v, %v", ports, err)
+	}
+	if r := appE.records; len(r) != 1 || r[0] != (Record{Name: "web", IP: "10.89.1.2"}) {
+		t.Fatalf("records %+v", r)
+	}
+	web.Ports = ports
+	if err := db.Update(func(tx *state.Tx) error { return tx.UpdateContainer(web) }); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.Inspect(ctx, "app")
+	if got.State != api.NetworkRunning || len(got.Ports) != 1 || got.Ports[0].Container != "c1web" {
+		t.Fatalf("inspect: %+v", got)
+	}
+
+	// The daemon restarts: the processes are adopted and told everything.
+	m.Close()
+	m2, err := New(ctx, Config{DB: db, Home: "/h", Engines: engines, HostPrefixes: func() []netip.Prefix { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Sync(ctx, map[string][2]string{"c1web": {"c1web", "/h/run/c1web"}})
+	if d := appE.desired; d == nil || len(d.Attachments) != 1 || len(d.Forwards) != 1 || d.Forwards[0].GuestIP != "10.89.1.2" || len(d.Records) != 1 {
+		t.Fatalf("sync after a restart: %+v", d)
+	}
+
+	stopped := setState(t, db, "c1web", api.StateExited)
+	stopped.Ports = ports
+	m2.Down(ctx, stopped, "c1web")
+	if calls := strings.Join(appE.calls, "|"); !strings.Contains(calls, fmt.Sprintf("unexpose %d|detach c1web", ports[0].HostPort)) {
+		t.Fatalf("down: %s", calls)
+	}
+	if len(appE.records) != 0 {
+		t.Fatalf("a stopped container still has a name: %+v", appE.records)
+	}
+	if err := m2.Remove(ctx, "app"); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("remove with a stopped member: %v", err)
+	}
+}
+
+func TestGuestHosts(t *testing.T) {
+	m, db := newManager(t, &fakeEngines{})
+	ctx := context.Background()
+	m.Create(ctx, api.NetworkCreateRequest{Name: "open", HostAccess: true})
+	rec := state.ContainerRecord{Container: api.Container{ID: "c1", Name: "web", Spec: api.ContainerSpec{Networks: []string{"open"},
+		AddHosts: []string{"db:10.0.0.5", "host.docker.internal:host-gateway"}}}}
+	if err := db.Update(func(tx *state.Tx) error { return m.Assign(tx, &rec) }); err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := m.GuestHosts(rec)
+	if err != nil || len(hosts) != 2 || hosts[1] != [2]string{"10.89.1.254", "host.docker.internal"} {
+		t.Fatalf("GuestHosts = %v, %v", hosts, err)
+	}
+	closed := state.ContainerRecord{Container: api.Container{ID: "c2", Name: "sealed", Spec: api.ContainerSpec{AddHosts: []string{"h:host-gateway"}}}}
+	if err := db.Update(func(tx *state.Tx) error { return m.Assign(tx, &closed) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.GuestHosts(closed); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "--host-access") {
+		t.Fatalf("host-gateway on a private network: %v", err)
+	}
+	bad := state.ContainerRecord{Container: api.Container{Spec: api.ContainerSpec{AddHosts: []string{"nocolon"}}}}
+	if _, err := m.GuestHosts(bad); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("bad --add-host: %v", err)
+	}
+}
