@@ -60,6 +60,11 @@ type ContainerSpec struct {
 	Kernel               string `json:"kernel,omitempty"` // a kernel file instead of the default
 }
 
+// NoNetwork reports --network none: no NIC at all, loopback only.
+func (s ContainerSpec) NoNetwork() bool {
+	return len(s.Networks) == 1 && s.Networks[0] == "none"
+}
+
 // Container is a container as the daemon reports it.
 type Container struct {
 	ID      string         `json:"id"`

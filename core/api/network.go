@@ -59,7 +59,18 @@ type NetworkCreateRequest struct {
 // NetworkConnectRequest attaches (or detaches) a container.
 type NetworkConnectRequest struct {
 	Container string `json:"container"`
-	Force     bool   `json:"force,omitempty"`
+}
+
+// NetworkConnectResult says when a connect or disconnect takes effect: a
+// VM's NICs are fixed while it runs, so a running container changes
+// networks at its next start.
+type NetworkConnectResult struct {
+	Restart bool `json:"restart"`
+}
+
+// NetworksPruned names the networks a prune removed.
+type NetworksPruned struct {
+	Removed []string `json:"removed"`
 }
 
 // ContainerNetwork is a container's address on one network.

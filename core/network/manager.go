@@ -396,7 +396,8 @@ func (m *Manager) Assign(tx *state.Tx, rec *state.ContainerRecord) error {
 	names := rec.Spec.Networks
 	if len(names) == 1 && names[0] == "none" {
 		rec.Networks = nil
-		return nil
+		_, err := guestHosts(tx, *rec)
+		return err
 	}
 	if len(names) == 0 {
 		names = []string{DefaultName}
@@ -423,7 +424,8 @@ func (m *Manager) Assign(tx *state.Tx, rec *state.ContainerRecord) error {
 		}
 		rec.Networks = append(rec.Networks, cn)
 	}
-	return nil
+	_, err := guestHosts(tx, *rec) // a bad --add-host fails the create, not a later start
+	return err
 }
 
 // allocate picks a container's address on network n.
@@ -623,11 +625,10 @@ func (m *Manager) Up(ctx context.Context, rec state.ContainerRecord, vmID, vmRun
 	return nics, nil
 }
 
-// Publish publishes a running container's ports on its first network,
-// picking free host ports where none was given, and updates the names on
-// its networks. On failure nothing stays published.
+// Publish publishes a starting container's ports on its first network,
+// picking free host ports where none was given. On failure nothing stays
+// published.
 func (m *Manager) Publish(ctx context.Context, rec state.ContainerRecord, bindings []api.PortBinding) ([]api.PortMapping, error) {
-	m.updateRecords(ctx, rec.Networks)
 	if len(bindings) == 0 {
 		return nil, nil
 	}
@@ -685,6 +686,11 @@ func freePort(proto, ip string) (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Announce gives a container that now runs its names on its networks.
+func (m *Manager) Announce(ctx context.Context, rec state.ContainerRecord) {
+	m.updateRecords(ctx, rec.Networks)
 }
 
 // Down lets go of a stopped container's networks: its published ports,
@@ -757,22 +763,30 @@ func records(networkID string, cs []state.ContainerRecord) []Record {
 	return out
 }
 
-// Sync tells every running network's process the whole desired state,
-// from the containers' records: after a daemon restart re-adopted the
-// VMs. vmIDs maps a running container's id to its VM's id and run dir.
+// Sync tells every network's process the whole desired state, from the
+// containers' records, after a daemon restart re-adopted the VMs: vms
+// maps a running container's id to its VM's id and run dir. A network
+// whose process did not survive while its members did is started again.
 func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
 	var cs []state.ContainerRecord
 	if err := m.cfg.DB.View(func(tx *state.Tx) (err error) { cs, err = tx.Containers(); return err }); err != nil {
 		m.log.Warn("read containers to sync networks", "err", err)
 		return
 	}
+	ids := map[string]bool{}
 	m.mu.Lock()
-	ids := make([]string, 0, len(m.engines))
 	for id := range m.engines {
-		ids = append(ids, id)
+		ids[id] = true
 	}
 	m.mu.Unlock()
-	for _, id := range ids {
+	for _, c := range cs {
+		if _, ok := vms[c.ID]; ok {
+			for _, cn := range c.Networks {
+				ids[cn.NetworkID] = true
+			}
+		}
+	}
+	for id := range ids {
 		d := Desired{Records: records(id, cs)}
 		for _, c := range cs {
 			vm, ok := vms[c.ID]
@@ -792,10 +806,9 @@ func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
 				}
 			}
 		}
-		m.mu.Lock()
-		e := m.engines[id]
-		m.mu.Unlock()
-		if e == nil {
+		e, err := m.engine(ctx, id)
+		if err != nil {
+			m.log.Warn("restart network", "network", id, "err", err)
 			continue
 		}
 		if err := e.Sync(ctx, d); err != nil {
@@ -804,9 +817,31 @@ func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
 	}
 }
 
-// GuestHosts are a container's /etc/hosts entries beyond its own name:
-// --add-host NAME:IP, and NAME:host-gateway on a network with host access.
-func (m *Manager) GuestHosts(rec state.ContainerRecord) ([][2]string, error) {
+// Guest is what a container's guest is told about its networks: its
+// resolver and the /etc/hosts lines beyond its own name.
+type Guest struct {
+	DNS    []string    // the first network's gateway, which serves DNS
+	Search []string    // Domain
+	Hosts  [][2]string // address, name: --add-host
+}
+
+// Guest tells a container's guest its resolver and extra hosts. A
+// container on no network keeps its image's resolver.
+func (m *Manager) Guest(rec state.ContainerRecord) (Guest, error) {
+	var g Guest
+	if len(rec.Networks) > 0 {
+		g.DNS, g.Search = []string{rec.Networks[0].Gateway}, []string{Domain}
+	}
+	err := m.cfg.DB.View(func(tx *state.Tx) (err error) {
+		g.Hosts, err = guestHosts(tx, rec)
+		return err
+	})
+	return g, err
+}
+
+// guestHosts are the /etc/hosts lines of --add-host NAME:IP, and of
+// NAME:host-gateway on a network with host access.
+func guestHosts(tx *state.Tx, rec state.ContainerRecord) ([][2]string, error) {
 	var out [][2]string
 	for _, h := range rec.Spec.AddHosts {
 		name, addr, ok := strings.Cut(h, ":")
@@ -814,7 +849,7 @@ func (m *Manager) GuestHosts(rec state.ContainerRecord) ([][2]string, error) {
 			return nil, fmt.Errorf("invalid --add-host %q: want NAME:IP or NAME:host-gateway: %w", h, api.ErrInvalidArgument)
 		}
 		if addr == "host-gateway" {
-			gw, err := m.hostGateway(rec)
+			gw, err := hostGateway(tx, rec)
 			if err != nil {
 				return nil, err
 			}
@@ -829,31 +864,21 @@ func (m *Manager) GuestHosts(rec state.ContainerRecord) ([][2]string, error) {
 
 // hostGateway is the host's address on the container's first network
 // with host access.
-func (m *Manager) hostGateway(rec state.ContainerRecord) (string, error) {
-	var found string
-	err := m.cfg.DB.View(func(tx *state.Tx) error {
-		for _, cn := range rec.Networks {
-			n, err := tx.Network(cn.NetworkID)
-			if err != nil {
-				return err
-			}
-			if n.HostAccess {
-				s, err := netip.ParsePrefix(n.Subnet)
-				if err != nil {
-					return err
-				}
-				found = HostGateway(s).String()
-				return nil
-			}
+func hostGateway(tx *state.Tx, rec state.ContainerRecord) (string, error) {
+	for _, cn := range rec.Networks {
+		n, err := tx.Network(cn.NetworkID)
+		if err != nil {
+			return "", err
 		}
-		return nil
-	})
-	if err != nil {
-		return "", err
+		if !n.HostAccess {
+			continue
+		}
+		s, err := netip.ParsePrefix(n.Subnet)
+		if err != nil {
+			return "", fmt.Errorf("network %s: subnet %q: %v: %w", n.Name, n.Subnet, err, api.ErrCorrupt)
+		}
+		return HostGateway(s).String(), nil
 	}
-	if found == "" {
-		return "", fmt.Errorf("container %s asks for the host (host-gateway), but its networks keep the host private: "+
-			"put it on a network made with berth network create --host-access: %w", rec.Name, api.ErrConflict)
-	}
-	return found, nil
+	return "", fmt.Errorf("container %s asks for the host (host-gateway), but its networks keep the host private: "+
+		"put it on a network made with berth network create --host-access: %w", rec.Name, api.ErrConflict)
 }

@@ -242,6 +242,10 @@ func TestUpPublishDown(t *testing.T) {
 	if err != nil || len(ports) != 1 || ports[0].HostPort == 0 || ports[0].HostIP != "127.0.0.1" {
 		t.Fatalf("publish on a free port: %+v, %v", ports, err)
 	}
+	if len(appE.records) != 0 {
+		t.Fatalf("a name before the container runs: %+v", appE.records)
+	}
+	m.Announce(ctx, web)
 	if r := appE.records; len(r) != 1 || r[0] != (Record{Name: "web", IP: "10.89.1.2"}) {
 		t.Fatalf("records %+v", r)
 	}
@@ -265,6 +269,31 @@ func TestUpPublishDown(t *testing.T) {
 		t.Fatalf("sync after a restart: %+v", d)
 	}
 
+	// The host rebooted the network's process away, not the VM: the
+	// next daemon starts it again and tells it everything.
+	m2.Close()
+	engines.mu.Lock()
+	engines.alive = nil
+	engines.mu.Unlock()
+	m3, err := New(ctx, Config{DB: db, Home: "/h", Engines: engines, HostPrefixes: func() []netip.Prefix { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(engines.started)
+	m3.Sync(ctx, map[string][2]string{"c1web": {"c1web", "/h/run/c1web"}})
+	if len(engines.started) != before+2 {
+		t.Fatalf("sync started %d network processes, want 2 (app and default)", len(engines.started)-before)
+	}
+	for _, e := range engines.started[before:] {
+		if e.desired == nil || len(e.desired.Attachments) != 1 {
+			t.Fatalf("restarted network %s was not told its member: %+v", e.plan.Name, e.desired)
+		}
+	}
+	m2, appE = m3, engines.started[before]
+	if appE.plan.Name != "app" {
+		appE = engines.started[before+1]
+	}
+
 	stopped := setState(t, db, "c1web", api.StateExited)
 	stopped.Ports = ports
 	m2.Down(ctx, stopped, "c1web")
@@ -279,28 +308,47 @@ func TestUpPublishDown(t *testing.T) {
 	}
 }
 
-func TestGuestHosts(t *testing.T) {
+func TestGuest(t *testing.T) {
 	m, db := newManager(t, &fakeEngines{})
 	ctx := context.Background()
 	m.Create(ctx, api.NetworkCreateRequest{Name: "open", HostAccess: true})
+	m.Create(ctx, api.NetworkCreateRequest{Name: "shut"})
+	assign := func(rec *state.ContainerRecord) error {
+		return db.Update(func(tx *state.Tx) error { return m.Assign(tx, rec) })
+	}
 	rec := state.ContainerRecord{Container: api.Container{ID: "c1", Name: "web", Spec: api.ContainerSpec{Networks: []string{"open"},
 		AddHosts: []string{"db:10.0.0.5", "host.docker.internal:host-gateway"}}}}
-	if err := db.Update(func(tx *state.Tx) error { return m.Assign(tx, &rec) }); err != nil {
+	if err := assign(&rec); err != nil {
 		t.Fatal(err)
 	}
-	hosts, err := m.GuestHosts(rec)
-	if err != nil || len(hosts) != 2 || hosts[1] != [2]string{"10.89.1.254", "host.docker.internal"} {
-		t.Fatalf("GuestHosts = %v, %v", hosts, err)
+	g, err := m.Guest(rec)
+	if err != nil || len(g.Hosts) != 2 || g.Hosts[1] != [2]string{"10.89.1.254", "host.docker.internal"} ||
+		strings.Join(g.DNS, ",") != "10.89.1.1" || strings.Join(g.Search, ",") != Domain {
+		t.Fatalf("Guest = %+v, %v", g, err)
 	}
-	closed := state.ContainerRecord{Container: api.Container{ID: "c2", Name: "sealed", Spec: api.ContainerSpec{AddHosts: []string{"h:host-gateway"}}}}
-	if err := db.Update(func(tx *state.Tx) error { return m.Assign(tx, &closed) }); err != nil {
+	for _, tc := range []struct {
+		name  string
+		spec  api.ContainerSpec
+		isErr error
+		want  string
+	}{
+		{"host-gateway on a private network", api.ContainerSpec{Networks: []string{"shut"}, AddHosts: []string{"h:host-gateway"}}, api.ErrConflict, "--host-access"},
+		{"host-gateway with no network", api.ContainerSpec{Networks: []string{"none"}, AddHosts: []string{"h:host-gateway"}}, api.ErrConflict, "--host-access"},
+		{"no colon", api.ContainerSpec{AddHosts: []string{"nocolon"}}, api.ErrInvalidArgument, "NAME:IP"},
+		{"not an address", api.ContainerSpec{AddHosts: []string{"db:db.example"}}, api.ErrInvalidArgument, "not an IP address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := state.ContainerRecord{Container: api.Container{ID: "c2", Name: "sealed", Spec: tc.spec}}
+			if err := assign(&bad); !errors.Is(err, tc.isErr) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("create: %v, want %v naming %q", err, tc.isErr, tc.want)
+			}
+		})
+	}
+	none := state.ContainerRecord{Container: api.Container{ID: "c3", Name: "alone", Spec: api.ContainerSpec{Networks: []string{"none"}}}}
+	if err := assign(&none); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.GuestHosts(closed); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "--host-access") {
-		t.Fatalf("host-gateway on a private network: %v", err)
-	}
-	bad := state.ContainerRecord{Container: api.Container{Spec: api.ContainerSpec{AddHosts: []string{"nocolon"}}}}
-	if _, err := m.GuestHosts(bad); !errors.Is(err, api.ErrInvalidArgument) {
-		t.Fatalf("bad --add-host: %v", err)
+	if g, err := m.Guest(none); err != nil || len(g.DNS) != 0 {
+		t.Fatalf("a container on no network keeps its image's resolver: %+v, %v", g, err)
 	}
 }

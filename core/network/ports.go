@@ -133,3 +133,37 @@ func ExposedPorts(exposed []string) ([]api.PortBinding, error) {
 	}
 	return out, nil
 }
+
+// CheckBindings validates ports as the API receives them (the CLI's come
+// from ParsePublish): ports in range, tcp or udp, an IP address or none
+// for the host, no host port given twice.
+func CheckBindings(bs []api.PortBinding) error {
+	seen := map[string]bool{}
+	for _, b := range bs {
+		bad := func(why string) error {
+			return fmt.Errorf("invalid port publish %s:%d:%d/%s: %s: %w", b.HostIP, b.HostPort, b.ContainerPort, b.Proto, why, api.ErrInvalidArgument)
+		}
+		switch {
+		case b.Proto != "tcp" && b.Proto != "udp":
+			return bad("the protocol must be tcp or udp")
+		case b.ContainerPort < 1 || b.ContainerPort > 65535:
+			return bad("the container port must be 1-65535")
+		case b.HostPort < 0 || b.HostPort > 65535:
+			return bad("the host port must be 1-65535, or 0 for any free port")
+		}
+		if b.HostIP != "" {
+			if _, err := netip.ParseAddr(b.HostIP); err != nil {
+				return bad("the host address is not an IP address")
+			}
+		}
+		if b.HostPort == 0 {
+			continue
+		}
+		key := fmt.Sprintf("%s:%d/%s", b.HostIP, b.HostPort, b.Proto)
+		if seen[key] {
+			return bad(fmt.Sprintf("host port %d/%s is given twice", b.HostPort, b.Proto))
+		}
+		seen[key] = true
+	}
+	return nil
+}

@@ -61,3 +61,26 @@ func TestExposedPorts(t *testing.T) {
 		t.Fatal("a named port was accepted")
 	}
 }
+
+func TestCheckBindings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bs   []api.PortBinding
+		want string // "" for valid
+	}{
+		{"valid", []api.PortBinding{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}, {ContainerPort: 53, Proto: "udp"}}, ""},
+		{"same port, two protocols", []api.PortBinding{{HostPort: 53, ContainerPort: 53, Proto: "tcp"}, {HostPort: 53, ContainerPort: 53, Proto: "udp"}}, ""},
+		{"twice", []api.PortBinding{{HostPort: 80, ContainerPort: 80, Proto: "tcp"}, {HostPort: 80, ContainerPort: 81, Proto: "tcp"}}, "given twice"},
+		{"protocol", []api.PortBinding{{ContainerPort: 80, Proto: "sctp"}}, "tcp or udp"},
+		{"container port", []api.PortBinding{{ContainerPort: 0, Proto: "tcp"}}, "container port"},
+		{"host port", []api.PortBinding{{HostPort: 70000, ContainerPort: 80, Proto: "tcp"}}, "host port"},
+		{"host address", []api.PortBinding{{HostIP: "localhost", ContainerPort: 80, Proto: "tcp"}}, "not an IP address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckBindings(tc.bs)
+			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CheckBindings = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -7,7 +7,10 @@ import (
 
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/kernel"
+	"github.com/berthvm/berth/core/network"
+	"github.com/berthvm/berth/core/state"
 )
 
 // Image is what a container needs from its image.
@@ -44,6 +47,28 @@ type Kernels interface {
 type WritableDisks interface {
 	// Create makes an empty ext4 disk at path.
 	Create(ctx context.Context, path string) error
+}
+
+// Networks gives containers their networks (core/network's Manager).
+// Without it, a container's VM gets its backend's own NAT.
+type Networks interface {
+	// Assign gives a new container its addresses, in the transaction
+	// that stores it.
+	Assign(tx *state.Tx, rec *state.ContainerRecord) error
+	// Up readies a container's networks for a VM with run directory
+	// vmRunDir and returns its NICs, in the container's order.
+	Up(ctx context.Context, rec state.ContainerRecord, vmID, vmRunDir string) ([]hypervisor.Network, error)
+	// Publish publishes ports, all or none.
+	Publish(ctx context.Context, rec state.ContainerRecord, bindings []api.PortBinding) ([]api.PortMapping, error)
+	// Announce gives a running container its names on its networks.
+	Announce(ctx context.Context, rec state.ContainerRecord)
+	// Down lets go of a stopped container's ports, NICs and names.
+	Down(ctx context.Context, rec state.ContainerRecord, vmID string)
+	// Guest is what the guest is told: resolver and extra hosts.
+	Guest(rec state.ContainerRecord) (network.Guest, error)
+	// Sync retells the networks everything after a restart; vms maps
+	// each running container's id to its VM's id and run directory.
+	Sync(ctx context.Context, vms map[string][2]string)
 }
 
 // LocalKernels boots Debian kernels from the kernel cache (make deps) or a

@@ -30,8 +30,11 @@ type Config struct {
 	Images  Images
 	Kernels Kernels
 	Disks   WritableDisks
-	Host    api.Capabilities
-	Logger  *slog.Logger
+	// Networks, if set, gives containers Berth's networks; nil leaves
+	// each VM its backend's NAT.
+	Networks Networks
+	Host     api.Capabilities
+	Logger   *slog.Logger
 
 	// BootTimeout bounds a VM's boot up to its agent answering. Default
 	// 3 minutes: TCG emulation on a loaded machine is slow.
@@ -235,7 +238,15 @@ func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Conta
 		os.RemoveAll(dir)
 		return api.Container{}, fmt.Errorf("container %s: writable disk: %w", name, err)
 	}
-	if err := m.cfg.DB.Update(func(tx *state.Tx) error { return tx.CreateContainer(rec) }); err != nil {
+	err = m.cfg.DB.Update(func(tx *state.Tx) error {
+		if m.cfg.Networks != nil {
+			if err := m.cfg.Networks.Assign(tx, &rec); err != nil {
+				return fmt.Errorf("container %s: %w", name, err)
+			}
+		}
+		return tx.CreateContainer(rec)
+	})
+	if err != nil {
 		os.RemoveAll(dir)
 		return api.Container{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/qemu"
 	"github.com/berthvm/berth/core/hypervisor/vz"
+	"github.com/berthvm/berth/core/network"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -20,6 +21,47 @@ func netRecord() state.ContainerRecord {
 	rec.ID = "0123456789abcdef0123"
 	rec.MAC = "02:aa:bb:cc:dd:ee"
 	return rec
+}
+
+func natNIC(rec state.ContainerRecord) []hypervisor.Network {
+	return []hypervisor.Network{{Mode: hypervisor.NetworkNAT, MAC: rec.MAC}}
+}
+
+// On Berth's networks the guest is told the core's addresses, whatever
+// the backend: no DHCP on the boot path.
+func TestGuestNetworkOnBerthNetworks(t *testing.T) {
+	rec := netRecord()
+	rec.Networks = []api.ContainerNetwork{
+		{Network: "app", IP: "10.89.1.2", Prefix: 24, Gateway: "10.89.1.1", MAC: "02:00:00:00:00:01"},
+		{Network: "db", IP: "10.89.2.7", Prefix: 24, Gateway: "10.89.2.1", MAC: "02:00:00:00:00:02"},
+	}
+	sockets := []hypervisor.Network{{Mode: hypervisor.NetworkSocket}, {Mode: hypervisor.NetworkSocket}}
+	want := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:01", Address: "10.89.1.2/24"},
+		{MAC: "02:00:00:00:00:02", Address: "10.89.2.7/24"}}, Gateway: "10.89.1.1"}
+	for _, addressing := range []hypervisor.Addressing{hypervisor.AddressStatic, hypervisor.AddressDHCP} {
+		if got := guestNetwork(rec, sockets, addressing); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v: got %+v, want %+v", addressing, got, want)
+		}
+	}
+	told := network.Guest{DNS: []string{"10.89.1.1"}, Search: []string{network.Domain}, Hosts: [][2]string{{"10.89.1.254", "host.docker.internal"}}}
+	a, err := addrsFor(rec, want, proto.NetworkStatus{}, told)
+	if err != nil || !reflect.DeepEqual(a, guestAddrs{IP: "10.89.1.2", DNS: told.DNS, Search: told.Search, Hosts: told.Hosts}) {
+		t.Fatalf("addrsFor = %+v, %v", a, err)
+	}
+	rec.Spec.Hostname = "web"
+	cc := guestContainer(rec, a)
+	if !reflect.DeepEqual(cc.Hosts, []proto.HostEntry{{IP: "10.89.1.2", Names: []string{"web"}}, {IP: "10.89.1.254", Names: []string{"host.docker.internal"}}}) {
+		t.Fatalf("hosts %+v", cc.Hosts)
+	}
+
+	// --network none: no NIC, loopback only, the image's resolver.
+	if got := guestNetwork(rec, nil, hypervisor.AddressDHCP); len(got.Interfaces) != 0 || got.Gateway != "" {
+		t.Fatalf("no NIC: %+v", got)
+	}
+	a, err = addrsFor(rec, proto.NetworkConfig{}, proto.NetworkStatus{}, network.Guest{})
+	if cc := guestContainer(rec, a); err != nil || len(cc.Hosts) != 0 || cc.DNS != nil {
+		t.Fatalf("no NIC: %+v, %v", cc, err)
+	}
 }
 
 func TestGuestNetworkPerBackend(t *testing.T) {
@@ -36,7 +78,7 @@ func TestGuestNetworkPerBackend(t *testing.T) {
 		{"undeclared", hypervisor.Info{Name: "x"}, static}, // a backend that declares nothing
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := guestNetwork(rec, c.info.Addressing)
+			got := guestNetwork(rec, natNIC(rec), c.info.Addressing)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
@@ -46,8 +88,8 @@ func TestGuestNetworkPerBackend(t *testing.T) {
 
 func TestAddrsFor(t *testing.T) {
 	rec := netRecord()
-	static := guestNetwork(rec, hypervisor.AddressStatic)
-	dhcp := guestNetwork(rec, hypervisor.AddressDHCP)
+	static := guestNetwork(rec, natNIC(rec), hypervisor.AddressStatic)
+	dhcp := guestNetwork(rec, natNIC(rec), hypervisor.AddressDHCP)
 	lease := func(addr, router string, dns, search []string) proto.NetworkStatus {
 		return proto.NetworkStatus{
 			Interfaces: []proto.InterfaceStatus{{MAC: strings.ToUpper(rec.MAC), Name: "eth0", Address: addr,
@@ -87,7 +129,7 @@ func TestAddrsFor(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := addrsFor(rec, c.nc, c.st)
+			got, err := addrsFor(rec, c.nc, c.st, network.Guest{})
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.errText) {
 					t.Fatalf("err = %v, want %v with %q", err, c.wantErr, c.errText)
@@ -105,7 +147,7 @@ func TestGuestContainerNetwork(t *testing.T) {
 	rec := netRecord()
 	rec.Spec.Hostname = "web"
 	// The static case is what it always was.
-	a, _ := addrsFor(rec, guestNetwork(rec, hypervisor.AddressStatic), proto.NetworkStatus{})
+	a, _ := addrsFor(rec, guestNetwork(rec, natNIC(rec), hypervisor.AddressStatic), proto.NetworkStatus{}, network.Guest{})
 	cc := guestContainer(rec, a)
 	want := proto.ContainerConfig{ID: rec.ID, Base: proto.Device{Serial: diskBase}, Upper: proto.Device{Serial: diskUpper},
 		Hostname: "web", Hosts: []proto.HostEntry{{IP: "10.0.2.15", Names: []string{"web"}}},

@@ -45,11 +45,18 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	}
 	// Run dirs last: only the re-adopted VMs still own one.
 	keepRun := map[string]bool{}
+	vms := map[string][2]string{}
 	m.mu.Lock()
 	for id := range m.sups {
 		keepRun[vmID(id)] = true
+		vms[id] = [2]string{vmID(id), filepath.Join(runRoot(m.cfg.Home), vmID(id))}
 	}
 	m.mu.Unlock()
+	if m.cfg.Networks != nil {
+		// The networks' processes may have outlived the daemon or not:
+		// either way they are told again what runs on them.
+		m.cfg.Networks.Sync(ctx, vms)
+	}
 	sweep(runRoot(m.cfg.Home), keepRun, m)
 	return nil
 }
@@ -133,16 +140,20 @@ func (m *Manager) reconcileOne(ctx context.Context, rec state.ContainerRecord) e
 func (m *Manager) markEnded(rec state.ContainerRecord, why string) error {
 	h := m.hub(rec.ID)
 	var err error
+	ports := rec.Ports
 	h.endRun(func() {
 		rec, err = m.update(rec.ID, func(r *state.ContainerRecord) error {
 			r.State, r.ExitCode, r.Error = api.StateExited, 255, why
-			r.Finished, r.VM, r.PID, r.IPAddress = time.Now().UTC(), nil, 0, ""
+			r.Finished, r.VM, r.PID, r.IPAddress, r.Ports = time.Now().UTC(), nil, 0, "", nil
 			return nil
 		})
 	})
 	if err != nil {
 		return err
 	}
+	down := rec
+	down.Ports = ports
+	m.netDown(down)
 	m.publish("die", rec, map[string]string{"exitCode": "255", "error": why})
 	if rec.Spec.AutoRemove {
 		return m.removeLocked(rec.ID)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/network"
 )
 
 // Limits a single container may ask for. The Virtualization framework and
@@ -63,6 +64,12 @@ func CheckSpec(spec api.ContainerSpec, host api.Capabilities) error {
 	}
 	if spec.Hostname != "" && (len(spec.Hostname) > 63 || strings.ContainsAny(spec.Hostname, " /\t\n")) {
 		return fmt.Errorf("hostname %q: at most 63 characters, no spaces or slashes: %w", spec.Hostname, api.ErrInvalidArgument)
+	}
+	if err := network.CheckBindings(spec.Ports); err != nil {
+		return err
+	}
+	if spec.NoNetwork() && (len(spec.Ports) > 0 || spec.PublishAll) {
+		return fmt.Errorf("--network none has no network to publish ports on: drop -p/-P or join a network: %w", api.ErrInvalidArgument)
 	}
 	if spec.NestedVirtualization {
 		if err := capabilities.CheckNested(host); err != nil {

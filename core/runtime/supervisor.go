@@ -16,6 +16,7 @@ import (
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/network"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -47,7 +48,7 @@ type supervisor struct {
 
 // Start boots the container's VM and starts its main process. It returns
 // once the process runs (or failed to); a supervisor then watches it.
-func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFunc) (api.Container, error) {
+func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFunc) (_ api.Container, err error) {
 	rec, err := m.get(ref)
 	if err != nil {
 		return api.Container{}, err
@@ -74,14 +75,26 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
-	cfg := vmConfig(rec, boot, filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID)))
+	runDir := filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID))
+	nics, err := m.netUp(ctx, &rec, runDir)
+	if err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
+	defer func() {
+		if err != nil {
+			m.netDown(rec)
+		}
+	}()
+	cfg := vmConfig(rec, boot, runDir, nics)
 	if err := m.cfg.Driver.Validate(cfg); err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	// A fresh console log per run: it is this run's post-mortem.
 	os.WriteFile(rec.ConsoleLog, nil, 0o600)
+	ports := rec.Ports
 	rec, err = m.transition(rec.ID, api.StateStarting, func(r *state.ContainerRecord) {
 		r.Started, r.Finished, r.ExitCode, r.Error, r.ConsoleTail = time.Now().UTC(), time.Time{}, 0, "", ""
+		r.Ports = ports
 	})
 	if err != nil {
 		return api.Container{}, err
@@ -103,7 +116,7 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		m.failStart(rec.ID, api.StateDead, 255, err, "")
 		return api.Container{}, err
 	}
-	if err := s.boot(ctx, rec); err != nil {
+	if err := s.boot(ctx, rec, nics); err != nil {
 		code, st := 255, api.StateDead
 		switch {
 		case errors.Is(err, api.ErrCommandNotFound):
@@ -130,6 +143,9 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		s.kill("state write failed")
 		return api.Container{}, err
 	}
+	if m.cfg.Networks != nil {
+		m.cfg.Networks.Announce(ctx, rec)
+	}
 	m.mu.Lock()
 	m.sups[rec.ID] = s
 	m.mu.Unlock()
@@ -141,6 +157,69 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	return rec.Container, nil
 }
 
+// netUp readies a container's networks before its VM boots and returns
+// the VM's NICs: the networks' sockets bound and its ports published (a
+// port in use fails the start before a VM boots), recorded in rec.Ports.
+// Without Berth's networks, the VM gets its backend's NAT.
+func (m *Manager) netUp(ctx context.Context, rec *state.ContainerRecord, runDir string) ([]hypervisor.Network, error) {
+	if rec.Spec.NoNetwork() {
+		return nil, nil
+	}
+	nets := m.cfg.Networks
+	if nets == nil {
+		if len(rec.Spec.Ports) > 0 || rec.Spec.PublishAll {
+			return nil, fmt.Errorf("publishing ports needs Berth's networks, which this runtime was built without: %w", api.ErrUnsupported)
+		}
+		return []hypervisor.Network{{Mode: hypervisor.NetworkNAT, MAC: rec.MAC}}, nil
+	}
+	if len(rec.Networks) == 0 {
+		// Made before Berth had networks: it joins the default one now.
+		err := m.cfg.DB.Update(func(tx *state.Tx) error {
+			r, err := tx.Container(rec.ID)
+			if err != nil {
+				return err
+			}
+			if err := nets.Assign(tx, &r); err != nil {
+				return err
+			}
+			*rec = r
+			return tx.UpdateContainer(r)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	bindings := rec.Spec.Ports
+	if rec.Spec.PublishAll {
+		exposed, err := network.ExposedPorts(rec.ImageConfig.ExposedPorts)
+		if err != nil {
+			return nil, err
+		}
+		bindings = append(append([]api.PortBinding(nil), bindings...), exposed...)
+	}
+	nics, err := nets.Up(ctx, *rec, vmID(rec.ID), runDir)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := nets.Publish(ctx, *rec, bindings)
+	if err != nil {
+		nets.Down(context.Background(), *rec, vmID(rec.ID))
+		return nil, err
+	}
+	rec.Ports = ports
+	return nics, nil
+}
+
+// netDown lets go of what netUp readied: rec's ports, NICs and names.
+func (m *Manager) netDown(rec state.ContainerRecord) {
+	if m.cfg.Networks == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.cfg.Networks.Down(ctx, rec, vmID(rec.ID))
+}
+
 // failStart records a start that did not get to a running process.
 func (m *Manager) failStart(id string, st api.ContainerState, code int, cause error, tail string) {
 	h := m.hub(id)
@@ -148,7 +227,7 @@ func (m *Manager) failStart(id string, st api.ContainerState, code int, cause er
 	h.endRun(func() {
 		rec, _ = m.update(id, func(r *state.ContainerRecord) error {
 			r.State, r.ExitCode, r.Error, r.ConsoleTail = st, code, cause.Error(), tail
-			r.Finished, r.VM, r.PID = time.Now().UTC(), nil, 0
+			r.Finished, r.VM, r.PID, r.Ports = time.Now().UTC(), nil, 0, nil
 			return nil
 		})
 	})
@@ -166,7 +245,14 @@ func consoleTail(err error) string {
 
 // boot waits for the agent (or the VM's death), configures the guest and
 // starts the main process.
-func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord) error {
+func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics []hypervisor.Network) error {
+	var told network.Guest
+	if s.m.cfg.Networks != nil {
+		var err error
+		if told, err = s.m.cfg.Networks.Guest(rec); err != nil {
+			return err
+		}
+	}
 	if err := s.connect(ctx); err != nil {
 		return err
 	}
@@ -174,12 +260,12 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord) error 
 	if err := c.SetTime(ctx, time.Now()); err != nil {
 		return fmt.Errorf("set guest time: %w", err)
 	}
-	nc := guestNetwork(rec, s.m.cfg.Driver.Info().Addressing)
+	nc := guestNetwork(rec, nics, s.m.cfg.Driver.Info().Addressing)
 	st, err := c.ApplyNetwork(ctx, nc)
 	if err != nil {
 		return fmt.Errorf("configure guest network: %w", err)
 	}
-	addrs, err := addrsFor(rec, nc, st)
+	addrs, err := addrsFor(rec, nc, st, told)
 	if err != nil {
 		return fmt.Errorf("configure guest network: %w", err)
 	}
@@ -365,17 +451,25 @@ func (s *supervisor) run(rec state.ContainerRecord) {
 func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string) {
 	m := s.m
 	var rec state.ContainerRecord
+	var ports []api.PortMapping
 	s.hub.endRun(func() {
 		var err error
 		rec, err = m.update(s.id, func(r *state.ContainerRecord) error {
+			ports = r.Ports
 			r.State, r.ExitCode, r.Error, r.ConsoleTail = st, code, cause, tail
-			r.Finished, r.VM, r.PID, r.IPAddress = time.Now().UTC(), nil, 0, ""
+			r.Finished, r.VM, r.PID, r.IPAddress, r.Ports = time.Now().UTC(), nil, 0, "", nil
 			return nil
 		})
 		if err != nil {
 			m.log.Error("record container exit", "id", api.ShortID(s.id), "err", err)
 		}
 	})
+	if rec.ID != "" {
+		// Its ports and names go once the record says it stopped.
+		down := rec
+		down.Ports = ports
+		m.netDown(down)
+	}
 	m.mu.Lock()
 	delete(m.sups, s.id)
 	m.mu.Unlock()

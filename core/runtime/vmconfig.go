@@ -10,6 +10,7 @@ import (
 	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/network"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -37,9 +38,9 @@ func vmID(containerID string) string {
 	return containerID
 }
 
-// vmConfig builds the VM for a container: plain data, the backend
-// translates it.
-func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string) hypervisor.VMConfig {
+// vmConfig builds the VM for a container, with its NICs: plain data, the
+// backend translates it.
+func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string, nics []hypervisor.Network) hypervisor.VMConfig {
 	return hypervisor.VMConfig{
 		ID:        vmID(rec.ID),
 		Arch:      hypervisor.Arch(rec.Arch),
@@ -52,7 +53,7 @@ func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string) hypervis
 			{ID: diskBase, Path: rec.BaseDisk, ReadOnly: true},
 			{ID: diskUpper, Path: rec.WritableDisk},
 		},
-		Networks:   []hypervisor.Network{{Mode: hypervisor.NetworkNAT, MAC: rec.MAC}},
+		Networks:   nics,
 		RunDir:     runDir,
 		ConsoleLog: rec.ConsoleLog,
 		Nested:     rec.Spec.NestedVirtualization,
@@ -73,14 +74,28 @@ const (
 // its DHCP server (bootpd).
 const dhcpTimeout = 10 * time.Second
 
-// guestNetwork is the agent's network configuration for a container on a
-// backend whose NAT gives addresses as declared: QEMU's user networking
-// has fixed addresses, so the agent sets them (no round trip); the
+// guestNetwork is the agent's network configuration for a container
+// whose VM has nics. On Berth's networks (socket NICs) every address is
+// the core's, set statically: no DHCP wait on the boot path. On a
+// backend's own NAT, as the backend declares: QEMU's user networking has
+// fixed addresses, so the agent sets them (no round trip); the
 // Virtualization framework's NAT is macOS's vmnet, which hands addresses
 // out only by DHCP, from a subnet the Mac picks (192.168.64.0/24 by
-// default, DNS at the gateway).
-func guestNetwork(rec state.ContainerRecord, addressing hypervisor.Addressing) proto.NetworkConfig {
-	if addressing == hypervisor.AddressDHCP {
+// default, DNS at the gateway). No NIC (--network none): loopback only.
+func guestNetwork(rec state.ContainerRecord, nics []hypervisor.Network, addressing hypervisor.Addressing) proto.NetworkConfig {
+	switch {
+	case len(nics) == 0:
+		return proto.NetworkConfig{}
+	case nics[0].Mode != hypervisor.NetworkNAT:
+		var nc proto.NetworkConfig
+		for _, cn := range rec.Networks {
+			nc.Interfaces = append(nc.Interfaces, proto.Interface{MAC: cn.MAC, Address: fmt.Sprintf("%s/%d", cn.IP, cn.Prefix)})
+		}
+		if len(rec.Networks) > 0 {
+			nc.Gateway = rec.Networks[0].Gateway
+		}
+		return nc
+	case addressing == hypervisor.AddressDHCP:
 		return proto.NetworkConfig{
 			Interfaces: []proto.Interface{{MAC: rec.MAC, Address: proto.AddressDHCP}},
 			Timeout:    dhcpTimeout,
@@ -98,17 +113,29 @@ type guestAddrs struct {
 	IP     string   // the container's address, for its own hostname
 	DNS    []string // nameservers; none keeps the image's resolv.conf
 	Search []string
+	Hosts  [][2]string // more /etc/hosts lines: address, name
 }
 
 // addrsFor takes the container's addresses from what the guest
-// configured: the fixed NAT ones for a static config (whatever the reply,
-// which older agents leave empty), the lease of the container's NIC for
-// DHCP. Without DNS servers in the lease, the router serves DNS (vmnet's
-// gateway forwards to the Mac's resolver).
-func addrsFor(rec state.ContainerRecord, nc proto.NetworkConfig, st proto.NetworkStatus) (guestAddrs, error) {
-	if !nc.UsesDHCP() {
+// configured: those the core chose on Berth's networks, with the
+// resolver and hosts the networks tell (told); the fixed NAT ones for
+// the backend's static NAT (whatever the reply, which older agents leave
+// empty); the lease of the container's NIC for DHCP. Without DNS servers
+// in the lease, the router serves DNS (vmnet's gateway forwards to the
+// Mac's resolver).
+func addrsFor(rec state.ContainerRecord, nc proto.NetworkConfig, st proto.NetworkStatus, told network.Guest) (guestAddrs, error) {
+	switch {
+	case len(nc.Interfaces) == 0:
+		return guestAddrs{Hosts: told.Hosts}, nil
+	case nc.Interfaces[0].Address == natAddress:
 		ip, _, _ := net.ParseCIDR(natAddress)
-		return guestAddrs{IP: ip.String(), DNS: []string{natDNS}}, nil
+		return guestAddrs{IP: ip.String(), DNS: []string{natDNS}, Hosts: told.Hosts}, nil
+	case !nc.UsesDHCP():
+		ip, _, err := net.ParseCIDR(nc.Interfaces[0].Address)
+		if err != nil {
+			return guestAddrs{}, fmt.Errorf("container address %q: %w", nc.Interfaces[0].Address, api.ErrCorrupt)
+		}
+		return guestAddrs{IP: ip.String(), DNS: told.DNS, Search: told.Search, Hosts: told.Hosts}, nil
 	}
 	for _, i := range st.Interfaces {
 		if !strings.EqualFold(i.MAC, rec.MAC) || i.Lease == nil {
@@ -118,7 +145,7 @@ func addrsFor(rec state.ContainerRecord, nc proto.NetworkConfig, st proto.Networ
 		if err != nil {
 			return guestAddrs{}, fmt.Errorf("the guest reported address %q for its NIC (MAC %s): %w", i.Address, rec.MAC, api.ErrCorrupt)
 		}
-		a := guestAddrs{IP: ip.String(), DNS: st.DNS, Search: st.Search}
+		a := guestAddrs{IP: ip.String(), DNS: st.DNS, Search: st.Search, Hosts: told.Hosts}
 		if len(a.DNS) == 0 && i.Lease.Router != "" {
 			a.DNS = []string{i.Lease.Router}
 		}
@@ -136,7 +163,12 @@ func guestContainer(rec state.ContainerRecord, a guestAddrs) proto.ContainerConf
 		Base:     proto.Device{Serial: diskBase},
 		Upper:    proto.Device{Serial: diskUpper},
 		Hostname: host,
-		Hosts:    []proto.HostEntry{{IP: a.IP, Names: []string{host}}},
+	}
+	if a.IP != "" {
+		cc.Hosts = append(cc.Hosts, proto.HostEntry{IP: a.IP, Names: []string{host}})
+	}
+	for _, h := range a.Hosts {
+		cc.Hosts = append(cc.Hosts, proto.HostEntry{IP: h[0], Names: []string{h[1]}})
 	}
 	if len(a.DNS) > 0 {
 		cc.DNS = &proto.DNS{Servers: a.DNS, Search: a.Search}
