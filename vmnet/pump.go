@@ -83,7 +83,7 @@ func (c Count) Dropped() uint64 {
 // (every port in this package has SetReadDeadline) and clears it once the
 // reader has returned, so both ports are usable again when Pump returns.
 // A port without SetReadDeadline cannot be interrupted: Pump closes it
-// (and only it).
+// (and only it). While Pump runs, the ports' read deadlines are its own.
 //
 // Frames shorter than MinFrame or longer than the destination's MaxFrame
 // (read once, when Pump starts) are dropped; so are frames a filter
