@@ -23,7 +23,8 @@ const DefaultMaxFrame = 65550
 // file-handle attachment (and vfkit's choice): SO_RCVBUF at least twice
 // SO_SNDBUF, ideally four times. On macOS SO_SNDBUF only bounds the size
 // of one datagram; what a burst fills is the receiver's SO_RCVBUF. Linux
-// caps both at net.core.{w,r}mem_max without an error.
+// doubles both (its bookkeeping) and caps them at net.core.{w,r}mem_max
+// without an error.
 const (
 	sendBuffer = 1 << 20
 	recvBuffer = 4 << 20

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestListenDatagram(t *testing.T) {
@@ -29,6 +31,28 @@ func TestListenDatagram(t *testing.T) {
 		}
 		if _, err := os.Stat(plain); err != nil {
 			t.Fatalf("the regular file was removed: %v", err)
+		}
+	})
+
+	t.Run("buffers", func(t *testing.T) {
+		d, err := ListenDatagram(local, peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var snd, rcv int
+		if err := d.raw.Control(func(fd uintptr) {
+			snd, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+			rcv, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// macOS applies 1 MiB and 4 MiB as asked (kern.ipc.maxsockbuf is
+		// 8 MiB); Linux doubles them (its bookkeeping), capped at
+		// net.core.{w,r}mem_max.
+		t.Logf("SO_SNDBUF %d, SO_RCVBUF %d", snd, rcv)
+		if snd <= 0 || rcv < snd {
+			t.Fatalf("SO_SNDBUF %d, SO_RCVBUF %d: the receive buffer must be at least the send buffer", snd, rcv)
 		}
 	})
 
