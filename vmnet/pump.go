@@ -196,10 +196,10 @@ func (d *direction) prepare() error {
 func (d *direction) run() error {
 	for {
 		n, err := d.src.ReadFrame(d.buf)
-		if d.stopping.Load() {
-			return nil
-		}
 		if err != nil {
+			if d.stopping.Load() {
+				return nil // the interrupt, or the port Pump closed
+			}
 			if errors.Is(err, ErrFrameTooLarge) {
 				d.c.TooLarge.Add(1)
 				continue
@@ -218,6 +218,8 @@ func (d *direction) run() error {
 			d.c.Filtered.Add(1)
 			continue
 		}
+		// A frame read while Pump stops is still delivered: a pump
+		// restarted (with other filters, say) loses nothing.
 		if err := d.write(frame); err != nil {
 			return err
 		}
