@@ -66,10 +66,27 @@ func (p pkt) build() []byte {
 		l4 := make([]byte, 20)
 		binary.BigEndian.PutUint16(l4[0:2], 40000)
 		binary.BigEndian.PutUint16(l4[2:4], p.dport)
-		if p.proto == protoTCP {
-			l4[13] = 0x02 // SYN
+		switch p.proto {
+		case protoTCP: // a SYN
+			binary.BigEndian.PutUint32(l4[4:8], 1000)
+			l4[12] = 5 << 4
+			l4[13] = 0x02
+			binary.BigEndian.PutUint16(l4[14:16], 65535)
+		case protoUDP:
+			l4 = l4[:8+4]
+			binary.BigEndian.PutUint16(l4[4:6], uint16(len(l4)))
 		}
 		binary.BigEndian.PutUint16(h[2:4], uint16(len(h)+len(l4)))
+		binary.BigEndian.PutUint16(h[10:12], ^checksum(h, 0))
+		if p.proto == protoTCP || p.proto == protoUDP {
+			// The pseudo-header: addresses, protocol, length.
+			pseudo := append(append([]byte{}, h[12:20]...), 0, p.proto, byte(len(l4)>>8), byte(len(l4)))
+			sumAt := 16
+			if p.proto == protoUDP {
+				sumAt = 6
+			}
+			binary.BigEndian.PutUint16(l4[sumAt:], ^checksum(l4, checksum(pseudo, 0)))
+		}
 		b = append(append(b, h...), l4...)
 	case etherTypeARP:
 		if p.arpSHA == "" {
@@ -88,6 +105,21 @@ func (p pkt) build() []byte {
 		b = append(b, make([]byte, 40)...)
 	}
 	return b[:len(b)-p.cut]
+}
+
+// checksum is the Internet checksum of b, folded, starting from sum.
+func checksum(b []byte, sum uint16) uint16 {
+	s := uint32(sum)
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return uint16(s)
 }
 
 func testFilter(t *testing.T, edit func(*Plan)) *Filter {
