@@ -10,12 +10,15 @@ import (
 
 	"github.com/berthvm/berth/app/berth/cli"
 	"github.com/berthvm/berth/core/hypervisor/vz"
+	"github.com/berthvm/berth/core/network/nethost"
 )
 
 func main() {
 	// As `berth vm-host RUN_DIR` this process hosts one VM (macOS) and
 	// never returns.
 	vz.MaybeRunHost()
+	// As `berth net-host RUN_DIR` it runs one network and never returns.
+	nethost.MaybeRun()
 	// Opened as Berth.app, this binary runs the menu bar (launchArgs).
 	exe, _ := os.Executable()
 	args := launchArgs(os.Args[0], exe, os.Args[1:])
