@@ -124,7 +124,8 @@ func newEngine(r *resolved) (*engine, error) {
 		s.Close()
 		return nil, fmt.Errorf("network %q: DNS on tcp: %w", r.Name, err)
 	}
-	srv, err := dns.NewWithUpstreamResolver(e.dnsUDP, e.dnsTCP, nil, &resolver{e: e, up: &net.Resolver{}})
+	res := &resolver{r: r, records: func() map[string][]netip.Addr { return *e.records.Load() }, up: &net.Resolver{}}
+	srv, err := dns.NewWithUpstreamResolver(e.dnsUDP, e.dnsTCP, nil, res)
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("network %q: DNS: %w", r.Name, err)
@@ -194,20 +195,36 @@ func (e *engine) close() {
 // unless the network is internal (a DNS query out would be a way out),
 // the host's resolvers.
 type resolver struct {
-	e  *engine
-	up *net.Resolver
+	r       *resolved
+	records func() map[string][]netip.Addr
+	up      upstream
 }
+
+// upstream is what gvisor-tap-vsock's DNS server asks of its resolver
+// (net.Resolver's methods).
+type upstream interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupCNAME(ctx context.Context, host string) (string, error)
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupNS(ctx context.Context, name string) ([]*net.NS, error)
+	LookupSRV(ctx context.Context, service, proto, name string) (string, []*net.SRV, error)
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+var _ upstream = (*resolver)(nil)
 
 var errNoSuchName = errors.New("no such name")
 
+// local answers for the names the network owns, and for every name on an
+// internal network.
 func (r *resolver) local(host string) (bool, []netip.Addr, error) {
-	addrs, local := lookupLocal(*r.e.records.Load(), r.e.r, host)
+	addrs, local := lookupLocal(r.records(), r.r, host)
 	switch {
 	case local && len(addrs) == 0:
 		return true, nil, errNoSuchName
 	case local:
 		return true, addrs, nil
-	case r.e.r.Internal:
+	case r.r.Internal:
 		return true, nil, errNoSuchName
 	}
 	return false, nil, nil

@@ -1,6 +1,7 @@
 package nethost
 
 import (
+	"context"
 	"encoding/binary"
 	"net"
 	"net/netip"
@@ -300,5 +301,58 @@ func TestLookupLocal(t *testing.T) {
 	r, _ = p.resolve()
 	if got, _ := lookupLocal(recs, r, "host.berth.internal."); len(got) != 1 || got[0].String() != "10.89.1.9" {
 		t.Errorf("without host access, host.berth.internal is a container's name: %v", got)
+	}
+}
+
+// fakeUpstream stands for the host's resolvers.
+type fakeUpstream struct{ asked []string }
+
+func (f *fakeUpstream) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	f.asked = append(f.asked, host)
+	return []net.IPAddr{{IP: net.IPv4(93, 184, 216, 34)}}, nil
+}
+func (f *fakeUpstream) LookupCNAME(_ context.Context, host string) (string, error) {
+	f.asked = append(f.asked, host)
+	return "cname." + host, nil
+}
+func (f *fakeUpstream) LookupMX(context.Context, string) ([]*net.MX, error) { return nil, nil }
+func (f *fakeUpstream) LookupNS(context.Context, string) ([]*net.NS, error) { return nil, nil }
+func (f *fakeUpstream) LookupTXT(context.Context, string) ([]string, error) { return nil, nil }
+func (f *fakeUpstream) LookupSRV(context.Context, string, string, string) (string, []*net.SRV, error) {
+	return "", nil, nil
+}
+
+func TestResolver(t *testing.T) {
+	recs := map[string][]netip.Addr{"web": {netip.MustParseAddr("10.89.1.3")}}
+	for _, internal := range []bool{false, true} {
+		p := basePlan()
+		p.Internal = internal
+		r, _ := p.resolve()
+		up := &fakeUpstream{}
+		res := &resolver{r: r, records: func() map[string][]netip.Addr { return recs }, up: up}
+		ctx := context.Background()
+		if a, err := res.LookupIPAddr(ctx, "web.berth.internal."); err != nil || len(a) != 1 || a[0].IP.String() != "10.89.1.3" {
+			t.Errorf("internal=%v: web = %v, %v", internal, a, err)
+		}
+		if _, err := res.LookupIPAddr(ctx, "gone.berth.internal."); err == nil {
+			t.Errorf("internal=%v: a name of the zone that no container has resolved", internal)
+		}
+		if _, err := res.LookupIPAddr(ctx, "host.berth.internal."); err == nil {
+			t.Errorf("internal=%v: the host resolved without host access", internal)
+		}
+		a, err := res.LookupIPAddr(ctx, "example.com.")
+		if internal {
+			if err == nil || len(up.asked) != 0 {
+				t.Errorf("an internal network resolved example.com (%v) or asked the host (%v)", a, up.asked)
+			}
+		} else if err != nil || len(a) != 1 || len(up.asked) != 1 {
+			t.Errorf("example.com = %v, %v; the host was asked %v", a, err, up.asked)
+		}
+		if c, err := res.LookupCNAME(ctx, "web.berth.internal."); err != nil || c != "web.berth.internal." {
+			t.Errorf("CNAME of a container = %q, %v", c, err)
+		}
+		if _, err := res.LookupMX(ctx, "web.berth.internal."); err != nil {
+			t.Errorf("MX of a container: %v", err)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package nethost
 
 import (
+	"encoding/binary"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -163,3 +165,177 @@ func TestCraftedFramesToTheHost(t *testing.T) {
 		t.Errorf("the guard refused %d dials as %q; want 2 (%v)", n, DropNotOnNetwork, st.Refused)
 	}
 }
+
+// udpEchoGuest plays a guest that answers ARP for its address and echoes
+// UDP datagrams to port 7, from hand-made frames.
+func udpEchoGuest(t *testing.T, vm *fakeVM, mac net.HardwareAddr, ip netip.Addr) {
+	go func() {
+		b := make([]byte, 65536)
+		for {
+			n, err := vm.conn.Read(b)
+			if err != nil {
+				return
+			}
+			f := b[:n]
+			if len(f) < 14 {
+				continue
+			}
+			switch binary.BigEndian.Uint16(f[12:14]) {
+			case etherTypeARP:
+				arp := f[14:]
+				if len(arp) < 28 || binary.BigEndian.Uint16(arp[6:8]) != 1 || netip.AddrFrom4([4]byte(arp[24:28])) != ip {
+					continue
+				}
+				r := append(append([]byte{}, arp[8:14]...), mac...)
+				r = binary.BigEndian.AppendUint16(r, etherTypeARP)
+				r = append(r, 0, 1, 8, 0, 6, 4, 0, 2)
+				r = append(append(r, mac...), arp[24:28]...)
+				r = append(append(r, arp[8:14]...), arp[14:18]...)
+				vm.send(t, r)
+			case etherTypeIPv4:
+				h := f[14:]
+				if len(h) < 28 || h[9] != protoUDP || netip.AddrFrom4([4]byte(h[16:20])) != ip {
+					continue
+				}
+				ihl := int(h[0]&0x0f) * 4
+				u := h[ihl:]
+				if binary.BigEndian.Uint16(u[2:4]) != 7 {
+					continue
+				}
+				payload := append([]byte("echo: "), u[8:binary.BigEndian.Uint16(u[4:6])]...)
+				r := append(append([]byte{}, f[6:12]...), mac...)
+				r = binary.BigEndian.AppendUint16(r, etherTypeIPv4)
+				ipb := make([]byte, 20)
+				ipb[0], ipb[8], ipb[9] = 0x45, 64, protoUDP
+				binary.BigEndian.PutUint16(ipb[2:4], uint16(20+8+len(payload)))
+				copy(ipb[12:16], h[16:20])
+				copy(ipb[16:20], h[12:16])
+				binary.BigEndian.PutUint16(ipb[10:12], ^checksum(ipb, 0))
+				ub := make([]byte, 8, 8+len(payload))
+				copy(ub[0:2], u[2:4])
+				copy(ub[2:4], u[0:2])
+				binary.BigEndian.PutUint16(ub[4:6], uint16(8+len(payload)))
+				ub = append(ub, payload...)
+				pseudo := append(append([]byte{}, ipb[12:20]...), 0, protoUDP, byte(len(ub)>>8), byte(len(ub)))
+				binary.BigEndian.PutUint16(ub[6:8], ^checksum(ub, checksum(pseudo, 0)))
+				vm.send(t, append(append(r, ipb...), ub...))
+			}
+		}
+	}()
+}
+
+// TestPublishedUDP publishes a UDP port to a guest (made of hand-made
+// frames: busybox has no UDP server) and talks to it from the host.
+func TestPublishedUDP(t *testing.T) {
+	dir := shortDir(t)
+	p := startNet(t, dir, Plan{ID: "udp", Name: "udp", Subnet: "10.89.6.0/24", Gateway: "10.89.6.1"})
+	ctx := testCtx(t, 30*time.Second)
+	a := Attachment{VM: "vm", MAC: vmMAC, IP: "10.89.6.2", Socket: filepath.Join(dir, "vm.sock"), Peer: filepath.Join(dir, "vm.peer")}
+	if err := p.Attach(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	mac, _ := net.ParseMAC(vmMAC)
+	udpEchoGuest(t, newFakeVM(t, a), mac, netip.MustParseAddr(a.IP))
+	fw, err := p.Expose(ctx, Forward{Proto: "udp", HostIP: "127.0.0.1", GuestIP: a.IP, GuestPort: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(fw.HostPort))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 100)
+	// The first datagram may be lost while the gateway resolves the
+	// guest's MAC: retry as a UDP client would.
+	var got string
+	for try := 0; try < 20 && got == ""; try++ {
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil {
+			got = string(buf[:n])
+		}
+	}
+	if got != "echo: ping" {
+		t.Fatalf("through the published UDP port: %q", got)
+	}
+	if err := p.Unexpose(ctx, fw.Key()); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(fw.HostPort))))
+	if err != nil {
+		t.Fatalf("UDP port still taken after unexpose: %v", err)
+	}
+	pc.Close()
+}
+
+// TestConnectedEnd attaches a VM end made as the vm-host makes it for
+// vz's FileHandle attachment (vz/netsock.go): bound at Peer, connected
+// to Socket, greeting with "VFKT"; the gateway answers its ARP.
+func TestConnectedEnd(t *testing.T) {
+	dir := shortDir(t)
+	p := startNet(t, dir, Plan{ID: "vz", Name: "vz", Subnet: "10.89.5.0/24", Gateway: "10.89.5.1"})
+	ctx := testCtx(t, 30*time.Second)
+	a := Attachment{VM: "vm", MAC: vmMAC, IP: "10.89.5.2", Socket: filepath.Join(dir, "vm.sock"), Peer: filepath.Join(dir, "vm.peer")}
+	if err := p.Attach(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUnix("unixgram", &net.UnixAddr{Name: a.Peer, Net: "unixgram"}, &net.UnixAddr{Name: a.Socket, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(vfkitGreeting)); err != nil {
+		t.Fatal(err)
+	}
+	mac, _ := net.ParseMAC(vmMAC)
+	who := append(append([]byte{}, broadcastMAC...), mac...)
+	who = binary.BigEndian.AppendUint16(who, etherTypeARP)
+	who = append(who, 0, 1, 8, 0, 6, 4, 0, 1)
+	who = append(append(who, mac...), 10, 89, 5, 2)
+	who = append(append(who, 0, 0, 0, 0, 0, 0), 10, 89, 5, 1)
+	gw, _ := net.ParseMAC(GatewayMAC)
+	b := make([]byte, 2048)
+	var reply []byte
+	for try := 0; try < 20 && reply == nil; try++ {
+		if _, err := c.Write(who); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		for {
+			n, err := c.Read(b)
+			if err != nil {
+				break
+			}
+			// An ARP reply from the gateway saying it is 10.89.5.1.
+			if n >= 42 && binary.BigEndian.Uint16(b[12:14]) == etherTypeARP && binary.BigEndian.Uint16(b[20:22]) == 2 &&
+				string(b[22:28]) == string(gw) && netip.AddrFrom4([4]byte(b[28:32])) == netip.MustParseAddr("10.89.5.1") {
+				reply = b[:n]
+				break
+			}
+		}
+	}
+	if reply == nil {
+		t.Fatal("no ARP reply from the gateway through a connected end")
+	}
+	// The reply can be read before its sender counts it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := p.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as := st.Attachments[0]
+		if as.Connected && as.Dropped == 0 && as.FramesFromVM > 0 && as.FramesToVM > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attachment %+v", as)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var broadcastMAC = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}

@@ -460,7 +460,8 @@ func (h *host) status() Status {
 		c := at.c
 		as := AttachmentStatus{Attachment: at.a, Connected: at.port.Connected(),
 			FramesFromVM: c.framesFromVM.Load(), BytesFromVM: c.bytesFromVM.Load(),
-			FramesToVM: c.framesToVM.Load(), BytesToVM: c.bytesToVM.Load(), LostToVM: c.lostToVM.Load()}
+			FramesToVM: c.framesToVM.Load(), BytesToVM: c.bytesToVM.Load(), LostToVM: c.lostToVM.Load(),
+			Rearmed: c.rearmed.Load()}
 		for why := Reason(1); why < numReasons; why++ {
 			if n := c.dropped[why].Load(); n > 0 {
 				if as.DroppedBy == nil {

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,6 +28,7 @@ type counters struct {
 	framesFromVM, bytesFromVM atomic.Uint64
 	framesToVM, bytesToVM     atomic.Uint64
 	lostToVM                  atomic.Uint64
+	rearmed                   atomic.Uint64
 	dropped                   [numReasons]atomic.Uint64
 }
 
@@ -38,13 +41,21 @@ const vfkitGreeting = "VFKT"
 const writeTimeout = 200 * time.Millisecond
 
 // vmPort is one VM's NIC as this process sees it: a unix datagram socket
-// bound at the attachment's Socket. It starts unconnected, so the VM's
-// end may appear at Peer at any time; the first frame from Peer connects
-// it, which lets the kernel deliver every frame the VM sends (an
-// unconnected receiver only queues a handful from a sender) and pace
-// frames to the VM. A new VM process at Peer (a restarted container) is
-// noticed by the identity of Peer's socket file, and the socket is then
-// re-armed: replaced by a fresh, unconnected one at the same path.
+// bound at the attachment's Socket. It starts unconnected, so that the
+// VM's end may appear at Peer at any time; the first frame from Peer
+// connects it, which lets the kernel deliver every frame the VM sends (an
+// unconnected receiver only queues a handful from one sender) and pace
+// the frames sent to the VM.
+//
+// The VM's end comes in two kinds: QEMU sends to Socket's path with each
+// frame (-netdev dgram), while the vm-host connects its socket to ours
+// (vz's FileHandle attachment needs a connected socket). Both survive
+// this socket being connected again to a new Peer; only QEMU's survives
+// it being replaced. So a new VM process at Peer (a restarted container
+// whose core did not attach again) is met by connecting to it, and the
+// socket is replaced (re-armed) only when Attach asks, before a VM
+// starts, or on Linux, where the ends are QEMU's, when the VM's end went
+// away and nothing else dissolves a stale connection.
 type vmPort struct {
 	socket string
 	peer   *net.UnixAddr
@@ -106,45 +117,76 @@ func (p *vmPort) current() (*net.UnixConn, bool) {
 	return p.sock, p.connected
 }
 
-// connect connects s to the peer that just sent from it.
-func (p *vmPort) connect(s *net.UnixConn) {
+// connectLocked connects p.sock to Peer; p.mu is held.
+func (p *vmPort) connectLocked() error {
+	rc, err := p.sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cerr = unix.Connect(int(fd), &unix.SockaddrUnix{Name: p.peer.Name}) }); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return cerr
+	}
+	p.connected = true
+	p.peerID = peerIdentity(p.peer.Name)
+	return nil
+}
+
+// heard connects s to Peer, which just sent from it.
+func (p *vmPort) heard(s *net.UnixConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.sock != s || p.connected {
 		return
 	}
-	rc, err := s.SyscallConn()
-	if err != nil {
-		return
-	}
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = unix.Connect(int(fd), &unix.SockaddrUnix{Name: p.peer.Name}) }); err != nil || cerr != nil {
-		return
-	}
-	p.connected = true
-	p.peerID = peerIdentity(p.peer.Name)
+	_ = p.connectLocked()
 }
 
-// rearm replaces s, if it is still the socket in use, by a fresh
-// unconnected one, for a new VM process at Peer.
-func (p *vmPort) rearm(s *net.UnixConn) {
+// lost forgets the VM's end behind s after a send to it failed because
+// it is gone: the next frame from Peer connects again.
+func (p *vmPort) lost(s *net.UnixConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.sock != s {
+	if p.closed || p.sock != s || !p.connected {
 		return
 	}
+	p.dissolveLocked()
+}
+
+// dissolveLocked ends a connection to a VM's end that is gone. Linux
+// dissolves it on the failed send already, but keeps it while nothing is
+// sent, and a connected socket accepts frames from its peer only: there
+// the socket is replaced (QEMU, the only kind of end there, sends by
+// path). Elsewhere the kernel dissolves it when the peer closes, and the
+// connected end of a vm-host must keep this very socket.
+func (p *vmPort) dissolveLocked() {
+	p.connected, p.peerID = false, fileID{}
+	if runtime.GOOS == "linux" {
+		p.rebindLocked()
+	}
+}
+
+// rebindLocked replaces p.sock by a fresh unconnected socket at the same
+// path; p.mu is held.
+func (p *vmPort) rebindLocked() {
 	ns, err := bindDatagram(p.socket)
 	if err != nil {
 		// Keep the old one: it may still serve the VM that is there.
 		return
 	}
+	old := p.sock
 	p.sock, p.connected, p.peerID = ns, false, fileID{}
-	s.Close()
+	p.c.rearmed.Add(1)
+	old.Close()
 }
 
-// watchPeer re-arms the port when the socket at Peer is no longer the
-// one it is connected to: a connected datagram socket accepts frames
-// only from its peer, so a new VM process would otherwise be refused.
+// watchPeer follows a new VM process at Peer: a connected datagram
+// socket accepts frames only from its peer, so a new process there (its
+// socket file is another) would otherwise be refused until this end
+// sends to the old one and learns it is gone.
 func (p *vmPort) watchPeer() {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
@@ -155,11 +197,16 @@ func (p *vmPort) watchPeer() {
 		case <-t.C:
 		}
 		p.mu.Lock()
-		s, connected, id := p.sock, p.connected, p.peerID
-		p.mu.Unlock()
-		if connected && peerIdentity(p.peer.Name) != id {
-			p.rearm(s)
+		if !p.closed && p.connected {
+			if id := peerIdentity(p.peer.Name); id != p.peerID {
+				if id == (fileID{}) || p.connectLocked() != nil {
+					p.dissolveLocked()
+				} else {
+					p.c.rearmed.Add(1)
+				}
+			}
 		}
+		p.mu.Unlock()
 	}
 }
 
@@ -186,7 +233,7 @@ func (p *vmPort) Read(b []byte) (int, error) {
 			continue
 		}
 		if !connected && from != nil && from.Name == p.peer.Name {
-			p.connect(s)
+			p.heard(s)
 		}
 		if n == len(vfkitGreeting) && string(b[:n]) == vfkitGreeting {
 			continue
@@ -218,16 +265,26 @@ func (p *vmPort) Write(b []byte) (int, error) {
 	}
 	if err != nil {
 		p.c.lostToVM.Add(1)
-		var ne net.Error
-		if connected && !(errors.As(err, &ne) && ne.Timeout()) {
-			// The peer went away (ECONNREFUSED): wait for the next.
-			p.rearm(s)
+		if connected && peerGone(err) {
+			p.lost(s)
 		}
 		return len(b), nil
 	}
 	p.c.framesToVM.Add(1)
 	p.c.bytesToVM.Add(uint64(len(b)))
 	return len(b), nil
+}
+
+// peerGone reports whether a send failed because the VM's end is gone,
+// rather than busy (ENOBUFS, EAGAIN, a timeout: the frame is lost, the
+// connection kept).
+func peerGone(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ENOTCONN, syscall.ECONNRESET, syscall.EPIPE, syscall.EDESTADDRREQ} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the socket (the file stays: Detach removes it).

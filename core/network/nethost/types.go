@@ -141,6 +141,10 @@ type AttachmentStatus struct {
 	// LostToVM counts frames for the VM that could not be delivered: its
 	// end was not there yet, or did not read in time.
 	LostToVM uint64 `json:"lost_to_vm"`
+	// Rearmed counts the times the attachment turned to a new VM end:
+	// connected to a new process at Peer, or its socket replaced after
+	// the old end went away.
+	Rearmed uint64 `json:"rearmed,omitempty"`
 }
 
 // ForwardStatus is one published port and its use.
