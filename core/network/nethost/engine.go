@@ -171,6 +171,15 @@ func (e *engine) dialUDP(ip netip.Addr, port uint16) (net.Conn, error) {
 	return gonet.DialUDP(e.stack, nil, &tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(ip.As4()), Port: port}, ipv4.ProtocolNumber)
 }
 
+// probe asks, by ARP from the gateway, who has ip. The switch learns a
+// VM's MAC only from the frames the VM sends and does not flood frames
+// for a MAC it has not learned: after this process restarts, a VM that
+// says nothing is unreachable from its peers (whose ARP caches still
+// know it) until it answers such a request.
+func (e *engine) probe(ip netip.Addr) {
+	_ = e.stack.GetLinkAddress(nicID, tcpip.AddrFrom4(ip.As4()), tcpip.Address{}, ipv4.ProtocolNumber, func(stack.LinkResolutionResult) {})
+}
+
 // setRecords replaces the network's names (checked and normalized).
 func (e *engine) setRecords(rs []Record) {
 	m := map[string][]netip.Addr{}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -335,8 +336,30 @@ func (h *host) attach(a Attachment) error {
 		}
 	}()
 	h.atts[a.VM] = at
+	go h.announce(at)
 	slog.Info("VM attached", "network", h.r.Name, "vm", a.VM, "mac", a.MAC, "ip", a.IP, "socket", a.Socket)
 	return nil
+}
+
+// announceAfter are the delays at which a silent attachment's VM is
+// asked for its MAC (see engine.probe): a VM that runs already (this
+// process restarted) answers the first; one that is about to boot talks
+// by itself.
+var announceAfter = []time.Duration{0, time.Second, 3 * time.Second}
+
+func (h *host) announce(at *attachment) {
+	ip := netip.MustParseAddr(at.a.IP)
+	for _, d := range announceAfter {
+		select {
+		case <-at.ended:
+			return
+		case <-time.After(d):
+		}
+		if at.port.Connected() {
+			return
+		}
+		h.eng.probe(ip)
+	}
 }
 
 // detach stops moving vm's frames and removes its socket.
