@@ -89,7 +89,8 @@ func (c *Client) Hello(ctx context.Context) (Hello, error) {
 }
 
 // Attach binds a.Socket and moves the VM's frames; call it before the VM
-// starts. Attaching the same again re-arms it for a new VM process.
+// starts. Attaching the same again does nothing; the VM may restart
+// behind an attachment.
 func (c *Client) Attach(ctx context.Context, a Attachment) error {
 	_, err := c.call(ctx, request{Op: opAttach, Attach: &a})
 	return err

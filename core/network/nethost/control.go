@@ -20,8 +20,8 @@ import (
 //	             protocol version.
 //	attach     Attach → binds Attach.Socket and moves the VM's frames
 //	             (filtered) to and from the engine. The same attachment
-//	             again re-arms it: a new socket, ready for a new VM
-//	             process at Peer.
+//	             again does nothing: the VM's process may come and go at
+//	             Peer behind it.
 //	detach     VM → unbinds and removes the VM's socket.
 //	records    Records → the network's DNS names, replacing the last set.
 //	expose     Forward → listens on the host and forwards to the guest;

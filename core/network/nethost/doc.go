@@ -29,9 +29,9 @@
 //   - engine.go assembles gvisor-tap-vsock's switch, gateway stack,
 //     forwarders and DNS server, with the filter's second line (guard)
 //     before every dial and the network's names answered locally.
-//   - pump.go is each VM's end: a unix datagram socket per attachment
+//   - nic.go is each VM's end: vmnet's datagram socket per attachment
 //     (QEMU's -netdev dgram, vz's FileHandle attachment through the
-//     vm-host), filtered; the local stand-in for vmnet's frame pump.
+//     vm-host) and vmnet.Pump to the switch, through Filter.Check.
 //   - forward.go publishes ports: host listeners carried into the
 //     network.
 //

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -134,7 +133,7 @@ func Run(ctx context.Context, runDir string) error {
 		eng.close()
 		return fmt.Errorf("network %q: control socket: %w", r.Name, err)
 	}
-	h := &host{r: r, eng: eng, atts: map[string]*attachment{}, fwds: map[ForwardKey]*forward{}, stop: make(chan struct{})}
+	h := &host{r: r, eng: eng, atts: map[string]*nic{}, fwds: map[ForwardKey]*forward{}, stop: make(chan struct{})}
 	slog.Info("network started", "network", r.Name, "id", r.ID, "subnet", r.subnet, "gateway", r.gateway,
 		"internal", r.Internal, "host_access", r.HostAccess, "host_ip", r.HostIP, "blocked", r.Blocked)
 	var serving sync.WaitGroup
@@ -177,20 +176,12 @@ type host struct {
 	eng *engine
 
 	mu      sync.Mutex // serializes requests that change the network
-	atts    map[string]*attachment
+	atts    map[string]*nic
 	fwds    map[ForwardKey]*forward
 	records []Record
 
 	stopOnce sync.Once
 	stop     chan struct{}
-}
-
-// attachment is one attached VM.
-type attachment struct {
-	a     Attachment
-	c     *counters
-	port  *vmPort
-	ended chan struct{} // the switch let go of the port
 }
 
 func (h *host) serve(c net.Conn) {
@@ -300,15 +291,17 @@ func (h *host) hello() Hello {
 	return Hello{ID: h.r.ID, Name: h.r.Name, PID: os.Getpid(), Version: buildinfo.Get().Version, Protocol: ProtocolVersion}
 }
 
-// attach binds a's socket and starts moving its frames. An attachment of
-// the same VM is replaced; the very same attachment is re-armed (a new
-// VM process is about to use it), keeping its counters.
+// attach binds a's socket and starts moving its frames. The very same
+// attachment again does nothing (a VM process may come and go behind it:
+// frames go to Peer by path), unless its pump had failed; another
+// attachment of the same VM replaces it, keeping its counts.
 func (h *host) attach(a Attachment) error {
-	var c *counters
+	st := &nicStats{}
 	if old := h.atts[a.VM]; old != nil {
-		if old.a == a {
-			c = old.c
+		if old.a == a && old.running() {
+			return nil
 		}
+		st = old.stats
 		h.detach(a.VM)
 	}
 	for _, o := range h.atts {
@@ -321,61 +314,24 @@ func (h *host) attach(a Attachment) error {
 			return fmt.Errorf("network %q: attach VM %q: socket %s is VM %q's: %w", h.r.Name, a.VM, a.Socket, o.a.VM, api.ErrConflict)
 		}
 	}
-	if c == nil {
-		c = &counters{}
-	}
-	port, err := newVMPort(a, newFilter(h.r, a), c)
+	n, err := h.eng.startNIC(a, newFilter(h.r, a), st)
 	if err != nil {
-		return fmt.Errorf("network %q: attach VM %q: bind %s: %v: %w", h.r.Name, a.VM, a.Socket, err, api.ErrUnavailable)
+		return err
 	}
-	at := &attachment{a: a, c: c, port: port, ended: make(chan struct{})}
-	go func() {
-		defer close(at.ended)
-		if err := h.eng.accept(context.Background(), port); err != nil && !errors.Is(err, net.ErrClosed) {
-			slog.Warn("attachment ended", "network", h.r.Name, "vm", a.VM, "err", err)
-		}
-	}()
-	h.atts[a.VM] = at
-	go h.announce(at)
+	h.atts[a.VM] = n
+	go h.eng.announce(n)
 	slog.Info("VM attached", "network", h.r.Name, "vm", a.VM, "mac", a.MAC, "ip", a.IP, "socket", a.Socket)
 	return nil
 }
 
-// announceAfter are the delays at which a silent attachment's VM is
-// asked for its MAC (see engine.probe): a VM that runs already (this
-// process restarted) answers the first; one that is about to boot talks
-// by itself.
-var announceAfter = []time.Duration{0, time.Second, 3 * time.Second}
-
-func (h *host) announce(at *attachment) {
-	ip := netip.MustParseAddr(at.a.IP)
-	for _, d := range announceAfter {
-		select {
-		case <-at.ended:
-			return
-		case <-time.After(d):
-		}
-		if at.port.Connected() {
-			return
-		}
-		h.eng.probe(ip)
-	}
-}
-
 // detach stops moving vm's frames and removes its socket.
 func (h *host) detach(vm string) {
-	at := h.atts[vm]
-	if at == nil {
+	n := h.atts[vm]
+	if n == nil {
 		return
 	}
 	delete(h.atts, vm)
-	at.port.Close()
-	select {
-	case <-at.ended:
-	case <-time.After(5 * time.Second):
-		slog.Warn("the switch did not let go of a detached VM", "network", h.r.Name, "vm", vm)
-	}
-	_ = os.Remove(at.a.Socket)
+	n.stop()
 	slog.Info("VM detached", "network", h.r.Name, "vm", vm)
 }
 
@@ -420,8 +376,8 @@ func (h *host) unexpose(k ForwardKey) {
 // live is the state the network has now.
 func (h *host) live() State {
 	var s State
-	for _, at := range h.atts {
-		s.Attachments = append(s.Attachments, at.a)
+	for _, n := range h.atts {
+		s.Attachments = append(s.Attachments, n.a)
 	}
 	for _, fw := range h.fwds {
 		s.Forwards = append(s.Forwards, fw.f)
@@ -479,22 +435,8 @@ func (h *host) status() Status {
 	if st.Records == nil {
 		st.Records = []Record{}
 	}
-	for _, at := range h.atts {
-		c := at.c
-		as := AttachmentStatus{Attachment: at.a, Connected: at.port.Connected(),
-			FramesFromVM: c.framesFromVM.Load(), BytesFromVM: c.bytesFromVM.Load(),
-			FramesToVM: c.framesToVM.Load(), BytesToVM: c.bytesToVM.Load(), LostToVM: c.lostToVM.Load(),
-			Rearmed: c.rearmed.Load()}
-		for why := Reason(1); why < numReasons; why++ {
-			if n := c.dropped[why].Load(); n > 0 {
-				if as.DroppedBy == nil {
-					as.DroppedBy = map[string]uint64{}
-				}
-				as.DroppedBy[why.String()] = n
-				as.Dropped += n
-			}
-		}
-		st.Attachments = append(st.Attachments, as)
+	for _, n := range h.atts {
+		st.Attachments = append(st.Attachments, n.status())
 	}
 	for _, fw := range h.fwds {
 		st.Forwards = append(st.Forwards, ForwardStatus{Forward: fw.f, Connections: fw.conns.Load()})

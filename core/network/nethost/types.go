@@ -125,26 +125,28 @@ type Status struct {
 // AttachmentStatus is one attachment and its traffic.
 type AttachmentStatus struct {
 	Attachment
-	// Connected: the VM's end has sent a frame and this end is
-	// connected to it.
-	Connected bool `json:"connected"`
+	// Heard: a frame from the VM has passed since the attachment was
+	// made (its VM runs and talks).
+	Heard bool `json:"heard"`
 	// Frames and bytes from the VM into the network (after the filter)
 	// and from the network to the VM.
 	FramesFromVM uint64 `json:"frames_from_vm"`
 	BytesFromVM  uint64 `json:"bytes_from_vm"`
 	FramesToVM   uint64 `json:"frames_to_vm"`
 	BytesToVM    uint64 `json:"bytes_to_vm"`
-	// Dropped counts the VM's frames the filter refused, by reason
-	// (Reason.String()).
+	// Dropped counts the VM's frames that did not pass, by reason
+	// (Reason.String(), or larger than the network's MTU).
 	Dropped   uint64            `json:"dropped"`
 	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
 	// LostToVM counts frames for the VM that could not be delivered: its
-	// end was not there yet, or did not read in time.
+	// end was not there (yet), or did not read in time.
 	LostToVM uint64 `json:"lost_to_vm"`
-	// Rearmed counts the times the attachment turned to a new VM end:
-	// connected to a new process at Peer, or its socket replaced after
-	// the old end went away.
-	Rearmed uint64 `json:"rearmed,omitempty"`
+	// Strangers counts datagrams that reached the attachment's socket
+	// from another socket than the VM's, ignored.
+	Strangers uint64 `json:"strangers,omitempty"`
+	// Error says why the attachment stopped moving frames, if it did
+	// (attaching it again restarts it).
+	Error string `json:"error,omitempty"`
 }
 
 // ForwardStatus is one published port and its use.
