@@ -296,15 +296,14 @@ func (h *host) hello() Hello {
 // frames go to Peer by path), unless its pump had failed; another
 // attachment of the same VM replaces it, keeping its counts.
 func (h *host) attach(a Attachment) error {
-	st := &nicStats{}
-	if old := h.atts[a.VM]; old != nil {
-		if old.a == a && old.running() {
-			return nil
-		}
-		st = old.stats
-		h.detach(a.VM)
+	old := h.atts[a.VM]
+	if old != nil && old.a == a && old.running() {
+		return nil
 	}
 	for _, o := range h.atts {
+		if o == old {
+			continue
+		}
 		switch {
 		case o.a.MAC == a.MAC:
 			return fmt.Errorf("network %q: attach VM %q: MAC %s is VM %q's: %w", h.r.Name, a.VM, a.MAC, o.a.VM, api.ErrConflict)
@@ -313,6 +312,11 @@ func (h *host) attach(a Attachment) error {
 		case filepath.Clean(o.a.Socket) == filepath.Clean(a.Socket) || filepath.Clean(o.a.Peer) == filepath.Clean(a.Peer):
 			return fmt.Errorf("network %q: attach VM %q: socket %s is VM %q's: %w", h.r.Name, a.VM, a.Socket, o.a.VM, api.ErrConflict)
 		}
+	}
+	st := &nicStats{}
+	if old != nil {
+		st = old.stats
+		h.detach(a.VM)
 	}
 	n, err := h.eng.startNIC(a, newFilter(h.r, a), st)
 	if err != nil {

@@ -197,6 +197,22 @@ func TestLifecycle(t *testing.T) {
 	if err := p.Attach(ctx, clash); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), `VM "v1"`) {
 		t.Fatalf("attach with v1's address: %v", err)
 	}
+	// A changed attachment that would clash leaves the old one in place.
+	clash.IP = "10.89.9.3"
+	if err := p.Attach(ctx, clash); err != nil {
+		t.Fatal(err)
+	}
+	moved := a
+	moved.IP = clash.IP
+	if err := p.Attach(ctx, moved); !errors.Is(err, api.ErrConflict) {
+		t.Fatalf("moving v1 onto v2's address: %v", err)
+	}
+	if st, err := p.Status(ctx); err != nil || len(st.Attachments) != 2 || st.Attachments[0].Attachment != a {
+		t.Fatalf("after a refused change: %+v, %v", st.Attachments, err)
+	}
+	if err := p.Detach(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if err := p.Detach(ctx, "v1"); err != nil {
 			t.Fatal(err)
