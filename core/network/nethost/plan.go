@@ -31,7 +31,8 @@ type Plan struct {
 	HostAccess bool `json:"host_access,omitempty"`
 	// HostIP is the address that stands for the host's 127.0.0.1 when
 	// HostAccess is set; default DefaultHostIP(Subnet). The core must not
-	// give it to a container. Empty without HostAccess.
+	// give it to a container. Without HostAccess it is ignored (and
+	// Status shows none).
 	HostIP string `json:"host_ip,omitempty"`
 	// Blocked are the other Berth networks' subnets: frames to them are
 	// dropped, so that networks stay apart even though each engine could
@@ -159,7 +160,11 @@ func (p Plan) resolve() (*resolved, error) {
 			return bad("%v", err)
 		}
 	case p.HostIP != "":
-		return bad("a host address (%s) is only used with host access", p.HostIP)
+		// The address the host would have: checked, then unused.
+		if _, err := inside("host address", p.HostIP); err != nil {
+			return bad("%v", err)
+		}
+		r.HostIP = ""
 	}
 	if r.hostIP.IsValid() && r.hostIP == r.gateway {
 		return bad("the host address and the gateway are both %s", r.gateway)

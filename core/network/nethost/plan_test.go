@@ -37,7 +37,8 @@ func TestPlanValidate(t *testing.T) {
 		{"gateway is the network", func(p *Plan) { p.Gateway = "10.89.1.0" }, "network or broadcast"},
 		{"gateway is broadcast", func(p *Plan) { p.Gateway = "10.89.1.255" }, "network or broadcast"},
 		{"gateway garbage", func(p *Plan) { p.Gateway = "gw" }, "not an IPv4 address"},
-		{"host address without access", func(p *Plan) { p.HostIP = "10.89.1.254" }, "only used with host access"},
+		{"host address without access", func(p *Plan) { p.HostIP = "10.89.1.254" }, ""},
+		{"bad host address without access", func(p *Plan) { p.HostIP = "10.1.1.1" }, "outside the subnet"},
 		{"host address outside", func(p *Plan) { p.HostAccess, p.HostIP = true, "10.1.1.1" }, "outside the subnet"},
 		{"host address is the gateway", func(p *Plan) { p.HostAccess, p.HostIP = true, "10.89.1.1" }, "both 10.89.1.1"},
 		{"blocked garbage", func(p *Plan) { p.Blocked = []string{"x"} }, "blocked subnet"},
@@ -77,6 +78,7 @@ func TestPlanDefaults(t *testing.T) {
 		t.Fatalf("defaults: MTU %d, domain %q, host %q", r.MTU, r.DNSDomain, r.HostIP)
 	}
 	p = basePlan()
+	p.HostIP = "10.89.1.254" // ignored without host access
 	if r, _ = p.resolve(); r.DNSDomain != DefaultDNSDomain || r.hostIP.IsValid() || r.HostIP != "" {
 		t.Fatalf("without host access: domain %q, host %v %q", r.DNSDomain, r.hostIP, r.HostIP)
 	}
