@@ -124,8 +124,8 @@ func newHome(t *testing.T) string {
 	return home
 }
 
-// killVMsUnder kills QEMU processes whose command line names a path in
-// home (their sockets live there) and returns their pids.
+// killVMsUnder kills QEMU and network processes whose command line names
+// a path in home (their sockets live there) and returns their pids.
 func killVMsUnder(home string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
@@ -135,7 +135,9 @@ func killVMsUnder(home string) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), "qemu-system") || !strings.Contains(string(cmdline), home+"/") {
+		isVM := strings.Contains(string(cmdline), "qemu-system")
+		isNet := strings.Contains(string(cmdline), "net-host")
+		if err != nil || !(isVM || isNet) || !strings.Contains(string(cmdline), home+"/") {
 			continue
 		}
 		syscall.Kill(pid, syscall.SIGKILL)

@@ -121,8 +121,10 @@ func ToRemote(err error) *RemoteError {
 	if err == nil {
 		return nil
 	}
-	var re *RemoteError
-	if errors.As(err, &re) {
+	// A remote error passed on as it came keeps its code; one wrapped
+	// here with more context keeps that context (its code is found
+	// through it).
+	if re, ok := err.(*RemoteError); ok {
 		return re
 	}
 	return &RemoteError{Code: CodeOf(err), Message: err.Error()}

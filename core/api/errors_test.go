@@ -19,6 +19,8 @@ func TestRemoteErrorRoundTrip(t *testing.T) {
 		{"command not found", fmt.Errorf("start %q: %w", "nope", ErrCommandNotFound), ErrCommandNotFound},
 		{"command not found is not found", fmt.Errorf("start: %w", ErrCommandNotFound), ErrNotFound},
 		{"not runnable", fmt.Errorf("start: %w", ErrCommandNotRunnable), ErrInvalidArgument},
+		// A network process's error, passed on with the container's name.
+		{"wrapped remote", fmt.Errorf("container web: %w", &RemoteError{Code: CodeConflict, Message: "port 80 in use: conflict"}), ErrConflict},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

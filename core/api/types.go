@@ -34,12 +34,16 @@ type SystemInfo struct {
 	ContainersError string `json:"containersError,omitempty"`
 }
 
-// NetworkInfo is the containers' network as the daemon runs it.
+// NetworkInfo is how this host carries Berth's networks.
 type NetworkInfo struct {
-	// Mode is "nat": each VM behind its backend's NAT.
+	// Mode is the engine of every network: "user" (user-mode networking
+	// in a process per network, unprivileged, on every platform) or
+	// "vmnet" (macOS's vmnet).
 	Mode string `json:"mode"`
-	// NAT names the engine ("QEMU user-mode NAT").
-	NAT string `json:"nat,omitempty"`
+	// Engine names it for people ("user-mode (gvisor-tap-vsock)").
+	Engine string `json:"engine,omitempty"`
+	// Reason says why this mode was chosen, and what another would need.
+	Reason string `json:"reason,omitempty"`
 }
 
 // DaemonInfo describes the running daemon.

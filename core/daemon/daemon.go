@@ -18,6 +18,7 @@ import (
 	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/image"
+	"github.com/berthvm/berth/core/network"
 	"github.com/berthvm/berth/core/paths"
 	"github.com/berthvm/berth/core/rootfs"
 	"github.com/berthvm/berth/core/runtime"
@@ -51,6 +52,8 @@ type Daemon struct {
 	bus        *events.Bus
 	runtime    *runtime.Manager // nil where this OS has no VM backend (runtimeErr says why)
 	runtimeErr error
+	networks   *network.Manager // with the runtime
+	netMode    api.NetworkInfo
 	images     *image.Store
 
 	mux      *http.ServeMux
@@ -171,9 +174,13 @@ func (d *Daemon) close() {
 		// re-adopt.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		d.runtime.StopAll(ctx, 10*time.Second)
-		cancel()
 		d.runtime.Close()
 		d.runtime = nil
+		// With no container running, their networks' processes go too.
+		d.networks.StopAll(ctx)
+		cancel()
+		d.networks.Close()
+		d.networks = nil
 	}
 	os.Remove(paths.Socket(d.cfg.Home))
 	os.Remove(paths.PIDFile(d.cfg.Home))
@@ -234,11 +241,24 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 			d.log.Warn("prepare writable disk template", "err", err)
 		}
 	}()
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the berth binary for network processes: %w", err)
+	}
+	// Networks first: the runtime's reconcile tells them what runs.
+	d.netMode = network.ChooseMode(d.caps)
+	d.networks, err = network.New(ctx, network.Config{DB: d.db, Home: d.cfg.Home, Engines: network.Processes{Exe: exe},
+		Bus: d.bus, Logger: d.log})
+	if err != nil {
+		return fmt.Errorf("open networks: %w", err)
+	}
 	d.runtime, err = runtime.New(ctx, runtime.Config{
 		Home: d.cfg.Home, DB: d.db, Bus: d.bus, Driver: driver, Images: imageSource{d.images}, Kernels: d.withKernelSetting(kernels),
-		Disks: writableDisks{templatesDir(d.cfg.Home)}, Host: d.caps, Logger: d.log,
+		Disks: writableDisks{templatesDir(d.cfg.Home)}, Networks: d.networks, Host: d.caps, Logger: d.log,
 	})
 	if err != nil {
+		d.networks.Close()
+		d.networks = nil
 		return fmt.Errorf("start the container runtime: %w", err)
 	}
 	return nil

@@ -24,9 +24,12 @@ func (d *Daemon) routes() {
 	d.kernelRoutes()
 	if d.runtime != nil {
 		d.containerRoutes()
+		d.networkRoutes()
 	} else {
 		d.route("/v1/containers/", func(*http.Request) (any, error) { return nil, d.runtimeErr })
 		d.route("/v1/containers", func(*http.Request) (any, error) { return nil, d.runtimeErr })
+		d.route("/v1/networks/", func(*http.Request) (any, error) { return nil, d.runtimeErr })
+		d.route("/v1/networks", func(*http.Request) (any, error) { return nil, d.runtimeErr })
 	}
 }
 
@@ -49,7 +52,7 @@ func (d *Daemon) systemInfo(*http.Request) (any, error) {
 	})
 	if d.runtime != nil {
 		info.Containers, info.Running = d.runtime.Counts()
-		info.Network = api.NetworkInfo{Mode: "nat", NAT: d.runtime.Backend().NAT}
+		info.Network = d.netMode
 	} else if d.runtimeErr != nil {
 		info.ContainersError = d.runtimeErr.Error()
 	}

@@ -3,83 +3,74 @@ package network
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/network/nethost"
 )
 
-// Plan is what a network's process is started with.
-type Plan struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Subnet  string `json:"subnet"`
-	Gateway string `json:"gateway"`
-	// HostGateway is the address that reaches the host's loopback when
-	// HostAccess is on.
-	HostGateway string `json:"hostGateway"`
-	Internal    bool   `json:"internal,omitempty"`
-	HostAccess  bool   `json:"hostAccess,omitempty"`
-	// Blocked are the other networks' subnets: frames to them are dropped.
-	Blocked []string `json:"blocked,omitempty"`
-	// Domain is the DNS zone of members' names ("berth.internal").
-	Domain string `json:"domain"`
-	// RunDir is the process's own directory: control socket, NIC
-	// sockets, log.
-	RunDir string `json:"runDir"`
-}
-
-// Attachment is one VM's NIC on the network: the process binds Socket
-// and exchanges frames with the VM's end, Peer.
-type Attachment struct {
-	VM     string `json:"vm"`
-	MAC    string `json:"mac"`
-	IP     string `json:"ip"`
-	Socket string `json:"socket"`
-	Peer   string `json:"peer"`
-}
-
-// Record is a DNS name of the network's zone.
-type Record struct {
-	Name string `json:"name"`
-	IP   string `json:"ip"`
-}
-
-// Forward is a published port: the process listens on the host and
-// forwards into the network.
-type Forward struct {
-	Proto     string `json:"proto"`
-	HostIP    string `json:"hostIp"`
-	HostPort  int    `json:"hostPort"`
-	GuestIP   string `json:"guestIp"`
-	GuestPort int    `json:"guestPort"`
-}
-
-// Desired is everything a network's process should be doing.
-type Desired struct {
-	Attachments []Attachment `json:"attachments"`
-	Records     []Record     `json:"records"`
-	Forwards    []Forward    `json:"forwards"`
-}
-
-// Engine is a network's running process as the manager drives it. Every
-// operation is idempotent.
+// Engine is a network's running process as the manager drives it: a
+// *nethost.Process. Every operation is idempotent.
 type Engine interface {
-	Attach(ctx context.Context, a Attachment) error
+	Attach(ctx context.Context, a nethost.Attachment) error
 	Detach(ctx context.Context, vm string) error
-	SetRecords(ctx context.Context, records []Record) error
-	// Expose fails with api.ErrConflict, naming the port and its holder
-	// where that is knowable, when the host port is taken.
-	Expose(ctx context.Context, f Forward) error
-	Unexpose(ctx context.Context, f Forward) error
-	// Sync makes the process do exactly d.
-	Sync(ctx context.Context, d Desired) error
+	SetRecords(ctx context.Context, records []nethost.Record) error
+	// Expose publishes f and returns it as published: a HostPort of 0
+	// takes a free port. A taken host port is api.ErrConflict, naming its
+	// holder where the host can tell.
+	Expose(ctx context.Context, f nethost.Forward) (nethost.Forward, error)
+	Unexpose(ctx context.Context, k nethost.ForwardKey) error
+	// Sync makes the process do exactly s.
+	Sync(ctx context.Context, s nethost.State) (nethost.SyncResult, nethost.Status, error)
 	Stop(ctx context.Context) error
-	Close()
 }
 
 // Engines start a network's process, or find it again from its handle.
 type Engines interface {
-	// Start runs a process for plan and returns it with its handle, which
-	// the manager stores before anything else.
-	Start(ctx context.Context, plan Plan) (Engine, json.RawMessage, error)
+	// Start runs a process for plan in runDir and returns it with its
+	// handle, which the manager stores before anything else.
+	Start(ctx context.Context, runDir string, plan nethost.Plan) (Engine, json.RawMessage, error)
 	// Adopt finds a process from its handle; api.ErrNotFound when it is
 	// gone (after cleaning up what it left).
 	Adopt(ctx context.Context, handle json.RawMessage) (Engine, error)
+}
+
+// Processes are the real Engines: each network is a `berth net-host`
+// process of the berth binary Exe, which outlives the daemon.
+type Processes struct {
+	Exe string
+}
+
+func (p Processes) Start(ctx context.Context, runDir string, plan nethost.Plan) (Engine, json.RawMessage, error) {
+	proc, err := nethost.Start(ctx, runDir, plan, p.Exe, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := json.Marshal(proc.Handle())
+	if err != nil {
+		_ = proc.Stop(ctx)
+		return nil, nil, err
+	}
+	return proc, h, nil
+}
+
+func (p Processes) Adopt(ctx context.Context, handle json.RawMessage) (Engine, error) {
+	var h nethost.Handle
+	if err := json.Unmarshal(handle, &h); err != nil {
+		return nil, fmt.Errorf("network process handle: %w", err)
+	}
+	proc, err := nethost.Adopt(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if proc.Greeting().Protocol != nethost.ProtocolVersion {
+		// Berth was upgraded under it: a new process serves the network
+		// (running containers' traffic pauses until it is synced).
+		if err := proc.Stop(ctx); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("network %q: its process speaks protocol %d, not %d: restarted: %w",
+			h.Name, proc.Greeting().Protocol, nethost.ProtocolVersion, api.ErrNotFound)
+	}
+	return proc, nil
 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -26,6 +25,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/network/nethost"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -54,8 +54,9 @@ type Manager struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	engines map[string]Engine // by network id, while its process runs
-	locks   map[string]*sync.Mutex
+	engines map[string]Engine          // by network id, while its process runs
+	vms     map[string]map[string]bool // by network id: the VMs attached; the last to go stops the process
+	locks   map[string]*sync.Mutex     // serialise starting, attaching to and stopping each network's process
 }
 
 // New opens the networks of cfg.DB: it makes the default network if there
@@ -70,7 +71,8 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.HostPrefixes == nil {
 		cfg.HostPrefixes = HostPrefixes
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, engines: map[string]Engine{}, locks: map[string]*sync.Mutex{}}
+	m := &Manager{cfg: cfg, log: cfg.Logger, engines: map[string]Engine{}, vms: map[string]map[string]bool{},
+		locks: map[string]*sync.Mutex{}}
 	if err := m.ensureDefault(); err != nil {
 		return nil, err
 	}
@@ -101,8 +103,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for id, e := range m.engines {
-		e.Close()
+	for id := range m.engines {
 		delete(m.engines, id)
 	}
 }
@@ -110,15 +111,13 @@ func (m *Manager) Close() {
 // StopAll stops every network's process (berth system stop).
 func (m *Manager) StopAll(ctx context.Context) {
 	m.mu.Lock()
-	engines := m.engines
-	m.engines = map[string]Engine{}
+	ids := make([]string, 0, len(m.engines))
+	for id := range m.engines {
+		ids = append(ids, id)
+	}
 	m.mu.Unlock()
-	for id, e := range engines {
-		if err := e.Stop(ctx); err != nil {
-			m.log.Warn("stop network process", "network", id, "err", err)
-		}
-		e.Close()
-		m.forget(id)
+	for _, id := range ids {
+		m.stopEngine(ctx, id)
 	}
 }
 
@@ -347,7 +346,14 @@ func (m *Manager) Remove(ctx context.Context, ref string) error {
 func (m *Manager) stopEngine(ctx context.Context, id string) {
 	unlock := m.lock(id)
 	defer unlock()
+	m.stopLocked(ctx, id)
+}
+
+// stopLocked stops network id's process, if it runs; the caller holds
+// the network's lock.
+func (m *Manager) stopLocked(ctx context.Context, id string) {
 	m.mu.Lock()
+	delete(m.vms, id)
 	e := m.engines[id]
 	delete(m.engines, id)
 	m.mu.Unlock()
@@ -357,7 +363,8 @@ func (m *Manager) stopEngine(ctx context.Context, id string) {
 	if err := e.Stop(ctx); err != nil {
 		m.log.Warn("stop network process", "network", id, "err", err)
 	}
-	e.Close()
+	m.forget(id)
+	m.log.Info("network stopped", "network", id)
 }
 
 // Prune removes every network without members but the default one.
@@ -541,13 +548,18 @@ func (m *Manager) runDir(id string) string {
 func (m *Manager) engine(ctx context.Context, id string) (Engine, error) {
 	unlock := m.lock(id)
 	defer unlock()
+	return m.engineLocked(ctx, id)
+}
+
+// engineLocked is engine for a caller that holds the network's lock.
+func (m *Manager) engineLocked(ctx context.Context, id string) (Engine, error) {
 	m.mu.Lock()
 	e := m.engines[id]
 	m.mu.Unlock()
 	if e != nil {
 		return e, nil
 	}
-	var plan Plan
+	var plan nethost.Plan
 	err := m.cfg.DB.View(func(tx *state.Tx) error {
 		rec, err := tx.Network(id)
 		if err != nil {
@@ -563,7 +575,7 @@ func (m *Manager) engine(ctx context.Context, id string) (Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, handle, err := m.cfg.Engines.Start(ctx, plan)
+	e, handle, err := m.cfg.Engines.Start(ctx, m.runDir(id), plan)
 	if err != nil {
 		return nil, fmt.Errorf("start network %s: %w", plan.Name, err)
 	}
@@ -577,7 +589,6 @@ func (m *Manager) engine(ctx context.Context, id string) (Engine, error) {
 	})
 	if err != nil {
 		_ = e.Stop(ctx)
-		e.Close()
 		return nil, err
 	}
 	m.mu.Lock()
@@ -588,11 +599,11 @@ func (m *Manager) engine(ctx context.Context, id string) (Engine, error) {
 }
 
 // plan is how network rec's process is started.
-func (m *Manager) plan(rec state.NetworkRecord, all []state.NetworkRecord) Plan {
-	p := Plan{ID: rec.ID, Name: rec.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, Internal: rec.Internal,
-		HostAccess: rec.HostAccess, Domain: Domain, RunDir: m.runDir(rec.ID)}
-	if s, err := netip.ParsePrefix(rec.Subnet); err == nil {
-		p.HostGateway = HostGateway(s).String()
+func (m *Manager) plan(rec state.NetworkRecord, all []state.NetworkRecord) nethost.Plan {
+	p := nethost.Plan{ID: rec.ID, Name: rec.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, Internal: rec.Internal,
+		HostAccess: rec.HostAccess, DNSDomain: Domain}
+	if s, err := netip.ParsePrefix(rec.Subnet); err == nil && rec.HostAccess {
+		p.HostIP = HostGateway(s).String()
 	}
 	for _, o := range all {
 		if o.ID != rec.ID {
@@ -609,20 +620,35 @@ func (m *Manager) plan(rec state.NetworkRecord, all []state.NetworkRecord) Plan 
 func (m *Manager) Up(ctx context.Context, rec state.ContainerRecord, vmID, vmRunDir string) ([]hypervisor.Network, error) {
 	var nics []hypervisor.Network
 	for i, cn := range rec.Networks {
-		e, err := m.engine(ctx, cn.NetworkID)
-		if err != nil {
-			m.Down(ctx, rec, vmID)
-			return nil, err
-		}
-		a := Attachment{VM: vmID, MAC: cn.MAC, IP: cn.IP, Socket: filepath.Join(m.runDir(cn.NetworkID), vmID+".sock"),
+		a := nethost.Attachment{VM: vmID, MAC: cn.MAC, IP: cn.IP, Socket: filepath.Join(m.runDir(cn.NetworkID), vmID+".sock"),
 			Peer: hypervisor.NICSocket(vmRunDir, i)}
-		if err := e.Attach(ctx, a); err != nil {
+		if err := m.attach(ctx, cn.NetworkID, a); err != nil {
 			m.Down(ctx, rec, vmID)
-			return nil, fmt.Errorf("network %s: attach container %s: %w", cn.Network, rec.Name, err)
+			return nil, fmt.Errorf("network %s: %w", cn.Network, err)
 		}
 		nics = append(nics, hypervisor.Network{Mode: hypervisor.NetworkSocket, MAC: cn.MAC, Socket: a.Socket})
 	}
 	return nics, nil
+}
+
+// attach binds a VM's NIC on network id, starting its process if needed.
+func (m *Manager) attach(ctx context.Context, id string, a nethost.Attachment) error {
+	unlock := m.lock(id)
+	defer unlock()
+	e, err := m.engineLocked(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := e.Attach(ctx, a); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.vms[id] == nil {
+		m.vms[id] = map[string]bool{}
+	}
+	m.vms[id][a.VM] = true
+	m.mu.Unlock()
+	return nil
 }
 
 // Publish publishes a starting container's ports on its first network,
@@ -643,7 +669,7 @@ func (m *Manager) Publish(ctx context.Context, rec state.ContainerRecord, bindin
 	var done []api.PortMapping
 	undo := func() {
 		for _, p := range done {
-			_ = e.Unexpose(ctx, forward(p, cn.IP))
+			_ = e.Unexpose(ctx, forward(p, cn.IP).Key())
 		}
 	}
 	for _, b := range bindings {
@@ -651,41 +677,19 @@ func (m *Manager) Publish(ctx context.Context, rec state.ContainerRecord, bindin
 		if p.HostIP == "" {
 			p.HostIP = "0.0.0.0"
 		}
-		if p.HostPort == 0 {
-			if p.HostPort, err = freePort(p.Proto, p.HostIP); err != nil {
-				undo()
-				return nil, err
-			}
-		}
-		if err := e.Expose(ctx, forward(p, cn.IP)); err != nil {
+		got, err := e.Expose(ctx, forward(p, cn.IP))
+		if err != nil {
 			undo()
-			return nil, fmt.Errorf("container %s: publish %s:%d->%d/%s: %w", rec.Name, p.HostIP, p.HostPort, p.ContainerPort, p.Proto, err)
+			return nil, fmt.Errorf("publish %s:%d->%d/%s: %w", p.HostIP, p.HostPort, p.ContainerPort, p.Proto, err)
 		}
+		p.HostPort = int(got.HostPort)
 		done = append(done, p)
 	}
 	return done, nil
 }
 
-func forward(p api.PortMapping, guestIP string) Forward {
-	return Forward{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort, GuestIP: guestIP, GuestPort: p.ContainerPort}
-}
-
-// freePort asks the host for a free port.
-func freePort(proto, ip string) (int, error) {
-	if proto == "udp" {
-		c, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			return 0, fmt.Errorf("find a free udp port on %s: %w", ip, err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port, nil
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free tcp port on %s: %w", ip, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+func forward(p api.PortMapping, guestIP string) nethost.Forward {
+	return nethost.Forward{Proto: p.Proto, HostIP: p.HostIP, HostPort: uint16(p.HostPort), GuestIP: guestIP, GuestPort: uint16(p.ContainerPort)}
 }
 
 // Announce gives a container that now runs its names on its networks.
@@ -697,24 +701,41 @@ func (m *Manager) Announce(ctx context.Context, rec state.ContainerRecord) {
 // its NICs, its names.
 func (m *Manager) Down(ctx context.Context, rec state.ContainerRecord, vmID string) {
 	for i, cn := range rec.Networks {
-		m.mu.Lock()
-		e := m.engines[cn.NetworkID]
-		m.mu.Unlock()
-		if e == nil {
-			continue
-		}
+		var ports []api.PortMapping
 		if i == 0 {
-			for _, p := range rec.Ports {
-				if err := e.Unexpose(ctx, forward(p, cn.IP)); err != nil {
-					m.log.Warn("unpublish port", "container", rec.Name, "port", p.HostPort, "err", err)
-				}
-			}
+			ports = rec.Ports
 		}
-		if err := e.Detach(ctx, vmID); err != nil {
-			m.log.Warn("detach container", "container", rec.Name, "network", cn.Network, "err", err)
-		}
+		m.detach(ctx, rec.Name, cn, vmID, ports)
 	}
 	m.updateRecords(ctx, rec.Networks)
+}
+
+// detach lets go of a VM's NIC on a network, and of its ports there. The
+// network's process stops with its last VM: an idle network costs
+// nothing, and starts again with its next member.
+func (m *Manager) detach(ctx context.Context, name string, cn api.ContainerNetwork, vmID string, ports []api.PortMapping) {
+	unlock := m.lock(cn.NetworkID)
+	defer unlock()
+	m.mu.Lock()
+	e := m.engines[cn.NetworkID]
+	delete(m.vms[cn.NetworkID], vmID)
+	idle := len(m.vms[cn.NetworkID]) == 0
+	m.mu.Unlock()
+	if e == nil {
+		return
+	}
+	if idle {
+		m.stopLocked(ctx, cn.NetworkID)
+		return
+	}
+	for _, p := range ports {
+		if err := e.Unexpose(ctx, forward(p, cn.IP).Key()); err != nil {
+			m.log.Warn("unpublish port", "container", name, "port", p.HostPort, "err", err)
+		}
+	}
+	if err := e.Detach(ctx, vmID); err != nil {
+		m.log.Warn("detach container", "container", name, "network", cn.Network, "err", err)
+	}
 }
 
 // updateRecords tells each network's process the names of its running
@@ -740,8 +761,8 @@ func (m *Manager) updateRecords(ctx context.Context, cns []api.ContainerNetwork)
 
 // records are a network's names: every running member's name and
 // hostname.
-func records(networkID string, cs []state.ContainerRecord) []Record {
-	var out []Record
+func records(networkID string, cs []state.ContainerRecord) []nethost.Record {
+	var out []nethost.Record
 	seen := map[string]bool{}
 	for _, c := range cs {
 		if !c.State.Active() {
@@ -754,7 +775,7 @@ func records(networkID string, cs []state.ContainerRecord) []Record {
 			for _, name := range []string{c.Name, c.Spec.Hostname} {
 				if name != "" && !seen[name] {
 					seen[name] = true
-					out = append(out, Record{Name: name, IP: cn.IP})
+					out = append(out, nethost.Record{Name: name, IP: cn.IP})
 				}
 			}
 		}
@@ -787,7 +808,7 @@ func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
 		}
 	}
 	for id := range ids {
-		d := Desired{Records: records(id, cs)}
+		d := nethost.State{Records: records(id, cs)}
 		for _, c := range cs {
 			vm, ok := vms[c.ID]
 			if !ok {
@@ -797,7 +818,7 @@ func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
 				if cn.NetworkID != id {
 					continue
 				}
-				d.Attachments = append(d.Attachments, Attachment{VM: vm[0], MAC: cn.MAC, IP: cn.IP,
+				d.Attachments = append(d.Attachments, nethost.Attachment{VM: vm[0], MAC: cn.MAC, IP: cn.IP,
 					Socket: filepath.Join(m.runDir(id), vm[0]+".sock"), Peer: hypervisor.NICSocket(vm[1], i)})
 				if i == 0 {
 					for _, p := range c.Ports {
@@ -806,15 +827,33 @@ func (m *Manager) Sync(ctx context.Context, vms map[string][2]string) {
 				}
 			}
 		}
-		e, err := m.engine(ctx, id)
-		if err != nil {
-			m.log.Warn("restart network", "network", id, "err", err)
-			continue
-		}
-		if err := e.Sync(ctx, d); err != nil {
-			m.log.Warn("sync network", "network", id, "err", err)
-		}
+		m.syncOne(ctx, id, d)
 	}
+}
+
+// syncOne tells network id's process d, or stops it if d has no VM.
+func (m *Manager) syncOne(ctx context.Context, id string, d nethost.State) {
+	unlock := m.lock(id)
+	defer unlock()
+	if len(d.Attachments) == 0 {
+		m.stopLocked(ctx, id)
+		return
+	}
+	e, err := m.engineLocked(ctx, id)
+	if err != nil {
+		m.log.Warn("restart network", "network", id, "err", err)
+		return
+	}
+	if _, _, err := e.Sync(ctx, d); err != nil {
+		m.log.Warn("sync network", "network", id, "err", err)
+	}
+	attached := map[string]bool{}
+	for _, a := range d.Attachments {
+		attached[a.VM] = true
+	}
+	m.mu.Lock()
+	m.vms[id] = attached
+	m.mu.Unlock()
 }
 
 // Guest is what a container's guest is told about its networks: its

@@ -14,51 +14,55 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/network/nethost"
 	"github.com/berthvm/berth/core/state"
 )
 
 // fakeEngine records what the manager asks of a network's process.
 type fakeEngine struct {
 	mu      sync.Mutex
-	plan    Plan
+	plan    nethost.Plan
+	runDir  string
 	calls   []string
-	records []Record
+	records []nethost.Record
 	taken   map[int]bool // host ports in use by "someone else"
 	stopped bool
-	desired *Desired
+	desired *nethost.State
 }
 
 func (e *fakeEngine) log(s string) { e.mu.Lock(); e.calls = append(e.calls, s); e.mu.Unlock() }
-func (e *fakeEngine) Attach(_ context.Context, a Attachment) error {
+func (e *fakeEngine) Attach(_ context.Context, a nethost.Attachment) error {
 	e.log("attach " + a.VM + " " + a.IP + " " + filepath.Base(a.Socket) + " " + a.Peer)
 	return nil
 }
 func (e *fakeEngine) Detach(_ context.Context, vm string) error { e.log("detach " + vm); return nil }
-func (e *fakeEngine) SetRecords(_ context.Context, r []Record) error {
+func (e *fakeEngine) SetRecords(_ context.Context, r []nethost.Record) error {
 	e.mu.Lock()
 	e.records = r
 	e.mu.Unlock()
 	return nil
 }
-func (e *fakeEngine) Expose(_ context.Context, f Forward) error {
-	if e.taken[f.HostPort] {
-		return fmt.Errorf("port %d/%s is already in use by pid 42 (nginx): %w", f.HostPort, f.Proto, api.ErrConflict)
+func (e *fakeEngine) Expose(_ context.Context, f nethost.Forward) (nethost.Forward, error) {
+	if e.taken[int(f.HostPort)] {
+		return f, fmt.Errorf("port %d/%s is already in use by pid 42 (nginx): %w", f.HostPort, f.Proto, api.ErrConflict)
+	}
+	if f.HostPort == 0 {
+		f.HostPort = uint16(49152 + len(e.calls))
 	}
 	e.log(fmt.Sprintf("expose %s:%d->%s:%d/%s", f.HostIP, f.HostPort, f.GuestIP, f.GuestPort, f.Proto))
+	return f, nil
+}
+func (e *fakeEngine) Unexpose(_ context.Context, k nethost.ForwardKey) error {
+	e.log(fmt.Sprintf("unexpose %d", k.HostPort))
 	return nil
 }
-func (e *fakeEngine) Unexpose(_ context.Context, f Forward) error {
-	e.log(fmt.Sprintf("unexpose %d", f.HostPort))
-	return nil
-}
-func (e *fakeEngine) Sync(_ context.Context, d Desired) error {
+func (e *fakeEngine) Sync(_ context.Context, d nethost.State) (nethost.SyncResult, nethost.Status, error) {
 	e.mu.Lock()
 	e.desired = &d
 	e.mu.Unlock()
-	return nil
+	return nethost.SyncResult{}, nethost.Status{}, nil
 }
 func (e *fakeEngine) Stop(context.Context) error { e.stopped = true; return nil }
-func (e *fakeEngine) Close()                     {}
 
 type fakeEngines struct {
 	mu      sync.Mutex
@@ -67,10 +71,10 @@ type fakeEngines struct {
 	taken   map[int]bool
 }
 
-func (f *fakeEngines) Start(_ context.Context, p Plan) (Engine, json.RawMessage, error) {
+func (f *fakeEngines) Start(_ context.Context, runDir string, p nethost.Plan) (Engine, json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e := &fakeEngine{plan: p, taken: f.taken}
+	e := &fakeEngine{plan: p, runDir: runDir, taken: f.taken}
 	f.started = append(f.started, e)
 	h, _ := json.Marshal(p.ID)
 	if f.alive == nil {
@@ -224,7 +228,7 @@ func TestUpPublishDown(t *testing.T) {
 		t.Fatalf("%d engines started, want 2", len(engines.started))
 	}
 	appE := engines.started[0]
-	if appE.plan.Name != "app" || appE.plan.HostGateway != "10.89.1.254" || strings.Join(appE.plan.Blocked, ",") != "10.89.0.0/24" {
+	if appE.plan.Name != "app" || appE.plan.HostIP != "" || strings.Join(appE.plan.Blocked, ",") != "10.89.0.0/24" || appE.runDir != "/h/networks/"+api.ShortID(app.ID) {
 		t.Fatalf("plan %+v", appE.plan)
 	}
 	if appE.calls[0] != "attach c1web 10.89.1.2 c1web.sock /h/run/c1web/net0.sock" {
@@ -246,7 +250,7 @@ func TestUpPublishDown(t *testing.T) {
 		t.Fatalf("a name before the container runs: %+v", appE.records)
 	}
 	m.Announce(ctx, web)
-	if r := appE.records; len(r) != 1 || r[0] != (Record{Name: "web", IP: "10.89.1.2"}) {
+	if r := appE.records; len(r) != 1 || r[0] != (nethost.Record{Name: "web", IP: "10.89.1.2"}) {
 		t.Fatalf("records %+v", r)
 	}
 	web.Ports = ports
@@ -294,17 +298,29 @@ func TestUpPublishDown(t *testing.T) {
 		appE = engines.started[before+1]
 	}
 
+	// A second member joins; the first stops: its port, NIC and name go,
+	// the network's process stays for the second.
+	createContainer(t, m2, db, "c2db", "db", "app")
+	dbRec := setState(t, db, "c2db", api.StateRunning)
+	if _, err := m2.Up(ctx, dbRec, "c2db", "/h/run/c2db"); err != nil {
+		t.Fatal(err)
+	}
 	stopped := setState(t, db, "c1web", api.StateExited)
 	stopped.Ports = ports
 	m2.Down(ctx, stopped, "c1web")
-	if calls := strings.Join(appE.calls, "|"); !strings.Contains(calls, fmt.Sprintf("unexpose %d|detach c1web", ports[0].HostPort)) {
-		t.Fatalf("down: %s", calls)
+	if calls := strings.Join(appE.calls, "|"); !strings.Contains(calls, fmt.Sprintf("unexpose %d|detach c1web", ports[0].HostPort)) || appE.stopped {
+		t.Fatalf("down: %s (stopped: %v)", calls, appE.stopped)
 	}
-	if len(appE.records) != 0 {
+	if r := appE.records; len(r) != 1 || r[0].Name != "db" {
 		t.Fatalf("a stopped container still has a name: %+v", appE.records)
 	}
 	if err := m2.Remove(ctx, "app"); !errors.Is(err, api.ErrConflict) {
 		t.Fatalf("remove with a stopped member: %v", err)
+	}
+	// The last member stops: so does the network's process.
+	m2.Down(ctx, setState(t, db, "c2db", api.StateExited), "c2db")
+	if got, _ := m2.Inspect(ctx, "app"); !appE.stopped || got.State != api.NetworkStopped {
+		t.Fatalf("an idle network's process still runs: %+v", got)
 	}
 }
 

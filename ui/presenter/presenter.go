@@ -28,6 +28,7 @@ type Daemon interface {
 	SystemInfo(ctx context.Context) (api.SystemInfo, error)
 	Containers(ctx context.Context, all bool) ([]api.Container, error)
 	Images(ctx context.Context) ([]api.Image, error)
+	Networks(ctx context.Context) ([]api.Network, error)
 	Events(ctx context.Context, opts client.EventOptions, fn func(api.Event) bool) error
 	CreateContainer(ctx context.Context, spec api.ContainerSpec) (api.Container, error)
 	StartContainer(ctx context.Context, ref string, progress api.ProgressFunc) (api.Container, error)
@@ -282,10 +283,16 @@ func (p *Presenter) reload(ctx context.Context, d Daemon, containers, images boo
 	if info, err = d.SystemInfo(ctx); err != nil {
 		return fmt.Errorf("system info: %w", err)
 	}
+	var nets []api.Network
 	if containers {
 		cs, errCs = d.Containers(ctx, true)
 		if errCs != nil && info.ContainersError == "" {
 			return fmt.Errorf("list containers: %w", errCs)
+		}
+		// Members come and go with containers: networks are fetched with
+		// them.
+		if nets, err = d.Networks(ctx); err != nil && info.ContainersError == "" {
+			return fmt.Errorf("list networks: %w", err)
 		}
 	}
 	if images {
@@ -296,7 +303,7 @@ func (p *Presenter) reload(ctx context.Context, d Daemon, containers, images boo
 	p.update(func(st *viewmodel.State) {
 		st.Info = info
 		if containers {
-			st.Containers = cs
+			st.Containers, st.Networks = cs, nets
 		}
 		if images {
 			st.Images = ims
@@ -318,6 +325,10 @@ func (p *Presenter) apply(ctx context.Context, d Daemon, ev api.Event) {
 		}
 		if err := p.reload(ctx, d, true, false); err != nil {
 			p.log.Warn("refresh containers", "err", err)
+		}
+	case api.EventNetwork:
+		if err := p.reload(ctx, d, true, false); err != nil {
+			p.log.Warn("refresh networks", "err", err)
 		}
 	case api.EventImage:
 		if err := p.reload(ctx, d, false, true); err != nil {

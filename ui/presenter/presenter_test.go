@@ -53,7 +53,8 @@ func (f *fakeDaemon) Containers(context.Context, bool) ([]api.Container, error) 
 	defer f.mu.Unlock()
 	return append([]api.Container(nil), f.containers...), nil
 }
-func (f *fakeDaemon) Images(context.Context) ([]api.Image, error) { return nil, nil }
+func (f *fakeDaemon) Images(context.Context) ([]api.Image, error)     { return nil, nil }
+func (f *fakeDaemon) Networks(context.Context) ([]api.Network, error) { return nil, nil }
 func (f *fakeDaemon) Events(ctx context.Context, _ client.EventOptions, fn func(api.Event) bool) error {
 	for {
 		select {
@@ -240,7 +241,7 @@ func TestDaemonLostAndStartedAgain(t *testing.T) {
 	d2 := newFakeDaemon(web)
 	r := newRig(t, d1)
 	r.mu.Lock()
-	r.ds = append(r.ds, d2)
+	r.ds = []*fakeDaemon{d2} // the next connection is d2's (d1 stays first while it is the only one)
 	r.up = false
 	r.mu.Unlock()
 	close(d1.events)

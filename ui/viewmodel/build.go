@@ -281,26 +281,84 @@ func imageName(im api.Image) string {
 	return "<none> " + api.ShortID(strings.TrimPrefix(im.ID, "sha256:"))
 }
 
-// networkItems: the network mode, then each running container's address.
+// networkItems: how networks are carried here, then each network with
+// its addresses, members and published ports, and whether its members
+// may reach the host.
 func networkItems(s State) []Item {
-	sub := Item{ID: "network", Kind: KindSubmenu, Enabled: true, Title: "Network"}
-	mode := "NAT"
-	if n := s.Info.Network.NAT; n != "" {
-		mode = n
+	sub := Item{ID: "network", Kind: KindSubmenu, Enabled: true, Title: "Networks"}
+	mode := Item{ID: "network/mode", Kind: KindLabel, Title: "Mode: " + s.Info.Network.Engine, Tooltip: s.Info.Network.Reason}
+	if s.Info.Network.Engine == "" {
+		mode.Title = "Mode: " + s.Info.Network.Mode
 	}
-	sub.Children = append(sub.Children, label("network/mode", "Mode: "+mode),
-		label("network/reach", "Containers reach out; nothing reaches them yet"))
-	var addrs []Item
-	for _, c := range order(s.Containers) {
-		if c.IPAddress != "" && c.State == api.StateRunning {
-			addrs = append(addrs, Item{ID: "network/" + c.ID, Kind: KindLabel, Title: c.Name, Detail: c.IPAddress})
-		}
+	sub.Children = append(sub.Children, mode)
+	if s.Info.Network.Reason != "" {
+		sub.Children = append(sub.Children, label("network/reason", s.Info.Network.Reason))
 	}
-	if len(addrs) > 0 {
-		sub.Children = append(sub.Children, sep("network/sep"))
-		sub.Children = append(sub.Children, addrs...)
+	for _, n := range s.Networks {
+		sub.Children = append(sub.Children, sep("network/sep/"+n.ID), networkItem(s, n))
 	}
 	return []Item{sub}
+}
+
+// networkItem is one network: subnet and state at a glance, the rest
+// beside it.
+func networkItem(s State, n api.Network) Item {
+	up := 0
+	for _, m := range n.Members {
+		if m.Running {
+			up++
+		}
+	}
+	id := "network/" + n.ID
+	detail := []string{n.Subnet, fmt.Sprintf("%d of %d running", up, len(n.Members))}
+	if len(n.Members) == 0 {
+		detail[1] = "no containers"
+	}
+	if n.HostAccess {
+		detail = append(detail, "host access on")
+	}
+	it := Item{ID: id, Kind: KindSubmenu, Enabled: true, Title: n.Name, Dot: DotGrey, Detail: strings.Join(detail, " · ")}
+	if n.State == api.NetworkRunning {
+		it.Dot = DotGreen
+	}
+	state := "Stopped: it starts with its first container"
+	if n.State == api.NetworkRunning {
+		state = "Running"
+	}
+	it.Children = append(it.Children,
+		label(id+"/state", state),
+		Item{ID: id + "/gateway", Kind: KindLabel, Title: "Gateway " + n.Gateway, Detail: "DNS: NAME and NAME.berth.internal"})
+	switch {
+	case n.Internal:
+		it.Children = append(it.Children, label(id+"/out", "Internal: no way out of the network"))
+	default:
+		it.Children = append(it.Children, label(id+"/out", "Reaches out through the host"))
+	}
+	host := Item{ID: id + "/host", Kind: KindLabel, Title: "Host services: private",
+		Tooltip: "Containers cannot reach services on the host's loopback; berth network create --host-access allows it"}
+	if n.HostAccess {
+		host.Title, host.Detail, host.Dot = "Host services: reachable", "host.berth.internal", DotYellow
+		host.Tooltip = "Containers reach services on the host's loopback (127.0.0.1) as host.berth.internal"
+	}
+	it.Children = append(it.Children, host)
+	if len(n.Members) > 0 {
+		it.Children = append(it.Children, sep(id+"/sep"))
+	}
+	ports := map[string][]string{}
+	for _, p := range n.Ports {
+		ports[p.Container] = append(ports[p.Container], fmt.Sprintf("%s:%d→%d/%s", p.HostIP, p.HostPort, p.ContainerPort, p.Proto))
+	}
+	for _, m := range n.Members {
+		mi := Item{ID: id + "/member/" + m.ContainerID, Kind: KindLabel, Title: m.Name, Detail: m.IP, Dot: DotGrey}
+		if m.Running {
+			mi.Dot = DotGreen
+		}
+		if p := ports[m.ContainerID]; len(p) > 0 {
+			mi.Detail += " · " + strings.Join(p, ", ")
+		}
+		it.Children = append(it.Children, mi)
+	}
+	return it
 }
 
 func jobItems(s State) []Item {

@@ -24,7 +24,7 @@ func linuxInfo() api.SystemInfo {
 			NestedVirtualizationReason: "needs hardware KVM (VT-x or AMD-V); this host has PVM, which cannot nest",
 			RosettaReason:              "Rosetta is a macOS feature"},
 		Defaults: api.Defaults{CPUs: 1, MemoryMiB: 512},
-		Network:  api.NetworkInfo{Mode: "nat", NAT: "QEMU user-mode NAT"},
+		Network:  api.NetworkInfo{Mode: "user", Engine: "user-mode (gvisor-tap-vsock)", Reason: "Linux: user-mode networks, no privileges needed"},
 	}
 }
 
@@ -36,7 +36,7 @@ func macInfo() api.SystemInfo {
 			NestedVirtualization: true, NestedVirtualizationReason: "supported on an Apple M3 Pro with macOS 15.1",
 			RosettaReason: "Rosetta is not installed; install it with: softwareupdate --install-rosetta --agree-to-license"},
 		Defaults: api.Defaults{CPUs: 2, MemoryMiB: 1024},
-		Network:  api.NetworkInfo{Mode: "nat", NAT: "Virtualization framework NAT (vmnet)"},
+		Network:  api.NetworkInfo{Mode: "user", Engine: "user-mode (gvisor-tap-vsock)", Reason: "vmnet needs root before macOS 26"},
 	}
 }
 
@@ -57,11 +57,22 @@ func ctr(id, name, image string, st api.ContainerState, started, finished time.D
 
 func three() []api.Container {
 	web := ctr("c1web", "web", "nginx:latest", api.StateRunning, 5*time.Minute, 0, 0)
-	web.IPAddress = "192.168.64.3"
+	web.IPAddress = "10.89.0.2"
 	failed := ctr("c2job", "migrate", "app:1.2", api.StateExited, 10*time.Minute, 2*time.Minute, 3)
 	dead := ctr("c3db", "db", "postgres:16", api.StateDead, 3*time.Hour, 90*time.Second, 255)
 	dead.Error = "guest kernel panic"
 	return []api.Container{failed, dead, web}
+}
+
+func threeNetworks() []api.Network {
+	return []api.Network{
+		{ID: "n1default", Name: "default", Driver: "user", Subnet: "10.89.0.0/24", Gateway: "10.89.0.1", Default: true, State: api.NetworkRunning,
+			Members: []api.NetworkMember{{ContainerID: "c1web", Name: "web", IP: "10.89.0.2", Running: true}, {ContainerID: "c2job", Name: "migrate", IP: "10.89.0.3"}},
+			Ports:   []api.PortMapping{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp", Container: "c1web"}}},
+		{ID: "n2data", Name: "data", Driver: "user", Subnet: "10.89.1.0/24", Gateway: "10.89.1.1", Internal: true, State: api.NetworkStopped,
+			Members: []api.NetworkMember{{ContainerID: "c3db", Name: "db", IP: "10.89.1.2"}}},
+		{ID: "n3dev", Name: "dev", Driver: "user", Subnet: "10.89.2.0/24", Gateway: "10.89.2.1", HostAccess: true, State: api.NetworkStopped},
+	}
 }
 
 func goldenStates() map[string]State {
@@ -82,6 +93,7 @@ func goldenStates() map[string]State {
 	s.Containers = three()
 	s.Stats = map[string]api.ContainerStats{"c1web": {MemoryUsed: 48 << 20, MemoryTotal: 1 << 30, HostRSS: 210 << 20}}
 	s.NotesOff = map[NoteKind]bool{NoteImage: true}
+	s.Networks = threeNetworks()
 	states["three"] = s
 
 	s = base()

@@ -33,6 +33,7 @@ type State struct {
 
 	Containers []api.Container
 	Images     []api.Image
+	Networks   []api.Network
 	// Stats are live figures by container id, fetched while the menu is
 	// open.
 	Stats map[string]api.ContainerStats

@@ -227,10 +227,10 @@ func (a *app) lsCommand() *cobra.Command {
 
 func printContainers(out io.Writer, list []api.Container, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tCPUS\tMEMORY\tNAMES")
+	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tCPUS\tMEMORY\tNAMES")
 	for _, c := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", api.ShortID(c.ID), c.Image, quoteCommand(c),
-			units.Duration(now.Sub(c.Created))+" ago", status(c, now), c.CPUs, humanMiB(c.MemoryMiB), c.Name)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", api.ShortID(c.ID), c.Image, quoteCommand(c),
+			units.Duration(now.Sub(c.Created))+" ago", status(c, now), portList(c.Ports), c.CPUs, humanMiB(c.MemoryMiB), c.Name)
 	}
 	return w.Flush()
 }

@@ -361,9 +361,7 @@ func (a *app) imagePruneCommand() *cobra.Command {
 				if all {
 					what = "every image no container uses"
 				}
-				fmt.Fprintf(a.streams.Out, "This removes %s. Continue? [y/N] ", what)
-				line, _ := bufio.NewReader(a.streams.In).ReadString('\n')
-				if ans := strings.ToLower(strings.TrimSpace(line)); ans != "y" && ans != "yes" {
+				if !a.confirm("This removes " + what + ".") {
 					return nil
 				}
 			}
@@ -386,6 +384,14 @@ func (a *app) imagePruneCommand() *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove every image no container uses, not only unnamed ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	return cmd
+}
+
+// confirm asks a yes/no question on the terminal; no is the default.
+func (a *app) confirm(what string) bool {
+	fmt.Fprintf(a.streams.Out, "%s Continue? [y/N] ", what)
+	line, _ := bufio.NewReader(a.streams.In).ReadString('\n')
+	ans := strings.ToLower(strings.TrimSpace(line))
+	return ans == "y" || ans == "yes"
 }
 
 // bars returns progress bars on stdout, or none when quiet.

@@ -125,6 +125,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.statsCommand(),
 		a.daemonCommand(),
 		a.imageCommand(),
+		a.networkCommand(),
+		a.portCommand(),
 		a.registryCommand(),
 		a.menuCommand(),
 		a.menubarCommand(),

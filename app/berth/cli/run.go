@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/network"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -20,9 +21,9 @@ import (
 // createFlags are the flags of `run` and `create`.
 type createFlags struct {
 	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
-	env, envFiles, labels                                               []string
+	env, envFiles, labels, networks, publish, addHosts                  []string
 	cpus                                                                int
-	interactive, tty, rm, nested, rosetta                               bool
+	interactive, tty, rm, nested, rosetta, publishAll                   bool
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -45,6 +46,10 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.kernel, "kernel", "", "boot this kernel file instead of the default one")
 	fl.StringVar(&f.hostname, "hostname", "", "the container's hostname (default: its short id)")
 	fl.StringVar(&f.platform, "platform", "", "os/arch to pull if the image is not local (default linux/<host arch>)")
+	fl.StringArrayVar(&f.networks, "network", nil, "join a network (repeat for more; default: the default network; none: no network)")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp], ranges too")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish the image's exposed ports on free host ports")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add an /etc/hosts line: NAME:IP, or NAME:host-gateway for the host (needs a network with --host-access)")
 }
 
 // spec turns flags and arguments (IMAGE [COMMAND [ARG...]]) into a
@@ -79,6 +84,18 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 	s.Env = env
 	if s.Labels, err = parseLabels(f.labels); err != nil {
 		return s, &usageError{err: err}
+	}
+	for _, p := range f.publish {
+		bs, err := network.ParsePublish(p)
+		if err != nil {
+			return s, &usageError{err: err}
+		}
+		s.Ports = append(s.Ports, bs...)
+	}
+	s.PublishAll, s.AddHosts = f.publishAll, f.addHosts
+	for _, n := range f.networks {
+		// docker takes --network a,b too.
+		s.Networks = append(s.Networks, strings.Split(n, ",")...)
 	}
 	if f.kernel != "" {
 		abs, err := filepath.Abs(f.kernel)

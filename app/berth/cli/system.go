@@ -79,6 +79,13 @@ func printSystemInfo(out io.Writer, info api.SystemInfo) error {
 	fmt.Fprintf(w, "Container defaults:\n")
 	fmt.Fprintf(w, " CPUs:\t%d\n", info.Defaults.CPUs)
 	fmt.Fprintf(w, " Memory:\t%s\n", humanMiB(info.Defaults.MemoryMiB))
+	if n := info.Network; n.Mode != "" {
+		fmt.Fprintf(w, "Networks:\n")
+		fmt.Fprintf(w, " Mode:\t%s (%s)\n", n.Mode, n.Engine)
+		if n.Reason != "" {
+			fmt.Fprintf(w, " Why:\t%s\n", n.Reason)
+		}
+	}
 	fmt.Fprintf(w, "Containers:\t%d (%d running)\n", info.Containers, info.Running)
 	fmt.Fprintf(w, "Images:\t%d\n", info.Images)
 	return w.Flush()
