@@ -71,13 +71,13 @@ type result struct {
 }
 
 // berth runs the binary with BERTH_HOME=home.
-func berth(t *testing.T, home string, args ...string) result {
+func berth(t testing.TB, home string, args ...string) result {
 	t.Helper()
 	return berthIn(t, home, "", args...)
 }
 
 // berthIn runs the binary with BERTH_HOME=home and stdin.
-func berthIn(t *testing.T, home, stdin string, args ...string) result {
+func berthIn(t testing.TB, home, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -102,7 +102,7 @@ func berthIn(t *testing.T, home, stdin string, args ...string) result {
 
 // newHome makes a short data dir (sockets have a path limit) and makes sure
 // any daemon started in it is gone when the test ends.
-func newHome(t *testing.T) string {
+func newHome(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "bh")
 	if err != nil {

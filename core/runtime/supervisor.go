@@ -58,6 +58,15 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if rec, err = m.get(rec.ID); err != nil {
 		return api.Container{}, err
 	}
+	defer func() {
+		// --rm: a container that could not start is gone too, as one
+		// that ran and exited would be.
+		if err != nil && rec.Spec.AutoRemove {
+			if rmErr := m.removeLocked(rec.ID); rmErr != nil && !errors.Is(rmErr, api.ErrNotFound) {
+				m.log.Warn("auto-remove after a failed start", "id", api.ShortID(rec.ID), "err", rmErr)
+			}
+		}
+	}()
 	if rec.State.Active() {
 		return rec.Container, nil // docker: starting a running container is not an error
 	}
@@ -133,9 +142,6 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 			machine.Wait(context.Background())
 		}
 		m.failStart(rec.ID, st, code, err, tail)
-		if rec.Spec.AutoRemove {
-			m.removeLocked(rec.ID)
-		}
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	rec, err = m.transition(rec.ID, api.StateRunning, func(r *state.ContainerRecord) { r.IPAddress = s.ip })
