@@ -17,7 +17,7 @@
 # cannot sit beside "Berth" in Contents/MacOS because APFS is
 # case-insensitive by default, so the CLI's name is a link in Helpers:
 #   Berth.app/Contents/Info.plist
-#   Berth.app/Contents/MacOS/Berth                  berth: menu bar (opened as the app), CLI, daemon, `berth vm-host`
+#   Berth.app/Contents/MacOS/Berth                  berth: menu bar (opened as the app), CLI, daemon, `berth vm-host`, `berth net-host`
 #   Berth.app/Contents/Helpers/berth -> ../MacOS/Berth   the CLI's name; link it into PATH
 #   Berth.app/Contents/Resources/berth-agent-linux-arm64   guest agent (Linux ELF: data to macOS)
 #
@@ -25,7 +25,8 @@
 # app would show nothing) or without the VM host. A darwin binary cannot be
 # run here, so it looks for the functions' names, which Go keeps in every
 # binary (its function table, even with -ldflags=-s -w) for the code that
-# is linked: ui/menubar's (*App).Run and vz.MaybeRunHost. That says the
+# is linked: ui/menubar's (*App).Run, vz.MaybeRunHost and nethost.MaybeRun
+# (the network processes). That says the
 # code is in the binary, not that it works.
 set -euo pipefail
 
@@ -65,6 +66,10 @@ done
 links() { LC_ALL=C grep -q -a -F "$2" "$1"; }
 if ! links "$berth" 'github.com/berthvm/berth/core/hypervisor/vz.MaybeRunHost'; then
   echo "bundle.sh: $berth is not a berth binary that hosts VMs (no vz.MaybeRunHost in it); build it from ./app/berth for darwin (make app)" >&2
+  exit 1
+fi
+if ! links "$berth" 'github.com/berthvm/berth/core/network/nethost.MaybeRun'; then
+  echo "bundle.sh: $berth does not carry networks (no nethost.MaybeRun in it); build it from ./app/berth for darwin (make app)" >&2
   exit 1
 fi
 if ! links "$berth" 'github.com/berthvm/berth/ui/menubar.(*App).Run'; then

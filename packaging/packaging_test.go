@@ -108,6 +108,7 @@ func runScript(t *testing.T, script string, args ...string) (string, int) {
 // them in every binary's function table for the code that is linked.
 const (
 	markVMHost  = "github.com/berthvm/berth/core/hypervisor/vz.MaybeRunHost"
+	markNetHost = "github.com/berthvm/berth/core/network/nethost.MaybeRun"
 	markMenuBar = "github.com/berthvm/berth/ui/menubar.(*App).Run"
 )
 
@@ -121,11 +122,12 @@ func TestBundle(t *testing.T) {
 		}
 		return p
 	}
-	berth := write("berth", markVMHost, markMenuBar)
+	berth := write("berth", markVMHost, markNetHost, markMenuBar)
 	agent := write("berth-agent-linux-arm64")
-	cliOnly := write("berth-cli-only", markVMHost)                                     // a berth without the menu bar
-	menuOnly := write("menubar", markMenuBar)                                          // the old, separate menu-bar binary
-	near := write("berth-near", markVMHost, "github.com/berthvm/berth/ui/menubar.New") // the package, not Run
+	cliOnly := write("berth-cli-only", markVMHost, markNetHost)                                     // a berth without the menu bar
+	noNets := write("berth-no-nets", markVMHost, markMenuBar)                                       // an older berth: no network processes
+	menuOnly := write("menubar", markMenuBar)                                                       // the old, separate menu-bar binary
+	near := write("berth-near", markVMHost, markNetHost, "github.com/berthvm/berth/ui/menubar.New") // the package, not Run
 	out := filepath.Join(dir, "out")
 	run := func(args ...string) (string, int) { return runScript(t, "bundle.sh", args...) }
 
@@ -200,6 +202,7 @@ func TestBundle(t *testing.T) {
 	}{
 		{"berth without the menu bar", []string{"-o", out, "-v", "1.0", "-b", cliOnly, "-a", agent}, 1, "has no menu bar"},
 		{"the menu bar's package without its Run", []string{"-o", out, "-v", "1.0", "-b", near}, 1, "has no menu bar"},
+		{"berth without network processes", []string{"-o", out, "-v", "1.0", "-b", noNets}, 1, "does not carry networks"},
 		{"a menu bar that is not berth", []string{"-o", out, "-v", "1.0", "-b", menuOnly}, 1, "not a berth binary that hosts VMs"},
 		{"an agent as berth", []string{"-o", out, "-v", "1.0", "-b", agent}, 1, "not a berth binary"},
 		{"a separate menu bar (-m)", []string{"-o", out, "-v", "1.0", "-b", berth, "-m", menuOnly}, 2, "-m is gone"},
@@ -247,8 +250,10 @@ func TestBundleMarkersInARealBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte(markVMHost)) {
-		t.Errorf("a stripped berth lacks %q", markVMHost)
+	for _, m := range []string{markVMHost, markNetHost} {
+		if !bytes.Contains(b, []byte(m)) {
+			t.Errorf("a stripped berth lacks %q", m)
+		}
 	}
 	// Method names of linked code take this form (the CLI's client).
 	if m := "github.com/berthvm/berth/core/client.(*Client).Ping"; !bytes.Contains(b, []byte(m)) {
@@ -430,7 +435,7 @@ func TestCodesignWithStandIns(t *testing.T) {
 	}
 	dir := t.TempDir()
 	berth := filepath.Join(dir, "berth")
-	if err := os.WriteFile(berth, []byte(markVMHost+"\x00"+markMenuBar), 0o755); err != nil {
+	if err := os.WriteFile(berth, []byte(markVMHost+"\x00"+markNetHost+"\x00"+markMenuBar), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
