@@ -477,19 +477,7 @@ func (rwc) Close() error { return nil }
 func TestServeResyncOnNewSession(t *testing.T) {
 	h := newHarness(t, ServerOptions{})
 	pr, pw := io.Pipe()
-	hello := func(n proto.Nonce, id uint64) {
-		var b bytes.Buffer
-		proto.WriteSync(&b, n)
-		payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, proto.ProtocolVersion)
-		// A control frame written by hand, as the wire has it:
-		// [type 1][stream 0][length], then the payload.
-		var hdr [9]byte
-		hdr[0] = 1
-		hdr[8] = byte(len(payload))
-		b.Write(hdr[:])
-		b.WriteString(payload)
-		pw.Write(b.Bytes())
-	}
+	hello := func(n proto.Nonce, id uint64) { pw.Write(helloSession(n, id)) }
 	var out testenv.Buffer
 	served := make(chan error, 1)
 	go func() { served <- h.srv.Serve(rwc{pr, &out}) }()
@@ -511,6 +499,66 @@ func TestServeResyncOnNewSession(t *testing.T) {
 	n2 := strings.Index(got, marker(proto.Nonce{2}))
 	if n1 < 0 || n2 < n1 || !strings.Contains(got[n1:n2], `"id":1`) || !strings.Contains(got[n2:], `"id":7`) {
 		t.Fatalf("output %q", got)
+	}
+}
+
+// helloSession is what a host sends to start a session: its sync marker,
+// then a hello control frame written by hand, as the wire has it:
+// [type 1][stream 0][length], then the payload.
+func helloSession(n proto.Nonce, id uint64) []byte {
+	var b bytes.Buffer
+	proto.WriteSync(&b, n)
+	payload := fmt.Sprintf(`{"id":%d,"op":"hello","body":{"protocol_version":%d}}`, id, proto.ProtocolVersion)
+	var hdr [9]byte
+	hdr[0] = 1
+	hdr[8] = byte(len(payload))
+	b.Write(hdr[:])
+	b.WriteString(payload)
+	return b.Bytes()
+}
+
+// portReads is a virtio-serial port as the guest reads it: each Read
+// takes the next chunk, nil meaning no host is connected (the port's
+// EOF), until the channel is closed.
+type portReads chan []byte
+
+func (p portReads) Read(b []byte) (int, error) {
+	chunk, ok := <-p
+	switch {
+	case !ok:
+		return 0, io.EOF
+	case chunk == nil:
+		return 0, errHostGone
+	}
+	return copy(b, chunk), nil
+}
+
+// The host leaves and the next one (a restarted daemon) connects before
+// the guest reads again: the read that found no host ends the session,
+// and the next one starts at the new host's sync marker. Reading on from
+// the failed read took the marker for a frame header (a frame of
+// 1414016339 bytes, "TH-S"), and the agent powered the VM off.
+func TestServeNextHostRightAfterHostLeft(t *testing.T) {
+	h := newHarness(t, ServerOptions{})
+	port := make(portReads)
+	var out testenv.Buffer
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(rwc{port, &out}) }()
+	port <- helloSession(proto.Nonce{1}, 1)
+	waitFor(t, func() bool { return strings.Contains(out.String(), `"id":1`) }, &out)
+	port <- nil
+	port <- helloSession(proto.Nonce{2}, 7)
+	waitFor(t, func() bool {
+		select {
+		case err := <-served:
+			t.Fatalf("Serve ended with %v; want the next host served", err)
+		default:
+		}
+		return strings.Contains(out.String(), `"id":7`)
+	}, &out)
+	close(port)
+	if err := <-served; !errors.Is(err, api.ErrUnavailable) || errors.Is(err, api.ErrCorrupt) {
+		t.Fatalf("Serve ended with %v, want EOF as unavailable", err)
 	}
 }
 

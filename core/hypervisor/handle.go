@@ -45,3 +45,16 @@ func LoadHandle(runDir string) (Handle, error) {
 	}
 	return h, nil
 }
+
+// RemoveRunDir removes the run directory of h's VM, which has ended,
+// unless it is no longer that VM's: its handle file is gone or names
+// another process. One process can hold two Machines of one VM (a core
+// closed and opened again adopts what it started); the one that learns
+// of the end last must not delete the directory of the VM's next run,
+// which may already be starting there.
+func RemoveRunDir(h Handle) {
+	if cur, err := LoadHandle(h.RunDir); err != nil || cur.PID != h.PID || cur.StartTime != h.StartTime {
+		return
+	}
+	_ = os.RemoveAll(h.RunDir)
+}

@@ -27,3 +27,37 @@ func TestHandleFile(t *testing.T) {
 		t.Fatalf("bad handle: %v", err)
 	}
 }
+
+func TestRemoveRunDir(t *testing.T) {
+	h := Handle{Driver: "qemu", ID: "vm1", PID: 42, StartTime: 7}
+	for _, tc := range []struct {
+		name   string
+		saved  *Handle // the handle file in the directory, if any
+		remove bool
+	}{
+		{"this VM's", &h, true},
+		{"the next run's", &Handle{Driver: "qemu", ID: "vm1", PID: 43, StartTime: 9}, false},
+		{"a pid reused", &Handle{Driver: "qemu", ID: "vm1", PID: 42, StartTime: 8}, false},
+		{"no handle yet", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := h
+			h.RunDir = filepath.Join(t.TempDir(), "run")
+			if err := os.Mkdir(h.RunDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if tc.saved != nil {
+				saved := *tc.saved
+				saved.RunDir = h.RunDir
+				if err := SaveHandle(saved); err != nil {
+					t.Fatal(err)
+				}
+			}
+			RemoveRunDir(h)
+			_, err := os.Stat(h.RunDir)
+			if removed := errors.Is(err, os.ErrNotExist); removed != tc.remove {
+				t.Fatalf("removed = %v (%v), want %v", removed, err, tc.remove)
+			}
+		})
+	}
+}

@@ -170,7 +170,15 @@ func (m *Mux) Run() {
 	var h [headerSize]byte
 	for {
 		if m.resync {
-			if b, err := m.r.Peek(1); err == nil && b[0] == syncMagic[0] {
+			// A failed Peek is a failed read: bufio reports an error
+			// once, and reading on could start in the next host's
+			// sync marker, as if it were a frame.
+			b, err := m.r.Peek(1)
+			if err != nil {
+				m.Fail(fmt.Errorf("agent connection: %w: %w", err, api.ErrUnavailable))
+				return
+			}
+			if b[0] == syncMagic[0] {
 				m.wmu.Lock()
 				m.end(ErrNewSession, false)
 				m.wmu.Unlock()

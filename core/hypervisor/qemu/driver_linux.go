@@ -257,7 +257,7 @@ func (m *Machine) finish(reason string) {
 		m.exitErr = &hypervisor.ExitError{ID: m.h.ID, Reason: reason, ConsoleTail: hypervisor.CrashTail(console)}
 	}
 	m.mu.Unlock()
-	_ = os.RemoveAll(m.h.RunDir)
+	hypervisor.RemoveRunDir(m.h)
 	close(m.done)
 }
 

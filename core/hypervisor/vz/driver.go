@@ -296,7 +296,7 @@ func (m *Machine) watch(conn net.Conn) {
 	m.exitErr = exitErr
 	m.mu.Unlock()
 	// The host process removes it; this covers one that died.
-	_ = os.RemoveAll(m.h.RunDir)
+	hypervisor.RemoveRunDir(m.h)
 	close(m.done)
 }
 
