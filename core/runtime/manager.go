@@ -143,6 +143,23 @@ func (m *Manager) supervisor(id string) *supervisor {
 	return m.sups[id]
 }
 
+// awaitEnd waits for the supervisor of a run that has ended, as its
+// record says, to let go of the run: its networks (ports, NICs, names)
+// outlive the record's change by a moment, and the next start or the
+// removal must not overlap them.
+func (m *Manager) awaitEnd(ctx context.Context, rec state.ContainerRecord) error {
+	s := m.supervisor(rec.ID)
+	if s == nil || rec.State.Active() {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("container %s: waiting for its last run to end: %w: %w", rec.Name, ctx.Err(), api.ErrCanceled)
+	}
+}
+
 func (m *Manager) publish(action string, rec state.ContainerRecord, attrs map[string]string) {
 	if attrs == nil {
 		attrs = map[string]string{}
@@ -407,6 +424,9 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 	unlock := m.lock(rec.ID)
 	defer unlock()
 	if rec, err = m.get(rec.ID); err != nil {
+		return err
+	}
+	if err := m.awaitEnd(ctx, rec); err != nil {
 		return err
 	}
 	if s := m.supervisor(rec.ID); s != nil || rec.State.Active() {

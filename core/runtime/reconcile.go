@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -166,10 +165,14 @@ func (m *Manager) markEnded(rec state.ContainerRecord, why string) error {
 func (m *Manager) readopt(ctx context.Context, rec state.ContainerRecord, machine hypervisor.Machine) error {
 	cctx, cancel := context.WithTimeout(ctx, reconcileAgentTimeout)
 	defer cancel()
-	client, err := agent.Connect(cctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return machine.DialAgent(ctx) })
+	client, err := connectAgent(cctx, machine)
 	if err != nil {
 		machine.Kill()
 		machine.Wait(ctx)
+		var died *vmDiedError
+		if errors.As(err, &died) {
+			return m.markEnded(rec, "the VM stopped as the berth daemon restarted: "+died.err.Error())
+		}
 		return m.markEnded(rec, "lost contact with the guest agent after the berth daemon restarted: "+err.Error())
 	}
 	p, err := client.Attach(cctx, rec.ID, mainProcess, agent.Stdio{Stdout: true, Stderr: true}, rec.Spec.TTY)

@@ -70,6 +70,9 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if rec.State.Active() {
 		return rec.Container, nil // docker: starting a running container is not an error
 	}
+	if err := m.awaitEnd(ctx, rec); err != nil {
+		return api.Container{}, err
+	}
 	if err := CheckTransition(rec.State, api.StateStarting); err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
@@ -305,30 +308,57 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics [
 func (s *supervisor) connect(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.BootTimeout)
 	defer cancel()
+	c, err := connectAgent(ctx, s.machine)
+	var died *vmDiedError
+	switch {
+	case errors.As(err, &died):
+		return fmt.Errorf("VM died while booting: %w", died.err)
+	case err != nil:
+		return fmt.Errorf("the guest agent did not answer within %v: %w%s", s.m.cfg.BootTimeout, err, s.consoleHint())
+	}
+	s.client = c
+	return nil
+}
+
+// vmDiedError is connectAgent's answer when the VM ended first.
+type vmDiedError struct{ err error }
+
+func (e *vmDiedError) Error() string { return "VM died: " + e.err.Error() }
+func (e *vmDiedError) Unwrap() error { return e.err }
+
+// connectAgent opens an agent session with machine, retrying until ctx
+// ends, and gives up at once if the VM ends first (*vmDiedError).
+func connectAgent(ctx context.Context, machine hypervisor.Machine) (*agent.Client, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	vmDied := make(chan error, 1)
-	go func() { vmDied <- s.machine.Wait(ctx) }()
+	go func() { vmDied <- machine.Wait(ctx) }()
 	type result struct {
 		c   *agent.Client
 		err error
 	}
 	got := make(chan result, 1)
 	go func() {
-		c, err := agent.Connect(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return s.machine.DialAgent(ctx) })
+		c, err := agent.Connect(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) { return machine.DialAgent(ctx) })
 		got <- result{c, err}
 	}()
 	select {
 	case r := <-got:
-		if r.err != nil {
-			return fmt.Errorf("the guest agent did not answer within %v: %w%s", s.m.cfg.BootTimeout, r.err, s.consoleHint())
-		}
-		s.client = r.c
-		return nil
+		return r.c, r.err
 	case err := <-vmDied:
-		cancel()
-		if err == nil {
-			err = errors.New("the VM powered off during boot")
+		if ctx.Err() != nil {
+			// Wait ended with the context, not with the VM.
+			r := <-got
+			return r.c, r.err
 		}
-		return fmt.Errorf("VM died while booting: %w", err)
+		if err == nil {
+			err = errors.New("the VM powered off")
+		}
+		cancel()
+		if r := <-got; r.c != nil {
+			r.c.Close()
+		}
+		return nil, &vmDiedError{err}
 	}
 }
 
@@ -477,7 +507,9 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 		m.netDown(down)
 	}
 	m.mu.Lock()
-	delete(m.sups, s.id)
+	if m.sups[s.id] == s {
+		delete(m.sups, s.id)
+	}
 	m.mu.Unlock()
 	close(s.done)
 	attrs := map[string]string{"exitCode": strconv.Itoa(code)}
