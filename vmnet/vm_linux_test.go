@@ -37,31 +37,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// vmSide is where a VM whose network listens at sock binds its own end.
-func vmSide(sock string) string { return strings.TrimSuffix(sock, ".sock") + "-vm.sock" }
-
-// dgramArgs is QEMU's command line for cfg with each socket NIC on
-// -netdev dgram (QEMU 7.2): the VM binds vmSide(Socket) and sends to
-// Socket. core/hypervisor/qemu's own Cmdline still attaches socket NICs
-// with -netdev stream (gvisor-tap-vsock's QEMU protocol); until it
-// switches, the test builds this one machine model itself.
-func dgramArgs(cfg hypervisor.VMConfig, h qemu.Host, _ qemu.Files) ([]string, error) {
-	nets := cfg.Networks
-	cfg.Networks = nil
-	args, err := qemu.Cmdline(cfg, h)
-	if err != nil {
-		return nil, err
-	}
-	for i, n := range nets {
-		if n.Mode != hypervisor.NetworkSocket {
-			return nil, fmt.Errorf("network %d: mode %s", i, n.Mode)
-		}
-		args = append(args,
-			"-netdev", fmt.Sprintf("dgram,id=net%d,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s", i, vmSide(n.Socket), n.Socket),
-			"-device", fmt.Sprintf("virtio-net-device,netdev=net%d,mac=%s", i, n.MAC))
-	}
-	return args, nil
-}
+// vmRunDir is the run directory of the VM whose network listens at sock;
+// vmSide is where that VM binds its own end (QEMU's -netdev dgram, as the
+// QEMU backend attaches every socket NIC).
+func vmRunDir(sock string) string { return strings.TrimSuffix(sock, ".sock") + "-vm" }
+func vmSide(sock string) string   { return hypervisor.NICSocket(vmRunDir(sock), 0) }
 
 // guest is one booted VM with a container to run commands in.
 type guest struct {
@@ -76,7 +56,7 @@ func bootGuests(t *testing.T, nics map[string]string) map[string]*guest {
 	t.Helper()
 	testenv.Tool(t, qemu.Binary(hypervisor.AMD64), "qemu-system-x86")
 	f := hvtest.Get(t, hypervisor.AMD64)
-	d := qemu.New(qemu.WithArgs(dgramArgs))
+	d := qemu.New()
 	guests := map[string]*guest{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -90,7 +70,7 @@ func bootGuests(t *testing.T, nics map[string]string) map[string]*guest {
 			Kernel: f.Kernel.Path, Initrd: f.Initrd,
 			Disks:    []hypervisor.Disk{{ID: "base", Path: f.BaseDisk, ReadOnly: true}},
 			Networks: []hypervisor.Network{{Mode: hypervisor.NetworkSocket, MAC: g.mac, Socket: sock}},
-			RunDir:   filepath.Join(t.TempDir(), "run"),
+			RunDir:   vmRunDir(sock),
 		}
 		wg.Add(1)
 		go func() {

@@ -89,22 +89,33 @@ func (t *Tx) Container(id string) (ContainerRecord, error) {
 // ResolveContainer finds a container by full id, name, or a unique id
 // prefix, as docker does.
 func (t *Tx) ResolveContainer(ref string) (ContainerRecord, error) {
+	id, err := t.resolve(ref, "container", bucketContainers, bucketContainerNames, "no such container: %s")
+	if err != nil {
+		return ContainerRecord{}, err
+	}
+	return t.Container(id)
+}
+
+// resolve finds the id of a kind of record (its records and names in
+// their buckets) by full id, name, or a unique id prefix; notFound
+// formats the reference that matches nothing.
+func (t *Tx) resolve(ref, kind, records, names, notFound string) (string, error) {
 	if ref == "" {
-		return ContainerRecord{}, fmt.Errorf("empty container name or id: %w", api.ErrInvalidArgument)
+		return "", fmt.Errorf("empty %s name or id: %w", kind, api.ErrInvalidArgument)
 	}
-	if rec, err := t.Container(ref); err == nil {
-		return rec, nil
-	}
-	names, err := t.bucket(bucketContainerNames)
+	b, err := t.bucket(records)
 	if err != nil {
-		return ContainerRecord{}, err
+		return "", err
 	}
-	if id := names.Get([]byte(ref)); id != nil {
-		return t.Container(string(id))
+	if b.Get([]byte(ref)) != nil {
+		return ref, nil
 	}
-	b, err := t.bucket(bucketContainers)
+	nb, err := t.bucket(names)
 	if err != nil {
-		return ContainerRecord{}, err
+		return "", err
+	}
+	if id := nb.Get([]byte(ref)); id != nil {
+		return string(id), nil
 	}
 	var matches []string
 	c := b.Cursor()
@@ -113,12 +124,11 @@ func (t *Tx) ResolveContainer(ref string) (ContainerRecord, error) {
 	}
 	switch len(matches) {
 	case 0:
-		return ContainerRecord{}, fmt.Errorf("no such container: %s: %w", ref, api.ErrNotFound)
+		return "", fmt.Errorf(notFound+": %w", ref, api.ErrNotFound)
 	case 1:
-		return t.Container(matches[0])
+		return matches[0], nil
 	}
-	return ContainerRecord{}, fmt.Errorf("container id prefix %q matches %d containers; give more of the id: %w",
-		ref, len(matches), api.ErrInvalidArgument)
+	return "", fmt.Errorf("%s id prefix %q matches %d %ss; give more of the id: %w", kind, ref, len(matches), kind, api.ErrInvalidArgument)
 }
 
 // DeleteContainer removes a container and frees its name. Deleting one

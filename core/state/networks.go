@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/berthvm/berth/core/api"
 	bolt "go.etcd.io/bbolt"
@@ -77,35 +76,11 @@ func (t *Tx) Network(id string) (NetworkRecord, error) {
 
 // ResolveNetwork finds a network by full id, name or a unique id prefix.
 func (t *Tx) ResolveNetwork(ref string) (NetworkRecord, error) {
-	if ref == "" {
-		return NetworkRecord{}, fmt.Errorf("empty network name or id: %w", api.ErrInvalidArgument)
-	}
-	if rec, err := t.Network(ref); err == nil {
-		return rec, nil
-	}
-	names, err := t.bucket(bucketNetworkNames)
+	id, err := t.resolve(ref, "network", bucketNetworks, bucketNetworkNames, "network %s not found")
 	if err != nil {
 		return NetworkRecord{}, err
 	}
-	if id := names.Get([]byte(ref)); id != nil {
-		return t.Network(string(id))
-	}
-	b, err := t.bucket(bucketNetworks)
-	if err != nil {
-		return NetworkRecord{}, err
-	}
-	var matches []string
-	c := b.Cursor()
-	for k, _ := c.Seek([]byte(ref)); k != nil && strings.HasPrefix(string(k), ref); k, _ = c.Next() {
-		matches = append(matches, string(k))
-	}
-	switch len(matches) {
-	case 0:
-		return NetworkRecord{}, fmt.Errorf("network %s not found: %w", ref, api.ErrNotFound)
-	case 1:
-		return t.Network(matches[0])
-	}
-	return NetworkRecord{}, fmt.Errorf("network id prefix %q matches %d networks; give more of the id: %w", ref, len(matches), api.ErrInvalidArgument)
+	return t.Network(id)
 }
 
 // DeleteNetwork removes a network and frees its name.
