@@ -51,17 +51,29 @@ type Config struct {
 // ConfigFor is the Config of a network on prefix: the gateway is its
 // first address, the pool runs to the last address before broadcast.
 func ConfigFor(mode Mode, prefix netip.Prefix, mac net.HardwareAddr) (Config, error) {
+	return ConfigAt(mode, prefix, prefix.Masked().Addr().Next(), mac)
+}
+
+// ConfigAt is the Config of an interface on prefix whose host side (the
+// Mac's bridge, vmnet's "gateway") has the address start, anywhere in
+// prefix: vmnet's range then runs from start to the last address before
+// broadcast, so start must leave one address after it. A network whose
+// own gateway is elsewhere (Berth's user-mode gateway at the first
+// address, vmnet only its way out) puts start near the end of its
+// subnet.
+func ConfigAt(mode Mode, prefix netip.Prefix, start netip.Addr, mac net.HardwareAddr) (Config, error) {
 	prefix = prefix.Masked()
 	if !prefix.Addr().Is4() || prefix.Bits() > 30 {
 		return Config{}, fmt.Errorf("vmnet: network %s: need an IPv4 prefix of /30 or wider: %w", prefix, api.ErrInvalidArgument)
 	}
-	first := prefix.Addr().Next()
-	b := prefix.Addr().As4()
 	host := uint32(1)<<(32-prefix.Bits()) - 1
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	last := netip.AddrFrom4(u32Addr((v | host) - 1))
+	last := netip.AddrFrom4(u32Addr((addrU32(prefix.Addr()) | host) - 1))
+	if !start.Is4() || !prefix.Contains(start) || start == prefix.Addr() || !start.Less(last) {
+		return Config{}, fmt.Errorf("vmnet: network %s: the host's address %s must be in it, after its network address and before %s: %w",
+			prefix, start, last, api.ErrInvalidArgument)
+	}
 	mask := netip.AddrFrom4(u32Addr(^host))
-	return Config{Mode: mode, StartAddress: first, EndAddress: last, SubnetMask: mask, MAC: mac}, nil
+	return Config{Mode: mode, StartAddress: start, EndAddress: last, SubnetMask: mask, MAC: mac}, nil
 }
 
 func u32Addr(v uint32) [4]byte { return [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }

@@ -43,6 +43,41 @@ func TestConfigFor(t *testing.T) {
 	}
 }
 
+func TestConfigAt(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, start, end, mask string
+	}{
+		// A Berth network's uplink: the bridge at .253, vmnet's pool .254.
+		{"10.89.0.0/24", "10.89.0.253", "10.89.0.254", "255.255.255.0"},
+		{"10.89.0.0/29", "10.89.0.5", "10.89.0.6", "255.255.255.248"},
+		{"172.20.0.0/16", "172.20.255.253", "172.20.255.254", "255.255.0.0"},
+		{"192.168.105.0/24", "192.168.105.1", "192.168.105.254", "255.255.255.0"}, // ConfigFor's
+	} {
+		c, err := ConfigAt(Shared, netip.MustParsePrefix(tc.prefix), addr(tc.start), nil)
+		if err != nil {
+			t.Fatalf("%s at %s: %v", tc.prefix, tc.start, err)
+		}
+		if c.StartAddress != addr(tc.start) || c.EndAddress != addr(tc.end) || c.SubnetMask != addr(tc.mask) || c.Mode != Shared || c.MAC != nil {
+			t.Fatalf("%s at %s: %+v; want %s-%s mask %s", tc.prefix, tc.start, c, tc.start, tc.end, tc.mask)
+		}
+		if err := c.check(); err != nil {
+			t.Fatalf("%s at %s: ConfigAt's own config fails its check: %v", tc.prefix, tc.start, err)
+		}
+	}
+	for _, tc := range []struct{ prefix, start string }{
+		{"10.89.0.0/24", "10.89.0.254"}, // no room after it
+		{"10.89.0.0/24", "10.89.0.255"}, // broadcast
+		{"10.89.0.0/24", "10.89.0.0"},   // network
+		{"10.89.0.0/24", "10.89.1.253"}, // outside
+		{"10.89.0.0/24", "fd00::1"},
+		{"10.89.0.0/31", "10.89.0.1"},
+	} {
+		if _, err := ConfigAt(Shared, netip.MustParsePrefix(tc.prefix), addr(tc.start), nil); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("ConfigAt(%s, %s) = %v", tc.prefix, tc.start, err)
+		}
+	}
+}
+
 func TestConfigEntries(t *testing.T) {
 	mac, _ := net.ParseMAC("52:54:00:12:34:56")
 	good := Config{Mode: Shared, StartAddress: addr("192.168.105.1"), EndAddress: addr("192.168.105.254"), SubnetMask: addr("255.255.255.0"), MAC: mac}
