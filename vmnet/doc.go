@@ -27,9 +27,14 @@
 // TestCFile for the C, against stand-ins for Apple's headers), never run.
 // Off macOS, Start checks its Config and fails with api.ErrUnsupported.
 //
+// On Linux, OpenTap opens an existing TAP device as a Port: the same kind
+// of port as a vmnet interface (its far end is the host's own network
+// stack), which a network process may use as its way out, and what the
+// tests put at the far end of a pump.
+//
 // The pump is tested on Linux with real guests: two QEMU VMs wired to
 // each other through two pumps, and a VM against the Linux kernel through
-// a TAP device in a network namespace of the test's own, so the code that
+// a TAP device (OpenTap) in a network namespace of the test's own, so the code that
 // moves every packet on a Mac has moved real packets here. Only the vmnet
 // calls themselves have not run.
 //

@@ -4,7 +4,9 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,41 +14,71 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/kernel"
 	"github.com/berthvm/berth/core/testenv"
 )
 
-// tapPort is a Port on a Linux TAP device: the frame source is the
-// kernel's own network stack, as on a Mac it is vmnet's bridge in the
-// kernel. One read or write is one frame (IFF_NO_PI: no packet header).
-type tapPort struct{ f *os.File }
-
-func openTap(name string) (*tapPort, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+// TestOpenTap opens TAP devices that exist and refuses what is not one.
+func TestOpenTap(t *testing.T) {
+	for _, name := range []string{"", "a/b", "a b", "a:b", "..", "sixteen-chars-xx"} {
+		if _, err := OpenTap(name); !errors.Is(err, api.ErrInvalidArgument) {
+			t.Errorf("OpenTap(%q) = %v", name, err)
+		}
+	}
+	if _, err := OpenTap("bnotthere0"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("OpenTap of a missing device = %v", err)
+	}
+	testenv.Root(t)
+	testenv.Tool(t, "ip", "iproute2")
+	if _, err := OpenTap("lo"); err == nil || !strings.Contains(err.Error(), "not a TAP device") {
+		t.Errorf("OpenTap(lo) = %v", err)
+	}
+	name := fmt.Sprintf("bvtap%d", os.Getpid()%100000)
+	ipCmd(t, "tuntap", "add", "dev", name, "mode", "tap")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
+	ipCmd(t, "link", "set", name, "mtu", "1400")
+	p, err := OpenTap(name)
 	if err != nil {
-		return nil, fmt.Errorf("/dev/net/tun: %w", err)
+		t.Fatal(err)
 	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
+	if p.MaxFrame() != 1414 {
+		t.Errorf("MaxFrame = %d; want the MTU (1400) + 14", p.MaxFrame())
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("TUNSETIFF %s: %w", name, err)
+	if _, err := OpenTap(name); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("opening it twice = %v", err)
 	}
-	// Non-blocking, so os.File polls it and deadlines work.
-	return &tapPort{os.NewFile(uintptr(fd), name)}, nil
+	// Down: the kernel takes no frame, and the pump should go on.
+	frame := testFrame(60, 1)
+	if err := p.WriteFrame(frame); !errors.Is(err, ErrNoPeer) {
+		t.Errorf("a write to a device that is down = %v", err)
+	}
+	if err := p.WriteFrame(testFrame(1415, 2)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("a frame over the MTU = %v", err)
+	}
+	ipCmd(t, "link", "set", name, "up")
+	if err := p.WriteFrame(frame); err != nil {
+		t.Errorf("a write to a device that is up = %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for { // the kernel speaks on a device once it is up (IPv6)
+			if _, err := p.ReadFrame(make([]byte, 2000)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ReadFrame after Close = %v", err)
+	}
+	// The device stays the administrator's.
+	if _, err := net.InterfaceByName(name); err != nil {
+		t.Errorf("the device went with the port: %v", err)
+	}
 }
-
-func (p *tapPort) ReadFrame(b []byte) (int, error)   { return p.f.Read(b) }
-func (p *tapPort) WriteFrame(b []byte) error         { _, err := p.f.Write(b); return err }
-func (p *tapPort) MaxFrame() int                     { return 1514 }
-func (p *tapPort) Close() error                      { return p.f.Close() }
-func (p *tapPort) SetReadDeadline(t time.Time) error { return p.f.SetReadDeadline(t) }
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
@@ -71,13 +103,18 @@ func TestRealPacketsWithKernel(t *testing.T) {
 	}
 	start := time.Now()
 
-	// The namespace and its TAP device (made here, then moved there: the
-	// open descriptor follows the device).
+	// The namespace and its TAP device (made here, opened by OpenTap,
+	// then moved there: the open descriptor follows the device).
 	ns := fmt.Sprintf("berth-vmnet-%d", os.Getpid())
 	tap := fmt.Sprintf("bvmnet%d", os.Getpid()%100000)
 	ipCmd(t, "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	tp, err := openTap(tap)
+	ipCmd(t, "tuntap", "add", "dev", tap, "mode", "tap")
+	t.Cleanup(func() {
+		exec.Command("ip", "-n", ns, "link", "del", tap).Run()
+		exec.Command("ip", "link", "del", tap).Run()
+	})
+	tp, err := OpenTap(tap)
 	if err != nil {
 		t.Fatal(err)
 	}
