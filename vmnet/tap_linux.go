@@ -30,7 +30,7 @@ const tapReadBuf = 65535 + 14 + 4
 // process has it open. MaxFrame is the device's MTU, when opened, plus the
 // Ethernet header. Off Linux it fails with api.ErrUnsupported.
 func OpenTap(name string) (Port, error) {
-	if err := checkIfName(name); err != nil {
+	if err := CheckTapName(name); err != nil {
 		return nil, err
 	}
 	ifc, err := net.InterfaceByName(name)
@@ -69,21 +69,6 @@ func OpenTap(name string) (Port, error) {
 	}
 	// Non-blocking, so os.File polls it and read deadlines work.
 	return &tap{f: os.NewFile(uintptr(fd), "tap:"+name), name: name, max: ifc.MTU + 14, buf: make([]byte, tapReadBuf)}, nil
-}
-
-// checkIfName checks a Linux interface name as the kernel does
-// (dev_valid_name).
-func checkIfName(name string) error {
-	bad := name == "" || len(name) >= unix.IFNAMSIZ || name == "." || name == ".."
-	for _, c := range name {
-		if c == '/' || c == ':' || c <= ' ' || c == 0x7f {
-			bad = true
-		}
-	}
-	if bad {
-		return fmt.Errorf("vmnet: %q is not a network interface name (1-%d characters, no '/', ':' or spaces): %w", name, unix.IFNAMSIZ-1, api.ErrInvalidArgument)
-	}
-	return nil
 }
 
 // tap is an open TAP device.

@@ -19,6 +19,8 @@ type pkt struct {
 	ihl            int    // IPv4 header length in 32-bit words; default 5
 	cut            int    // bytes to cut off the end
 	arpSHA, arpSPA string // ARP sender
+	arpOp          uint16 // default a request
+	arpTPA         string // ARP target; default the gateway
 }
 
 const (
@@ -96,11 +98,18 @@ func (p pkt) build() []byte {
 		if p.arpSPA == "" {
 			p.arpSPA = "10.89.1.2"
 		}
-		a := []byte{0, 1, 8, 0, 6, 4, 0, 1}
+		if p.arpOp == 0 {
+			p.arpOp = 1
+		}
+		if p.arpTPA == "" {
+			p.arpTPA = "10.89.1.1"
+		}
+		a := []byte{0, 1, 8, 0, 6, 4}
+		a = binary.BigEndian.AppendUint16(a, p.arpOp)
 		a = append(a, mac(p.arpSHA)...)
 		a = append(a, ip4(p.arpSPA)...)
 		a = append(a, make([]byte, 6)...)
-		a = append(a, ip4("10.89.1.1")...)
+		a = append(a, ip4(p.arpTPA)...)
 		b = append(b, a...)
 	default:
 		b = append(b, make([]byte, 40)...)

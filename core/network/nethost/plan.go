@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/vmnet"
 )
 
 // Plan is one network as its process runs it: written by the core to
@@ -38,6 +39,23 @@ type Plan struct {
 	// dropped, so that networks stay apart even though each engine could
 	// reach any address through the host.
 	Blocked []string `json:"blocked,omitempty"`
+	// Uplink is the network's way out: "" for the gateway's user-mode
+	// NAT (gvisor-tap-vsock's forwarders dial through the host's
+	// sockets); UplinkVmnet for a vmnet interface in shared mode (macOS:
+	// the Mac's kernel NATs, as Internet Sharing); "tap:NAME" for the
+	// existing Linux TAP device NAME (the host's kernel routes or NATs
+	// what it gets). With an uplink, IPv4 frames to addresses outside the
+	// subnet go to it and everything else (DNS, host access, members,
+	// published ports) stays with the gateway; an uplink that cannot start
+	// leaves the network on user-mode NAT (Status.Uplink says why).
+	// Internal networks have no way out: a plan that names an uplink for
+	// one runs without it.
+	Uplink string `json:"uplink,omitempty"`
+	// UplinkIP is the uplink's far end (vmnet's bridge, the TAP device's
+	// address), in the subnet and nobody else's; default
+	// DefaultUplinkIP(Subnet). The core must not give it to a container.
+	// Without an uplink it is checked and ignored.
+	UplinkIP string `json:"uplink_ip,omitempty"`
 	// MTU of the network; default DefaultMTU.
 	MTU int `json:"mtu,omitempty"`
 	// DNSDomain is the zone of container names; default DefaultDNSDomain.
@@ -58,6 +76,20 @@ const (
 	// locally administered, unicast.
 	GatewayMAC = "5a:94:ef:e4:0c:dd"
 )
+
+// Uplink kinds (Plan.Uplink).
+const (
+	// UplinkVmnet: a vmnet interface in shared mode (macOS).
+	UplinkVmnet = "vmnet"
+	// UplinkTapPrefix, then a device's name: a Linux TAP device.
+	UplinkTapPrefix = "tap:"
+)
+
+// DefaultUplinkIP is the far end of a network's uplink: the address below
+// DefaultHostIP (.253 in a /24), which no container gets.
+func DefaultUplinkIP(subnet netip.Prefix) netip.Addr {
+	return DefaultHostIP(subnet).Prev()
+}
 
 // DefaultHostIP is the address that stands for the host on a network
 // with host access: the subnet's last host address (.254 in a /24).
@@ -83,8 +115,11 @@ type resolved struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
 	hostIP  netip.Addr // invalid without HostAccess
-	blocked []netip.Prefix
-	gwMAC   net.HardwareAddr
+	// uplinkIP is the uplink's far end; invalid without an uplink (and
+	// on internal networks, whose Uplink resolve clears).
+	uplinkIP netip.Addr
+	blocked  []netip.Prefix
+	gwMAC    net.HardwareAddr
 }
 
 // special are IPv4 ranges no network may use: the host's loopback and
@@ -169,6 +204,9 @@ func (p Plan) resolve() (*resolved, error) {
 	if r.hostIP.IsValid() && r.hostIP == r.gateway {
 		return bad("the host address and the gateway are both %s", r.gateway)
 	}
+	if err := r.resolveUplink(p, inside); err != nil {
+		return bad("%v", err)
+	}
 	for _, b := range p.Blocked {
 		bp, err := netip.ParsePrefix(b)
 		if err != nil || !bp.Addr().Is4() {
@@ -213,4 +251,38 @@ func validDomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// resolveUplink checks the plan's uplink and its address, and clears
+// both where they do not apply: an internal network has no way out.
+func (r *resolved) resolveUplink(p Plan, inside func(what, s string) (netip.Addr, error)) error {
+	switch {
+	case p.Uplink == "" || p.Uplink == UplinkVmnet:
+	case strings.HasPrefix(p.Uplink, UplinkTapPrefix):
+		if vmnet.CheckTapName(strings.TrimPrefix(p.Uplink, UplinkTapPrefix)) != nil {
+			return fmt.Errorf("uplink %q: a TAP device's name is 1-15 characters, without '/', ':' or spaces", p.Uplink)
+		}
+	default:
+		return fmt.Errorf("uplink %q is none of \"\" (user-mode NAT), %q and %q", p.Uplink, UplinkVmnet, UplinkTapPrefix+"NAME")
+	}
+	ip := DefaultUplinkIP(r.subnet)
+	if p.UplinkIP != "" {
+		var err error
+		if ip, err = inside("uplink address", p.UplinkIP); err != nil {
+			return err
+		}
+	}
+	if p.Uplink == "" || p.Internal {
+		r.Uplink, r.UplinkIP = "", ""
+		return nil
+	}
+	switch {
+	case ip == r.gateway:
+		return fmt.Errorf("the uplink address and the gateway are both %s", ip)
+	case r.hostIP.IsValid() && ip == r.hostIP:
+		return fmt.Errorf("the uplink address and the host address are both %s", ip)
+	}
+	r.uplinkIP = ip
+	r.UplinkIP = ip.String()
+	return nil
 }

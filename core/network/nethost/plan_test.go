@@ -41,6 +41,20 @@ func TestPlanValidate(t *testing.T) {
 		{"bad host address without access", func(p *Plan) { p.HostIP = "10.1.1.1" }, "outside the subnet"},
 		{"host address outside", func(p *Plan) { p.HostAccess, p.HostIP = true, "10.1.1.1" }, "outside the subnet"},
 		{"host address is the gateway", func(p *Plan) { p.HostAccess, p.HostIP = true, "10.89.1.1" }, "both 10.89.1.1"},
+		{"vmnet uplink", func(p *Plan) { p.Uplink = UplinkVmnet }, ""},
+		{"TAP uplink", func(p *Plan) { p.Uplink = "tap:berth0" }, ""},
+		{"uplink with an address", func(p *Plan) { p.Uplink, p.UplinkIP = UplinkVmnet, "10.89.1.100" }, ""},
+		{"unknown uplink", func(p *Plan) { p.Uplink = "slirp" }, `uplink "slirp" is none of`},
+		{"TAP uplink without a name", func(p *Plan) { p.Uplink = "tap:" }, "a TAP device's name"},
+		{"TAP uplink with a path", func(p *Plan) { p.Uplink = "tap:../eth0" }, "a TAP device's name"},
+		{"TAP uplink with a long name", func(p *Plan) { p.Uplink = "tap:sixteen-chars-xx" }, "a TAP device's name"},
+		{"uplink address outside", func(p *Plan) { p.Uplink, p.UplinkIP = UplinkVmnet, "10.89.2.253" }, "outside the subnet"},
+		{"uplink address is broadcast", func(p *Plan) { p.Uplink, p.UplinkIP = UplinkVmnet, "10.89.1.255" }, "network or broadcast"},
+		{"uplink address is the gateway", func(p *Plan) { p.Uplink, p.UplinkIP = UplinkVmnet, "10.89.1.1" }, "the uplink address and the gateway are both"},
+		{"uplink address is the host's", func(p *Plan) { p.Uplink, p.UplinkIP, p.HostAccess = UplinkVmnet, "10.89.1.254", true }, "the uplink address and the host address"},
+		{"uplink address without an uplink", func(p *Plan) { p.UplinkIP = "10.89.1.253" }, ""},
+		{"bad uplink address without an uplink", func(p *Plan) { p.UplinkIP = "10.89.7.253" }, "outside the subnet"},
+		{"internal network with an uplink", func(p *Plan) { p.Uplink, p.Internal = UplinkVmnet, true }, ""},
 		{"blocked garbage", func(p *Plan) { p.Blocked = []string{"x"} }, "blocked subnet"},
 		{"blocked overlaps", func(p *Plan) { p.Blocked = []string{"10.89.0.0/16"} }, "overlaps the network's own"},
 		{"MTU too small", func(p *Plan) { p.MTU = 100 }, "MTU 100"},
@@ -81,6 +95,39 @@ func TestPlanDefaults(t *testing.T) {
 	p.HostIP = "10.89.1.254" // ignored without host access
 	if r, _ = p.resolve(); r.DNSDomain != DefaultDNSDomain || r.hostIP.IsValid() || r.HostIP != "" {
 		t.Fatalf("without host access: domain %q, host %v %q", r.DNSDomain, r.hostIP, r.HostIP)
+	}
+}
+
+// TestPlanUplink: the uplink's address defaults below the host's, and
+// an internal network drops its uplink (no way out).
+func TestPlanUplink(t *testing.T) {
+	p := basePlan()
+	p.Uplink = UplinkVmnet
+	r, err := p.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Uplink != UplinkVmnet || r.UplinkIP != "10.89.1.253" || r.uplinkIP != netip.MustParseAddr("10.89.1.253") {
+		t.Fatalf("uplink %q at %q (%v)", r.Uplink, r.UplinkIP, r.uplinkIP)
+	}
+	if _, err := r.memberIP("address", "10.89.1.253"); err == nil || !strings.Contains(err.Error(), "uplink's far end") {
+		t.Fatalf("a member at the uplink's address: %v", err)
+	}
+	p.Uplink, p.UplinkIP = "", "10.89.1.77" // checked, then ignored
+	if r, err = p.resolve(); err != nil || r.Uplink != "" || r.UplinkIP != "" || r.uplinkIP.IsValid() {
+		t.Fatalf("without an uplink: %q %q %v, %v", r.Uplink, r.UplinkIP, r.uplinkIP, err)
+	}
+	if _, err := r.memberIP("address", "10.89.1.253"); err != nil {
+		t.Fatalf("without an uplink, its address is an address like any: %v", err)
+	}
+	p.Uplink, p.Internal = "tap:berth0", true
+	if r, err = p.resolve(); err != nil || r.Uplink != "" || r.uplinkIP.IsValid() {
+		t.Fatalf("an internal network kept its uplink: %q %v, %v", r.Uplink, r.uplinkIP, err)
+	}
+	for subnet, want := range map[string]string{"10.89.1.0/24": "10.89.1.253", "10.0.0.0/8": "10.255.255.253", "10.89.1.8/29": "10.89.1.13"} {
+		if got := DefaultUplinkIP(netip.MustParsePrefix(subnet)); got.String() != want {
+			t.Errorf("DefaultUplinkIP(%s) = %s; want %s", subnet, got, want)
+		}
 	}
 }
 

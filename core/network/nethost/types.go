@@ -212,6 +212,8 @@ func (r *resolved) memberIP(what, s string) (netip.Addr, error) {
 		return ip, fmt.Errorf("%s %s is the gateway's", what, ip)
 	case r.hostIP.IsValid() && ip == r.hostIP:
 		return ip, fmt.Errorf("%s %s stands for the host", what, ip)
+	case r.uplinkIP.IsValid() && ip == r.uplinkIP:
+		return ip, fmt.Errorf("%s %s is the uplink's far end", what, ip)
 	}
 	return ip, nil
 }
