@@ -134,8 +134,12 @@ func Run(ctx context.Context, runDir string) error {
 		return fmt.Errorf("network %q: control socket: %w", r.Name, err)
 	}
 	h := &host{r: r, eng: eng, atts: map[string]*nic{}, fwds: map[ForwardKey]*forward{}, stop: make(chan struct{})}
+	if r.Uplink != "" {
+		h.up = startUplink(r, uplinkPort(r))
+	}
 	slog.Info("network started", "network", r.Name, "id", r.ID, "subnet", r.subnet, "gateway", r.gateway,
-		"internal", r.Internal, "host_access", r.HostAccess, "host_ip", r.HostIP, "blocked", r.Blocked)
+		"internal", r.Internal, "host_access", r.HostAccess, "host_ip", r.HostIP, "blocked", r.Blocked,
+		"uplink", r.Uplink, "uplink_ip", r.UplinkIP)
 	var serving sync.WaitGroup
 	serving.Add(1)
 	go func() {
@@ -161,6 +165,9 @@ func Run(ctx context.Context, runDir string) error {
 	ln.Close()
 	serving.Wait()
 	h.shutdown()
+	if h.up != nil {
+		h.up.close()
+	}
 	eng.close()
 	// Everything in the run directory was this network's.
 	if err := os.RemoveAll(runDir); err != nil {
@@ -174,6 +181,7 @@ func Run(ctx context.Context, runDir string) error {
 type host struct {
 	r   *resolved
 	eng *engine
+	up  *uplink // nil without one
 
 	mu      sync.Mutex // serializes requests that change the network
 	atts    map[string]*nic
@@ -318,11 +326,12 @@ func (h *host) attach(a Attachment) error {
 		st = old.stats
 		h.detach(a.VM)
 	}
-	n, err := h.eng.startNIC(a, newFilter(h.r, a), st)
+	n, err := h.eng.startNIC(a, newFilter(h.r, a), st, h.up)
 	if err != nil {
 		return err
 	}
 	h.atts[a.VM] = n
+	h.membersChanged()
 	go h.eng.announce(n)
 	slog.Info("VM attached", "network", h.r.Name, "vm", a.VM, "mac", a.MAC, "ip", a.IP, "socket", a.Socket)
 	return nil
@@ -335,8 +344,16 @@ func (h *host) detach(vm string) {
 		return
 	}
 	delete(h.atts, vm)
+	h.membersChanged()
 	n.stop()
 	slog.Info("VM detached", "network", h.r.Name, "vm", vm)
+}
+
+// membersChanged tells the uplink, if any, the VMs it may reach.
+func (h *host) membersChanged() {
+	if h.up != nil {
+		h.up.setMembers(h.atts)
+	}
 }
 
 func (h *host) setRecords(rs []Record) {
@@ -452,6 +469,9 @@ func (h *host) status() Status {
 			}
 			st.Refused[why.String()] = n
 		}
+	}
+	if h.up != nil {
+		st.Uplink = h.up.status()
 	}
 	slices.SortFunc(st.Attachments, func(a, b AttachmentStatus) int { return cmp.Compare(a.VM, b.VM) })
 	slices.SortFunc(st.Forwards, func(a, b ForwardStatus) int { return cmp.Compare(a.Key().String(), b.Key().String()) })

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,9 +24,12 @@ import (
 // passes the VM's frames through Filter.Check.
 type nic struct {
 	a     Attachment
+	mac   net.HardwareAddr // a's, parsed
+	ip    netip.Addr
 	stats *nicStats
 
 	vm       *vmnet.DatagramPort
+	toVM     *sharedPort         // vm, for the pump and the uplink's reader
 	engine   *vmnet.DatagramPort // the pump's end of the pair
 	switchC  net.Conn            // the switch's end
 	cancel   context.CancelFunc
@@ -40,10 +44,53 @@ type nic struct {
 type nicStats struct {
 	pump    vmnet.Stats
 	dropped [numReasons]atomic.Uint64
+	// Frames the VM sent through the uplink, and frames from the uplink
+	// to the VM (in pump's counts too: FromVM, not ToVM).
+	toUplink, fromUplink atomic.Uint64
 }
 
-// startNIC binds a's socket and starts moving its frames.
-func (e *engine) startNIC(a Attachment, f *Filter, st *nicStats) (_ *nic, err error) {
+// sharedPort is a VM's port written by two: its pump (frames from the
+// switch) and the uplink's reader. Port asks for one writer at a time.
+type sharedPort struct {
+	*vmnet.DatagramPort
+	mu sync.Mutex
+}
+
+func (p *sharedPort) WriteFrame(f []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.DatagramPort.WriteFrame(f)
+}
+
+// routedPort is the engine's end of a VM's pump on a network with an
+// uplink: frames from the VM go where routeFromVM says, the switch's
+// come back as they are. SetReadDeadline is the pair's, so that Pump can
+// stop without closing it.
+type routedPort struct {
+	*vmnet.DatagramPort // the pump's end of the switch's pair
+	r                   *resolved
+	up                  *uplink
+	st                  *nicStats
+}
+
+func (p *routedPort) WriteFrame(f []byte) error {
+	switch routeFromVM(p.r, p.up.phaseNow(), f) {
+	case toUplink:
+		err := p.up.send(f)
+		if err == nil {
+			p.st.toUplink.Add(1)
+		}
+		return err
+	case dropNotReady:
+		p.up.notReady.Add(1)
+		return errNotReady
+	}
+	return p.DatagramPort.WriteFrame(f)
+}
+
+// startNIC binds a's socket and starts moving its frames, through up
+// where it says (nil: the network has no uplink).
+func (e *engine) startNIC(a Attachment, f *Filter, st *nicStats, up *uplink) (_ *nic, err error) {
 	vm, err := vmnet.ListenDatagram(a.Socket, a.Peer)
 	if err != nil {
 		return nil, fmt.Errorf("network %q: attach VM %q: %v: %w", e.r.Name, a.VM, err, api.ErrUnavailable)
@@ -56,8 +103,12 @@ func (e *engine) startNIC(a Attachment, f *Filter, st *nicStats) (_ *nic, err er
 		return nil, fmt.Errorf("network %q: attach VM %q: %v: %w", e.r.Name, a.VM, err, api.ErrUnavailable)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &nic{a: a, stats: st, vm: vm, engine: engine, switchC: switchC, cancel: cancel,
-		pumped: make(chan struct{}), accepted: make(chan struct{}), base: st.pump.FromVM.Frames.Load()}
+	n := &nic{a: a, mac: f.mac, ip: f.ip, stats: st, vm: vm, toVM: &sharedPort{DatagramPort: vm}, engine: engine, switchC: switchC,
+		cancel: cancel, pumped: make(chan struct{}), accepted: make(chan struct{}), base: st.pump.FromVM.Frames.Load()}
+	var toEngine vmnet.Port = engine
+	if up != nil {
+		toEngine = &routedPort{DatagramPort: engine, r: e.r, up: up, st: st}
+	}
 	go func() {
 		defer close(n.accepted)
 		if err := e.accept(ctx, switchC); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -73,7 +124,7 @@ func (e *engine) startNIC(a Attachment, f *Filter, st *nicStats) (_ *nic, err er
 	}
 	go func() {
 		defer close(n.pumped)
-		err := vmnet.Pump(ctx, vm, engine, vmnet.PumpOptions{FromVM: fromVM, Stats: &st.pump})
+		err := vmnet.Pump(ctx, n.toVM, toEngine, vmnet.PumpOptions{FromVM: fromVM, Stats: &st.pump})
 		if err != nil && ctx.Err() == nil {
 			msg := err.Error()
 			n.failed.Store(&msg)
@@ -115,7 +166,8 @@ func (n *nic) status() AttachmentStatus {
 	from, to := n.stats.pump.FromVM.Load(), n.stats.pump.ToVM.Load()
 	as := AttachmentStatus{Attachment: n.a, Heard: n.heard(),
 		FramesFromVM: from.Frames, BytesFromVM: from.Bytes, FramesToVM: to.Frames, BytesToVM: to.Bytes,
-		LostToVM: to.NoPeer + to.BufferFull + to.WriteErrors + to.TooLarge, Strangers: n.vm.Strangers()}
+		LostToVM: to.NoPeer + to.BufferFull + to.WriteErrors + to.TooLarge, Strangers: n.vm.Strangers(),
+		FramesToUplink: n.stats.toUplink.Load(), FramesFromUplink: n.stats.fromUplink.Load()}
 	add := func(why string, k uint64) {
 		if k == 0 {
 			return

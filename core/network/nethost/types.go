@@ -120,6 +120,41 @@ type Status struct {
 	// host for a guest, by reason: what got past the frame filter (a
 	// broadcast) and was stopped before the dial.
 	Refused map[string]uint64 `json:"refused,omitempty"`
+	// Uplink is the network's uplink, if its plan has one; without one
+	// the gateway's user-mode NAT is the way out.
+	Uplink *UplinkStatus `json:"uplink,omitempty"`
+}
+
+// UplinkStatus is a network's uplink (Plan.Uplink) and its traffic.
+type UplinkStatus struct {
+	// Kind is the plan's Uplink ("vmnet", "tap:NAME"); Address is its far
+	// end's (vmnet's bridge, the TAP device's address).
+	Kind    string `json:"kind"`
+	Address string `json:"address"`
+	// State is "starting" (frames for outside are dropped, NotReady),
+	// "up" (they go through the uplink), or "down": for good, the
+	// gateway's user-mode NAT is the way out, and Error says why.
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+	// BridgeMAC is the far end's MAC, learnt by ARP.
+	BridgeMAC string `json:"bridge_mac,omitempty"`
+	// Frames and bytes out (from VMs, through the uplink) and in (from
+	// the uplink to VMs).
+	FramesOut uint64 `json:"frames_out"`
+	BytesOut  uint64 `json:"bytes_out"`
+	FramesIn  uint64 `json:"frames_in"`
+	BytesIn   uint64 `json:"bytes_in"`
+	// NotReady counts frames for the uplink dropped while it started;
+	// LostOut those it did not take, LostIn frames from it that a VM did
+	// not take (not there, or full).
+	NotReady uint64 `json:"not_ready,omitempty"`
+	LostOut  uint64 `json:"lost_out,omitempty"`
+	LostIn   uint64 `json:"lost_in,omitempty"`
+	// Dropped counts frames from the uplink that were for no VM, by
+	// reason.
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
+	// ARPRequests counts the gateway's questions for the far end's MAC.
+	ARPRequests uint64 `json:"arp_requests"`
 }
 
 // AttachmentStatus is one attachment and its traffic.
@@ -144,6 +179,11 @@ type AttachmentStatus struct {
 	// Strangers counts datagrams that reached the attachment's socket
 	// from another socket than the VM's, ignored.
 	Strangers uint64 `json:"strangers,omitempty"`
+	// Frames the VM sent out through the network's uplink, and frames
+	// from the uplink to the VM (also counted in FramesFromVM and not in
+	// FramesToVM).
+	FramesToUplink   uint64 `json:"frames_to_uplink,omitempty"`
+	FramesFromUplink uint64 `json:"frames_from_uplink,omitempty"`
 	// Error says why the attachment stopped moving frames, if it did
 	// (attaching it again restarts it).
 	Error string `json:"error,omitempty"`
