@@ -17,6 +17,10 @@
 //     each drop), and which destinations the gateway may dial through
 //     the host for a guest (guard). The host's loopback stays private
 //     unless the network has host access.
+//   - route.go: on a network with an uplink (Plan.Uplink), where each
+//     frame goes: a VM's IPv4 to the internet (past its Filter) to the
+//     uplink, everything else to the switch as without one; from the
+//     uplink, to the VM whose address or MAC it is for, or nowhere.
 //   - diff.go: what Sync must change (planSync).
 //   - portholder.go: reading /proc/net/{tcp,udp}[6] to say who holds a
 //     port (portholder_linux.go reads the files; elsewhere a port is
@@ -28,10 +32,20 @@
 //     when stopped (a Stop request, SIGTERM).
 //   - engine.go assembles gvisor-tap-vsock's switch, gateway stack,
 //     forwarders and DNS server, with the filter's second line (guard)
-//     before every dial and the network's names answered locally.
+//     before every dial and the network's names answered locally: the
+//     containers' router and DNS server, host access, published ports,
+//     and the way out by user-mode NAT on a network without an uplink.
 //   - nic.go is each VM's end: vmnet's datagram socket per attachment
 //     (QEMU's -netdev dgram, vz's FileHandle attachment through the
-//     vm-host) and vmnet.Pump to the switch, through Filter.Check.
+//     vm-host) and vmnet.Pump to the switch, through Filter.Check (and
+//     route.go's choice, with an uplink).
+//   - uplink.go is the way out through a port of the network's own: a
+//     vmnet interface in shared mode on macOS (the Mac's kernel NATs), a
+//     TAP device on Linux. It starts in the background, learns its far
+//     end's MAC by ARP, and when it cannot start or fails the gateway's
+//     user-mode NAT stays the way out (Status.Uplink says why). The vmnet
+//     calls have never run here; the rest runs in the tests, the TAP
+//     device's far end in a network namespace with real guests.
 //   - forward.go publishes ports: host listeners carried into the
 //     network.
 //

@@ -74,7 +74,7 @@ type routedPort struct {
 }
 
 func (p *routedPort) WriteFrame(f []byte) error {
-	switch routeFromVM(p.r, p.up.phaseNow(), f) {
+	switch routeFromVM(p.r, p.up.phaseNow(), p.up.bridgeMAC(), f) {
 	case toUplink:
 		err := p.up.send(f)
 		if err == nil {

@@ -20,8 +20,9 @@ import (
 // device's kernel) routes them; everything else stays on gvisor's
 // switch. The far end answers the containers' own addresses: it asks
 // for their MACs by ARP, which goes to the VM that has the address, and
-// sends to those MACs, which go to that VM's socket. Nothing else from
-// the uplink reaches a VM.
+// sends to those MACs, which go to that VM's socket; the VMs' answers,
+// and what they send to the far end's own address, go back to it.
+// Nothing else from the uplink reaches a VM.
 
 // uplinkPhase is how far the uplink has come.
 type uplinkPhase uint32
@@ -80,8 +81,9 @@ func (h hop) String() string {
 var reserved = netip.MustParsePrefix("240.0.0.0/4")
 
 // routeFromVM decides where a frame a VM sent, which its Filter passed,
-// goes on network r while the uplink is in phase.
-func routeFromVM(r *resolved, phase uplinkPhase, frame []byte) hop {
+// goes on network r while the uplink is in phase, its far end at bridge
+// (nil until known).
+func routeFromVM(r *resolved, phase uplinkPhase, bridge net.HardwareAddr, frame []byte) hop {
 	if r.Uplink == "" || len(frame) < 14 {
 		return toSwitch
 	}
@@ -97,20 +99,30 @@ func routeFromVM(r *resolved, phase uplinkPhase, frame []byte) hop {
 	switch binary.BigEndian.Uint16(frame[12:14]) {
 	case etherTypeIPv4:
 		// Untagged only: the Filter read a tagged frame as not IPv4.
-		if len(frame) < 14+20 || !bytes.Equal(frame[0:6], r.gwMAC) {
+		if len(frame) < 14+20 {
 			return toSwitch
 		}
 		dst := netip.AddrFrom4([4]byte(frame[30:34]))
-		if r.subnet.Contains(dst) || !dst.IsGlobalUnicast() || reserved.Contains(dst) {
-			// The network's own addresses, broadcasts, multicast,
-			// link-local: the gateway's, as without an uplink.
+		if dst == r.uplinkIP {
+			// The far end itself, at the MAC it gave the VM: the
+			// answers to what it opened to a member (the Mac reaching a
+			// container by address). Through the gateway's MAC the
+			// Filter drops it.
+			return up
+		}
+		if !bytes.Equal(frame[0:6], r.gwMAC) || r.subnet.Contains(dst) || !dst.IsGlobalUnicast() || reserved.Contains(dst) {
+			// A member's, the gateway's (as without an uplink), a
+			// broadcast, multicast, link-local: the switch's.
 			return toSwitch
 		}
 		return up
 	case etherTypeARP:
-		// A VM's answer to the far end's question for its address.
-		if op, _, _, tpa, ok := parseARP(frame); ok && op == arpReply && tpa == r.uplinkIP && phase == uplinkUp {
-			return toUplink
+		// The VM's questions for the far end's address, and its answers
+		// to the far end (whose questions may come from any of its
+		// addresses: the source of the packet it is about to send).
+		_, _, _, tpa, ok := parseARP(frame)
+		if ok && (tpa == r.uplinkIP || bridge != nil && bytes.Equal(frame[0:6], bridge)) {
+			return up
 		}
 	}
 	return toSwitch

@@ -28,7 +28,7 @@ func TestRouteFromVM(t *testing.T) {
 	}
 	out := want{Pass, dropNotReady, toUplink, toSwitch}                             // the way out
 	stay := want{Pass, toSwitch, toSwitch, toSwitch}                                // the gateway's or a member's, whatever the uplink does
-	arpUp := want{Pass, toSwitch, toUplink, toSwitch}                               // an answer to the far end, once it is known
+	atBridge := want{Pass, toSwitch, toUplink, toSwitch}                            // to the far end's MAC, once it is known
 	dropped := func(r Reason) want { return want{r, toSwitch, toSwitch, toSwitch} } // never routed
 	cases := []struct {
 		name  string
@@ -63,9 +63,17 @@ func TestRouteFromVM(t *testing.T) {
 		{"outside, but not to the gateway's MAC", withUplink, pkt{dstMAC: otherMAC, dst: "1.1.1.1", proto: protoTCP}.build(), stay},
 		{"VLAN-tagged", withUplink, vlan, stay},
 		{"IPv6", withUplink, pkt{etherType: 0x86dd}.build(), stay},
-		// ARP: the VM's answer to the far end goes there; the rest stays.
-		{"ARP answer to the far end", withUplink, pkt{etherType: etherTypeARP, dstMAC: bridgeMACString, arpOp: arpReply, arpTPA: "10.89.1.253"}.build(), arpUp},
-		{"ARP question for the far end", withUplink, pkt{etherType: etherTypeARP, dstMAC: bcastMAC, arpTPA: "10.89.1.253"}.build(), stay},
+		// The far end's own address, at its MAC: what the VM answers
+		// to connections the far end opened.
+		{"to the far end", withUplink, pkt{dstMAC: bridgeMACString, dst: "10.89.1.253", proto: protoTCP, dport: 40000}.build(), out},
+		{"to another member at the far end's MAC", withUplink, pkt{dstMAC: bridgeMACString, dst: "10.89.1.3", proto: protoTCP}.build(), stay},
+		// ARP: the VM's answers and questions to the far end go there;
+		// the rest stays.
+		{"ARP answer to the far end", withUplink, pkt{etherType: etherTypeARP, dstMAC: bridgeMACString, arpOp: arpReply, arpTPA: "10.89.1.253"}.build(), out},
+		{"ARP answer to the far end's other address", withUplink, pkt{etherType: etherTypeARP, dstMAC: bridgeMACString, arpOp: arpReply, arpTPA: "203.0.113.80"}.build(), atBridge},
+		{"ARP question for the far end", withUplink, pkt{etherType: etherTypeARP, dstMAC: bcastMAC, arpTPA: "10.89.1.253"}.build(), out},
+		{"ARP refresh of the far end", withUplink, pkt{etherType: etherTypeARP, dstMAC: bridgeMACString, arpTPA: "10.89.1.253"}.build(), out},
+		{"ARP question for a member", withUplink, pkt{etherType: etherTypeARP, dstMAC: bcastMAC, arpTPA: "10.89.1.3"}.build(), stay},
 		{"ARP question for the gateway", withUplink, pkt{etherType: etherTypeARP, dstMAC: bcastMAC}.build(), stay},
 		{"ARP answer to the gateway", withUplink, pkt{etherType: etherTypeARP, arpOp: arpReply}.build(), stay},
 		{"ARP answer to the far end, without an uplink", none, pkt{etherType: etherTypeARP, dstMAC: bridgeMACString, arpOp: arpReply, arpTPA: "10.89.1.253"}.build(), stay},
@@ -84,15 +92,22 @@ func TestRouteFromVM(t *testing.T) {
 			if tc.want.reason != Pass {
 				return
 			}
-			for phase, want := range map[uplinkPhase]hop{uplinkStarting: tc.want.starting, uplinkUp: tc.want.up, uplinkDown: tc.want.down} {
-				if got := routeFromVM(r, phase, tc.frame); got != want {
-					t.Errorf("uplink %v: %v; want %v", phase, got, want)
+			// While it starts the far end's MAC is not known; once up it
+			// is, and stays known if it goes down.
+			bridge, _ := net.ParseMAC(bridgeMACString)
+			for _, c := range []struct {
+				phase  uplinkPhase
+				bridge net.HardwareAddr
+				want   hop
+			}{{uplinkStarting, nil, tc.want.starting}, {uplinkUp, bridge, tc.want.up}, {uplinkDown, bridge, tc.want.down}} {
+				if got := routeFromVM(r, c.phase, c.bridge, tc.frame); got != c.want {
+					t.Errorf("uplink %v: %v; want %v", c.phase, got, c.want)
 				}
 			}
 		})
 	}
 	r, _ := basePlan().resolve()
-	if got := routeFromVM(r, uplinkUp, []byte{1, 2, 3}); got != toSwitch {
+	if got := routeFromVM(r, uplinkUp, nil, []byte{1, 2, 3}); got != toSwitch {
 		t.Errorf("a runt: %v", got)
 	}
 }

@@ -248,6 +248,14 @@ func (u *uplink) send(frame []byte) error {
 	return fmt.Errorf("uplink: %v: %w", err, vmnet.ErrFrameRefused)
 }
 
+// bridgeMAC is the far end's MAC, nil until known.
+func (u *uplink) bridgeMAC() net.HardwareAddr {
+	if m := u.bridge.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
 // phaseNow is the uplink's phase for routeFromVM.
 func (u *uplink) phaseNow() uplinkPhase { return uplinkPhase(u.phase.Load()) }
 
