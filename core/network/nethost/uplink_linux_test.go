@@ -81,7 +81,10 @@ func TestUplinkWithVMs(t *testing.T) {
 	ipCmd(t, "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	ipCmd(t, "tuntap", "add", "dev", tap, "mode", "tap")
-	t.Cleanup(func() { exec.Command("ip", "-n", ns, "link", "del", tap).Run(); exec.Command("ip", "link", "del", tap).Run() })
+	t.Cleanup(func() {
+		exec.Command("ip", "-n", ns, "link", "del", tap).Run()
+		exec.Command("ip", "link", "del", tap).Run()
+	})
 
 	planC := Plan{ID: "netc", Name: "netc", Subnet: "10.89.13.0/24", Gateway: "10.89.13.1", Uplink: UplinkTapPrefix + tap,
 		Blocked: []string{"10.89.14.0/24"}}
