@@ -70,10 +70,18 @@ func broadcast(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 }
 
+// UplinkAddress is the address below the host gateway (.253 in a /24):
+// the far end of a network's uplink (vmnet's bridge, the Mac's own
+// address on the network). It is kept from members on every network,
+// with an uplink or not, so that a network can gain one (a Mac upgraded
+// to macOS 26) without moving a container.
+func UplinkAddress(p netip.Prefix) netip.Addr { return HostGateway(p).Prev() }
+
 // Allocate returns the lowest free member address of p: after the
-// gateway, before the host gateway and the broadcast address.
+// gateway, before the uplink's address, the host gateway and the
+// broadcast address.
 func Allocate(p netip.Prefix, used map[netip.Addr]bool) (netip.Addr, error) {
-	last := HostGateway(p)
+	last := UplinkAddress(p)
 	for a := Gateway(p).Next(); a.Less(last); a = a.Next() {
 		if !used[a] {
 			return a, nil
