@@ -248,7 +248,7 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 	// Networks first: the runtime's reconcile tells them what runs.
 	d.netMode = network.ChooseMode(d.caps)
 	d.networks, err = network.New(ctx, network.Config{DB: d.db, Home: d.cfg.Home, Engines: network.Processes{Exe: exe},
-		Bus: d.bus, Logger: d.log})
+		Bus: d.bus, Logger: d.log, Uplink: network.Uplink(d.netMode)})
 	if err != nil {
 		return fmt.Errorf("open networks: %w", err)
 	}

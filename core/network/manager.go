@@ -46,6 +46,12 @@ type Config struct {
 	// HostPrefixes are the host's own networks, which no network may
 	// take; default HostPrefixes().
 	HostPrefixes func() []netip.Prefix
+	// Uplink is the way out of every network that has one (not the
+	// internal ones), as nethost.Plan.Uplink: "" for the gateway's
+	// user-mode NAT, nethost.UplinkVmnet for a vmnet interface. The
+	// daemon sets it from ChooseMode (Uplink). A network's process keeps
+	// the uplink it was started with until it stops.
+	Uplink string
 }
 
 // Manager is every network of a data dir.
@@ -594,7 +600,7 @@ func (m *Manager) engineLocked(ctx context.Context, id string) (Engine, error) {
 	m.mu.Lock()
 	m.engines[id] = e
 	m.mu.Unlock()
-	m.log.Info("network started", "network", plan.Name, "subnet", plan.Subnet)
+	m.log.Info("network started", "network", plan.Name, "subnet", plan.Subnet, "uplink", plan.Uplink)
 	return e, nil
 }
 
@@ -602,8 +608,13 @@ func (m *Manager) engineLocked(ctx context.Context, id string) (Engine, error) {
 func (m *Manager) plan(rec state.NetworkRecord, all []state.NetworkRecord) nethost.Plan {
 	p := nethost.Plan{ID: rec.ID, Name: rec.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, Internal: rec.Internal,
 		HostAccess: rec.HostAccess, DNSDomain: Domain}
-	if s, err := netip.ParsePrefix(rec.Subnet); err == nil && rec.HostAccess {
-		p.HostIP = HostGateway(s).String()
+	if s, err := netip.ParsePrefix(rec.Subnet); err == nil {
+		if rec.HostAccess {
+			p.HostIP = HostGateway(s).String()
+		}
+		if m.cfg.Uplink != "" && !rec.Internal {
+			p.Uplink, p.UplinkIP = m.cfg.Uplink, UplinkAddress(s).String()
+		}
 	}
 	for _, o := range all {
 		if o.ID != rec.ID {

@@ -95,13 +95,20 @@ func (f *fakeEngines) Adopt(_ context.Context, h json.RawMessage) (Engine, error
 
 func newManager(t *testing.T, engines *fakeEngines) (*Manager, *state.DB) {
 	t.Helper()
+	return newManagerWith(t, engines, func(*Config) {})
+}
+
+func newManagerWith(t *testing.T, engines *fakeEngines, edit func(*Config)) (*Manager, *state.DB) {
+	t.Helper()
 	db, err := state.Open(filepath.Join(t.TempDir(), "berth.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	m, err := New(context.Background(), Config{DB: db, Home: "/h", Engines: engines,
-		HostPrefixes: func() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")} }})
+	cfg := Config{DB: db, Home: "/h", Engines: engines,
+		HostPrefixes: func() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")} }}
+	edit(&cfg)
+	m, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +235,7 @@ func TestUpPublishDown(t *testing.T) {
 		t.Fatalf("%d engines started, want 2", len(engines.started))
 	}
 	appE := engines.started[0]
-	if appE.plan.Name != "app" || appE.plan.HostIP != "" || strings.Join(appE.plan.Blocked, ",") != "10.89.0.0/24" || appE.runDir != "/h/networks/"+api.ShortID(app.ID) {
+	if appE.plan.Name != "app" || appE.plan.HostIP != "" || appE.plan.Uplink != "" || appE.plan.UplinkIP != "" || strings.Join(appE.plan.Blocked, ",") != "10.89.0.0/24" || appE.runDir != "/h/networks/"+api.ShortID(app.ID) {
 		t.Fatalf("plan %+v", appE.plan)
 	}
 	if appE.calls[0] != "attach c1web 10.89.1.2 c1web.sock /h/run/c1web/net0.sock" {
@@ -366,5 +373,56 @@ func TestGuest(t *testing.T) {
 	}
 	if g, err := m.Guest(none); err != nil || len(g.DNS) != 0 {
 		t.Fatalf("a container on no network keeps its image's resolver: %+v, %v", g, err)
+	}
+}
+
+// TestVmnetModePlans: a manager in vmnet mode gives every network's
+// process a vmnet uplink at the subnet's uplink address, and never an
+// internal network's; every plan is one nethost takes.
+func TestVmnetModePlans(t *testing.T) {
+	mode := DecideMode(api.Capabilities{OS: "darwin", OSVersion: "26.1"}, false)
+	if mode.Mode != ModeVmnet || Uplink(mode) != nethost.UplinkVmnet {
+		t.Fatalf("mode %+v, uplink %q", mode, Uplink(mode))
+	}
+	engines := &fakeEngines{}
+	m, db := newManagerWith(t, engines, func(c *Config) { c.Uplink = Uplink(mode) })
+	ctx := context.Background()
+	for _, req := range []api.NetworkCreateRequest{{Name: "app", HostAccess: true}, {Name: "sealed", Internal: true},
+		{Name: "sealed-host", Internal: true, HostAccess: true}, {Name: "small", Subnet: "10.90.0.8/29"}} {
+		if _, err := m.Create(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	createContainer(t, m, db, "c1", "one", "default", "app", "sealed", "sealed-host", "small")
+	rec := setState(t, db, "c1", api.StateRunning)
+	if _, err := m.Up(ctx, rec, "c1", "/h/run/c1"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{
+		"default":     {"vmnet", "10.89.0.253"},
+		"app":         {"vmnet", "10.89.1.253"},
+		"sealed":      {"", ""},
+		"sealed-host": {"", ""},
+		"small":       {"vmnet", "10.90.0.13"},
+	}
+	if len(engines.started) != len(want) {
+		t.Fatalf("%d network processes started, want %d", len(engines.started), len(want))
+	}
+	for _, e := range engines.started {
+		w, ok := want[e.plan.Name]
+		if !ok || e.plan.Uplink != w[0] || e.plan.UplinkIP != w[1] {
+			t.Errorf("network %s: uplink %q at %q; want %q at %q", e.plan.Name, e.plan.Uplink, e.plan.UplinkIP, w[0], w[1])
+		}
+		if err := e.plan.Validate(); err != nil {
+			t.Errorf("network %s: nethost refuses the plan: %v", e.plan.Name, err)
+		}
+	}
+	// No member got an uplink's address: .253 of a /24, .5 of the /29
+	// (whose members are .2 to .4).
+	for _, cn := range rec.Networks {
+		s := netip.MustParsePrefix(fmt.Sprintf("%s/%d", cn.IP, cn.Prefix)).Masked()
+		if cn.IP == UplinkAddress(s).String() {
+			t.Errorf("%s: the member has the uplink's address %s", cn.Network, cn.IP)
+		}
 	}
 }
