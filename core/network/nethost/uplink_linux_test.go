@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -279,4 +280,63 @@ func TestUplinkWithVMs(t *testing.T) {
 		t.Logf("in %v", time.Since(start).Round(time.Millisecond))
 	})
 	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
+}
+
+// TestUplinkDownIsUserModeNAT starts networks whose uplink cannot start
+// on Linux (vmnet, a TAP device that does not exist): each runs on
+// the gateway's user-mode NAT, says why, and a SYN from a guest to an
+// address outside reaches it through the host.
+func TestUplinkDownIsUserModeNAT(t *testing.T) {
+	outside := hostAddress(t)
+	for i, tc := range []struct{ uplink, why string }{
+		{UplinkVmnet, "vmnet.framework exists only on macOS"},
+		{"tap:bnhmissing0", "TAP device bnhmissing0"},
+	} {
+		t.Run(tc.uplink, func(t *testing.T) {
+			dir := shortDir(t)
+			subnet := fmt.Sprintf("10.89.%d", 20+i)
+			p := startNet(t, dir, Plan{ID: "down", Name: "down", Subnet: subnet + ".0/24", Gateway: subnet + ".1", Uplink: tc.uplink})
+			ctx := testCtx(t, 30*time.Second)
+			var st Status
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				var err error
+				if st, err = p.Status(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if st.Uplink != nil && st.Uplink.State != "starting" || time.Now().After(deadline) {
+					break
+				}
+			}
+			if u := st.Uplink; u == nil || u.State != "down" || u.Kind != tc.uplink || u.Address != subnet+".253" || !strings.Contains(u.Error, tc.why) {
+				t.Fatalf("uplink %+v; want down because %q", st.Uplink, tc.why)
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort(outside, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			got := make(chan string, 1)
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					got <- c.RemoteAddr().String()
+					c.Close()
+				}
+			}()
+			a := Attachment{VM: "vm", MAC: vmMAC, IP: subnet + ".2", Socket: filepath.Join(dir, "vm.sock"), Peer: filepath.Join(dir, "vm.peer")}
+			if err := p.Attach(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			vm := newFakeVM(t, a)
+			vm.send(t, pkt{src: a.IP, dst: outside, proto: protoTCP, dport: uint16(ln.Addr().(*net.TCPAddr).Port)}.build())
+			select {
+			case from := <-got:
+				t.Logf("the gateway's NAT dialed %s from %s", ln.Addr(), from)
+			case <-time.After(10 * time.Second):
+				t.Fatal("a SYN to an address outside did not get out through the gateway's NAT")
+			}
+			if as := attachmentStatus(t, p.Client, "vm"); as.FramesToUplink != 0 || as.FramesFromVM != 1 {
+				t.Fatalf("attachment %+v", as)
+			}
+		})
+	}
 }
