@@ -72,10 +72,10 @@ func uplinkPort(r *resolved) openPort {
 			return nil, err
 		}
 		i, err := vmnet.Start(ctx, cfg)
-		if err != nil {
+		if i == nil {
 			return nil, err // not i: a nil *Interface in a Port is not nil
 		}
-		return i, nil
+		return i, err
 	}
 }
 
