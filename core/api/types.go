@@ -37,8 +37,11 @@ type SystemInfo struct {
 // NetworkInfo is how this host carries Berth's networks.
 type NetworkInfo struct {
 	// Mode is the engine of every network: "user" (user-mode networking
-	// in a process per network, unprivileged, on every platform) or
-	// "vmnet" (macOS's vmnet).
+	// in a process per network, unprivileged, on every platform: DNS,
+	// host access, published ports and the way out by NAT through the
+	// host's sockets) or "vmnet" (macOS: the same processes, each with a
+	// vmnet interface in shared mode as its way out; a network whose
+	// interface vmnet refuses keeps the user-mode way out).
 	Mode string `json:"mode"`
 	// Engine names it for people ("user-mode (gvisor-tap-vsock)").
 	Engine string `json:"engine,omitempty"`
