@@ -106,6 +106,11 @@ func TestPumpEverySize(t *testing.T) {
 		checkFrame(t, r.vm.recv(t, 5*time.Second), n, uint32(n+100000))
 	}
 	const sizes = 1514 - MinFrame + 1
+	// The pump counts a frame once its write returned, which may be
+	// after the receiver read it.
+	waitFor(t, "the last frames counted", func() bool {
+		return r.stats.FromVM.Frames.Load() >= sizes && r.stats.ToVM.Frames.Load() >= sizes
+	})
 	from, to := r.stats.FromVM.Load(), r.stats.ToVM.Load()
 	wantBytes := uint64((MinFrame + 1514) * sizes / 2)
 	if from.Frames != sizes || to.Frames != sizes || from.Bytes != wantBytes || to.Bytes != wantBytes || from.Dropped() != 0 || to.Dropped() != 0 {
