@@ -147,6 +147,11 @@ func TestUplink(t *testing.T) {
 	}
 	far.recv(t, "a long frame", func(f []byte) bool { return len(f) == len(big) })
 
+	// The reader counts a frame once the VM's socket took it, which may
+	// be after the VM read it.
+	for deadline := time.Now().Add(5 * time.Second); u.framesIn.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	st := u.status()
 	want := UplinkStatus{Kind: "tap:test", Address: "10.89.1.253", State: "up", BridgeMAC: bridgeMACString,
 		FramesOut: 2, BytesOut: uint64(len(out) + len(big)), FramesIn: 3, NotReady: 1,
