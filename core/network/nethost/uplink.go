@@ -197,9 +197,9 @@ func (u *uplink) deliver(m *member, frame []byte) {
 	for try := 0; ; try++ {
 		err := m.out.toVM.WriteFrame(frame)
 		if err == nil {
-			u.framesIn.Add(1)
-			u.bytesIn.Add(uint64(len(frame)))
 			m.out.stats.fromUplink.Add(1)
+			u.bytesIn.Add(uint64(len(frame)))
+			u.framesIn.Add(1) // last: a reader of framesIn sees the rest counted
 			return
 		}
 		if !errors.Is(err, vmnet.ErrBufferFull) || try == 10 {
