@@ -328,6 +328,8 @@ func TestPumpThroughInterface(t *testing.T) {
 			checkFrame(t, vm.recv(t, 5*time.Second), k, uint32(k))
 		}
 	}
+	// Counted once the write returned, which may be after the VM read it.
+	waitFor(t, "the last frame counted", func() bool { return st.ToVM.Frames.Load() >= 1514-MinFrame+1 })
 	if c := st.ToVM.Load(); c.Frames != 1514-MinFrame+1 || c.Dropped() != 0 {
 		t.Fatalf("to the VM: %+v", c)
 	}

@@ -167,8 +167,11 @@ func TestCraftedFramesToTheHost(t *testing.T) {
 }
 
 // udpEchoGuest plays a guest that answers ARP for its address and echoes
-// UDP datagrams to port 7, from hand-made frames.
-func udpEchoGuest(t *testing.T, vm *fakeVM, mac net.HardwareAddr, ip netip.Addr) {
+// UDP datagrams to port 7, from hand-made frames. It ends when the VM's
+// socket is closed (at the test's cleanup, maybe while it answers a ping
+// the test sent again meanwhile: a failed send is not the test's).
+func udpEchoGuest(vm *fakeVM, mac net.HardwareAddr, ip netip.Addr) {
+	reply := func(frame []byte) { _, _ = vm.conn.WriteToUnix(frame, vm.socket) }
 	go func() {
 		b := make([]byte, 65536)
 		for {
@@ -191,7 +194,7 @@ func udpEchoGuest(t *testing.T, vm *fakeVM, mac net.HardwareAddr, ip netip.Addr)
 				r = append(r, 0, 1, 8, 0, 6, 4, 0, 2)
 				r = append(append(r, mac...), arp[24:28]...)
 				r = append(append(r, arp[8:14]...), arp[14:18]...)
-				vm.send(t, r)
+				reply(r)
 			case etherTypeIPv4:
 				h := f[14:]
 				if len(h) < 28 || h[9] != protoUDP || netip.AddrFrom4([4]byte(h[16:20])) != ip {
@@ -218,7 +221,7 @@ func udpEchoGuest(t *testing.T, vm *fakeVM, mac net.HardwareAddr, ip netip.Addr)
 				ub = append(ub, payload...)
 				pseudo := append(append([]byte{}, ipb[12:20]...), 0, protoUDP, byte(len(ub)>>8), byte(len(ub)))
 				binary.BigEndian.PutUint16(ub[6:8], ^checksum(ub, checksum(pseudo, 0)))
-				vm.send(t, append(append(r, ipb...), ub...))
+				reply(append(append(r, ipb...), ub...))
 			}
 		}
 	}()
@@ -235,7 +238,7 @@ func TestPublishedUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	mac, _ := net.ParseMAC(vmMAC)
-	udpEchoGuest(t, newFakeVM(t, a), mac, netip.MustParseAddr(a.IP))
+	udpEchoGuest(newFakeVM(t, a), mac, netip.MustParseAddr(a.IP))
 	fw, err := p.Expose(ctx, Forward{Proto: "udp", HostIP: "127.0.0.1", GuestIP: a.IP, GuestPort: 7})
 	if err != nil {
 		t.Fatal(err)
