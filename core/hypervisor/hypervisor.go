@@ -65,6 +65,9 @@ type Network struct {
 	Mode   NetworkMode
 	MAC    string // "52:54:00:12:34:56"; the agent finds the NIC by it
 	Socket string // for NetworkSocket
+	// MTU is the NIC's (and the guest's interface's) MTU for
+	// NetworkSocket; 0 is Ethernet's 1500.
+	MTU int
 }
 
 // VMConfig is everything needed to boot one VM. It is plain data: no

@@ -228,7 +228,8 @@ func TestUpPublishDown(t *testing.T) {
 	createContainer(t, m, db, "c1web", "web", "app", "default")
 	web := setState(t, db, "c1web", api.StateRunning)
 	nics, err := m.Up(ctx, web, "c1web", "/h/run/c1web")
-	if err != nil || len(nics) != 2 || nics[0].Mode != hypervisor.NetworkSocket || nics[0].Socket != "/h/networks/"+api.ShortID(app.ID)+"/c1web.sock" {
+	if err != nil || len(nics) != 2 || nics[0].Mode != hypervisor.NetworkSocket || nics[0].Socket != "/h/networks/"+api.ShortID(app.ID)+"/c1web.sock" ||
+		nics[0].MTU != JumboMTU {
 		t.Fatalf("Up = %+v, %v", nics, err)
 	}
 	if len(engines.started) != 2 {
@@ -412,6 +413,10 @@ func TestVmnetModePlans(t *testing.T) {
 		w, ok := want[e.plan.Name]
 		if !ok || e.plan.Uplink != w[0] || e.plan.UplinkIP != w[1] {
 			t.Errorf("network %s: uplink %q at %q; want %q at %q", e.plan.Name, e.plan.Uplink, e.plan.UplinkIP, w[0], w[1])
+		}
+		// Frames that go out as they are stay Ethernet's size.
+		if wantMTU := map[bool]int{true: nethost.DefaultMTU, false: JumboMTU}[w[0] != ""]; e.plan.MTU != wantMTU {
+			t.Errorf("network %s: MTU %d, want %d", e.plan.Name, e.plan.MTU, wantMTU)
 		}
 		if err := e.plan.Validate(); err != nil {
 			t.Errorf("network %s: nethost refuses the plan: %v", e.plan.Name, err)

@@ -35,9 +35,9 @@ func TestGuestNetworkOnBerthNetworks(t *testing.T) {
 		{Network: "app", IP: "10.89.1.2", Prefix: 24, Gateway: "10.89.1.1", MAC: "02:00:00:00:00:01"},
 		{Network: "db", IP: "10.89.2.7", Prefix: 24, Gateway: "10.89.2.1", MAC: "02:00:00:00:00:02"},
 	}
-	sockets := []hypervisor.Network{{Mode: hypervisor.NetworkSocket}, {Mode: hypervisor.NetworkSocket}}
-	want := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:01", Address: "10.89.1.2/24"},
-		{MAC: "02:00:00:00:00:02", Address: "10.89.2.7/24"}}, Gateway: "10.89.1.1"}
+	sockets := []hypervisor.Network{{Mode: hypervisor.NetworkSocket, MTU: 9000}, {Mode: hypervisor.NetworkSocket, MTU: 1500}}
+	want := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: "02:00:00:00:00:01", Address: "10.89.1.2/24", MTU: 9000},
+		{MAC: "02:00:00:00:00:02", Address: "10.89.2.7/24", MTU: 1500}}, Gateway: "10.89.1.1"}
 	for _, addressing := range []hypervisor.Addressing{hypervisor.AddressStatic, hypervisor.AddressDHCP} {
 		if got := guestNetwork(rec, sockets, addressing); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%v: got %+v, want %+v", addressing, got, want)

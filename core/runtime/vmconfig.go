@@ -88,8 +88,12 @@ func guestNetwork(rec state.ContainerRecord, nics []hypervisor.Network, addressi
 		return proto.NetworkConfig{}
 	case nics[0].Mode != hypervisor.NetworkNAT:
 		var nc proto.NetworkConfig
-		for _, cn := range rec.Networks {
-			nc.Interfaces = append(nc.Interfaces, proto.Interface{MAC: cn.MAC, Address: fmt.Sprintf("%s/%d", cn.IP, cn.Prefix)})
+		for i, cn := range rec.Networks {
+			iface := proto.Interface{MAC: cn.MAC, Address: fmt.Sprintf("%s/%d", cn.IP, cn.Prefix)}
+			if i < len(nics) {
+				iface.MTU = nics[i].MTU
+			}
+			nc.Interfaces = append(nc.Interfaces, iface)
 		}
 		if len(rec.Networks) > 0 {
 			nc.Gateway = rec.Networks[0].Gateway

@@ -101,6 +101,7 @@ type Device struct {
 	MAC        string        `json:"mac,omitempty"`
 	Socket     string        `json:"socket,omitempty"`
 	Local      string        `json:"local,omitempty"`
+	MTU        int           `json:"mtu,omitempty"` // of a datagram attachment; 0 is 1500
 
 	// Rosetta: the virtio-fs tag the guest mounts.
 	Tag string `json:"tag,omitempty"`
@@ -237,6 +238,9 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 			dev.Attachment = AttachNAT
 		case hypervisor.NetworkSocket:
 			dev.Attachment, dev.Socket, dev.Local = AttachDatagram, n.Socket, hypervisor.NICSocket(cfg.RunDir, i)
+			if n.MTU > 1500 {
+				dev.MTU = n.MTU
+			}
 		}
 		p.Devices = append(p.Devices, dev)
 	}

@@ -47,7 +47,7 @@ func TestBuildPlan(t *testing.T) {
 			cfg: func(c *hypervisor.VMConfig) {
 				c.Disks = []hypervisor.Disk{{ID: "base", Path: "/d/base.ext4", ReadOnly: true}, {ID: "upper", Path: "/d/upper.ext4", Format: hypervisor.Raw}}
 				c.Networks = []hypervisor.Network{{Mode: hypervisor.NetworkNAT},
-					{Mode: hypervisor.NetworkSocket, MAC: "52:54:00:00:00:02", Socket: "/n/net.sock"}}
+					{Mode: hypervisor.NetworkSocket, MAC: "52:54:00:00:00:02", Socket: "/n/net.sock", MTU: 9000}}
 				c.ConsoleLog = "/logs/c1.console"
 				c.Cmdline = []string{"berth.debug"}
 				c.Rosetta, c.Nested = true, true
@@ -61,7 +61,7 @@ func TestBuildPlan(t *testing.T) {
 					{Kind: DevBlock, ID: "upper", Path: "/d/upper.ext4", Caching: CachingCached, Sync: SyncFull},
 					{Kind: DevVsock}, {Kind: DevEntropy}, {Kind: DevBalloon},
 					{Kind: DevNet, Attachment: AttachNAT, MAC: DeriveMAC("c1", 0)},
-					{Kind: DevNet, Attachment: AttachDatagram, MAC: "52:54:00:00:00:02", Socket: "/n/net.sock", Local: "/run/berth/c1/net1.sock"},
+					{Kind: DevNet, Attachment: AttachDatagram, MAC: "52:54:00:00:00:02", Socket: "/n/net.sock", Local: "/run/berth/c1/net1.sock", MTU: 9000},
 					{Kind: DevRosetta, Tag: "rosetta"},
 				}},
 		},

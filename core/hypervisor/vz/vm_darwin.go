@@ -139,6 +139,11 @@ func newPlatformVM(p Plan) (VM, error) {
 				if err != nil {
 					return nil, fmt.Errorf("network %s: %w", d.Socket, err)
 				}
+				if d.MTU > 0 {
+					if err := fh.SetMaximumTransmissionUnit(d.MTU); err != nil {
+						return nil, fmt.Errorf("network %s: MTU %d: %w", d.Socket, d.MTU, err)
+					}
+				}
 				att = fh
 			default:
 				return nil, fmt.Errorf("network attachment %q: %w", d.Attachment, api.ErrInvalidArgument)

@@ -31,7 +31,8 @@ const benchBytes = 16 << 20
 // slirp, each guest its own), in the same run: container to container
 // (under slirp: to the host's published port of the other guest, the
 // only way one slirp guest reaches another), and host to a published
-// port. Each reports MB/s; the ratio berth/qemu-user is the figure.
+// port. Each reports MB/s; the ratio berth/qemu-user is the figure, and
+// berth-mtu1500/berth what the network's MTU is worth.
 func BenchmarkThroughput(b *testing.B) {
 	testenv.Tool(b, qemu.Binary(hypervisor.AMD64), "qemu-system-x86")
 	f := hvtest.Get(b, hypervisor.AMD64)
@@ -43,7 +44,10 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	defer os.RemoveAll(dir)
 
-	for _, mode := range []string{"berth", "qemu-user"} {
+	// "berth" is a network as core/network plans one without an uplink
+	// (network.JumboMTU); "berth-mtu1500" has Ethernet's MTU, as a network
+	// with a vmnet uplink does.
+	for _, mode := range []string{"berth", "berth-mtu1500", "qemu-user"} {
 		client, published, stop, err := benchGuests(ctx, f, dir, mode)
 		if err != nil {
 			stop()
@@ -90,14 +94,17 @@ func benchGuests(ctx context.Context, f *hvtest.Fixtures, dir, mode string) (cli
 			cleanups[i]()
 		}
 	}
-	plan := Plan{ID: "bench", Name: "bench", Subnet: "10.89.21.0/24", Gateway: "10.89.21.1"}
+	plan := Plan{ID: "bench", Name: "bench", Subnet: "10.89.21.0/24", Gateway: "10.89.21.1", MTU: 9000}
+	if mode == "berth-mtu1500" {
+		plan.MTU = DefaultMTU
+	}
 	server := &guest{name: "server", ip: "10.89.21.2", mac: "52:54:00:15:00:02", plan: &plan}
 	client = &guest{name: "client", ip: "10.89.21.3", mac: "52:54:00:15:00:03", plan: &plan}
 	guests := []*guest{server, client}
 	var d hypervisor.Driver
 	switch mode {
-	case "berth":
-		p, err := Start(ctx, filepath.Join(dir, "net"), plan, os.Args[0], filepath.Join(dir, "net.log"))
+	case "berth", "berth-mtu1500":
+		p, err := Start(ctx, filepath.Join(dir, mode), plan, os.Args[0], filepath.Join(dir, "net.log"))
 		if err != nil {
 			return nil, 0, stop, err
 		}
@@ -164,7 +171,7 @@ func (g *guest) benchBoot(ctx context.Context, d hypervisor.Driver, f *hvtest.Fi
 		Kernel: f.Kernel.Path, Initrd: f.Initrd, RunDir: filepath.Dir(g.att.Peer),
 		Disks:    []hypervisor.Disk{{ID: "base", Path: f.BaseDisk, ReadOnly: true}},
 		Networks: []hypervisor.Network{{Mode: hypervisor.NetworkSocket, MAC: g.mac, Socket: g.att.Socket}}}
-	nc := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: g.mac, Address: g.ip + "/24"}}, Gateway: g.plan.Gateway}
+	nc := proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: g.mac, Address: g.ip + "/24", MTU: g.plan.MTU}}, Gateway: g.plan.Gateway}
 	if mode == "qemu-user" {
 		cfg.Networks[0] = hypervisor.Network{Mode: hypervisor.NetworkNAT, MAC: g.mac}
 		nc = proto.NetworkConfig{Interfaces: []proto.Interface{{MAC: g.mac, Address: "10.0.2.15/24"}}, Gateway: "10.0.2.2"}
