@@ -23,6 +23,12 @@ type Network struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 	Created time.Time         `json:"created"`
 
+	// MTU is its frames' largest payload; WayOut is how its members reach
+	// the world: "nat" (the network process's user-mode NAT), "vmnet"
+	// (macOS's vmnet), or "none" for an internal network.
+	MTU    int    `json:"mtu"`
+	WayOut string `json:"wayOut"`
+
 	// State is "running" while its network process runs, else "stopped".
 	State string `json:"state"`
 	// Members are the containers attached to it, running or not.

@@ -279,6 +279,13 @@ func (m *Manager) Inspect(ctx context.Context, ref string) (api.Network, error) 
 // records, ports from the running ones, state from its process.
 func (m *Manager) view(r state.NetworkRecord, cs []state.ContainerRecord) api.Network {
 	n := r.Network
+	n.MTU, n.WayOut = m.mtu(r), "nat"
+	switch {
+	case r.Internal:
+		n.WayOut = "none"
+	case m.cfg.Uplink != "":
+		n.WayOut = m.cfg.Uplink
+	}
 	n.State = api.NetworkStopped
 	m.mu.Lock()
 	if m.engines[n.ID] != nil {

@@ -266,7 +266,7 @@ func TestUpPublishDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := m.Inspect(ctx, "app")
-	if got.State != api.NetworkRunning || len(got.Ports) != 1 || got.Ports[0].Container != "c1web" {
+	if got.State != api.NetworkRunning || len(got.Ports) != 1 || got.Ports[0].Container != "c1web" || got.MTU != JumboMTU || got.WayOut != "nat" {
 		t.Fatalf("inspect: %+v", got)
 	}
 

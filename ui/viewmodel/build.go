@@ -331,8 +331,10 @@ func networkItem(s State, n api.Network) Item {
 	switch {
 	case n.Internal:
 		it.Children = append(it.Children, label(id+"/out", "Internal: no way out of the network"))
+	case n.WayOut == "vmnet":
+		it.Children = append(it.Children, label(id+"/out", "Reaches out through macOS's vmnet"))
 	default:
-		it.Children = append(it.Children, label(id+"/out", "Reaches out through the host"))
+		it.Children = append(it.Children, label(id+"/out", "Reaches out through the host (user-mode NAT)"))
 	}
 	host := Item{ID: id + "/host", Kind: KindLabel, Title: "Host services: private",
 		Tooltip: "Containers cannot reach services on the host's loopback; berth network create --host-access allows it"}

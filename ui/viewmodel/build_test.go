@@ -71,7 +71,8 @@ func threeNetworks() []api.Network {
 			Ports:   []api.PortMapping{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp", Container: "c1web"}}},
 		{ID: "n2data", Name: "data", Driver: "user", Subnet: "10.89.1.0/24", Gateway: "10.89.1.1", Internal: true, State: api.NetworkStopped,
 			Members: []api.NetworkMember{{ContainerID: "c3db", Name: "db", IP: "10.89.1.2"}}},
-		{ID: "n3dev", Name: "dev", Driver: "user", Subnet: "10.89.2.0/24", Gateway: "10.89.2.1", HostAccess: true, State: api.NetworkStopped},
+		{ID: "n3dev", Name: "dev", Driver: "user", Subnet: "10.89.2.0/24", Gateway: "10.89.2.1", HostAccess: true, State: api.NetworkStopped,
+			WayOut: "vmnet"},
 	}
 }
 
