@@ -55,6 +55,12 @@ type ContainerSpec struct {
 	// "NAME:host-gateway" (the host, on a network with host access).
 	AddHosts []string `json:"addHosts,omitempty"`
 
+	// Mounts are binds, volumes and tmpfs mounts (-v, --mount, --tmpfs);
+	// ReadOnlyRoot makes the root file system read-only (--read-only):
+	// writes go only to mounts.
+	Mounts       []Mount `json:"mounts,omitempty"`
+	ReadOnlyRoot bool    `json:"readOnlyRoot,omitempty"`
+
 	NestedVirtualization bool   `json:"nestedVirtualization,omitempty"`
 	Rosetta              bool   `json:"rosetta,omitempty"`
 	Kernel               string `json:"kernel,omitempty"` // a kernel file instead of the default

@@ -70,6 +70,14 @@ type Network struct {
 	MTU int
 }
 
+// Share is a host folder shared live with the guest (virtio-fs), which
+// the guest mounts by its tag.
+type Share struct {
+	Tag      string // 1-36 bytes of [A-Za-z0-9_.-] (virtio-fs tags hold 36)
+	Path     string // an absolute path to an existing folder
+	ReadOnly bool
+}
+
 // VMConfig is everything needed to boot one VM. It is plain data: no
 // backend types, so it can be built, stored and tested anywhere.
 type VMConfig struct {
@@ -86,6 +94,8 @@ type VMConfig struct {
 
 	Disks    []Disk
 	Networks []Network
+	// Shares are host folders the guest mounts by tag (virtio-fs).
+	Shares []Share
 
 	// RunDir is this VM's own directory for sockets, logs and pid files.
 	// The backend creates it and removes it when the VM is gone, so it

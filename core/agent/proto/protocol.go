@@ -195,6 +195,42 @@ type ContainerConfig struct {
 	Hostname string      `json:"hostname,omitempty"`
 	Hosts    []HostEntry `json:"hosts,omitempty"` // extra /etc/hosts lines
 	DNS      *DNS        `json:"dns,omitempty"`   // nil keeps the image's resolv.conf
+
+	// Mounts are mounted over the root, in order (a parent before what is
+	// inside it), after the identity files are written.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// ReadOnlyRoot remounts the root read-only once the mounts are in
+	// place: only mounts (and the agent's own /tmp, /run) take writes.
+	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
+}
+
+// MountKind is what backs a container mount in the guest.
+type MountKind string
+
+const (
+	// MountDisk is an ext4 disk found by its serial (a named volume).
+	MountDisk MountKind = "disk"
+	// MountShare is a virtio-fs share found by its tag (a bind mount);
+	// Subpath picks a file or folder inside it.
+	MountShare MountKind = "virtiofs"
+	// MountTmpfs is a tmpfs; Options holds its size= and mode=.
+	MountTmpfs MountKind = "tmpfs"
+)
+
+// Mount is one mount in the container.
+type Mount struct {
+	Kind   MountKind `json:"kind"`
+	Device Device    `json:"device,omitzero"` // MountDisk
+	Tag    string    `json:"tag,omitempty"`   // MountShare
+	// Subpath is a path inside the share (a bind of a single file, or of
+	// a folder whose parent is what the host shared); "" is the share.
+	Subpath  string `json:"subpath,omitempty"`
+	Target   string `json:"target"` // absolute, in the container
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	Options  string `json:"options,omitempty"` // MountTmpfs: "size=…,mode=…"
+	// Seed copies what the image has at Target into the disk when the
+	// disk is empty, before it is mounted (a new volume, as docker does).
+	Seed bool `json:"seed,omitempty"`
 }
 
 // HostEntry is one /etc/hosts line.
