@@ -36,6 +36,9 @@ type Mount struct {
 	// the VM's memory); TmpfsMode is its root's mode (0: 01777).
 	TmpfsSize int64  `json:"tmpfsSize,omitempty"`
 	TmpfsMode uint32 `json:"tmpfsMode,omitempty"`
+	// TmpfsExec lets programs run from a tmpfs, which is noexec, nosuid
+	// and nodev by default, as in docker.
+	TmpfsExec bool `json:"tmpfsExec,omitempty"`
 }
 
 // Volume is a named volume as `berth volume inspect` shows it.
