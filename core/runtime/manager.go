@@ -33,7 +33,9 @@ type Config struct {
 	// Networks, if set, gives containers Berth's networks; nil leaves
 	// each VM its backend's NAT.
 	Networks Networks
-	Host     api.Capabilities
+	// Volumes, if set, gives containers named volumes; nil refuses them.
+	Volumes Volumes
+	Host    api.Capabilities
 	Logger   *slog.Logger
 
 	// BootTimeout bounds a VM's boot up to its agent answering. Default
@@ -181,13 +183,19 @@ func (m *Manager) get(ref string) (state.ContainerRecord, error) {
 // update changes a record in one transaction; change may refuse with an
 // error, which aborts the transaction.
 func (m *Manager) update(id string, change func(*state.ContainerRecord) error) (state.ContainerRecord, error) {
+	return m.updateTx(id, func(_ *state.Tx, r *state.ContainerRecord) error { return change(r) })
+}
+
+// updateTx is update whose change also reads other records in the
+// transaction.
+func (m *Manager) updateTx(id string, change func(*state.Tx, *state.ContainerRecord) error) (state.ContainerRecord, error) {
 	var rec state.ContainerRecord
 	err := m.cfg.DB.Update(func(tx *state.Tx) error {
 		var err error
 		if rec, err = tx.Container(id); err != nil {
 			return err
 		}
-		if err := change(&rec); err != nil {
+		if err := change(tx, &rec); err != nil {
 			return err
 		}
 		return tx.UpdateContainer(rec)
@@ -248,11 +256,23 @@ func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Conta
 		WritableDisk: filepath.Join(dir, "rw.ext4"), MAC: MACFor(id),
 	}
 	rec.Spec.Name = name
+	if rec.Spec.Mounts, rec.AnonymousVolumes, err = resolveMounts(spec, img.Config.Volumes, os.Stat, anonymousName); err != nil {
+		return api.Container{}, err
+	}
+	if hasBinds(rec.Spec.Mounts) && !hasShares(m.cfg.Driver.Info()) {
+		return api.Container{}, fmt.Errorf("bind mounts: %s: %w", noSharesHint(m.cfg.Driver.Info()), api.ErrUnsupported)
+	}
+	undoVolumes, err := m.ensureVolumes(ctx, rec)
+	if err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", name, err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		undoVolumes()
 		return api.Container{}, fmt.Errorf("create container directory: %w", err)
 	}
 	if err := m.cfg.Disks.Create(ctx, rec.WritableDisk); err != nil {
 		os.RemoveAll(dir)
+		undoVolumes()
 		return api.Container{}, fmt.Errorf("container %s: writable disk: %w", name, err)
 	}
 	err = m.cfg.DB.Update(func(tx *state.Tx) error {
@@ -265,6 +285,7 @@ func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Conta
 	})
 	if err != nil {
 		os.RemoveAll(dir)
+		undoVolumes()
 		return api.Container{}, err
 	}
 	m.publish("create", rec, nil)
@@ -459,6 +480,9 @@ func (m *Manager) removeLocked(id string) error {
 	}
 	if err := os.RemoveAll(rec.Dir); err != nil {
 		m.log.Warn("remove container files", "id", api.ShortID(id), "err", err)
+	}
+	if rec.Spec.AutoRemove {
+		m.removeAnonymousVolumes(rec)
 	}
 	m.mu.Lock()
 	delete(m.hubs, id)

@@ -49,7 +49,7 @@ func TestGuestNetworkOnBerthNetworks(t *testing.T) {
 		t.Fatalf("addrsFor = %+v, %v", a, err)
 	}
 	rec.Spec.Hostname = "web"
-	cc := guestContainer(rec, a)
+	cc := guestContainer(rec, a, nil)
 	if !reflect.DeepEqual(cc.Hosts, []proto.HostEntry{{IP: "10.89.1.2", Names: []string{"web"}}, {IP: "10.89.1.254", Names: []string{"host.docker.internal"}}}) {
 		t.Fatalf("hosts %+v", cc.Hosts)
 	}
@@ -59,7 +59,7 @@ func TestGuestNetworkOnBerthNetworks(t *testing.T) {
 		t.Fatalf("no NIC: %+v", got)
 	}
 	a, err = addrsFor(rec, proto.NetworkConfig{}, proto.NetworkStatus{}, network.Guest{})
-	if cc := guestContainer(rec, a); err != nil || len(cc.Hosts) != 0 || cc.DNS != nil {
+	if cc := guestContainer(rec, a, nil); err != nil || len(cc.Hosts) != 0 || cc.DNS != nil {
 		t.Fatalf("no NIC: %+v, %v", cc, err)
 	}
 }
@@ -148,18 +148,18 @@ func TestGuestContainerNetwork(t *testing.T) {
 	rec.Spec.Hostname = "web"
 	// The static case is what it always was.
 	a, _ := addrsFor(rec, guestNetwork(rec, natNIC(rec), hypervisor.AddressStatic), proto.NetworkStatus{}, network.Guest{})
-	cc := guestContainer(rec, a)
+	cc := guestContainer(rec, a, nil)
 	want := proto.ContainerConfig{ID: rec.ID, Base: proto.Device{Serial: diskBase}, Upper: proto.Device{Serial: diskUpper},
 		Hostname: "web", Hosts: []proto.HostEntry{{IP: "10.0.2.15", Names: []string{"web"}}},
 		DNS: &proto.DNS{Servers: []string{"10.0.2.3"}}}
 	if !reflect.DeepEqual(cc, want) {
 		t.Fatalf("static: %+v, want %+v", cc, want)
 	}
-	cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}, Search: []string{"lan"}})
+	cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9", DNS: []string{"192.168.64.1"}, Search: []string{"lan"}}, nil)
 	if cc.Hosts[0].IP != "192.168.64.9" || !reflect.DeepEqual(cc.DNS, &proto.DNS{Servers: []string{"192.168.64.1"}, Search: []string{"lan"}}) {
 		t.Fatalf("DHCP: %+v %+v", cc.Hosts, cc.DNS)
 	}
-	if cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9"}); cc.DNS != nil {
+	if cc = guestContainer(rec, guestAddrs{IP: "192.168.64.9"}, nil); cc.DNS != nil {
 		t.Fatalf("no DNS servers must keep the image's resolv.conf, got %+v", cc.DNS)
 	}
 }

@@ -35,6 +35,8 @@ type supervisor struct {
 	proc    *agent.Process
 	logw    *LogWriter
 	hub     *hub
+	// mounts are what the agent mounts in the container (planMounts).
+	mounts []proto.Mount
 
 	stdinMu  sync.Mutex
 	stdinFed bool
@@ -87,6 +89,10 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
+	mounts, err := m.planMounts(ctx, rec)
+	if err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
 	runDir := filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID))
 	nics, err := m.netUp(ctx, &rec, runDir)
 	if err != nil {
@@ -97,16 +103,26 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 			m.netDown(rec)
 		}
 	}()
-	cfg := vmConfig(rec, boot, runDir, nics)
+	cfg := vmConfig(rec, boot, runDir, nics, mounts)
 	if err := m.cfg.Driver.Validate(cfg); err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	// A fresh console log per run: it is this run's post-mortem.
 	os.WriteFile(rec.ConsoleLog, nil, 0o600)
 	ports := rec.Ports
-	rec, err = m.transition(rec.ID, api.StateStarting, func(r *state.ContainerRecord) {
+	// Starting claims the container's volumes: the check that no other
+	// container runs with them and the new state are one transaction.
+	rec, err = m.updateTx(rec.ID, func(tx *state.Tx, r *state.ContainerRecord) error {
+		if err := CheckTransition(r.State, api.StateStarting); err != nil {
+			return fmt.Errorf("container %s: %w", r.Name, err)
+		}
+		if err := volumesFree(tx, *r); err != nil {
+			return fmt.Errorf("container %s: %w", r.Name, err)
+		}
+		r.State = api.StateStarting
 		r.Started, r.Finished, r.ExitCode, r.Error, r.ConsoleTail = time.Now().UTC(), time.Time{}, 0, "", ""
 		r.Ports = ports
+		return nil
 	})
 	if err != nil {
 		return api.Container{}, err
@@ -118,7 +134,7 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		return api.Container{}, fmt.Errorf("container %s: start VM: %w", rec.Name, err)
 	}
 	s := &supervisor{m: m, id: rec.ID, name: rec.Name, tty: rec.Spec.TTY, machine: machine, hub: m.hub(rec.ID),
-		done: make(chan struct{})}
+		done: make(chan struct{}), mounts: mounts.Guest}
 	if _, err := m.update(rec.ID, func(r *state.ContainerRecord) error {
 		h, err := json.Marshal(machine.Handle())
 		r.VM, r.PID = h, machine.Handle().PID
@@ -282,7 +298,7 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics [
 		s.m.log.Info("guest network by DHCP", "id", api.ShortID(rec.ID), "address", addrs.IP, "dns", addrs.DNS)
 	}
 	s.ip = addrs.IP
-	if err := c.CreateContainer(ctx, guestContainer(rec, addrs)); err != nil {
+	if err := c.CreateContainer(ctx, guestContainer(rec, addrs, s.mounts)); err != nil {
 		return fmt.Errorf("prepare root filesystem: %w", err)
 	}
 	spec, err := processSpec(rec)

@@ -40,7 +40,7 @@ func vmID(containerID string) string {
 
 // vmConfig builds the VM for a container, with its NICs: plain data, the
 // backend translates it.
-func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string, nics []hypervisor.Network) hypervisor.VMConfig {
+func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string, nics []hypervisor.Network, mounts mountPlan) hypervisor.VMConfig {
 	return hypervisor.VMConfig{
 		ID:        vmID(rec.ID),
 		Arch:      hypervisor.Arch(rec.Arch),
@@ -49,10 +49,11 @@ func vmConfig(rec state.ContainerRecord, boot BootFiles, runDir string, nics []h
 		Kernel:    boot.Kernel,
 		Initrd:    boot.Initrd,
 		Cmdline:   boot.Cmdline,
-		Disks: []hypervisor.Disk{
+		Disks: append([]hypervisor.Disk{
 			{ID: diskBase, Path: rec.BaseDisk, ReadOnly: true},
 			{ID: diskUpper, Path: rec.WritableDisk},
-		},
+		}, mounts.Disks...),
+		Shares:     mounts.Shares,
 		Networks:   nics,
 		RunDir:     runDir,
 		ConsoleLog: rec.ConsoleLog,
@@ -160,13 +161,15 @@ func addrsFor(rec state.ContainerRecord, nc proto.NetworkConfig, st proto.Networ
 
 // guestContainer is the agent's container configuration: disks by serial,
 // hostname, and name resolution.
-func guestContainer(rec state.ContainerRecord, a guestAddrs) proto.ContainerConfig {
+func guestContainer(rec state.ContainerRecord, a guestAddrs, mounts []proto.Mount) proto.ContainerConfig {
 	host := hostname(rec)
 	cc := proto.ContainerConfig{
-		ID:       rec.ID,
-		Base:     proto.Device{Serial: diskBase},
-		Upper:    proto.Device{Serial: diskUpper},
-		Hostname: host,
+		ID:           rec.ID,
+		Base:         proto.Device{Serial: diskBase},
+		Upper:        proto.Device{Serial: diskUpper},
+		Hostname:     host,
+		Mounts:       mounts,
+		ReadOnlyRoot: rec.Spec.ReadOnlyRoot,
 	}
 	if a.IP != "" {
 		cc.Hosts = append(cc.Hosts, proto.HostEntry{IP: a.IP, Names: []string{host}})

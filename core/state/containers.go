@@ -23,6 +23,10 @@ type ContainerRecord struct {
 	BaseDisk     string          `json:"baseDisk"`
 	WritableDisk string          `json:"writableDisk"`
 	MAC          string          `json:"mac"`
+	// AnonymousVolumes are the volumes made for this container (an
+	// image's VOLUME, -v with only a container path): run --rm removes
+	// them with it.
+	AnonymousVolumes []string `json:"anonymousVolumes,omitempty"`
 
 	// VM is the backend's handle (pid, start time, sockets) while a VM may
 	// be running; nil otherwise.
