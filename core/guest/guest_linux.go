@@ -40,6 +40,9 @@ func RealSystem(trace func(string)) System {
 		MountContainer: func(cfg proto.ContainerConfig, dir string) (string, []string, error) {
 			return mountContainer(cfg, dir, trace)
 		},
+		MountVolumes: func(cfg proto.ContainerConfig, root, dir string) ([]string, error) {
+			return mountVolumes(cfg, root, dir, trace)
+		},
 		PowerOff: func() error {
 			netconf.ReleaseLeases()
 			unix.Sync()
@@ -453,15 +456,21 @@ func mountContainer(cfg proto.ContainerConfig, dir string, trace func(string)) (
 		return "", nil, fmt.Errorf("overlay: %w", err)
 	}
 	const nodev = unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV
-	for _, m := range []mountSpec{
+	apiFS := []mountSpec{
 		{"proc", "/proc", "proc", nodev, ""},
 		{"sysfs", "/sys", "sysfs", nodev | unix.MS_RDONLY, ""},
 		// The guest's /dev (devtmpfs with /dev/pts and /dev/shm): the VM,
 		// not the mount, is the isolation boundary.
 		{"/dev", "/dev", "", unix.MS_BIND | unix.MS_REC, ""},
-		{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
-		{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
-	} {
+	}
+	if !cfg.ReadOnlyRoot {
+		// A read-only root has no writable /tmp or /run unless the user
+		// mounts one (--tmpfs /tmp), as in docker.
+		apiFS = append(apiFS,
+			mountSpec{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+			mountSpec{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"})
+	}
+	for _, m := range apiFS {
 		target, err := InRoot(root, m.target)
 		if err != nil {
 			return "", nil, err

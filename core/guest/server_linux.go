@@ -38,6 +38,10 @@ type System struct {
 	// MountContainer mounts cfg's disks under dir and returns the root
 	// and the mount points to undo at shutdown, innermost first.
 	MountContainer func(cfg proto.ContainerConfig, dir string) (root string, mounts []string, err error)
+	// MountVolumes mounts cfg.Mounts over root, once the identity files
+	// are written, and makes the root read-only if cfg asks; it returns
+	// the mount points to undo, innermost first. Nil refuses mounts.
+	MountVolumes func(cfg proto.ContainerConfig, root, dir string) (mounts []string, err error)
 	// PowerOff ends the machine after processes are stopped and disks
 	// unmounted.
 	PowerOff func() error
@@ -520,6 +524,19 @@ func (s *Server) prepareRoot(cfg proto.ContainerConfig) (string, []string, error
 	if err := writeIdentity(root, cfg); err != nil {
 		unmountAll(mounts)
 		return "", nil, err
+	}
+	if len(cfg.Mounts) > 0 || cfg.ReadOnlyRoot {
+		if s.opts.System.MountVolumes == nil {
+			unmountAll(mounts)
+			return "", nil, fmt.Errorf("this agent cannot mount volumes: %w", api.ErrUnsupported)
+		}
+		more, err := s.opts.System.MountVolumes(cfg, root, filepath.Join(s.opts.StateDir, "containers", cfg.ID))
+		if err != nil {
+			unmountAll(mounts)
+			return "", nil, err
+		}
+		mounts = append(more, mounts...)
+		s.trace("volumes mounted")
 	}
 	return root, mounts, nil
 }
