@@ -14,6 +14,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
 	"github.com/berthvm/berth/core/network"
+	"github.com/berthvm/berth/core/volume"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -22,8 +23,9 @@ import (
 type createFlags struct {
 	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
 	env, envFiles, labels, networks, publish, addHosts                  []string
+	volumes, mounts, tmpfs                                              []string
 	cpus                                                                int
-	interactive, tty, rm, nested, rosetta, publishAll                   bool
+	interactive, tty, rm, nested, rosetta, publishAll, readOnly         bool
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -50,6 +52,11 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp], ranges too")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish the image's exposed ports on free host ports")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add an /etc/hosts line: NAME:IP, or NAME:host-gateway for the host (needs a network with --host-access)")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path or mount a volume: HOST_PATH|VOLUME:CONTAINER_PATH[:ro], or CONTAINER_PATH for an anonymous volume;\n"+
+		"a volume is a disk: one running container mounts it at a time (docker shares it between running containers)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=...]")
+	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER_PATH[:size=64m,mode=1777,exec]")
+	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only (writes go to mounts only)")
 }
 
 // spec turns flags and arguments (IMAGE [COMMAND [ARG...]]) into a
@@ -97,6 +104,10 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 		// docker takes --network a,b too.
 		s.Networks = append(s.Networks, strings.Split(n, ",")...)
 	}
+	if s.Mounts, err = f.parseMounts(); err != nil {
+		return s, &usageError{err: err}
+	}
+	s.ReadOnlyRoot = f.readOnly
 	if f.kernel != "" {
 		abs, err := filepath.Abs(f.kernel)
 		if err != nil {
@@ -338,4 +349,42 @@ func (a *app) startWithProgress(ctx context.Context, c *client.Client, id string
 		b.finish()
 	}
 	return ctr, err
+}
+
+// parseMounts reads -v, --mount and --tmpfs. A -v host path that starts
+// with "." is made absolute, as docker's CLI does; --mount's must be
+// absolute already.
+func (f *createFlags) parseMounts() ([]api.Mount, error) {
+	var out []api.Mount
+	for _, v := range f.volumes {
+		if strings.HasPrefix(v, ".") {
+			if src, rest, ok := strings.Cut(v, ":"); ok {
+				abs, err := filepath.Abs(src)
+				if err != nil {
+					return nil, fmt.Errorf("-v %q: %w", v, err)
+				}
+				v = abs + ":" + rest
+			}
+		}
+		m, err := volume.ParseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, v := range f.mounts {
+		m, err := volume.ParseMount(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, v := range f.tmpfs {
+		m, err := volume.ParseTmpfs(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
