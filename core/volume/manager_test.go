@@ -212,8 +212,8 @@ func TestCreate(t *testing.T) {
 			}
 		})
 	}
-	if exists(filepath.Dir(paths.VolumeDisk(f.home, "DATA"))) && !exists(disk) {
-		t.Fatal("a refused create touched the existing volume's disk")
+	if st, err := os.Stat(disk); err != nil || st.Size() != 64<<20 {
+		t.Fatalf("the refused creates touched the existing volume's disk: %v, %v", st, err)
 	}
 
 	refused := []struct {
