@@ -23,4 +23,5 @@ const (
 	EventImage     = "image"
 	EventDaemon    = "daemon"
 	EventNetwork   = "network"
+	EventVolume    = "volume"
 )

@@ -62,7 +62,8 @@ type Volume struct {
 
 // VolumeCreateRequest asks for a new volume. An empty Name makes an
 // anonymous-looking random name, as docker does. Options: "size" (a size
-// such as 10g; default DefaultVolumeSize).
+// such as 10g; default core/volume.DefaultSize, the size of a container's
+// writable disk).
 type VolumeCreateRequest struct {
 	Name    string            `json:"name,omitempty"`
 	Labels  map[string]string `json:"labels,omitempty"`

@@ -23,6 +23,7 @@ import (
 	"github.com/berthvm/berth/core/rootfs"
 	"github.com/berthvm/berth/core/runtime"
 	"github.com/berthvm/berth/core/state"
+	"github.com/berthvm/berth/core/volume"
 )
 
 // ErrDataDirBusy means another daemon owns the data dir. It wraps
@@ -55,6 +56,9 @@ type Daemon struct {
 	networks   *network.Manager // with the runtime
 	netMode    api.NetworkInfo
 	images     *image.Store
+	// volumes are served with or without a VM backend; the runtime gets
+	// them for containers' volume mounts (Ensure, Claim).
+	volumes *volume.Manager
 
 	mux      *http.ServeMux
 	stopOnce sync.Once
@@ -131,6 +135,13 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 	if d.images, err = image.Open(ctx, image.Options{Home: cfg.Home, DB: db, InUse: d.imagesInUse}); err != nil {
 		ln.Close()
 		return nil, nil, fmt.Errorf("open image store in data dir %q: %w", cfg.Home, err)
+	}
+	// Volumes before the runtime, which mounts them; they share the
+	// writable disks' templates.
+	if d.volumes, err = volume.New(ctx, volume.Config{DB: db, Home: cfg.Home, Templates: templatesDir(cfg.Home),
+		Bus: d.bus, Logger: d.log}); err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("open volumes in data dir %q: %w", cfg.Home, err)
 	}
 	d.caps = probeHost(ctx)
 	if err := d.startRuntime(ctx); err != nil {

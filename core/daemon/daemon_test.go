@@ -251,7 +251,7 @@ func TestEventsStream(t *testing.T) {
 
 // A build that cannot run VMs on this host (an amd64 berth under Rosetta)
 // starts, shows why in system info, and refuses every container request
-// with that reason.
+// with that reason; it serves volumes.
 func TestUnsupportedHost(t *testing.T) {
 	const reason = "this berth is the amd64 (Intel) build, running under Rosetta on an Apple silicon Mac, where it cannot run VMs: install the arm64 (Apple silicon) build of Berth"
 	old := probeHost
@@ -270,5 +270,9 @@ func TestUnsupportedHost(t *testing.T) {
 	_, err = c.Containers(ctx, true)
 	if !errors.Is(err, api.ErrUnsupported) || !strings.Contains(err.Error(), "arm64 (Apple silicon) build") {
 		t.Fatalf("containers: %v, want the reason as ErrUnsupported", err)
+	}
+	// Volumes are disk images, no VMs: they are served all the same.
+	if list, err := c.Volumes(ctx, nil); err != nil || len(list) != 0 {
+		t.Fatalf("volumes: %+v, %v", list, err)
 	}
 }

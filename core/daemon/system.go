@@ -22,6 +22,7 @@ func (d *Daemon) routes() {
 	d.mux.HandleFunc("GET /v1/events", d.events)
 	d.imageRoutes()
 	d.kernelRoutes()
+	d.volumeRoutes()
 	if d.runtime != nil {
 		d.containerRoutes()
 		d.networkRoutes()

@@ -49,6 +49,13 @@ func Database(home string) string  { return filepath.Join(home, "berth.db") }
 func PIDFile(home string) string   { return filepath.Join(home, "berth.pid") }
 func DaemonLog(home string) string { return filepath.Join(home, "daemon.log") }
 
+// VolumesDir holds one folder per named volume (core/volume owns it:
+// anything in it without a volume record is a crash's leftover).
+func VolumesDir(home string) string { return filepath.Join(home, "volumes") }
+
+// VolumeDisk is a named volume's disk image: a sparse ext4 file.
+func VolumeDisk(home, name string) string { return filepath.Join(VolumesDir(home), name, "disk.ext4") }
+
 // Prepare makes the data dir (0700) if needed and proves it writable,
 // with an error that says what to do when it is not.
 func Prepare(home string) error {

@@ -26,6 +26,7 @@ var migrations = []migration{
 	{2, "create container buckets", migrateV2Containers},
 	{3, "create images and image-names buckets", migrateV3Images},
 	{4, "create networks and network-names buckets", migrateV4Networks},
+	{5, "create volumes and volume-names buckets", migrateV5Volumes},
 }
 
 // SchemaVersion is the schema this build writes.

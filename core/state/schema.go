@@ -20,6 +20,15 @@ package state
 //	  <id>           -> JSON       NetworkRecord: api.Network + its network process's handle
 //	network-names/                 bucket (v4): the unique-name index
 //	  <name>         -> <id>
+//	volumes/                       bucket (v5): one record per named volume
+//	  <name>         -> JSON       VolumeRecord: api.Volume without UsedBy; its disk is
+//	                               core/paths.VolumeDisk (<data>/volumes/<name>/disk.ext4)
+//	volume-names/                  bucket (v5): names folded to lower case, so that two
+//	  <lower(name)>  -> <name>     volumes never share a folder on a case-insensitive disk
+//
+// Which containers use a volume is never stored: it is read from the
+// containers' records (Spec.Mounts of type volume whose Source is its name)
+// in the transaction that needs it, so it cannot drift.
 //
 // A container's addresses (one per network, with its MAC) live in its own
 // record (api.Container.Networks): allocated at create or connect, freed
@@ -42,6 +51,9 @@ const (
 
 	bucketNetworks     = "networks"
 	bucketNetworkNames = "network-names"
+
+	bucketVolumes     = "volumes"
+	bucketVolumeNames = "volume-names"
 
 	keySchemaVersion = "schema-version"
 	keyHostID        = "host-id"

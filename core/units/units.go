@@ -1,9 +1,13 @@
 // Package units writes sizes and durations the way docker's CLI does, for
-// every place Berth shows them to people: the berth CLI and the menu bar.
+// every place Berth shows them to people: the berth CLI and the menu bar;
+// and reads sizes the way docker's CLI takes them (ParseSize).
 package units
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,4 +78,34 @@ func Duration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d years", h/24/365)
 	}
+}
+
+// ParseSize reads a size as docker's CLI takes it for memory and disk
+// options: a number of bytes, or a number (decimals allowed) followed by
+// k, m, g, t or p in binary units (1k = 1024), with an optional b or ib,
+// in either case: "512m", "10g", "1.5G", "2GiB", "1073741824". It refuses
+// empty, negative, zero and unknown-unit sizes, and sizes over 8 EiB.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	t = strings.TrimSuffix(t, "i")
+	mult := 1.0
+	if t != "" {
+		if i := strings.IndexByte("kmgtp", t[len(t)-1]); i >= 0 {
+			mult = math.Pow(1024, float64(i+1))
+			t = t[:len(t)-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || strings.ContainsAny(t, "eExXpP_") {
+		return 0, fmt.Errorf("size %q: want a number of bytes or a size such as 512m, 10g or 1.5t", s)
+	}
+	n := v * mult
+	if n < 1 {
+		return 0, fmt.Errorf("size %q: want a positive size such as 512m or 10g", s)
+	}
+	if n >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return int64(n), nil
 }

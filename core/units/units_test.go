@@ -33,3 +33,25 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1073741824", 1 << 30, true}, {"512m", 512 << 20, true}, {"512M", 512 << 20, true},
+		{"10g", 10 << 30, true}, {"10G", 10 << 30, true}, {"10gb", 10 << 30, true}, {"2GiB", 2 << 30, true},
+		{"1.5g", 3 << 29, true}, {"64k", 64 << 10, true}, {"1t", 1 << 40, true}, {"1p", 1 << 50, true},
+		{" 8g ", 8 << 30, true}, {"100b", 100, true},
+		{"", 0, false}, {"g", 0, false}, {"lots", 0, false}, {"-1g", 0, false}, {"0", 0, false},
+		{"0.1", 0, false}, {"10x", 0, false}, {"1e3", 0, false}, {"0x10", 0, false}, {"NaN", 0, false},
+		{"Inf", 0, false}, {"9000p", 0, false}, {"1_000", 0, false},
+	}
+	for _, tc := range cases {
+		got, err := ParseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}

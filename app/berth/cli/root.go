@@ -126,6 +126,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.daemonCommand(),
 		a.imageCommand(),
 		a.networkCommand(),
+		a.volumeCommand(),
 		a.portCommand(),
 		a.registryCommand(),
 		a.menuCommand(),
