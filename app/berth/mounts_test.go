@@ -48,6 +48,33 @@ func TestMounts(t *testing.T) {
 		expect(t, home, 0, []string{"/tmp/x: Read-only file system", "etc hosts written"},
 			run("--rm", "--read-only", "berth/demo", "sh", "-c", "touch /tmp/x; grep -q 127.0.0.1 /etc/hosts && echo etc hosts written")...)
 	})
+	t.Run("a named volume outlives its containers", func(t *testing.T) {
+		expect(t, home, 0, nil, run("--rm", "-v", "data:/data", "berth/demo", "sh", "-c", "echo kept > /data/f")...)
+		expect(t, home, 0, []string{"kept", "-rw-r--r--"}, run("--rm", "--mount", "source=data,target=/srv", "berth/demo", "sh", "-c", "cat /srv/f; ls -l /srv; ls -a /srv")...)
+		r := expect(t, home, 0, nil, run("--rm", "-v", "data:/srv", "berth/demo", "ls", "-a", "/srv")...)
+		if strings.Contains(r.stdout, "lost+found") {
+			t.Fatalf("the volume shows its file system's lost+found: %s", r.stdout)
+		}
+		expect(t, home, 0, []string{"data"}, "volume", "ls", "-q")
+	})
+	t.Run("a new volume is seeded from the image, nocopy is not", func(t *testing.T) {
+		expect(t, home, 0, []string{"root:x:0:0"}, run("--rm", "-v", "etc:/etc", "berth/demo", "cat", "/etc/passwd")...)
+		r := expect(t, home, 0, nil, run("--rm", "-v", "bare:/etc:nocopy", "berth/demo", "ls", "/etc")...)
+		if strings.Contains(r.stdout, "passwd") {
+			t.Fatalf("a nocopy volume was seeded: %s", r.stdout)
+		}
+		// Seeded once: what a container changes stays.
+		expect(t, home, 0, nil, run("--rm", "-v", "etc:/etc", "berth/demo", "rm", "/etc/passwd")...)
+		expect(t, home, 0, []string{"No such file"}, run("--rm", "-v", "etc:/etc", "berth/demo", "sh", "-c", "cat /etc/passwd 2>&1; true")...)
+	})
+	t.Run("a volume in use", func(t *testing.T) {
+		expect(t, home, 0, nil, run("-d", "--name", "holder", "-v", "data:/data", "berth/demo", "sleep", "600")...)
+		expect(t, home, 1, []string{"volume is in use - [holder]"}, "volume", "rm", "data")
+		expect(t, home, 125, []string{"volume data is in use by running container holder"},
+			run("--name", "second", "-v", "data:/data", "berth/demo", "true")...)
+		expect(t, home, 0, nil, "rm", "-f", "holder", "second")
+		expect(t, home, 0, []string{"data"}, "volume", "rm", "data")
+	})
 	t.Run("tmpfs with exec and mode", func(t *testing.T) {
 		expect(t, home, 0, []string{"ran from tmpfs", "drwxrwx---"},
 			run("--rm", "--mount", "type=tmpfs,target=/work,tmpfs-mode=770", "--tmpfs", "/bin2:exec", "berth/demo", "sh", "-c",

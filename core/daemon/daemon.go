@@ -265,7 +265,7 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 	}
 	d.runtime, err = runtime.New(ctx, runtime.Config{
 		Home: d.cfg.Home, DB: d.db, Bus: d.bus, Driver: driver, Images: imageSource{d.images}, Kernels: d.withKernelSetting(kernels),
-		Disks: writableDisks{templatesDir(d.cfg.Home)}, Networks: d.networks, Host: d.caps, Logger: d.log,
+		Disks: writableDisks{templatesDir(d.cfg.Home)}, Networks: d.networks, Volumes: d.volumes, Host: d.caps, Logger: d.log,
 	})
 	if err != nil {
 		d.networks.Close()

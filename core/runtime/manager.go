@@ -281,6 +281,11 @@ func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Conta
 				return fmt.Errorf("container %s: %w", name, err)
 			}
 		}
+		if m.cfg.Volumes != nil {
+			if err := m.cfg.Volumes.Claim(tx, rec.Spec.Mounts); err != nil {
+				return fmt.Errorf("container %s: %w", name, err)
+			}
+		}
 		return tx.CreateContainer(rec)
 	})
 	if err != nil {

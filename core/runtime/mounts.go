@@ -26,6 +26,9 @@ import (
 type Volumes interface {
 	// Ensure makes the volume unless it exists; created says it did.
 	Ensure(ctx context.Context, name string, anonymous bool) (v api.Volume, created bool, err error)
+	// Claim checks, in the transaction that stores a container, that its
+	// volumes still exist: from then on they are in use.
+	Claim(tx *state.Tx, mounts []api.Mount) error
 	// Remove deletes a volume no container uses.
 	Remove(ctx context.Context, name string, force bool) error
 }

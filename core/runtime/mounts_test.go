@@ -62,7 +62,7 @@ func TestResolveMounts(t *testing.T) {
 		{name: "relative bind", mounts: []api.Mount{{Type: api.MountBind, Source: "src", Target: "/src"}}, err: `"src" mount path must be absolute`},
 		{name: "missing bind source", mounts: []api.Mount{{Type: api.MountBind, Source: dir + "/nope", Target: "/src"}}, err: "bind source path does not exist: " + dir + "/nope"},
 		{name: "duplicate target", mounts: []api.Mount{{Type: api.MountTmpfs, Target: "/x"}, {Type: api.MountVolume, Source: "v1", Target: "/x/"}}, err: "duplicate mount point: /x"},
-		{name: "bad volume name", mounts: []api.Mount{{Type: api.MountVolume, Source: "no/slash", Target: "/x"}}, err: "invalid characters"},
+		{name: "bad volume name", mounts: []api.Mount{{Type: api.MountVolume, Source: "no/slash", Target: "/x"}}, err: "invalid volume name"},
 		{name: "relative target", mounts: []api.Mount{{Type: api.MountTmpfs, Target: "x"}}, err: "must be absolute"},
 		{name: "unknown type", mounts: []api.Mount{{Type: "nfs", Target: "/x"}}, err: `unknown type "nfs"`},
 	} {

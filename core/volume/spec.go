@@ -113,7 +113,7 @@ func ParseMount(s string) (api.Mount, error) {
 				return api.Mount{}, err
 			}
 		case "tmpfs-size":
-			if m.TmpfsSize, err = units.ParseBytes(v); err != nil {
+			if m.TmpfsSize, err = units.ParseSize(v); err != nil {
 				return api.Mount{}, bad("tmpfs-size: %v", err)
 			}
 		case "tmpfs-mode":
@@ -177,7 +177,7 @@ func ParseTmpfs(s string) (api.Mount, error) {
 		case "ro":
 			m.ReadOnly = true
 		case "size":
-			m.TmpfsSize, err = units.ParseBytes(v)
+			m.TmpfsSize, err = units.ParseSize(v)
 		case "mode":
 			m.TmpfsMode, err = parseMode(v)
 		default:

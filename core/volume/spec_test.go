@@ -22,8 +22,8 @@ func TestParseVolume(t *testing.T) {
 		{in: "/src:/src:rw,z,cached", want: api.Mount{Type: api.MountBind, Source: "/src", Target: "/src"}},
 		{in: "src:/src", want: api.Mount{Type: api.MountVolume, Source: "src", Target: "/src"}},
 		{in: "./src:/src", err: "use an absolute path"},
-		{in: "my/vol:/src", err: "invalid characters"},
-		{in: "a:/x", err: "invalid characters"}, // docker: at least two characters
+		{in: "my/vol:/src", err: "invalid volume name"},
+		{in: "a:/x", err: "invalid volume name"}, // docker: at least two characters
 		{in: "/src:/src:nocopy", err: "nocopy applies to volumes"},
 		{in: "/src:/src:rx", err: `unknown option "rx"`},
 		{in: ":/src", err: "empty source"},
@@ -51,7 +51,7 @@ func TestParseMount(t *testing.T) {
 		{in: "type=tmpfs,target=/run/x,tmpfs-size=64m,tmpfs-mode=1770", want: api.Mount{Type: api.MountTmpfs, Target: "/run/x", TmpfsSize: 64 << 20, TmpfsMode: 0o1770}},
 		{in: "type=bind,source=src,target=/app", err: "must be an absolute path"},
 		{in: "type=bind,target=/app", err: "source is required"},
-		{in: "type=volume,source=bad/name,target=/x", err: "invalid characters"},
+		{in: "type=volume,source=bad/name,target=/x", err: "invalid volume name"},
 		{in: "type=tmpfs,source=x,target=/x", err: "has no source"},
 		{in: "type=nfs,target=/x", err: `type "nfs"`},
 		{in: "type=bind,source=/a", err: "target is required"},
