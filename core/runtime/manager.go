@@ -36,7 +36,7 @@ type Config struct {
 	// Volumes, if set, gives containers named volumes; nil refuses them.
 	Volumes Volumes
 	Host    api.Capabilities
-	Logger   *slog.Logger
+	Logger  *slog.Logger
 
 	// BootTimeout bounds a VM's boot up to its agent answering. Default
 	// 3 minutes: TCG emulation on a loaded machine is slow.
