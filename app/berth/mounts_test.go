@@ -9,11 +9,16 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // expect runs berth and checks the exit code and that stdout and stderr
@@ -30,6 +35,48 @@ func expect(t *testing.T, home string, code int, want []string, args ...string) 
 		}
 	}
 	return r
+}
+
+// loadVolumeImage loads local/volume:1 into home's daemon: the demo image
+// with VOLUME /data holding seed.txt (0640, owned by 1000:1000).
+func loadVolumeImage(t *testing.T, home string) {
+	t.Helper()
+	dir := t.TempDir()
+	demo := filepath.Join(dir, "demo.tar")
+	expect(t, home, 0, nil, "image", "save", "-o", demo, "berth/demo")
+	base, err := tarball.ImageFromPath(demo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	tw.WriteHeader(&tar.Header{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 1000, Gid: 1000})
+	tw.WriteHeader(&tar.Header{Name: "data/seed.txt", Typeflag: tar.TypeReg, Mode: 0o640, Uid: 1000, Gid: 1000, Size: 6})
+	tw.Write([]byte("seeded"))
+	tw.Close()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(base, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Volumes = map[string]struct{}{"/data": {}}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("local/volume:1")
+	out := filepath.Join(dir, "volume.tar")
+	if err := tarball.WriteToFile(out, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, home, 0, []string{"local/volume:1"}, "image", "load", "-i", out)
 }
 
 // TestMounts shares one daemon across its subtests, which run in order.
@@ -74,6 +121,23 @@ func TestMounts(t *testing.T) {
 			run("--name", "second", "-v", "data:/data", "berth/demo", "true")...)
 		expect(t, home, 0, nil, "rm", "-f", "holder", "second")
 		expect(t, home, 0, []string{"data"}, "volume", "rm", "data")
+	})
+	t.Run("the image's VOLUME gets an anonymous volume, seeded, gone with --rm", func(t *testing.T) {
+		loadVolumeImage(t, home)
+		before := berth(t, home, "volume", "ls", "-q").stdout
+		expect(t, home, 0, []string{"seeded", "1000 1000", "-rw-r-----", "drwxr-x---"}, run("--rm", "local/volume:1", "sh", "-c",
+			"cat /data/seed.txt; echo; ls -ln /data | tail -1 | awk '{print $1, $3, $4}'; ls -ld /data; grep ' /data ' /proc/mounts")...)
+		if after := berth(t, home, "volume", "ls", "-q").stdout; after != before {
+			t.Fatalf("run --rm left its anonymous volume: before %q, after %q", before, after)
+		}
+		expect(t, home, 0, nil, run("--name", "keeps", "local/volume:1", "true")...)
+		c := inspect(t, home, "keeps")
+		if len(c.Spec.Mounts) != 1 || c.Spec.Mounts[0].Target != "/data" || len(c.Spec.Mounts[0].Source) != 64 {
+			t.Fatalf("mounts of keeps: %+v", c.Spec.Mounts)
+		}
+		expect(t, home, 0, []string{c.Spec.Mounts[0].Source}, "volume", "ls", "-q")
+		expect(t, home, 0, nil, "rm", "keeps")
+		expect(t, home, 0, []string{c.Spec.Mounts[0].Source}, "volume", "prune", "-f")
 	})
 	t.Run("tmpfs with exec and mode", func(t *testing.T) {
 		expect(t, home, 0, []string{"ran from tmpfs", "drwxrwx---"},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
@@ -177,7 +178,11 @@ func (a *app) runCommand() *cobra.Command {
 				fmt.Fprintln(a.streams.Out, created.ID)
 				return nil
 			}
-			return a.attachAndStart(ctx, c, created, spec.OpenStdin, spec.TTY, true)
+			err = a.attachAndStart(ctx, c, created, spec.OpenStdin, spec.TTY, true)
+			if spec.AutoRemove {
+				awaitRemoval(ctx, c, created)
+			}
+			return err
 		},
 	}
 	f.register(cmd)
@@ -387,4 +392,14 @@ func (f *createFlags) parseMounts() ([]api.Mount, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// awaitRemoval waits, up to a few seconds, until the daemon has removed an
+// ended --rm container and its anonymous volumes (its destroy event), as
+// docker's run --rm does: a script's next command finds them gone.
+func awaitRemoval(ctx context.Context, c *client.Client, ctr api.Container) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	opts := client.EventOptions{Since: ctr.Created, Filters: map[string][]string{"container": {ctr.ID}, "action": {"destroy"}}}
+	_ = c.Events(ctx, opts, func(api.Event) bool { return false })
 }
