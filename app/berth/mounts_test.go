@@ -139,6 +139,35 @@ func TestMounts(t *testing.T) {
 		expect(t, home, 0, nil, "rm", "keeps")
 		expect(t, home, 0, []string{c.Spec.Mounts[0].Source}, "volume", "prune", "-f")
 	})
+	t.Run("bad mounts are refused and leave nothing", func(t *testing.T) {
+		hostFile := filepath.Join(t.TempDir(), "file")
+		os.WriteFile(hostFile, []byte("x"), 0o644)
+		before := len(listAll(t, home))
+		volumes := berth(t, home, "volume", "ls", "-q").stdout
+		for _, c := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{run("--rm", "-v", "/no/such/dir:/x", "berth/demo", "true"), 125, "bind source path does not exist: /no/such/dir"},
+			{run("--rm", "--mount", "type=bind,source=rel,target=/x", "berth/demo", "true"), 125, `bind source "rel" must be an absolute path`},
+			{run("--rm", "-v", "bad*name:/x", "berth/demo", "true"), 125, `"bad*name" includes invalid characters for a volume name`},
+			{run("--rm", "-v", "vol:relative", "berth/demo", "true"), 125, "the container path must be absolute"},
+			{run("--rm", "--tmpfs", "/t:size=lots", "berth/demo", "true"), 125, "invalid --tmpfs"},
+			{run("--rm", "-v", "/etc/passwd", "berth/demo", "true"), 125, "cannot mount a volume onto a file"},
+		} {
+			expect(t, home, c.code, []string{c.want}, c.args...)
+		}
+		if after := len(listAll(t, home)); after != before {
+			t.Fatalf("containers before %d, after %d", before, after)
+		}
+		if after := berth(t, home, "volume", "ls", "-q").stdout; after != volumes {
+			t.Fatalf("volumes before %q, after %q", volumes, after)
+		}
+		if runs, _ := os.ReadDir(filepath.Join(home, "run")); len(runs) != 0 {
+			t.Fatalf("VM run directories left: %v", runs)
+		}
+	})
 	t.Run("tmpfs with exec and mode", func(t *testing.T) {
 		expect(t, home, 0, []string{"ran from tmpfs", "drwxrwx---"},
 			run("--rm", "--mount", "type=tmpfs,target=/work,tmpfs-mode=770", "--tmpfs", "/bin2:exec", "berth/demo", "sh", "-c",

@@ -62,8 +62,9 @@ func ParseVolume(s string) (api.Mount, error) {
 		}
 	default:
 		m.Type = api.MountVolume
-		if err := CheckName(m.Source); err != nil {
-			return api.Mount{}, fmt.Errorf("%w. If you intended to pass a host directory, use an absolute path", err)
+		if CheckName(m.Source) != nil {
+			return api.Mount{}, bad(fmt.Sprintf("%q includes invalid characters for a volume name, only %q are allowed; if you intended to pass a host directory, use an absolute path",
+				m.Source, "[a-zA-Z0-9][a-zA-Z0-9_.-]"))
 		}
 	}
 	return m, CheckTarget(m.Target)

@@ -22,8 +22,8 @@ func TestParseVolume(t *testing.T) {
 		{in: "/src:/src:rw,z,cached", want: api.Mount{Type: api.MountBind, Source: "/src", Target: "/src"}},
 		{in: "src:/src", want: api.Mount{Type: api.MountVolume, Source: "src", Target: "/src"}},
 		{in: "./src:/src", err: "use an absolute path"},
-		{in: "my/vol:/src", err: "invalid volume name"},
-		{in: "a:/x", err: "invalid volume name"}, // docker: at least two characters
+		{in: "my/vol:/src", err: "invalid characters for a volume name"},
+		{in: "a:/x", err: "invalid characters for a volume name"}, // docker: at least two characters
 		{in: "/src:/src:nocopy", err: "nocopy applies to volumes"},
 		{in: "/src:/src:rx", err: `unknown option "rx"`},
 		{in: ":/src", err: "empty source"},
