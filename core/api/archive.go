@@ -31,3 +31,7 @@ type CopyToOptions struct {
 	// CLI always sets it).
 	NoOverwriteDirNonDir bool
 }
+
+// ErrorHeader carries, base64-encoded, the RemoteError of a failed reply
+// that has no body (HEAD).
+const ErrorHeader = "X-Berth-Error"

@@ -79,14 +79,6 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if err := CheckSpec(rec.Spec, m.cfg.Host); err != nil {
 		return api.Container{}, err
 	}
-	if _, err := os.Stat(rec.BaseDisk); err != nil {
-		return api.Container{}, fmt.Errorf("container %s: the base disk of image %s is gone (%v); pull the image again: %w",
-			rec.Name, rec.Image, err, api.ErrNotFound)
-	}
-	boot, err := m.cfg.Kernels.Boot(ctx, rec.Arch, rec.Spec.Kernel, progress)
-	if err != nil {
-		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
-	}
 	runDir := filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID))
 	nics, err := m.netUp(ctx, &rec, runDir)
 	if err != nil {
@@ -97,8 +89,8 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 			m.netDown(rec)
 		}
 	}()
-	cfg := vmConfig(rec, boot, runDir, nics)
-	if err := m.cfg.Driver.Validate(cfg); err != nil {
+	cfg, err := m.vmFor(ctx, rec, runDir, nics, progress)
+	if err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	// A fresh console log per run: it is this run's post-mortem.
@@ -164,6 +156,25 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	progress.Report(api.Progress{ID: rec.Name, Action: "boot", Done: true})
 	m.log.Info("container started", "id", api.ShortID(rec.ID), "name", rec.Name, "vm_pid", rec.PID)
 	return rec.Container, nil
+}
+
+// vmFor builds and checks the VM of one boot of rec, with nics: what a
+// start and a maintenance boot (berth cp, copy.go) share.
+func (m *Manager) vmFor(ctx context.Context, rec state.ContainerRecord, runDir string, nics []hypervisor.Network,
+	progress api.ProgressFunc) (hypervisor.VMConfig, error) {
+	if _, err := os.Stat(rec.BaseDisk); err != nil {
+		return hypervisor.VMConfig{}, fmt.Errorf("the base disk of image %s is gone (%v); pull the image again: %w",
+			rec.Image, err, api.ErrNotFound)
+	}
+	boot, err := m.cfg.Kernels.Boot(ctx, rec.Arch, rec.Spec.Kernel, progress)
+	if err != nil {
+		return hypervisor.VMConfig{}, err
+	}
+	cfg := vmConfig(rec, boot, runDir, nics)
+	if err := m.cfg.Driver.Validate(cfg); err != nil {
+		return hypervisor.VMConfig{}, err
+	}
+	return cfg, nil
 }
 
 // netUp readies a container's networks before its VM boots and returns
