@@ -82,3 +82,6 @@ func splitDir(p string) (dir, base string) {
 	}
 	return dir, base
 }
+
+// ErrNotDirectory: a path written as a directory ("x/") is not one.
+var ErrNotDirectory = errors.New("not a directory")
