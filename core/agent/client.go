@@ -118,9 +118,19 @@ func (c *Client) onControl(payload []byte) {
 }
 
 func (c *Client) call(ctx context.Context, op string, req, reply any) error {
+	id, ch, err := c.send(op, req)
+	if err != nil {
+		return err
+	}
+	return c.await(ctx, op, id, ch, reply)
+}
+
+// send writes a request; await then waits for its reply. Calls that
+// stream right after the request (archive_in) use the two apart.
+func (c *Client) send(op string, req any) (uint64, chan proto.Message, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("agent %s: encode: %w", op, err)
+		return 0, nil, fmt.Errorf("agent %s: encode: %w", op, err)
 	}
 	ch := make(chan proto.Message, 1)
 	c.mu.Lock()
@@ -128,14 +138,18 @@ func (c *Client) call(ctx context.Context, op string, req, reply any) error {
 	id := c.nextID
 	if c.m.Err() != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("agent %s: %w", op, c.m.Err())
+		return 0, nil, fmt.Errorf("agent %s: %w", op, c.m.Err())
 	}
 	c.pending[id] = ch
 	c.mu.Unlock()
 	if err := c.m.Send(proto.Message{ID: id, Op: op, Body: body}); err != nil {
 		c.forget(id)
-		return fmt.Errorf("agent %s: %w", op, err)
+		return 0, nil, fmt.Errorf("agent %s: %w", op, err)
 	}
+	return id, ch, nil
+}
+
+func (c *Client) await(ctx context.Context, op string, id uint64, ch chan proto.Message, reply any) error {
 	select {
 	case msg, ok := <-ch:
 		if !ok {

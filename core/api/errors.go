@@ -141,3 +141,11 @@ func Errorf(kind error, format string, args ...any) error {
 // owns its data dir: whoever started it (the CLI, the menu-bar app) then
 // waits for that one instead.
 const ExitDataDirBusy = 3
+
+// Exactly is an error of kind whose message is the text alone, for
+// messages whose wording is docker's own ("Could not find the file /x in
+// container web"): errors.Is(err, kind) holds, and the text does not end
+// in the kind's name.
+func Exactly(kind error, format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), parent: kind}
+}

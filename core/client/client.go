@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,8 +115,14 @@ func isDialFailure(err error) bool {
 }
 
 func decodeError(resp *http.Response) error {
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var re api.RemoteError
+	// A reply without a body (HEAD) carries its error in a header.
+	if h := resp.Header.Get(api.ErrorHeader); h != "" {
+		if raw, err := base64.StdEncoding.DecodeString(h); err == nil && json.Unmarshal(raw, &re) == nil && re.Message != "" {
+			return &re
+		}
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if json.Unmarshal(raw, &re) == nil && re.Message != "" {
 		return &re
 	}

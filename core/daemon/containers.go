@@ -59,6 +59,7 @@ func (d *Daemon) containerRoutes() {
 	d.mux.HandleFunc("GET /v1/containers/{id}/logs", d.containerLogs)
 	d.mux.HandleFunc("POST /v1/containers/{id}/attach", d.containerAttach)
 	d.mux.HandleFunc("POST /v1/containers/{id}/exec", d.containerExec)
+	d.archiveRoutes()
 }
 
 func (d *Daemon) containerCreate(r *http.Request) (any, error) {

@@ -2,62 +2,19 @@ package guest
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/archive"
 )
 
 // InRoot resolves p as if root were "/": symbolic links are followed
-// inside root (an absolute link target starts again at root, ".." stops
-// at root), as the container would see them after chroot. The last
+// inside root, as the container would see them after chroot (see
+// archive.InRoot, which berth cp shares with the host). The last
 // component need not exist.
-func InRoot(root, p string) (string, error) {
-	const maxLinks = 40
-	links := 0
-	resolved := "/" // path inside root, always clean and absolute
-	rest := strings.Split(path.Clean("/"+p), "/")
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, c)
-		fi, err := os.Lstat(filepath.Join(root, next))
-		if err != nil {
-			if os.IsNotExist(err) {
-				// The remainder does not exist: keep it literally.
-				return filepath.Join(root, path.Join(append([]string{next}, rest...)...)), nil
-			}
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			resolved = next
-			continue
-		}
-		links++
-		if links > maxLinks {
-			return "", fmt.Errorf("resolve %q in the container: too many symbolic links: %w", p, api.ErrInvalidArgument)
-		}
-		target, err := os.Readlink(filepath.Join(root, next))
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			resolved = "/"
-		}
-		rest = append(strings.Split(target, "/"), rest...)
-	}
-	return filepath.Join(root, resolved), nil
-}
+func InRoot(root, p string) (string, error) { return archive.InRoot(root, p) }
 
 // LookPath finds an executable the way execvp would inside root: a name
 // with a slash is taken as is (relative to cwd), otherwise each PATH

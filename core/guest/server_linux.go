@@ -222,6 +222,7 @@ type session struct {
 	// detach undoes this session's attachments when it ends.
 	mu      sync.Mutex
 	detachs []func()
+	cancels map[uint32]func() // transfers under way, by stream (archive_linux.go)
 }
 
 // errHostGone is what a transport's Read returns while no host is
@@ -273,9 +274,12 @@ func (ss *session) onControl(payload []byte) {
 		ss.m.Fail(fmt.Errorf("host sent a bad control message: %w", api.ErrCorrupt))
 		return
 	}
-	// Each call runs on its own so a blocking Wait holds up nothing.
+	// What must happen before the next frame is read (a stream that
+	// data may follow at once, a cancel) happens here; the rest of
+	// each call runs on its own so a blocking Wait holds up nothing.
+	handle := ss.prepare(msg.Op, msg.Body)
 	go func() {
-		body, err := ss.handle(msg.Op, msg.Body)
+		body, err := handle()
 		reply := proto.Message{ID: msg.ID}
 		if err != nil {
 			reply.Error = api.ToRemote(err)
@@ -407,6 +411,12 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		return s.list(), nil
 	case proto.OpStats:
 		return readStats()
+	case proto.OpStatPath:
+		req, err := decode[proto.PathRequest](body)
+		if err != nil {
+			return nil, err
+		}
+		return s.statPath(req)
 	case proto.OpShutdown:
 		s.mu.Lock()
 		s.shutdown = true
@@ -432,7 +442,8 @@ func (ss *session) await(ready <-chan struct{}) error {
 func (s *Server) info() proto.Info {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	feats := []string{proto.FeatureTTY, proto.FeatureOverlay, proto.FeatureNetwork, proto.FeatureReattach, proto.FeatureStats}
+	feats := []string{proto.FeatureTTY, proto.FeatureOverlay, proto.FeatureNetwork, proto.FeatureReattach, proto.FeatureStats,
+		proto.FeatureArchive}
 	if s.opts.System.Network != nil {
 		feats = append(feats, proto.FeatureDHCP)
 	}

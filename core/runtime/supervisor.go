@@ -81,18 +81,6 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if err := CheckSpec(rec.Spec, m.cfg.Host); err != nil {
 		return api.Container{}, err
 	}
-	if _, err := os.Stat(rec.BaseDisk); err != nil {
-		return api.Container{}, fmt.Errorf("container %s: the base disk of image %s is gone (%v); pull the image again: %w",
-			rec.Name, rec.Image, err, api.ErrNotFound)
-	}
-	boot, err := m.cfg.Kernels.Boot(ctx, rec.Arch, rec.Spec.Kernel, progress)
-	if err != nil {
-		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
-	}
-	mounts, err := m.planMounts(ctx, rec)
-	if err != nil {
-		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
-	}
 	runDir := filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID))
 	nics, err := m.netUp(ctx, &rec, runDir)
 	if err != nil {
@@ -103,8 +91,8 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 			m.netDown(rec)
 		}
 	}()
-	cfg := vmConfig(rec, boot, runDir, nics, mounts)
-	if err := m.cfg.Driver.Validate(cfg); err != nil {
+	cfg, mounts, err := m.vmFor(ctx, rec, runDir, nics, progress)
+	if err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	// A fresh console log per run: it is this run's post-mortem.
@@ -180,6 +168,30 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	progress.Report(api.Progress{ID: rec.Name, Action: "boot", Done: true})
 	m.log.Info("container started", "id", api.ShortID(rec.ID), "name", rec.Name, "vm_pid", rec.PID)
 	return rec.Container, nil
+}
+
+// vmFor builds and checks the VM of one boot of rec, with nics, and lays
+// out its mounts: what a start and a maintenance boot (berth cp,
+// copy.go) share.
+func (m *Manager) vmFor(ctx context.Context, rec state.ContainerRecord, runDir string, nics []hypervisor.Network,
+	progress api.ProgressFunc) (hypervisor.VMConfig, mountPlan, error) {
+	if _, err := os.Stat(rec.BaseDisk); err != nil {
+		return hypervisor.VMConfig{}, mountPlan{}, fmt.Errorf("the base disk of image %s is gone (%v); pull the image again: %w",
+			rec.Image, err, api.ErrNotFound)
+	}
+	boot, err := m.cfg.Kernels.Boot(ctx, rec.Arch, rec.Spec.Kernel, progress)
+	if err != nil {
+		return hypervisor.VMConfig{}, mountPlan{}, err
+	}
+	mounts, err := m.planMounts(ctx, rec)
+	if err != nil {
+		return hypervisor.VMConfig{}, mountPlan{}, err
+	}
+	cfg := vmConfig(rec, boot, runDir, nics, mounts)
+	if err := m.cfg.Driver.Validate(cfg); err != nil {
+		return hypervisor.VMConfig{}, mountPlan{}, err
+	}
+	return cfg, mounts, nil
 }
 
 // netUp readies a container's networks before its VM boots and returns

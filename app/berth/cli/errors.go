@@ -55,3 +55,10 @@ func exitCodeOf(err error) int {
 	}
 	return ExitError
 }
+
+// plainError is printed as it is, without berth's "Error: " in front:
+// its text is docker's own ("Error response from daemon: …").
+type plainError struct{ err error }
+
+func (e *plainError) Error() string { return e.err.Error() }
+func (e *plainError) Unwrap() error { return e.err }

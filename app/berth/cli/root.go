@@ -52,9 +52,13 @@ func Main(ctx context.Context, args []string, s Streams) int {
 		return ee.code // the container's own status: nothing to print
 	}
 	var ue *usageError
-	if errors.As(err, &ue) {
+	var pe *plainError
+	switch {
+	case errors.As(err, &ue):
 		fmt.Fprintf(s.Err, "berth: %v\nSee '%s --help'.\n", err, cmd.CommandPath())
-	} else {
+	case errors.As(err, &pe):
+		fmt.Fprintln(s.Err, err)
+	default:
 		fmt.Fprintf(s.Err, "Error: %v\n", err)
 	}
 	return exitCodeOf(err)
@@ -120,6 +124,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.inspectCommand(),
 		a.logsCommand(),
 		a.execCommand(),
+		a.cpCommand(),
 		a.waitCommand(),
 		a.pruneCommand(),
 		a.statsCommand(),

@@ -28,6 +28,9 @@ const (
 	// and reports its leases in the configure_network reply. Agents
 	// before it refuse "dhcp" as an address and reply with no status.
 	FeatureDHCP = "dhcp"
+	// FeatureArchive means the guest serves berth cp: stat_path,
+	// archive_out, archive_in and cancel.
+	FeatureArchive = "archive"
 )
 
 // Operation names on the wire: Message.Op of a request. Each names the
@@ -46,6 +49,10 @@ const (
 	OpList             = "list"              // {} -> []ProcessStatus
 	OpStats            = "stats"             // {} -> Stats
 	OpShutdown         = "shutdown"          // {} -> nothing
+	OpStatPath         = "stat_path"         // PathRequest -> api.PathStat
+	OpArchiveOut       = "archive_out"       // ArchiveRequest -> nothing, once the tar is sent
+	OpArchiveIn        = "archive_in"        // ArchiveRequest -> nothing, once the tar is extracted
+	OpCancel           = "cancel"            // StreamRef -> nothing
 )
 
 // Message is one control frame: a request when Op is set, else the reply
@@ -356,4 +363,36 @@ type Stats struct {
 	MemoryTotal     uint64 `json:"memory_total"`
 	MemoryAvailable uint64 `json:"memory_available"`
 	Processes       int    `json:"processes"`
+}
+
+// PathRequest names a path in a container's root, as a process of the
+// container sees it.
+type PathRequest struct {
+	Container string `json:"container"`
+	Path      string `json:"path"`
+}
+
+// ArchiveRequest moves a tar stream between the host and a container:
+// archive_out writes the tar of Path (its top entry named after Path's
+// last element, "." for a path ending in "/.") on Stream and closes it;
+// archive_in extracts Stream's tar into the directory Path. Either
+// replies once the stream is done, with the error that ended it if any,
+// so a stream's end is known to be whole. The guest reads the stream of
+// archive_in from the moment it reads the request: the host may send
+// right behind it.
+type ArchiveRequest struct {
+	Container string `json:"container"`
+	Path      string `json:"path"`
+	Stream    uint32 `json:"stream"`
+	// NoOverwriteDirNonDir (archive_in) refuses to replace a directory
+	// with a non-directory or the reverse.
+	NoOverwriteDirNonDir bool `json:"noOverwriteDirNonDir,omitempty"`
+}
+
+// StreamRef names a stream of the session: cancel ends the transfer on
+// it (an archive_out whose reader left, an archive_in whose source
+// failed), and the transfer's call then fails. The guest acts on it
+// before it reads the next frame.
+type StreamRef struct {
+	Stream uint32 `json:"stream"`
 }
