@@ -148,7 +148,7 @@ func (sp *shareProcs) kill() {
 	}
 }
 
-// ended reports the shares whose virtiofsd has already ended, with its
+// ended reports the shares whose virtiofsd has ended by itself, with its
 // log: why QEMU could not start.
 func (sp *shareProcs) ended() string {
 	if sp == nil {
@@ -158,6 +158,9 @@ func (sp *shareProcs) ended() string {
 	for i, p := range sp.procs {
 		select {
 		case <-p.Done():
+			if p.Exit().Signal == syscall.SIGKILL {
+				continue // ours, once QEMU had gone
+			}
 			fmt.Fprintf(&b, "; virtiofsd of share %q ended (%s): %s", sp.tags[i], p.Exit(),
 				strings.TrimSpace(hostproc.Tail(sp.logs[i], 0, 1024)))
 		default:
@@ -167,19 +170,33 @@ func (sp *shareProcs) ended() string {
 }
 
 // reap waits, after QEMU has ended, for every virtiofsd to end by itself
-// (each sees its vhost-user connection close), and kills any that has not
-// within a few seconds.
+// (each sees its vhost-user connection close, within milliseconds), and
+// kills any still running after reapGrace: one QEMU never connected to
+// (it failed at start) waits for ever.
 func (sp *shareProcs) reap(id string) {
 	if sp == nil {
 		return
 	}
-	deadline := time.After(3 * time.Second)
+	deadline := time.NewTimer(reapGrace)
+	defer deadline.Stop()
+	late := false
 	for i, p := range sp.procs {
+		if !late {
+			select {
+			case <-p.Done():
+				continue
+			case <-deadline.C:
+				late = true
+			}
+		}
 		select {
 		case <-p.Done():
-		case <-deadline:
+		default:
 			slog.Warn("virtiofsd still running after its VM ended; killing it", "id", id, "tag", sp.tags[i], "pid", p.Pid())
 			_ = p.Kill()
 		}
 	}
 }
+
+// reapGrace is how long virtiofsd may outlive its QEMU.
+const reapGrace = 2 * time.Second
