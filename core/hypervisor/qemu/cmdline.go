@@ -75,22 +75,26 @@ func SharedMemoryArgs(memMiB int) []string {
 // SharedMemoryBackend is the -machine property SharedMemoryArgs pairs with.
 const SharedMemoryBackend = "memory-backend=mem"
 
-// ShareArgs are QEMU's devices for shares whose virtiofsd sockets are
-// sockets (Files.Shares): a vhost-user-fs device per share, on virtio-mmio
-// (device, microvm and virt) or PCI (vz's model), tagged for the guest's
-// mount -t virtiofs TAG.
+// ShareArgs are QEMU's devices for shares whose virtiofsd listen on
+// sockets (Files.Shares): a vhost-user-fs device per share (ShareDevice).
 func ShareArgs(shares []hypervisor.Share, sockets []string, pci bool) []string {
+	var args []string
+	for i, s := range shares {
+		args = append(args, ShareDevice(i, s.Tag, sockets[i], pci)...)
+	}
+	return args
+}
+
+// ShareDevice is share i's vhost-user-fs device, connected to its
+// virtiofsd's socket, on virtio-mmio (microvm and virt) or PCI (vz's
+// model), tagged for the guest's mount -t virtiofs TAG.
+func ShareDevice(i int, tag, socket string, pci bool) []string {
 	dev := "vhost-user-fs-device"
 	if pci {
 		dev = "vhost-user-fs-pci"
 	}
-	var args []string
-	for i, s := range shares {
-		id := "fs" + strconv.Itoa(i)
-		args = append(args, "-chardev", "socket,id="+id+",path="+sockets[i],
-			"-device", dev+",chardev="+id+",tag="+s.Tag)
-	}
-	return args
+	id := "fs" + strconv.Itoa(i)
+	return []string{"-chardev", "socket,id=" + id + ",path=" + socket, "-device", dev + ",chardev=" + id + ",tag=" + tag}
 }
 
 // Binary is the QEMU system emulator for a guest arch.
