@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -109,7 +110,14 @@ type VMConfig struct {
 	Rosetta bool // share Rosetta for x86_64 binaries (vz on Apple silicon)
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+var (
+	idRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	tagRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,36}$`)
+)
+
+// MaxShareTag is the longest virtio-fs tag: the device's config space
+// holds 36 bytes.
+const MaxShareTag = 36
 
 // Check validates what every backend needs; backends add their own
 // checks in Driver.Validate.
@@ -169,6 +177,37 @@ func (c VMConfig) Check() error {
 			}
 		default:
 			return bad("network %d: unknown mode %q", i, n.Mode)
+		}
+	}
+	return c.checkShares(bad)
+}
+
+// checkShares validates Shares: tags the guest can name (and every
+// backend can carry), each once; absolute paths to folders that exist
+// now. A path holding a comma or newline is refused for all backends:
+// QEMU's and virtiofsd's option syntax cannot carry it.
+func (c VMConfig) checkShares(bad func(format string, a ...any) error) error {
+	tags := map[string]bool{}
+	for i, s := range c.Shares {
+		if !tagRE.MatchString(s.Tag) {
+			return bad("share %d: tag %q must be 1-%d bytes of letters, digits, _ . -", i, s.Tag, MaxShareTag)
+		}
+		if tags[s.Tag] {
+			return bad("two shares with tag %q", s.Tag)
+		}
+		tags[s.Tag] = true
+		if !filepath.IsAbs(s.Path) {
+			return bad("share %q: path %q is not absolute", s.Tag, s.Path)
+		}
+		if strings.ContainsAny(s.Path, ",\n") {
+			return bad("share %q: path %q contains a comma or newline", s.Tag, s.Path)
+		}
+		fi, err := os.Stat(s.Path)
+		if err != nil {
+			return bad("share %q: %v", s.Tag, err)
+		}
+		if !fi.IsDir() {
+			return bad("share %q: %s is not a folder", s.Tag, s.Path)
 		}
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,50 @@ func TestCrashTail(t *testing.T) {
 	got := CrashTail(p.String())
 	if !strings.HasPrefix(got, "early\nNo working init found.\n[ 1.0] Kernel panic") || !strings.Contains(got, "frame39") {
 		t.Errorf("panic tail: %q", got)
+	}
+}
+
+func TestCheckShares(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	comma := filepath.Join(dir, "a,b")
+	if err := os.Mkdir(comma, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		shares []Share
+		says   string // "" for valid
+	}{
+		{"none", nil, ""},
+		{"one", []Share{{Tag: "src", Path: dir}}, ""},
+		{"two, one read-only", []Share{{Tag: "a", Path: dir}, {Tag: "b.B_9-x", Path: dir, ReadOnly: true}}, ""},
+		{"36-byte tag", []Share{{Tag: strings.Repeat("t", 36), Path: dir}}, ""},
+		{"37-byte tag", []Share{{Tag: strings.Repeat("t", 37), Path: dir}}, "must be 1-36 bytes"},
+		{"empty tag", []Share{{Tag: "", Path: dir}}, "must be 1-36 bytes"},
+		{"tag with a slash", []Share{{Tag: "a/b", Path: dir}}, "must be 1-36 bytes"},
+		{"tag with a space", []Share{{Tag: "a b", Path: dir}}, "must be 1-36 bytes"},
+		{"duplicate tag", []Share{{Tag: "a", Path: dir}, {Tag: "a", Path: dir}}, `two shares with tag "a"`},
+		{"relative path", []Share{{Tag: "a", Path: "rel/dir"}}, "is not absolute"},
+		{"empty path", []Share{{Tag: "a"}}, "is not absolute"},
+		{"missing folder", []Share{{Tag: "a", Path: filepath.Join(dir, "none")}}, "no such file or directory"},
+		{"a file", []Share{{Tag: "a", Path: file}}, "is not a folder"},
+		{"comma", []Share{{Tag: "a", Path: comma}}, "contains a comma or newline"},
+		{"newline", []Share{{Tag: "a", Path: dir + "/x\ny"}}, "contains a comma or newline"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := VMConfig{ID: "vm", Arch: AMD64, CPUs: 1, MemoryMiB: 256, Kernel: "/k", RunDir: "/run/vm", Shares: tc.shares}
+			err := cfg.Check()
+			switch {
+			case tc.says == "" && err != nil:
+				t.Fatalf("Check = %v, want valid", err)
+			case tc.says != "" && (!errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.says)):
+				t.Fatalf("Check = %v, want ErrInvalidArgument saying %q", err, tc.says)
+			}
+		})
 	}
 }

@@ -31,7 +31,7 @@ const (
 // DefaultModuleGroups serve a guest under QEMU.
 var DefaultModuleGroups = []ModuleGroup{
 	{GroupBoot, []string{"virtio_mmio", "virtio_console"}},
-	{GroupDisk, []string{"virtio_blk", "ext4", "overlay"}},
+	{GroupDisk, []string{"virtio_blk", "ext4", "overlay", "virtiofs"}},
 	{GroupNet, []string{"virtio_net"}},
 	{GroupExtra, []string{"button", "evdev", "virtio_balloon"}},
 }

@@ -22,7 +22,7 @@ func TestResolveModulesDebian(t *testing.T) {
 		want   string
 	}{
 		// cloud-amd64: ext4 is built in; virtio is modular.
-		{"amd64", allGroups(), "virtio_ring virtio virtio_mmio virtio_console virtio_blk overlay failover net_failover virtio_net button evdev virtio_balloon"},
+		{"amd64", allGroups(), "virtio_ring virtio virtio_mmio virtio_console virtio_blk overlay fuse virtiofs failover net_failover virtio_net button evdev virtio_balloon"},
 		// arm64: virtio core built in, ext4 modular with crc32c as a soft dependency.
 		{"arm64", []string{"virtio_mmio", "ext4"}, "virtio_mmio crc32c_generic jbd2 mbcache crc16 ext4"},
 	} {

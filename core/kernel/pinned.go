@@ -74,7 +74,7 @@ const GroupRosetta = guestabi.GroupRosetta
 // QEMU with the same virtio-pci devices (core/hypervisor/vz/vzqemu).
 var VZModuleGroups = []ModuleGroup{
 	{GroupBoot, append([]string{"virtio_pci", "virtio_console"}, VsockModules...)},
-	{GroupDisk, []string{"virtio_blk", "ext4", "overlay"}},
+	{GroupDisk, []string{"virtio_blk", "ext4", "overlay", "virtiofs"}},
 	{GroupNet, []string{"virtio_net"}},
 	{GroupExtra, []string{"gpio_keys", "evdev", "virtio_balloon", "virtio_rng"}},
 	{GroupRosetta, []string{"virtiofs", "binfmt_misc"}},

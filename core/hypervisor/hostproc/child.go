@@ -27,6 +27,12 @@ type Spec struct {
 	// If it fails, the process is killed and reaped and Spawn returns
 	// its error as is.
 	Started func(pid int, startTime uint64) error
+	// ExtraFiles are passed to the process as descriptors 3, 4...; the
+	// caller keeps (and closes) its own copies.
+	ExtraFiles []*os.File
+	// Attr, if set, is the process's SysProcAttr (namespaces, on Linux);
+	// Spawn sets its Setpgid in any case.
+	Attr *syscall.SysProcAttr
 }
 
 // Process is one host process, named by its pid and start time: either a
@@ -91,7 +97,13 @@ func Spawn(ctx context.Context, s Spec) (*Process, error) {
 		defer logf.Close() // the process has its own copy
 		cmd.Stdout, cmd.Stderr = logf, logf
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	attr := syscall.SysProcAttr{}
+	if s.Attr != nil {
+		attr = *s.Attr
+	}
+	attr.Setpgid = true
+	cmd.SysProcAttr = &attr
+	cmd.ExtraFiles = s.ExtraFiles
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.Path, err)
 	}

@@ -140,7 +140,7 @@ func BusyboxDisk(busybox, out string) (string, error) {
 	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
 		return "", err
 	}
-	for _, applet := range strings.Fields("sh echo cat uname id sleep ls sync touch mkdir rm hostname true false ip kill wc head stty printf test sed grep env pwd date mount " +
+	for _, applet := range strings.Fields("sh echo cat uname id sleep ls sync touch mkdir rm chmod dd hostname true false ip kill wc head stty printf test sed grep env pwd date mount " +
 		// Network tests: a server, clients, a name lookup.
 		"httpd wget nc nslookup timeout") {
 		if err := os.Symlink("/bin/busybox", filepath.Join(root, "bin", applet)); err != nil {

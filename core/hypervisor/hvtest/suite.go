@@ -190,6 +190,7 @@ func Run(t *testing.T, env Env) {
 	if env.Subset {
 		return
 	}
+	t.Run("shares", func(t *testing.T) { RunShares(t, env) })
 	t.Run("writable layer survives a restart", func(t *testing.T) { testRestart(t, env, f) })
 	t.Run("crash is reported with the console", func(t *testing.T) { testCrash(t, env, f) })
 	t.Run("adopt", func(t *testing.T) { testAdopt(t, env, f) })

@@ -29,7 +29,11 @@ const maxSockPath = 107
 // machine model (Cmdline, or an ArgsFunc) must use them.
 type Files struct {
 	AgentSocket, QMPSocket, Console string
-	qemuLog                         string
+	// Shares are the vhost-user sockets of cfg.Shares, in order: the
+	// driver's virtiofsd listens on each before QEMU starts, and the
+	// machine model connects a vhost-user-fs device to it (ShareArgs).
+	Shares  []string
+	qemuLog string
 }
 
 // FilesFor returns the files of cfg's VM, all in its run directory but
@@ -44,7 +48,53 @@ func FilesFor(cfg hypervisor.VMConfig) Files {
 	if f.Console == "" {
 		f.Console = filepath.Join(cfg.RunDir, consoleName)
 	}
+	for i := range cfg.Shares {
+		f.Shares = append(f.Shares, ShareSocket(cfg.RunDir, i))
+	}
 	return f
+}
+
+// ShareSocket is where share i's virtiofsd listens, in the VM's run
+// directory; its log is beside it (fsN.log).
+func ShareSocket(runDir string, i int) string {
+	return filepath.Join(runDir, "fs"+strconv.Itoa(i)+".sock")
+}
+
+func shareLog(runDir string, i int) string {
+	return filepath.Join(runDir, "fs"+strconv.Itoa(i)+".log")
+}
+
+// SharedMemoryArgs back the guest's RAM with shared memory (a memfd),
+// which vhost-user devices need: virtiofsd maps the guest's memory to
+// read and write the buffers of its requests. The machine must name the
+// backend: -machine …,memory-backend=mem (SharedMemoryBackend).
+func SharedMemoryArgs(memMiB int) []string {
+	return []string{"-object", fmt.Sprintf("memory-backend-memfd,id=mem,size=%dM,share=on", memMiB)}
+}
+
+// SharedMemoryBackend is the -machine property SharedMemoryArgs pairs with.
+const SharedMemoryBackend = "memory-backend=mem"
+
+// ShareArgs are QEMU's devices for shares whose virtiofsd listen on
+// sockets (Files.Shares): a vhost-user-fs device per share (ShareDevice).
+func ShareArgs(shares []hypervisor.Share, sockets []string, pci bool) []string {
+	var args []string
+	for i, s := range shares {
+		args = append(args, ShareDevice(i, s.Tag, sockets[i], pci)...)
+	}
+	return args
+}
+
+// ShareDevice is share i's vhost-user-fs device, connected to its
+// virtiofsd's socket, on virtio-mmio (microvm and virt) or PCI (vz's
+// model), tagged for the guest's mount -t virtiofs TAG.
+func ShareDevice(i int, tag, socket string, pci bool) []string {
+	dev := "vhost-user-fs-device"
+	if pci {
+		dev = "vhost-user-fs-pci"
+	}
+	id := "fs" + strconv.Itoa(i)
+	return []string{"-chardev", "socket,id=" + id + ",path=" + socket, "-device", dev + ",chardev=" + id + ",tag=" + tag}
 }
 
 // Binary is the QEMU system emulator for a guest arch.
@@ -72,7 +122,7 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 		}
 	}
 	p := FilesFor(cfg)
-	for _, s := range []string{p.AgentSocket, p.QMPSocket} {
+	for _, s := range append([]string{p.AgentSocket, p.QMPSocket}, p.Shares...) {
 		if len(s) > maxSockPath {
 			return fmt.Errorf("VM %q: socket path %s is longer than %d bytes: use a shorter run directory: %w", cfg.ID, s, maxSockPath, api.ErrInvalidArgument)
 		}
@@ -97,14 +147,21 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-monitor", "none",
 	}
-	switch cfg.Arch {
-	case hypervisor.AMD64:
+	machine := "virt"
+	if cfg.Arch == hypervisor.AMD64 {
 		// microvm: no PCI, no firmware tables to walk; virtio-mmio
 		// devices are found through ACPI.
-		args = append(args, "-machine", "microvm")
-	case hypervisor.ARM64:
-		args = append(args, "-machine", "virt")
+		machine = "microvm"
 	}
+	if len(cfg.Shares) > 0 {
+		machine += "," + SharedMemoryBackend
+		args = append(args, SharedMemoryArgs(cfg.MemoryMiB)...)
+		// virtio-mmio devices are legacy (virtio 0.9) unless told
+		// otherwise, and virtiofsd (libvhost-user) serves only modern
+		// (1.0) devices: it panics at the guest's first request.
+		args = append(args, "-global", "virtio-mmio.force-legacy=false")
+	}
+	args = append(args, "-machine", machine)
 	args = append(args, AccelArgs(h, cfg.Arch)...)
 	args = append(args,
 		"-smp", strconv.Itoa(cfg.CPUs),
@@ -153,7 +210,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		}
 		args = append(args, "-device", dev)
 	}
-	return args, nil
+	return append(args, ShareArgs(cfg.Shares, p.Shares, false)...), nil
 }
 
 // AccelArgs selects the accelerator and CPU model for a guest of arch on

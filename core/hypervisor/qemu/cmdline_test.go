@@ -80,6 +80,32 @@ func TestCmdline(t *testing.T) {
 			"-initrd":  nil,
 			"-drive":   nil,
 		}},
+		{"x86 with shares: shared memory, modern virtio-mmio, vhost-user-fs devices", func(c *hypervisor.VMConfig) {
+			c.Shares = []hypervisor.Share{{Tag: "src", Path: "/"}, {Tag: "conf", Path: "/usr", ReadOnly: true}}
+		}, tcgHost, map[string][]string{
+			"-machine": {"microvm,memory-backend=mem"},
+			"-object":  {"memory-backend-memfd,id=mem,size=512M,share=on"},
+			"-global":  {"virtio-mmio.force-legacy=false"},
+			"-chardev": {"file,id=console,path=/run/vm/web/console.log", "socket,id=agent,path=/run/vm/web/agent.sock,server=on,wait=off",
+				"socket,id=fs0,path=/run/vm/web/fs0.sock", "socket,id=fs1,path=/run/vm/web/fs1.sock"},
+			"-device": {"virtio-serial-device", "virtserialport,chardev=agent,name=agent", "virtio-balloon-device,free-page-reporting=on",
+				"virtio-blk-device,drive=disk-base,serial=base", "virtio-blk-device,drive=disk-upper,serial=upper",
+				"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01", "virtio-net-device,netdev=net1",
+				"vhost-user-fs-device,chardev=fs0,tag=src", "vhost-user-fs-device,chardev=fs1,tag=conf"},
+		}},
+		{"no shares: private memory, QEMU's default transport", nil, tcgHost, map[string][]string{
+			"-object": nil,
+			"-global": nil,
+		}},
+		{"arm64 with a share", func(c *hypervisor.VMConfig) {
+			c.Arch, c.Networks, c.Disks = hypervisor.ARM64, nil, nil
+			c.Shares = []hypervisor.Share{{Tag: "src", Path: "/"}}
+		}, kvmHost, map[string][]string{
+			"-machine": {"virt,memory-backend=mem"},
+			"-object":  {"memory-backend-memfd,id=mem,size=512M,share=on"},
+			"-device": {"virtio-serial-device", "virtserialport,chardev=agent,name=agent", "virtio-balloon-device,free-page-reporting=on",
+				"vhost-user-fs-device,chardev=fs0,tag=src"},
+		}},
 		{"arm64 on an arm64 KVM host", func(c *hypervisor.VMConfig) { c.Arch = hypervisor.ARM64 },
 			HostFrom(api.Capabilities{Arch: "arm64", KVM: "arm", Accelerator: "kvm"}), map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}}},
 	}
@@ -139,6 +165,7 @@ func TestValidate(t *testing.T) {
 		{"bad MAC", func(c *hypervisor.VMConfig) { c.Networks[0].MAC = "zz" }, tcgHost, api.ErrInvalidArgument, "MAC"},
 		{"socket without path", func(c *hypervisor.VMConfig) { c.Networks[1].Socket = "" }, tcgHost, api.ErrInvalidArgument, "socket"},
 		{"long run dir", func(c *hypervisor.VMConfig) { c.RunDir = "/" + strings.Repeat("d", 100) }, tcgHost, api.ErrInvalidArgument, "shorter run directory"},
+		{"bad share tag", func(c *hypervisor.VMConfig) { c.Shares = []hypervisor.Share{{Tag: "a b", Path: "/"}} }, tcgHost, api.ErrInvalidArgument, "tag"},
 		{"rosetta", func(c *hypervisor.VMConfig) { c.Rosetta = true }, tcgHost, api.ErrUnsupported, "Rosetta"},
 		{"nested under TCG", func(c *hypervisor.VMConfig) { c.Nested = true }, tcgHost, api.ErrUnsupported, "PVM"},
 		{"nested with KVM", func(c *hypervisor.VMConfig) { c.Nested = true }, kvmHost, nil, ""},
@@ -179,5 +206,40 @@ func TestChooseAccel(t *testing.T) {
 		if got := ChooseAccel(tc.host, tc.guest); got.Name != tc.want || got.Reason == "" {
 			t.Errorf("ChooseAccel(%+v, %s) = %+v, want %s with a reason", tc.host, tc.guest, got, tc.want)
 		}
+	}
+}
+
+func TestVirtiofsdCommand(t *testing.T) {
+	const bin = "/usr/lib/qemu/virtiofsd"
+	cases := []struct {
+		name     string
+		share    hypervisor.Share
+		cache    ShareCache
+		root     bool
+		wantPath string
+		want     []string
+		err      string
+	}{
+		{"writable, as root", hypervisor.Share{Tag: "a", Path: "/src"}, CacheAuto, true, bin,
+			[]string{"--fd=3", "-o", "source=/src", "-o", "cache=auto", "-o", "sandbox=namespace"}, ""},
+		{"writable, as a user: the open-files limit is left alone", hypervisor.Share{Tag: "a", Path: "/src"}, CacheAlways, false, bin,
+			[]string{"--fd=3", "-o", "source=/src", "-o", "cache=always", "-o", "sandbox=namespace", "--rlimit-nofile=0"}, ""},
+		{"read-only: a read-only binding first, then virtiofsd in the shell's place", hypervisor.Share{Tag: "a", Path: "/my src", ReadOnly: true}, CacheNone, true, "/bin/sh",
+			[]string{"-c", readOnlyScript, "berth-virtiofsd", "/my src", bin, "--fd=3", "-o", "source=/my src", "-o", "cache=none", "-o", "sandbox=namespace"}, ""},
+		{"unknown cache mode", hypervisor.Share{Tag: "a", Path: "/src"}, "metadata", true, "", nil, "cache mode"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path, args, err := VirtiofsdCommand(bin, tc.share, tc.cache, tc.root)
+			if tc.err != "" {
+				if !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want ErrInvalidArgument about %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || path != tc.wantPath || !reflect.DeepEqual(args, tc.want) {
+				t.Fatalf("VirtiofsdCommand = %s %q, %v; want %s %q", path, args, err, tc.wantPath, tc.want)
+			}
+		})
 	}
 }

@@ -11,5 +11,15 @@
 // the Handle from which a restarted core re-adopts it. All its sockets and files live in the VM's
 // RunDir, removed when the VM is gone.
 //
+// Shares (VMConfig.Shares) are served by one virtiofsd per share (the C
+// virtiofsd of Debian's qemu-system-common, /usr/lib/qemu), started
+// before QEMU on a socket the driver listens on and hands over, each a
+// hostproc.Process of its own: it outlives a killed core as QEMU does,
+// and ends by itself when QEMU ends. QEMU gets a vhost-user-fs device per
+// share and the guest's RAM as a shared memfd. virtiofsd has no
+// read-only option: a read-only share is a read-only binding in a
+// private mount namespace (readOnlyScript). Not root, virtiofsd runs as
+// root of a user namespace mapped to the user (shareAttr).
+//
 // It must not know the agent protocol beyond the name of the port.
 package qemu

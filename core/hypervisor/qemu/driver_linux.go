@@ -23,6 +23,11 @@ type Driver struct {
 	host Host
 	// args builds the machine model; default Cmdline.
 	args ArgsFunc
+	// virtiofsd, if set, is where to look for virtiofsd instead of $PATH
+	// and VirtiofsdSearch.
+	virtiofsd []string
+	// shareCache is virtiofsd's cache mode; default CacheAuto.
+	shareCache ShareCache
 }
 
 // ArgsFunc builds QEMU's arguments (without the binary) for cfg on h. It
@@ -35,6 +40,15 @@ type ArgsFunc func(cfg hypervisor.VMConfig, h Host, f Files) ([]string, error)
 // with the same process handling, handle and re-adoption.
 func WithArgs(f ArgsFunc) Option { return func(d *Driver) { d.args = f } }
 
+// WithVirtiofsd looks for virtiofsd at paths only (tests: none at all).
+func WithVirtiofsd(paths ...string) Option {
+	return func(d *Driver) { d.virtiofsd = append([]string{}, paths...) }
+}
+
+// WithShareCache sets virtiofsd's cache mode for every share (default
+// CacheAuto: host changes show within a second).
+func WithShareCache(c ShareCache) Option { return func(d *Driver) { d.shareCache = c } }
+
 // Option configures a Driver.
 type Option func(*Driver)
 
@@ -43,7 +57,7 @@ func WithHost(h Host) Option { return func(d *Driver) { d.host = h } }
 
 // New returns a driver for this host.
 func New(opts ...Option) *Driver {
-	d := &Driver{host: ProbeHost(),
+	d := &Driver{host: ProbeHost(), shareCache: CacheAuto,
 		args: func(cfg hypervisor.VMConfig, h Host, _ Files) ([]string, error) { return Cmdline(cfg, h) }}
 	for _, o := range opts {
 		o(d)
@@ -53,8 +67,15 @@ func New(opts ...Option) *Driver {
 
 var _ hypervisor.Driver = (*Driver)(nil)
 
-// Info declares what the backend is (see Info).
-func (d *Driver) Info() hypervisor.Info { return Info() }
+// Info declares what the backend is (see Info), with virtio-fs shares
+// when virtiofsd is here.
+func (d *Driver) Info() hypervisor.Info {
+	i := Info()
+	if _, err := d.virtiofsdPath(); err == nil {
+		i.Shares = []hypervisor.ShareKind{hypervisor.ShareVirtioFS}
+	}
+	return i
+}
 
 // Host is the machine description the driver builds command lines for.
 func (d *Driver) Host() Host { return d.host }
@@ -80,6 +101,11 @@ func (d *Driver) Validate(cfg hypervisor.VMConfig) error {
 	for _, disk := range cfg.Disks {
 		if _, err := os.Stat(disk.Path); err != nil {
 			return fmt.Errorf("VM %q: disk %s (%s): %w", cfg.ID, disk.ID, disk.Path, api.ErrNotFound)
+		}
+	}
+	if len(cfg.Shares) > 0 {
+		if _, err := d.virtiofsdPath(); err != nil {
+			return fmt.Errorf("VM %q: %w", cfg.ID, err)
 		}
 	}
 	return nil
@@ -126,6 +152,16 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 			_ = os.RemoveAll(cfg.RunDir)
 		}
 	}()
+	// virtiofsd first: QEMU connects to its socket as it starts.
+	shares, err := d.startShares(ctx, cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			shares.kill()
+		}
+	}()
 	accel := d.Accel(cfg.Arch)
 	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, RunDir: cfg.RunDir,
 		AgentSocket: p.AgentSocket, ControlSocket: p.QMPSocket, ConsoleLog: p.Console}
@@ -138,10 +174,14 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		return nil, fmt.Errorf("VM %q: %w", cfg.ID, err)
 	}
 	m := newMachine(h, proc, p.qemuLog)
+	m.shares = shares
 	go m.watch()
-	slog.Info("VM started", "id", cfg.ID, "pid", h.PID, "accel", accel.Name, "reason", accel.Reason)
+	slog.Info("VM started", "id", cfg.ID, "pid", h.PID, "accel", accel.Name, "reason", accel.Reason, "shares", len(cfg.Shares))
 	if err := m.waitSockets(ctx); err != nil {
 		_ = m.Kill()
+		if why := shares.ended(); why != "" {
+			err = fmt.Errorf("%w%s", err, why)
+		}
 		return nil, err
 	}
 	return m, nil
@@ -164,6 +204,9 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 	if err != nil {
 		return gone()
 	}
+	// The VM's virtiofsd processes need nothing from an adopting core:
+	// they outlive the core that started them (own process groups, as
+	// QEMU) and end by themselves when QEMU, their only client, ends.
 	m := newMachine(h, proc, "")
 	go m.watch()
 	return m, nil
@@ -179,6 +222,9 @@ type Machine struct {
 	h       hypervisor.Handle
 	proc    *hostproc.Process
 	qemuLog string // QEMU's output, for the report of a QEMU this core started
+	// shares are the virtiofsd processes this core started for the VM
+	// (nil when adopted).
+	shares *shareProcs
 
 	mu      sync.Mutex
 	killed  bool // we ended it on purpose: not a crash
@@ -222,6 +268,7 @@ func (m *Machine) watch() {
 			reason += ": " + strings.TrimSpace(log)
 		}
 	}
+	m.shares.reap(m.h.ID)
 	m.finish(reason)
 }
 

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthvm/berth/core/hypervisor"
 	"github.com/berthvm/berth/core/hypervisor/hvtest"
@@ -111,13 +112,20 @@ const helperEnv = "BERTH_QEMU_TEST_START"
 
 // The core is SIGKILLed while its VM runs; the VM survives and a new core
 // re-adopts it from the persisted handle, talks to its agent, and sees
-// the VM's later death (QEMU killed from outside) as a crash.
+// the VM's later death (QEMU killed from outside) as a crash. The VM has
+// a share: its virtiofsd survives the core too, and ends by itself once
+// QEMU is gone (no core is left to end it).
 func TestSurvivesCoreKillAndReadopts(t *testing.T) {
 	needQEMU(t, hypervisor.AMD64)
 	noLeftovers(t)
 	f := hvtest.Get(t, hypervisor.AMD64)
+	share := t.TempDir()
 	cfg := hypervisor.VMConfig{ID: "orphan", Arch: hypervisor.AMD64, CPUs: 1, MemoryMiB: 256,
 		Kernel: f.Kernel.Path, Initrd: f.Initrd, RunDir: filepath.Join(t.TempDir(), "run")}
+	_, vfsErr := New().virtiofsdPath()
+	if vfsErr == nil {
+		cfg.Shares = []hypervisor.Share{{Tag: "orphan", Path: share}}
+	}
 	cfgJSON, _ := json.Marshal(cfg)
 	core := exec.Command(os.Args[0], "-test.run=^$")
 	core.Env = append(os.Environ(), helperEnv+"="+string(cfgJSON))
@@ -143,6 +151,11 @@ func TestSurvivesCoreKillAndReadopts(t *testing.T) {
 		t.Fatal(err)
 	}
 	core.Wait()
+	if vfsErr == nil {
+		if ps := processesNaming("source=" + share); len(ps) == 0 {
+			t.Fatal("virtiofsd did not survive its core")
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), hvtest.Timeout)
 	defer cancel()
@@ -178,5 +191,14 @@ func TestSurvivesCoreKillAndReadopts(t *testing.T) {
 	}
 	if _, err := os.Stat(h.RunDir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("run directory left behind: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); vfsErr == nil; time.Sleep(20 * time.Millisecond) {
+		ps := processesNaming("source=" + share)
+		if len(ps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("virtiofsd still runs after its QEMU was killed: %v", ps)
+		}
 	}
 }

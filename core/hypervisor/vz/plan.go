@@ -65,6 +65,10 @@ const (
 	DevBalloon DeviceKind = "virtio-balloon"
 	DevNet     DeviceKind = "virtio-net"
 	DevRosetta DeviceKind = "virtio-fs-rosetta"
+	// DevShare is a host folder shared over virtio-fs
+	// (VZVirtioFileSystemDeviceConfiguration with a single-directory
+	// share): Path, ReadOnly and the Tag the guest mounts it by.
+	DevShare DeviceKind = "virtio-fs"
 )
 
 // NetAttachment is how a NIC reaches the outside.
@@ -103,7 +107,8 @@ type Device struct {
 	Local      string        `json:"local,omitempty"`
 	MTU        int           `json:"mtu,omitempty"` // of a datagram attachment; 0 is 1500
 
-	// Rosetta: the virtio-fs tag the guest mounts.
+	// Rosetta and Share: the virtio-fs tag the guest mounts (Path and
+	// ReadOnly are the shared folder's).
 	Tag string `json:"tag,omitempty"`
 }
 
@@ -189,6 +194,11 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 			return fmt.Errorf("VM %q: %w", cfg.ID, err)
 		}
 	}
+	for _, s := range cfg.Shares {
+		if cfg.Rosetta && s.Tag == guestabi.RosettaTag {
+			return bad(api.ErrInvalidArgument, "share tag %q is Rosetta's: use another tag", s.Tag)
+		}
+	}
 	// The longest socket name in the run directory (NICs' netN.sock are
 	// shorter).
 	sock := filepath.Join(cfg.RunDir, controlSockName)
@@ -206,8 +216,8 @@ func ceilMiB(b uint64) uint64 { return (b + 1<<20 - 1) >> 20 }
 // somewhere to go), the disks in cfg's order (the agent finds them by
 // serial, so order is only cosmetic: vda, vdb...), the vsock device the
 // agent listens on, entropy (the guest's CRNG seeds at once), the balloon
-// (a stopped container's memory can be reclaimed), the NICs, then the
-// Rosetta share.
+// (a stopped container's memory can be reclaimed), the NICs, the shared
+// folders in cfg's order, then the Rosetta share.
 func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 	if err := Validate(cfg, h); err != nil {
 		return Plan{}, err
@@ -243,6 +253,9 @@ func BuildPlan(cfg hypervisor.VMConfig, h Host) (Plan, error) {
 			}
 		}
 		p.Devices = append(p.Devices, dev)
+	}
+	for _, s := range cfg.Shares {
+		p.Devices = append(p.Devices, Device{Kind: DevShare, Tag: s.Tag, Path: s.Path, ReadOnly: s.ReadOnly})
 	}
 	if cfg.Rosetta {
 		p.Devices = append(p.Devices, Device{Kind: DevRosetta, Tag: guestabi.RosettaTag})

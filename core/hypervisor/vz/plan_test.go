@@ -66,6 +66,22 @@ func TestBuildPlan(t *testing.T) {
 				}},
 		},
 		{
+			name: "shared folders, after the NICs and before Rosetta",
+			cfg: func(c *hypervisor.VMConfig) {
+				c.Shares = []hypervisor.Share{{Tag: "src", Path: "/"}, {Tag: "conf", Path: "/usr", ReadOnly: true}}
+				c.Rosetta = true
+			},
+			want: Plan{ID: "c1", RunDir: "/run/berth/c1", Kernel: "/k/Image", Initrd: "/k/initrd", Cmdline: "console=hvc0 panic=-1 quiet berth.rosetta=rosetta",
+				CPUs: 2, MemoryBytes: 1 << 30, Console: "/run/berth/c1/console.log", AgentPort: 1024,
+				Devices: []Device{
+					{Kind: DevConsole, Path: "/run/berth/c1/console.log", Append: true},
+					{Kind: DevVsock}, {Kind: DevEntropy}, {Kind: DevBalloon},
+					{Kind: DevShare, Tag: "src", Path: "/"},
+					{Kind: DevShare, Tag: "conf", Path: "/usr", ReadOnly: true},
+					{Kind: DevRosetta, Tag: "rosetta"},
+				}},
+		},
+		{
 			name: "limits are inclusive",
 			cfg:  func(c *hypervisor.VMConfig) { c.CPUs, c.MemoryMiB = 10, 16<<10 },
 			want: Plan{ID: "c1", RunDir: "/run/berth/c1", Kernel: "/k/Image", Initrd: "/k/initrd", Cmdline: "console=hvc0 panic=-1 quiet",
@@ -131,6 +147,12 @@ func TestValidate(t *testing.T) {
 		{name: "nested refused by the framework", cfg: func(c *hypervisor.VMConfig) { c.Nested = true },
 			host: func(h *Host) { h.Caps = olderMac("M4", 4, "15.0", false) }, err: api.ErrUnsupported,
 			msg: "the Virtualization framework reports it unsupported on an Apple M4 with macOS 15.0"},
+		{name: "a share tagged as Rosetta's", cfg: func(c *hypervisor.VMConfig) {
+			c.Rosetta, c.Shares = true, []hypervisor.Share{{Tag: "rosetta", Path: "/"}}
+		}, err: api.ErrInvalidArgument, msg: `share tag "rosetta" is Rosetta's`},
+		{name: "a share of a missing folder", cfg: func(c *hypervisor.VMConfig) {
+			c.Shares = []hypervisor.Share{{Tag: "src", Path: "/no/such/folder"}}
+		}, err: api.ErrInvalidArgument, msg: `share "src"`},
 		{name: "Rosetta not installed", cfg: func(c *hypervisor.VMConfig) { c.Rosetta = true },
 			host: func(h *Host) {
 				h.Caps.Rosetta, h.Caps.RosettaReason = capabilities.MacRosetta("arm64", capabilities.RosettaNotInstalled)

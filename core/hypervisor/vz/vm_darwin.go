@@ -162,6 +162,12 @@ func newPlatformVM(p Plan) (VM, error) {
 			}
 			nic.SetMACAddress(mac)
 			nics = append(nics, nic)
+		case DevShare:
+			share, err := folderShare(d)
+			if err != nil {
+				return nil, err
+			}
+			shares = append(shares, share)
 		case DevRosetta:
 			share, err := rosettaShare(d.Tag)
 			if err != nil {
@@ -299,4 +305,23 @@ func (v *vzVM) Connect(port uint32) (net.Conn, error) {
 		return nil, errors.New("no connection")
 	}
 	return c, nil
+}
+
+// folderShare is a host folder shared over virtio-fs: one folder, shared
+// as it is (read-only if asked), under the device's tag.
+func folderShare(d Device) (vzf.DirectorySharingDeviceConfiguration, error) {
+	dir, err := vzf.NewSharedDirectory(d.Path, d.ReadOnly)
+	if err != nil {
+		return nil, fmt.Errorf("share %q (%s): %w", d.Tag, d.Path, err)
+	}
+	single, err := vzf.NewSingleDirectoryShare(dir)
+	if err != nil {
+		return nil, fmt.Errorf("share %q: %w", d.Tag, err)
+	}
+	dev, err := vzf.NewVirtioFileSystemDeviceConfiguration(d.Tag)
+	if err != nil {
+		return nil, fmt.Errorf("share %q: %w", d.Tag, err)
+	}
+	dev.SetDirectoryShare(single)
+	return dev, nil
 }

@@ -19,11 +19,12 @@ const EarlyconEnv = "BERTH_VZQEMU_EARLYCON"
 // Handles carry (QEMU's process handling adopts them).
 type Driver struct{ *qemu.Driver }
 
-// Info is vz's Info, with QEMU's name and agent channel.
+// Info is vz's Info, with QEMU's name and agent channel, and virtio-fs
+// shares only where QEMU's driver has virtiofsd to serve them.
 func (d Driver) Info() hypervisor.Info {
 	i := vz.Info()
-	q := qemu.Info()
-	i.Name, i.Channel = q.Name, q.Channel
+	q := d.Driver.Info()
+	i.Name, i.Channel, i.Shares = q.Name, q.Channel, q.Shares
 	return i
 }
 

@@ -13,6 +13,8 @@
 //	NAT attachment                      user networking on virtio-net-pci, same MAC
 //	file-handle (datagram) attachment   -netdev dgram on the plan's two socket paths
 //	PL061 GPIO power key (RequestStop)  the virt machine's PL061 power key (QMP system_powerdown)
+//	virtio-fs shared folder (tag)       vhost-user-fs-pci, same tag, served by virtiofsd (**),
+//	                                    guest RAM as shared memory (a memfd)
 //
 // No UART is wired (-nodefaults, no -serial): as on a Mac, nothing the
 // kernel prints before virtio_console loads is seen anywhere.
@@ -22,6 +24,13 @@
 // device tree (QEMU emulates a Cortex-A72 and has its own); the Rosetta
 // share (Rosetta exists only on a Mac: plans with it are refused). Every
 // other difference is a bug in this translation.
+//
+// (**) The guest's side of a shared folder is the same (the same virtiofs
+// driver, device kind and tag, mounted the same way); the server is not:
+// Apple's own virtio-fs server exists only on a Mac, so here QEMU's
+// driver serves each share with virtiofsd (its read-only binding, its
+// cache mode, its view of file owners: root's guest uids pass through,
+// where a Mac makes every file the user's).
 //
 // It is test support: imported by tests (and benchmarks), never by
 // product code.
@@ -60,11 +69,18 @@ func Args(p vz.Plan, h qemu.Host, f qemu.Files) ([]string, error) {
 	if p.Console != f.Console {
 		return nil, fmt.Errorf("VM %q: the plan's console %s is not the driver's %s: %w", p.ID, p.Console, f.Console, api.ErrInvalidArgument)
 	}
+	machine := "virt"
+	if p.Count(vz.DevShare) > 0 {
+		machine += "," + qemu.SharedMemoryBackend
+	}
 	args := []string{
 		"-name", "berth-" + p.ID,
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-monitor", "none",
-		"-machine", "virt",
+		"-machine", machine,
+	}
+	if p.Count(vz.DevShare) > 0 {
+		args = append(args, qemu.SharedMemoryArgs(int(p.MemoryBytes>>20))...)
 	}
 	args = append(args, qemu.AccelArgs(h, hypervisor.ARM64)...)
 	args = append(args,
@@ -76,7 +92,18 @@ func Args(p vz.Plan, h qemu.Host, f qemu.Files) ([]string, error) {
 		args = append(args, "-initrd", p.Initrd)
 	}
 	args = append(args, "-append", p.Cmdline)
+	shares := 0
 	for i, d := range p.Devices {
+		if d.Kind == vz.DevShare {
+			// The plan keeps cfg's order of shares, and so do the
+			// driver's virtiofsd sockets.
+			if shares >= len(f.Shares) {
+				return nil, fmt.Errorf("VM %q: share %q has no virtiofsd socket: %w", p.ID, d.Tag, api.ErrInvalidArgument)
+			}
+			args = append(args, qemu.ShareDevice(shares, d.Tag, f.Shares[shares], true)...)
+			shares++
+			continue
+		}
 		dev, err := device(d, i, f)
 		if err != nil {
 			return nil, fmt.Errorf("VM %q: %w", p.ID, err)

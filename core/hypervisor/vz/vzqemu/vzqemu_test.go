@@ -68,6 +68,37 @@ func TestArgs(t *testing.T) {
 	}
 }
 
+// Shared folders become vhost-user-fs-pci devices on the driver's
+// virtiofsd sockets, in the plan's order, with the guest's RAM shared.
+func TestArgsShares(t *testing.T) {
+	cfg := macConfig()
+	cfg.Disks, cfg.Networks, cfg.Cmdline = nil, nil, nil
+	cfg.Shares = []hypervisor.Share{{Tag: "src", Path: "/"}, {Tag: "conf", Path: "/usr", ReadOnly: true}}
+	p, err := vz.BuildPlan(cfg, Mac())
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := Args(p, tcg, qemu.FilesFor(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	for _, want := range []string{
+		"-machine virt,memory-backend=mem -object memory-backend-memfd,id=mem,size=512M,share=on ",
+		"-device virtio-balloon-pci -chardev socket,id=fs0,path=/run/vm/web/fs0.sock -device vhost-user-fs-pci,chardev=fs0,tag=src " +
+			"-chardev socket,id=fs1,path=/run/vm/web/fs1.sock -device vhost-user-fs-pci,chardev=fs1,tag=conf -qmp",
+	} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("args:\n%s\nwant within:\n%s", got, want)
+		}
+	}
+	f := qemu.FilesFor(cfg)
+	f.Shares = f.Shares[:1]
+	if _, err := Args(p, tcg, f); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("a share without a socket: %v", err)
+	}
+}
+
 func TestArgsRefuses(t *testing.T) {
 	cfg := macConfig()
 	p, err := vz.BuildPlan(cfg, Mac())
