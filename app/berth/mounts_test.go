@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -139,6 +140,58 @@ func TestMounts(t *testing.T) {
 		expect(t, home, 0, nil, "rm", "keeps")
 		expect(t, home, 0, []string{c.Spec.Mounts[0].Source}, "volume", "prune", "-f")
 	})
+	t.Run("a bind mount shares a host folder live, both ways", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "from-host"), []byte("v1"), 0o644)
+		conf := filepath.Join(t.TempDir(), "app.conf")
+		os.WriteFile(conf, []byte("setting=1\n"), 0o600)
+		expect(t, home, 0, nil, run("-d", "--name", "binder", "-v", dir+":/src", "-v", conf+":/etc/app.conf:ro",
+			"-v", dir+":/ro:ro", "berth/demo", "sleep", "600")...)
+		defer berth(t, home, "rm", "-f", "binder")
+		expect(t, home, 0, []string{"v1", "setting=1"}, "exec", "binder", "sh", "-c", "cat /src/from-host; echo; cat /etc/app.conf")
+		// The container's root writes; the host sees the files as the
+		// host user's (berth runs as root here, and virtiofsd passes the
+		// container's ids through, as docker on Linux does; run by another
+		// user, virtiofsd maps the container's root to that user, and on a
+		// Mac vz's virtio-fs makes every file the user's).
+		expect(t, home, 0, nil, "exec", "binder", "sh", "-c", "echo by-root > /src/root.txt && mkdir /src/sub && chmod 750 /src/sub")
+		for name, want := range map[string]string{"root.txt": "by-root\n"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || string(b) != want {
+				t.Fatalf("host reads %s: %q, %v", name, b, err)
+			}
+		}
+		fi, err := os.Stat(filepath.Join(dir, "root.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != os.Getuid() {
+			t.Fatalf("root.txt is owned by uid %d; the host user is %d", st.Uid, os.Getuid())
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "sub")); err != nil || fi.Mode().Perm() != 0o750 {
+			t.Fatalf("sub: %v, %v", fi.Mode(), err)
+		}
+		// The host changes a file; the running container sees it.
+		os.WriteFile(filepath.Join(dir, "from-host"), []byte("v2"), 0o644)
+		expect(t, home, 0, []string{"saw v2"}, "exec", "binder", "sh", "-c",
+			"for i in $(seq 100); do grep -q v2 /src/from-host && echo saw v2 && break; sleep 0.1; done")
+		// Read-only binds refuse writes, and cannot be made writable from
+		// inside.
+		expect(t, home, 0, []string{"/ro/x: Read-only file system", "/etc/app.conf: Read-only file system"},
+			"exec", "binder", "sh", "-c", "touch /ro/x; echo 2 >> /etc/app.conf; true")
+		if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+			t.Fatal("a write through the read-only bind reached the host")
+		}
+	})
+	t.Run("berth cp reaches a stopped container's volume", func(t *testing.T) {
+		src := filepath.Join(t.TempDir(), "note.txt")
+		os.WriteFile(src, []byte("copied in"), 0o640)
+		expect(t, home, 0, nil, "create", "--name", "cpvol", "-v", "cpdata:/data", "berth/demo", "cat", "/data/note.txt")
+		expect(t, home, 0, nil, "cp", src, "cpvol:/data/")
+		expect(t, home, 0, []string{"copied in"}, "start", "-a", "cpvol")
+		expect(t, home, 0, []string{"copied in"}, run("--rm", "-v", "cpdata:/d", "berth/demo", "cat", "/d/note.txt")...)
+		expect(t, home, 0, nil, "rm", "cpvol")
+	})
 	t.Run("bad mounts are refused and leave nothing", func(t *testing.T) {
 		hostFile := filepath.Join(t.TempDir(), "file")
 		os.WriteFile(hostFile, []byte("x"), 0o644)
@@ -155,6 +208,7 @@ func TestMounts(t *testing.T) {
 			{run("--rm", "-v", "vol:relative", "berth/demo", "true"), 125, "the container path must be absolute"},
 			{run("--rm", "--tmpfs", "/t:size=lots", "berth/demo", "true"), 125, "invalid --tmpfs"},
 			{run("--rm", "-v", "/etc/passwd", "berth/demo", "true"), 125, "cannot mount a volume onto a file"},
+			{run("--rm", "-v", hostFile+":/etc", "berth/demo", "true"), 125, "cannot mount a file onto a directory"},
 		} {
 			expect(t, home, c.code, []string{c.want}, c.args...)
 		}

@@ -184,8 +184,9 @@ func (c VMConfig) Check() error {
 
 // checkShares validates Shares: tags the guest can name (and every
 // backend can carry), each once; absolute paths to folders that exist
-// now. A path holding a comma or newline is refused for all backends:
-// QEMU's and virtiofsd's option syntax cannot carry it.
+// now. A path holding a newline is refused for all backends (QEMU's
+// virtiofsd takes the path in an option string, which escapes commas but
+// cannot carry a newline).
 func (c VMConfig) checkShares(bad func(format string, a ...any) error) error {
 	tags := map[string]bool{}
 	for i, s := range c.Shares {
@@ -199,8 +200,8 @@ func (c VMConfig) checkShares(bad func(format string, a ...any) error) error {
 		if !filepath.IsAbs(s.Path) {
 			return bad("share %q: path %q is not absolute", s.Tag, s.Path)
 		}
-		if strings.ContainsAny(s.Path, ",\n") {
-			return bad("share %q: path %q contains a comma or newline", s.Tag, s.Path)
+		if strings.Contains(s.Path, "\n") {
+			return bad("share %q: path %q contains a newline", s.Tag, s.Path)
 		}
 		fi, err := os.Stat(s.Path)
 		if err != nil {

@@ -107,6 +107,15 @@ func (m *Manager) maintenanceBoot(ctx context.Context, rec state.ContainerRecord
 	if err != nil {
 		return nil, nil, err
 	}
+	release, err := m.holdVolumes(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	cfg.ConsoleLog = filepath.Join(rec.Dir, maintenanceConsole)
 	os.WriteFile(cfg.ConsoleLog, nil, 0o600)
 	machine, err := m.cfg.Driver.Start(ctx, cfg)
@@ -134,6 +143,7 @@ func (m *Manager) maintenanceBoot(ctx context.Context, rec state.ContainerRecord
 		if machine.State() == hypervisor.Stopped {
 			os.RemoveAll(runDir)
 		}
+		release() // the volumes, once the VM that mounted them is gone
 	}
 	defer func() {
 		if err != nil {

@@ -61,6 +61,11 @@ type Manager struct {
 	stop  context.CancelFunc
 
 	lastRuns sync.Map // id -> api.Container of recently auto-removed containers
+
+	// holds are volumes a boot is about to mount (volume -> container
+	// name): a start until its state says starting, a maintenance boot
+	// (berth cp) for as long as it runs, which no state shows.
+	holds map[string]string
 }
 
 // New opens the runtime over cfg.DB and reconciles stored state with the
@@ -82,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	mctx, stop := context.WithCancel(context.Background())
 	m := &Manager{cfg: cfg, log: cfg.Logger, locks: map[string]*sync.Mutex{}, hubs: map[string]*hub{},
-		sups: map[string]*supervisor{}, ctx: mctx, stop: stop}
+		sups: map[string]*supervisor{}, holds: map[string]string{}, ctx: mctx, stop: stop}
 	if err := m.reconcile(ctx); err != nil {
 		stop()
 		return nil, err

@@ -270,3 +270,46 @@ func (m *Manager) removeAnonymousVolumes(rec state.ContainerRecord) {
 		}
 	}
 }
+
+// holdVolumes keeps rec's volumes from every other boot until release:
+// it fails with api.ErrConflict if another boot holds one, or (checked
+// after the hold is taken) another container's state says it runs with
+// one. A start releases once its state says starting, which then keeps
+// others away; a maintenance boot holds until its VM is gone.
+func (m *Manager) holdVolumes(rec state.ContainerRecord) (release func(), err error) {
+	var mine []string
+	for _, mt := range rec.Spec.Mounts {
+		if mt.Type == api.MountVolume && !slices.Contains(mine, mt.Source) {
+			mine = append(mine, mt.Source)
+		}
+	}
+	if len(mine) == 0 {
+		return func() {}, nil
+	}
+	m.mu.Lock()
+	for _, v := range mine {
+		if other, ok := m.holds[v]; ok && other != rec.Name {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("volume %s is in use by container %s, and a volume is a disk that one running container mounts at a time: try again once %s has started or stopped: %w",
+				v, other, other, api.ErrConflict)
+		}
+	}
+	for _, v := range mine {
+		m.holds[v] = rec.Name
+	}
+	m.mu.Unlock()
+	release = func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, v := range mine {
+			if m.holds[v] == rec.Name {
+				delete(m.holds, v)
+			}
+		}
+	}
+	if err := m.cfg.DB.View(func(tx *state.Tx) error { return volumesFree(tx, rec) }); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}

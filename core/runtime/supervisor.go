@@ -98,6 +98,10 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	// A fresh console log per run: it is this run's post-mortem.
 	os.WriteFile(rec.ConsoleLog, nil, 0o600)
 	ports := rec.Ports
+	release, err := m.holdVolumes(rec)
+	if err != nil {
+		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
+	}
 	// Starting claims the container's volumes: the check that no other
 	// container runs with them and the new state are one transaction.
 	rec, err = m.updateTx(rec.ID, func(tx *state.Tx, r *state.ContainerRecord) error {
@@ -112,6 +116,7 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		r.Ports = ports
 		return nil
 	})
+	release()
 	if err != nil {
 		return api.Container{}, err
 	}

@@ -226,6 +226,8 @@ func TestVirtiofsdCommand(t *testing.T) {
 			[]string{"--fd=3", "-o", "source=/src", "-o", "cache=always", "-o", "sandbox=namespace", "--rlimit-nofile=0"}, ""},
 		{"read-only: a read-only binding first, then virtiofsd in the shell's place", hypervisor.Share{Tag: "a", Path: "/my src", ReadOnly: true}, CacheNone, true, "/bin/sh",
 			[]string{"-c", readOnlyScript, "berth-virtiofsd", "/my src", bin, "--fd=3", "-o", "source=/my src", "-o", "cache=none", "-o", "sandbox=namespace"}, ""},
+		{"commas and backslashes escaped for virtiofsd's option parser", hypervisor.Share{Tag: "a", Path: `/a,b\c`}, CacheAuto, true, bin,
+			[]string{"--fd=3", "-o", `source=/a\,b\\c`, "-o", "cache=auto", "-o", "sandbox=namespace"}, ""},
 		{"unknown cache mode", hypervisor.Share{Tag: "a", Path: "/src"}, "metadata", true, "", nil, "cache mode"},
 	}
 	for _, tc := range cases {

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
@@ -55,7 +56,7 @@ func VirtiofsdCommand(bin string, s hypervisor.Share, cache ShareCache, root boo
 	default:
 		return "", nil, fmt.Errorf("share %q: cache mode %q is not auto, always or none: %w", s.Tag, cache, api.ErrInvalidArgument)
 	}
-	args := []string{fmt.Sprintf("--fd=%d", virtiofsdFD), "-o", "source=" + s.Path, "-o", "cache=" + string(cache),
+	args := []string{fmt.Sprintf("--fd=%d", virtiofsdFD), "-o", "source=" + optionEscape(s.Path), "-o", "cache=" + string(cache),
 		// The default sandbox: mount, pid and net namespaces, and a
 		// pivot_root into the shared folder.
 		"-o", "sandbox=namespace"}
@@ -66,4 +67,10 @@ func VirtiofsdCommand(bin string, s hypervisor.Share, cache ShareCache, root boo
 		return bin, args, nil
 	}
 	return "/bin/sh", append([]string{"-c", readOnlyScript, "berth-virtiofsd", s.Path, bin}, args...), nil
+}
+
+// optionEscape escapes a value for virtiofsd's -o option string, whose
+// parser (libfuse's) splits at commas and takes a backslash as escape.
+func optionEscape(v string) string {
+	return strings.NewReplacer(`\`, `\\`, ",", `\,`).Replace(v)
 }
