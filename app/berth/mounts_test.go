@@ -241,7 +241,7 @@ func sourceTree(b *testing.B, dir string, n int) string {
 	defer f.Close()
 	tw := tar.NewWriter(f)
 	rnd := rand.New(rand.NewPCG(1, 2))
-	body := bytes.Repeat([]byte("func main() { println(\"berth\") }\n"), 8192/34+1)
+	body := bytes.Repeat([]byte("func main() { println(\"berth\") }\n"), 400)
 	for i := range n {
 		if i%50 == 0 {
 			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("src/pkg%03d/", i/50), Typeflag: tar.TypeDir, Mode: 0o755})
