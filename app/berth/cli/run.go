@@ -54,7 +54,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish the image's exposed ports on free host ports")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add an /etc/hosts line: NAME:IP, or NAME:host-gateway for the host (needs a network with --host-access)")
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind a host path or mount a volume: HOST_PATH|VOLUME:CONTAINER_PATH[:ro], or CONTAINER_PATH for an anonymous volume;\n"+
-		"a volume is a disk: one running container mounts it at a time (docker shares it between running containers)")
+		"a volume is a disk: one running container mounts it at a time (docker shares it between running containers);\n"+
+		"a host file is shared through its folder, which its VM sees (the container sees only the file)")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=...]")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER_PATH[:size=64m,mode=1777,exec]")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only (writes go to mounts only)")
