@@ -130,6 +130,7 @@ func (a *app) rootCommand() *cobra.Command {
 	v := buildinfo.Get()
 	root.Version = v.Version
 	root.SetVersionTemplate(versionLine(v) + "\n")
+	root.Flags().BoolP("version", "v", false, "print the version and quit")
 	markRunErrors(root)
 	return root
 }
