@@ -124,11 +124,11 @@ func (s *Server) freeze(req proto.FreezeRequest) (proto.FreezeReply, error) {
 	}
 	s.freezeMu.Lock()
 	defer s.freezeMu.Unlock()
-	if err := freezeCgroup(req.Frozen); err == nil {
+	err := freezeCgroup(req.Frozen)
+	if err == nil {
 		return proto.FreezeReply{Method: proto.FreezeCgroup}, nil
-	} else {
-		slog.Info("cgroup freezer unavailable: signals instead", "err", err)
 	}
+	slog.Info("cgroup freezer unavailable: signals instead", "err", err)
 	return proto.FreezeReply{Method: proto.FreezeSignal}, freezeSignals(req.Frozen)
 }
 

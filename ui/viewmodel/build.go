@@ -227,6 +227,8 @@ func containerStatus(s State, c api.Container) string {
 	switch c.State {
 	case api.StateRunning:
 		return "Up " + units.Duration(s.Now.Sub(c.Started))
+	case api.StatePaused:
+		return "Up " + units.Duration(s.Now.Sub(c.Started)) + " (Paused)"
 	case api.StateStarting:
 		return "Starting…"
 	case api.StateStopping:

@@ -124,7 +124,7 @@ func printDFVerbose(out io.Writer, du api.DiskUsage) error {
 	for _, v := range du.Volumes {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", v.Name, v.Containers, units.Size(v.Size))
 	}
-	fmt.Fprintln(w, "\nBuild cache usage: 0B")
+	fmt.Fprintf(w, "\nBuild cache usage: %s\n", units.Size(0))
 	return w.Flush()
 }
 
