@@ -138,3 +138,33 @@ func TestRunningContainerCommands(t *testing.T) {
 	})
 	mustRun(t, home, "rm", "-f", "cmds", "taken")
 }
+
+// TestDockerImageShortcuts runs docker's top-level image commands: images,
+// history, save, rmi, and load reading stdin.
+func TestDockerImageShortcuts(t *testing.T) {
+	home := newHome(t)
+	mustRun(t, home, "create", "--name", "holder", "berth/demo", "true") // loads the embedded demo image
+	mustRun(t, home, "rm", "holder")
+	if out := mustRun(t, home, "images"); !strings.Contains(out, "berth/demo") {
+		t.Fatalf("images:\n%s", out)
+	}
+	if out := mustRun(t, home, "history", "berth/demo"); !strings.HasPrefix(out, "IMAGE") || !strings.Contains(out, "CREATED BY") {
+		t.Fatalf("history:\n%s", out)
+	}
+	tarball := t.TempDir() + "/demo.tar"
+	mustRun(t, home, "save", "-o", tarball, "berth/demo")
+	mustRun(t, home, "rmi", "berth/demo")
+	b, err := os.ReadFile(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := berthIn(t, home, string(b), "load"); r.code != 0 || !strings.Contains(r.stdout, "Loaded image: ") {
+		t.Fatalf("load from stdin: %+v", r)
+	}
+	if r := berthIn(t, home, "", "load"); r.code != 125 || !strings.Contains(r.stderr, "stdin is empty") {
+		t.Fatalf("load of an empty stdin: %+v", r)
+	}
+	if out := mustRun(t, home, "info"); !strings.Contains(out, "Images:") {
+		t.Fatalf("info:\n%s", out)
+	}
+}
