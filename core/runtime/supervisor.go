@@ -38,8 +38,10 @@ type supervisor struct {
 	// mounts are what the agent mounts in the container (planMounts).
 	mounts []proto.Mount
 
-	stdinMu  sync.Mutex
-	stdinFed bool
+	stdinMu sync.Mutex
+	// stdinBusy: a client's input is being copied in; stdinClosed: the
+	// process's stdin is closed for good.
+	stdinBusy, stdinClosed bool
 	ip       string // the guest's address, once configured
 
 	mu         sync.Mutex
@@ -120,9 +122,14 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if err != nil {
 		return api.Container{}, err
 	}
+	prevState := rec.State
 	progress.Report(api.Progress{ID: rec.Name, Action: "boot"})
 	machine, err := m.cfg.Driver.Start(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			m.failStart(rec.ID, prevState, rec.ExitCode, fmt.Errorf("start canceled: %w", err), "")
+			return api.Container{}, fmt.Errorf("container %s: start canceled: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
+		}
 		m.failStart(rec.ID, api.StateDead, 255, fmt.Errorf("start VM: %w", err), "")
 		return api.Container{}, fmt.Errorf("container %s: start VM: %w", rec.Name, err)
 	}
@@ -152,6 +159,12 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		} else {
 			machine.Kill()
 			machine.Wait(context.Background())
+		}
+		if ctx.Err() != nil {
+			// The client called the start off (Ctrl-C during the boot):
+			// the VM is off, the container is as it was, not dead.
+			m.failStart(rec.ID, prevState, rec.ExitCode, fmt.Errorf("start canceled: %w", err), "")
+			return api.Container{}, fmt.Errorf("container %s: start canceled: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
 		}
 		m.failStart(rec.ID, st, code, err, tail)
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
@@ -322,6 +335,9 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics [
 	if err != nil {
 		return err
 	}
+	if rec.Spec.TTY {
+		spec.Size = s.hub.termSize()
+	}
 	logw, err := OpenLog(rec.LogPath)
 	if err != nil {
 		return err
@@ -403,18 +419,26 @@ func (s *supervisor) consoleHint() string {
 	return "; see the VM console log: " + rec.ConsoleLog
 }
 
-// feedStdin copies a client's input into the main process's stdin; the
-// first client's EOF closes it, as docker run -i does.
+// feedStdin copies a client's input into the main process's stdin. The
+// client's end of input (EOF) closes it, as docker run -i does. A client
+// that leaves without one (detached, or gone) leaves a terminal's stdin
+// open for the next attach, and closes a plain one, as docker does.
 func (s *supervisor) feedStdin(r io.Reader) {
 	s.stdinMu.Lock()
 	defer s.stdinMu.Unlock()
-	if s.stdinFed || s.proc == nil || s.proc.Stdin == nil {
+	if s.stdinBusy || s.stdinClosed || s.proc == nil || s.proc.Stdin == nil {
 		return
 	}
-	s.stdinFed = true
+	s.stdinBusy = true
 	go func() {
-		io.Copy(s.proc.Stdin, r)
-		s.proc.Stdin.Close()
+		_, err := io.Copy(s.proc.Stdin, r)
+		s.stdinMu.Lock()
+		defer s.stdinMu.Unlock()
+		s.stdinBusy = false
+		if err == nil || !s.tty {
+			s.stdinClosed = true
+			s.proc.Stdin.Close()
+		}
 	}()
 }
 
@@ -701,6 +725,12 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 		return fmt.Errorf("signal container %s: %w", rec.Name, err)
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
+	if sig == linuxSignals["KILL"] {
+		// As docker's kill: KILL returns once the container has stopped
+		// (here: its VM is off and its end recorded), so that a start
+		// right after boots it again instead of finding it running.
+		waitDone(ctx, s.done, 10*time.Second)
+	}
 	return nil
 }
 

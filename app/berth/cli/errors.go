@@ -12,6 +12,7 @@ const (
 	ExitUsage       = 125 // the command line or the daemon failed, not the container
 	ExitCannotRun   = 126 // the container's command cannot be invoked
 	ExitCmdNotFound = 127 // the container's command was not found
+	ExitInterrupted = 130 // Ctrl-C before the container ran (128 + SIGINT)
 )
 
 // usageError is a mistake in the command line itself.

@@ -151,6 +151,7 @@ func (a *app) createCommand() *cobra.Command {
 func (a *app) runCommand() *cobra.Command {
 	var f createFlags
 	var detach bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Run a command in a new container, in its own VM",
@@ -161,6 +162,10 @@ func (a *app) runCommand() *cobra.Command {
 			spec, err := f.spec(cmd, args, os.LookupEnv)
 			if err != nil {
 				return err
+			}
+			keys, err := ParseDetachKeys(detachKeys)
+			if err != nil {
+				return &usageError{err: err}
 			}
 			ctx := cmd.Context()
 			c, err := a.connect(ctx)
@@ -179,8 +184,8 @@ func (a *app) runCommand() *cobra.Command {
 				fmt.Fprintln(a.streams.Out, created.ID)
 				return nil
 			}
-			err = a.attachAndStart(ctx, c, created, spec.OpenStdin, spec.TTY, true)
-			if spec.AutoRemove {
+			err = a.attachSession(ctx, c, created, session{stdin: spec.OpenStdin, tty: spec.TTY, start: true, detachKeys: keys})
+			if spec.AutoRemove && !errors.Is(err, errDetachedQuiet) {
 				awaitRemoval(ctx, c, created)
 			}
 			return err
@@ -188,6 +193,7 @@ func (a *app) runCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container id")
+	detachKeysFlag(cmd, &detachKeys)
 	return cmd
 }
 
@@ -221,58 +227,123 @@ func startError(err error) error {
 
 // attachAndStart is `run` in the foreground and `start -a`: attach first
 // (so no output is missed), then start, then relay until the process
-// exits, and exit with its status.
+// exits, and exit with its status. Ctrl-P Ctrl-Q detaches.
 func (a *app) attachAndStart(ctx context.Context, c *client.Client, ctr api.Container, stdin, tty, start bool) error {
+	return a.attachSession(ctx, c, ctr, session{stdin: stdin, tty: tty, start: start})
+}
+
+// session says what attachSession connects.
+type session struct {
+	stdin, tty bool
+	// start starts the container once attached (run, start -a).
+	start bool
+	// detachKeys is the escape sequence (ParseDetachKeys); nil: docker's
+	// default, Ctrl-P Ctrl-Q.
+	detachKeys []byte
+}
+
+// attachSession attaches to ctr's main process (starting it if s.start)
+// and relays until the process ends or the user detaches; attach is this
+// with start false.
+func (a *app) attachSession(ctx context.Context, c *client.Client, ctr api.Container, s session) error {
+	opts := client.AttachOptions{Stdin: s.stdin}
+	if s.tty {
+		// The process starts with the user's terminal size, not 0x0.
+		opts.Size = a.termSize()
+	}
 	// The stream outlives an interrupt of the CLI: the interrupt goes to
 	// the container (proxySignals) and its exit still comes back.
-	stream, err := c.AttachContainer(context.WithoutCancel(ctx), ctr.ID, stdin)
+	stream, err := c.Attach(context.WithoutCancel(ctx), ctr.ID, opts)
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	if !tty {
+	if !s.tty {
 		stopProxy := a.proxySignals(ctx, c, ctr.ID)
 		defer stopProxy()
 	}
 	var begin func() error
-	if start {
+	if s.start {
 		begin = func() error {
 			_, err := a.startWithProgress(ctx, c, ctr.ID)
+			if err != nil && ctx.Err() != nil {
+				// Ctrl-C during the boot: the start is called off (the
+				// daemon stops the VM); the shell already showed ^C.
+				return withCode(ExitInterrupted, nil)
+			}
 			return startError(err)
 		}
 	}
-	return a.relay(ctx, stream, stdin, tty, begin)
+	return a.relayKeys(ctx, stream, s.stdin, s.tty, s.detachKeys, begin)
 }
 
-// relay connects the user's terminal to an attach or exec stream: raw
-// mode and resizes for a TTY, stdin if asked; then begin (starting the
-// container, for run); then output until the exit frame. The process's
+// errDetachedQuiet ends a session the user detached from: exit 0 and
+// nothing printed, as docker does.
+var errDetachedQuiet = &exitError{code: ExitOK}
+
+// relay connects the user's terminal to an attach or exec stream, with
+// docker's default detach keys (see relayKeys).
+func (a *app) relay(ctx context.Context, stream *client.Stream, stdin, tty bool, begin func() error) error {
+	return a.relayKeys(ctx, stream, stdin, tty, nil, begin)
+}
+
+// relayKeys runs begin (starting the container, for run) while the
+// terminal is still as the user left it, so boot progress draws and
+// clears cleanly and Ctrl-C interrupts the start instead of reaching the
+// container; then raw mode and resizes for a TTY, stdin if asked (ending
+// at the detach keys), and output until the exit frame. The process's
 // status becomes this command's; a process that could not run maps to
 // docker's 126/127, anything else that failed to 125.
-func (a *app) relay(ctx context.Context, stream *client.Stream, stdin, tty bool, begin func() error) error {
+func (a *app) relayKeys(ctx context.Context, stream *client.Stream, stdin, tty bool, keys []byte, begin func() error) error {
 	defer stream.Close()
-	restore := func() {}
-	if tty {
-		restore = a.rawTerminal(ctx, stream)
-	}
-	defer restore()
-	if stdin {
-		go func() {
-			io.Copy(stream.Stdin(), a.streams.In)
-			stream.Stdin().Close()
-		}()
-	}
 	if begin != nil {
 		if err := begin(); err != nil {
 			return err
 		}
 	}
+	restore := func() {}
+	if tty {
+		restore = a.rawTerminal(ctx, stream)
+	}
+	defer restore()
+	if keys == nil {
+		keys, _ = ParseDetachKeys(DefaultDetachKeys)
+	}
+	detached := make(chan struct{})
+	if stdin {
+		go func() {
+			_, err := io.Copy(stream.Stdin(), NewDetachReader(a.streams.In, keys))
+			if errors.Is(err, ErrDetached) {
+				close(detached)
+				stream.Close() // no end of input: the container keeps its stdin
+				return
+			}
+			stream.Stdin().Close()
+		}()
+	}
 	exit, err := stream.Copy(a.streams.Out, a.streams.Err)
 	restore()
+	select {
+	case <-detached:
+		return errDetachedQuiet
+	default:
+	}
 	if err != nil {
 		return startError(err)
 	}
 	if exit.ExitCode != 0 {
 		return &exitError{code: exit.ExitCode}
+	}
+	return nil
+}
+
+// termSize is the user's terminal size (stdin's, else stdout's), or nil.
+func (a *app) termSize() *api.TermSize {
+	for _, f := range []any{a.streams.In, a.streams.Out} {
+		if file, ok := f.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+			if w, h, err := term.GetSize(int(file.Fd())); err == nil && w > 0 && h > 0 {
+				return &api.TermSize{Rows: uint16(h), Cols: uint16(w)}
+			}
+		}
 	}
 	return nil
 }
@@ -289,11 +360,11 @@ func (a *app) rawTerminal(ctx context.Context, stream *client.Stream) (restore f
 		return func() {}
 	}
 	sendSize := func() {
-		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-			stream.Resize(api.TermSize{Rows: uint16(h), Cols: uint16(w)})
+		if sz := a.termSize(); sz != nil {
+			stream.Resize(*sz)
 		}
 	}
-	sendSize()
+	sendSize() // it may have changed during the boot
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	done := make(chan struct{})
