@@ -100,6 +100,8 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	// A fresh console log per run: it is this run's post-mortem.
 	os.WriteFile(rec.ConsoleLog, nil, 0o600)
 	ports := rec.Ports
+	// A start the client calls off leaves the container as it was.
+	prevState, prevCode := rec.State, rec.ExitCode
 	release, err := m.holdVolumes(rec)
 	if err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
@@ -122,12 +124,11 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	if err != nil {
 		return api.Container{}, err
 	}
-	prevState := rec.State
 	progress.Report(api.Progress{ID: rec.Name, Action: "boot"})
 	machine, err := m.cfg.Driver.Start(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
-			m.failStart(rec.ID, prevState, rec.ExitCode, fmt.Errorf("start canceled: %w", err), "")
+			m.failStart(rec.ID, prevState, prevCode, errStartCanceled, "")
 			return api.Container{}, fmt.Errorf("container %s: start canceled: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
 		}
 		m.failStart(rec.ID, api.StateDead, 255, fmt.Errorf("start VM: %w", err), "")
@@ -163,7 +164,7 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		if ctx.Err() != nil {
 			// The client called the start off (Ctrl-C during the boot):
 			// the VM is off, the container is as it was, not dead.
-			m.failStart(rec.ID, prevState, rec.ExitCode, fmt.Errorf("start canceled: %w", err), "")
+			m.failStart(rec.ID, prevState, prevCode, errStartCanceled, "")
 			return api.Container{}, fmt.Errorf("container %s: start canceled: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
 		}
 		m.failStart(rec.ID, st, code, err, tail)
@@ -274,6 +275,9 @@ func (m *Manager) netDown(rec state.ContainerRecord) {
 	defer cancel()
 	m.cfg.Networks.Down(ctx, rec, vmID(rec.ID))
 }
+
+// errStartCanceled is the recorded end of a start its client called off.
+var errStartCanceled = errors.New("the start was canceled")
 
 // failStart records a start that did not get to a running process.
 func (m *Manager) failStart(id string, st api.ContainerState, code int, cause error, tail string) {

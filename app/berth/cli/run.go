@@ -268,7 +268,7 @@ func (a *app) attachSession(ctx context.Context, c *client.Client, ctr api.Conta
 			if err != nil && ctx.Err() != nil {
 				// Ctrl-C during the boot: the start is called off (the
 				// daemon stops the VM); the shell already showed ^C.
-				return withCode(ExitInterrupted, nil)
+				return &exitError{code: ExitInterrupted}
 			}
 			return startError(err)
 		}
@@ -420,8 +420,10 @@ func (a *app) proxySignals(ctx context.Context, c *client.Client, id string) (st
 func (a *app) startWithProgress(ctx context.Context, c *client.Client, id string) (api.Container, error) {
 	b := newBars(a.streams.Err)
 	ctr, err := c.StartContainer(ctx, id, b.update)
-	if err == nil {
-		b.clear() // the container's output follows: no trace of the bars
+	if err == nil || ctx.Err() != nil {
+		// The container's output follows, or the user called the start
+		// off: no trace of the bars.
+		b.clear()
 	} else {
 		b.finish()
 	}
