@@ -42,7 +42,7 @@ type supervisor struct {
 	// stdinBusy: a client's input is being copied in; stdinClosed: the
 	// process's stdin is closed for good.
 	stdinBusy, stdinClosed bool
-	ip       string // the guest's address, once configured
+	ip                     string // the guest's address, once configured
 
 	mu         sync.Mutex
 	killReason string // set when the VM is killed on purpose
