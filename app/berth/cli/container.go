@@ -70,7 +70,7 @@ func eachContainer(refs []string, s Streams, fn func(ref string) error) error {
 	failed := 0
 	for _, ref := range refs {
 		if err := fn(ref); err != nil {
-			fmt.Fprintf(s.Err, "Error: %v\n", err)
+			fmt.Fprintf(s.Err, "Error: %s\n", userText(err))
 			failed++
 			continue
 		}

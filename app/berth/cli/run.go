@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -25,7 +27,7 @@ type createFlags struct {
 	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
 	env, envFiles, labels, networks, publish, addHosts                  []string
 	volumes, mounts, tmpfs                                              []string
-	cpus                                                                int
+	cpus                                                                float64
 	interactive, tty, rm, nested, rosetta, publishAll, readOnly         bool
 }
 
@@ -39,7 +41,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.user, "user", "u", "", "user: name, uid, name:group or uid:gid")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
 	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label: KEY=VALUE")
-	fl.IntVarP(&f.cpus, "cpus", "c", 0, "virtual CPUs of the container's VM (default: see berth system info)")
+	fl.Float64VarP(&f.cpus, "cpus", "c", 0, "virtual CPUs of the container's VM; a fraction is rounded up (default: see berth system info)")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory of the container's VM, e.g. 512m or 2g (default: see berth system info)")
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open and feed it to the container")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "give the container a terminal")
@@ -59,12 +61,26 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=...]")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER_PATH[:size=64m,mode=1777,exec]")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only (writes go to mounts only)")
+	registerUnsupported(fl)
 }
 
 // spec turns flags and arguments (IMAGE [COMMAND [ARG...]]) into a
 // container spec. It is pure apart from reading env files.
 func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string) (string, bool)) (api.ContainerSpec, error) {
-	s := api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: f.cpus,
+	if err := checkUnsupported(cmd.Flags()); err != nil {
+		return api.ContainerSpec{}, &usageError{err: err}
+	}
+	if err := checkImageRef(args[0]); err != nil {
+		return api.ContainerSpec{}, &usageError{err: err}
+	}
+	if f.workdir != "" && !path.IsAbs(f.workdir) {
+		return api.ContainerSpec{}, &usageError{err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", f.workdir)}
+	}
+	cpus := int(math.Ceil(f.cpus))
+	if float64(cpus) != f.cpus && f.cpus > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "berth: --cpus %g rounded up to %d: a VM has whole virtual CPUs\n", f.cpus, cpus)
+	}
+	s := api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: cpus,
 		TTY: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, NestedVirtualization: f.nested, Rosetta: f.rosetta,
 		Hostname: f.hostname}
 	if len(args) > 1 {
@@ -77,7 +93,7 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 		}
 	}
 	if f.cpus < 0 || (cmd.Flags().Changed("cpus") && f.cpus == 0) {
-		return s, &usageError{err: fmt.Errorf("--cpus %d: must be at least 1", f.cpus)}
+		return s, &usageError{err: fmt.Errorf("--cpus %g: must be more than 0", f.cpus)}
 	}
 	if f.memory != "" {
 		mib, err := parseMemory(f.memory)
@@ -200,6 +216,19 @@ func (a *app) runCommand() *cobra.Command {
 // createPulling creates the container, pulling its image first if it is
 // not local (as docker run does), with progress on stderr.
 func (a *app) createPulling(ctx context.Context, c *client.Client, spec api.ContainerSpec, platform string) (api.Container, error) {
+	if platform != "" {
+		// docker run --platform: a local image of another platform is
+		// not the one asked for; pull the one that is.
+		if det, err := c.ImageInspect(ctx, spec.Image); err == nil && !samePlatform(det.Platform, platform) {
+			fmt.Fprintf(a.streams.Err, "Image %q is %s locally, not %s; pulling %s\n", spec.Image, det.Platform, platform, platform)
+			b := newBars(a.streams.Err)
+			_, perr := c.ImagePull(ctx, api.ImagePullRequest{Ref: spec.Image, Platform: platform}, b.update)
+			b.finish()
+			if perr != nil {
+				return api.Container{}, perr
+			}
+		}
+	}
 	created, err := c.CreateContainer(ctx, spec)
 	if err == nil || !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "not found locally") {
 		return created, err
@@ -209,7 +238,11 @@ func (a *app) createPulling(ctx context.Context, c *client.Client, spec api.Cont
 	_, perr := c.ImagePull(ctx, api.ImagePullRequest{Ref: spec.Image, Platform: platform}, b.update)
 	b.finish()
 	if perr != nil {
-		return api.Container{}, fmt.Errorf("pull %s: %w", spec.Image, perr)
+		// The daemon's message names the pull already.
+		if near := nearImages(ctx, c, spec.Image); len(near) > 0 {
+			return api.Container{}, &hintError{err: perr, hint: "A local image has a name one letter away: " + strings.Join(near, ", ")}
+		}
+		return api.Container{}, perr
 	}
 	return c.CreateContainer(ctx, spec)
 }
