@@ -133,7 +133,7 @@ func TestTerminal(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the SIGWINCH reaches berth, the resize the guest
 	s.send("stty size\r")
-	at = s.expect(at, "20 70\r\n", 10*time.Second)
+	s.expect(at, "20 70\r\n", 10*time.Second)
 	s.send("\x10\x11") // Ctrl-P Ctrl-Q
 	if code := s.exit(10 * time.Second); code != 0 {
 		t.Fatalf("detach: exit %d, want 0; terminal: %q", code, s.output())

@@ -286,13 +286,6 @@ func pulledName(im api.Image, ref string) string {
 	return ref
 }
 
-func firstName(im api.Image, fallback string) string {
-	if len(im.Names) > 0 {
-		return im.Names[0]
-	}
-	return fallback
-}
-
 func (a *app) imageInspectCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
