@@ -112,7 +112,8 @@ func (s *ptySession) exit(within time.Duration) int {
 // TestTerminal runs one interactive container through what a terminal
 // user does with it, on one VM: the shell starts with the terminal's size,
 // follows a resize, detaches with Ctrl-P Ctrl-Q (exit 0, still running),
-// is attached again with start -ai (its stdin still open) and ends.
+// is attached again with start -ai (its stdin still open) and detached
+// with --detach-keys, is killed and started again at once, and ends.
 // stats on the terminal redraws in place.
 func TestTerminal(t *testing.T) {
 	home := vmHome(t)
@@ -153,11 +154,26 @@ func TestTerminal(t *testing.T) {
 
 	again := startPTY(t, home, 30, 90, "start", "-ai", "--detach-keys", "ctrl-x,x", "term")
 	time.Sleep(500 * time.Millisecond)
-	again.send("echo still-$((40+2))\r")
+	again.send("echo still-$((40+2))\r") // its stdin stayed open across the detach
 	again.expect(0, "still-42", 10*time.Second)
-	again.send("exit 7\r")
-	if code := again.exit(15 * time.Second); code != 7 {
-		t.Fatalf("start -ai: exit %d, want the shell's 7; terminal: %q", code, again.output())
+	again.send("\x18x") // --detach-keys ctrl-x,x
+	if code := again.exit(10 * time.Second); code != 0 {
+		t.Fatalf("start -ai, detach with ctrl-x,x: exit %d, want 0; terminal: %q", code, again.output())
+	}
+
+	// kill, then start at once: the start waits for the end of the run
+	// being killed instead of finding it still running (and doing nothing).
+	before := inspect(t, home, "term").Started
+	mustRun(t, home, "kill", "term")
+	mustRun(t, home, "start", "term")
+	if c := inspect(t, home, "term"); c.State != "running" || !c.Started.After(before) {
+		t.Fatalf("kill then start: %s, started %v (before: %v); want a new run", c.State, c.Started, before)
+	}
+	last := startPTY(t, home, 30, 90, "start", "-ai", "term")
+	time.Sleep(500 * time.Millisecond)
+	last.send("exit 7\r")
+	if code := last.exit(15 * time.Second); code != 7 {
+		t.Fatalf("start -ai: exit %d, want the shell's 7; terminal: %q", code, last.output())
 	}
 }
 
