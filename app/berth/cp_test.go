@@ -184,8 +184,8 @@ func TestCp(t *testing.T) {
 			args   []string
 			stderr string
 		}{
-			{"missing path in the container", []string{"cp", "web:/nope", work}, "Error response from daemon: Could not find the file /nope in container web\n"},
-			{"missing path in a stopped container", []string{"cp", "box:/nope", work}, "Error response from daemon: Could not find the file /nope in container box\n"},
+			{"missing path in the container", []string{"cp", "web:/nope", work}, "Error: Could not find the file /nope in container web\n"},
+			{"missing path in a stopped container", []string{"cp", "box:/nope", work}, "Error: Could not find the file /nope in container box\n"},
 			{"missing directory in the container", []string{"cp", filepath.Join(src, "run.sh"), "web:/nope/x"}, "Could not find the file /nope in container web"},
 			{"missing host path", []string{"cp", filepath.Join(work, "nope"), "web:/tmp"}, "no such file or directory"},
 			{"unknown container", []string{"cp", "ghost:/etc", work}, "no such container"},

@@ -147,6 +147,9 @@ type ExecSpec struct {
 	TTY        bool     `json:"tty,omitempty"`
 	Stdin      bool     `json:"stdin,omitempty"`
 	Detach     bool     `json:"detach,omitempty"`
+	// Size is the client's terminal size, for a TTY: the process starts
+	// with it (docker's ConsoleSize).
+	Size *TermSize `json:"size,omitempty"`
 }
 
 // LogEntry is one line of a container's output, as the daemon stores it

@@ -244,13 +244,31 @@ func (c *Client) upgrade(ctx context.Context, path string, q url.Values, body an
 	return &Stream{rw: rw, fw: api.NewFrameWriter(rw)}, nil
 }
 
+// AttachOptions choose what an attach carries.
+type AttachOptions struct {
+	// Stdin asks to feed the process's input.
+	Stdin bool
+	// Size is the client's terminal, for a container with a TTY: a
+	// process that has not started yet starts with it.
+	Size *api.TermSize
+}
+
 // AttachContainer connects to the main process's streams: the current run,
 // or the next one if the container has not started yet (attach, then
 // start, and no output is lost). stdin asks to feed the process's input.
 func (c *Client) AttachContainer(ctx context.Context, ref string, stdin bool) (*Stream, error) {
+	return c.Attach(ctx, ref, AttachOptions{Stdin: stdin})
+}
+
+// Attach is AttachContainer with all its options.
+func (c *Client) Attach(ctx context.Context, ref string, opts AttachOptions) (*Stream, error) {
 	q := url.Values{}
-	if stdin {
+	if opts.Stdin {
 		q.Set("stdin", "1")
+	}
+	if sz := opts.Size; sz != nil && sz.Rows > 0 && sz.Cols > 0 {
+		q.Set("h", strconv.Itoa(int(sz.Rows)))
+		q.Set("w", strconv.Itoa(int(sz.Cols)))
 	}
 	return c.upgrade(ctx, "/v1/containers/"+url.PathEscape(ref)+"/attach", q, nil)
 }

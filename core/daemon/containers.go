@@ -191,12 +191,18 @@ func upgrade(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 	return conn, brw, nil
 }
 
+// errClientLeft ends a client's input that stopped without an end of
+// input (it detached, or went): the runtime keeps a terminal's stdin open
+// for the next client, as docker does.
+var errClientLeft = errors.New("the attached client left")
+
 // clientInput reads the client's frames: input into stdin, resizes to
-// resize. It closes stdin at the client's EOF or when the client goes.
+// resize. It closes stdin at the client's EOF, and with errClientLeft when
+// the client goes.
 func clientInput(r io.Reader, stdin *io.PipeWriter, resize func(api.TermSize)) {
 	defer func() {
 		if stdin != nil {
-			stdin.Close()
+			stdin.CloseWithError(errClientLeft)
 		}
 	}()
 	for {
@@ -241,6 +247,17 @@ func (d *Daemon) containerAttach(w http.ResponseWriter, r *http.Request) {
 		d.writeError(w, r, err)
 		return
 	}
+	if qh, qw := r.URL.Query().Get("h"), r.URL.Query().Get("w"); qh != "" || qw != "" {
+		// The client's terminal, before the process starts with it.
+		rows, cols, err := termSize(qh, qw)
+		if err == nil {
+			err = d.runtime.Resize(r.Context(), c.ID, rows, cols)
+		}
+		if err != nil {
+			d.writeError(w, r, err)
+			return
+		}
+	}
 	var stdinR *io.PipeReader
 	var stdinW *io.PipeWriter
 	if r.URL.Query().Get("stdin") == "1" {
@@ -267,9 +284,7 @@ func (d *Daemon) containerAttach(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	go func() {
 		clientInput(brw, stdinW, func(sz api.TermSize) { d.runtime.Resize(ctx, c.ID, sz.Rows, sz.Cols) })
-		if stdinW == nil {
-			cancel() // without input, a closed connection means the client left
-		}
+		cancel() // the connection closed: the client left (or detached)
 	}()
 	end, err := wait(ctx)
 	if err != nil {

@@ -49,6 +49,9 @@ func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio
 	ps.Env = appendIfUnset(ps.Env, "HOSTNAME", hostname(rec))
 	if spec.TTY {
 		ps.Env = appendIfUnset(ps.Env, "TERM", "xterm")
+		if spec.Size != nil && spec.Size.Rows > 0 && spec.Size.Cols > 0 {
+			ps.Size = &proto.WinSize{Rows: spec.Size.Rows, Cols: spec.Size.Cols}
+		}
 	}
 	execID := newExecID()
 	stdin := spec.Stdin && stdio.Stdin != nil && !spec.Detach

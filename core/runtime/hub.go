@@ -3,6 +3,8 @@ package runtime
 import (
 	"io"
 	"sync"
+
+	"github.com/berthvm/berth/core/agent/proto"
 )
 
 // hub is where a container's main process meets the clients attached to
@@ -13,6 +15,9 @@ type hub struct {
 	sinks map[*sink]struct{}
 	// stdin is the attached client's input, waiting for a process to feed.
 	stdin io.Reader
+	// size is the attached terminal's last size: a run's process starts
+	// with it, so a shell is never 0x0 before the first resize.
+	size *proto.WinSize
 	// runs counts finished runs; ended is closed and replaced at each end.
 	runs  uint64
 	ended chan struct{}
@@ -53,6 +58,24 @@ func (h *hub) takeStdin() io.Reader {
 	r := h.stdin
 	h.stdin = nil
 	return r
+}
+
+// setSize records the attached terminal's size for the next process.
+func (h *hub) setSize(sz proto.WinSize) {
+	h.mu.Lock()
+	h.size = &sz
+	h.mu.Unlock()
+}
+
+// termSize is the last size an attached terminal reported, or nil.
+func (h *hub) termSize() *proto.WinSize {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.size == nil {
+		return nil
+	}
+	sz := *h.size
+	return &sz
 }
 
 // writer returns the writer for one output stream of the main process:

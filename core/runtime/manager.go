@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthvm/berth/core/agent/proto"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
 	"github.com/berthvm/berth/core/events"
@@ -425,9 +426,15 @@ func (m *Manager) Resize(ctx context.Context, ref string, rows, cols uint16) err
 	if err != nil {
 		return err
 	}
+	if !rec.Spec.TTY {
+		return fmt.Errorf("container %s has no terminal (run it with -t): %w", rec.Name, api.ErrConflict)
+	}
+	// Kept for the next process too: a client attached before start
+	// sizes the terminal the process starts with.
+	m.hub(rec.ID).setSize(proto.WinSize{Rows: rows, Cols: cols})
 	s := m.supervisor(rec.ID)
 	if s == nil {
-		return fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
+		return nil
 	}
 	return s.resize(ctx, rows, cols)
 }

@@ -187,7 +187,7 @@ func (m *Manager) readopt(ctx context.Context, rec state.ContainerRecord, machin
 		return err
 	}
 	s := &supervisor{m: m, id: rec.ID, name: rec.Name, tty: rec.Spec.TTY, machine: machine, client: client,
-		proc: p, logw: logw, hub: m.hub(rec.ID), done: make(chan struct{}), stdinFed: true}
+		proc: p, logw: logw, hub: m.hub(rec.ID), done: make(chan struct{}), stdinClosed: true}
 	m.mu.Lock()
 	m.sups[rec.ID] = s
 	m.mu.Unlock()

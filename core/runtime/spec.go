@@ -62,6 +62,9 @@ func CheckSpec(spec api.ContainerSpec, host api.Capabilities) error {
 				kv, api.ErrInvalidArgument)
 		}
 	}
+	if spec.WorkingDir != "" && !strings.HasPrefix(spec.WorkingDir, "/") {
+		return fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path: %w", spec.WorkingDir, api.ErrInvalidArgument)
+	}
 	if spec.Hostname != "" && (len(spec.Hostname) > 63 || strings.ContainsAny(spec.Hostname, " /\t\n")) {
 		return fmt.Errorf("hostname %q: at most 63 characters, no spaces or slashes: %w", spec.Hostname, api.ErrInvalidArgument)
 	}

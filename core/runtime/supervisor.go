@@ -38,9 +38,11 @@ type supervisor struct {
 	// mounts are what the agent mounts in the container (planMounts).
 	mounts []proto.Mount
 
-	stdinMu  sync.Mutex
-	stdinFed bool
-	ip       string // the guest's address, once configured
+	stdinMu sync.Mutex
+	// stdinBusy: a client's input is being copied in; stdinClosed: the
+	// process's stdin is closed for good.
+	stdinBusy, stdinClosed bool
+	ip                     string // the guest's address, once configured
 
 	mu         sync.Mutex
 	killReason string // set when the VM is killed on purpose
@@ -98,6 +100,8 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	// A fresh console log per run: it is this run's post-mortem.
 	os.WriteFile(rec.ConsoleLog, nil, 0o600)
 	ports := rec.Ports
+	// A start the client calls off leaves the container as it was.
+	prevState, prevCode := rec.State, rec.ExitCode
 	release, err := m.holdVolumes(rec)
 	if err != nil {
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
@@ -123,6 +127,10 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	progress.Report(api.Progress{ID: rec.Name, Action: "boot"})
 	machine, err := m.cfg.Driver.Start(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			m.failStart(rec.ID, prevState, prevCode, errStartCanceled, "")
+			return api.Container{}, fmt.Errorf("container %s: start canceled: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
+		}
 		m.failStart(rec.ID, api.StateDead, 255, fmt.Errorf("start VM: %w", err), "")
 		return api.Container{}, fmt.Errorf("container %s: start VM: %w", rec.Name, err)
 	}
@@ -152,6 +160,12 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		} else {
 			machine.Kill()
 			machine.Wait(context.Background())
+		}
+		if ctx.Err() != nil {
+			// The client called the start off (Ctrl-C during the boot):
+			// the VM is off, the container is as it was, not dead.
+			m.failStart(rec.ID, prevState, prevCode, errStartCanceled, "")
+			return api.Container{}, fmt.Errorf("container %s: start canceled: %w", rec.Name, errors.Join(ctx.Err(), api.ErrCanceled))
 		}
 		m.failStart(rec.ID, st, code, err, tail)
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
@@ -262,6 +276,9 @@ func (m *Manager) netDown(rec state.ContainerRecord) {
 	m.cfg.Networks.Down(ctx, rec, vmID(rec.ID))
 }
 
+// errStartCanceled is the recorded end of a start its client called off.
+var errStartCanceled = errors.New("the start was canceled")
+
 // failStart records a start that did not get to a running process.
 func (m *Manager) failStart(id string, st api.ContainerState, code int, cause error, tail string) {
 	h := m.hub(id)
@@ -321,6 +338,9 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics [
 	spec, err := processSpec(rec)
 	if err != nil {
 		return err
+	}
+	if rec.Spec.TTY {
+		spec.Size = s.hub.termSize()
 	}
 	logw, err := OpenLog(rec.LogPath)
 	if err != nil {
@@ -403,18 +423,26 @@ func (s *supervisor) consoleHint() string {
 	return "; see the VM console log: " + rec.ConsoleLog
 }
 
-// feedStdin copies a client's input into the main process's stdin; the
-// first client's EOF closes it, as docker run -i does.
+// feedStdin copies a client's input into the main process's stdin. The
+// client's end of input (EOF) closes it, as docker run -i does. A client
+// that leaves without one (detached, or gone) leaves a terminal's stdin
+// open for the next attach, and closes a plain one, as docker does.
 func (s *supervisor) feedStdin(r io.Reader) {
 	s.stdinMu.Lock()
 	defer s.stdinMu.Unlock()
-	if s.stdinFed || s.proc == nil || s.proc.Stdin == nil {
+	if s.stdinBusy || s.stdinClosed || s.proc == nil || s.proc.Stdin == nil {
 		return
 	}
-	s.stdinFed = true
+	s.stdinBusy = true
 	go func() {
-		io.Copy(s.proc.Stdin, r)
-		s.proc.Stdin.Close()
+		_, err := io.Copy(s.proc.Stdin, r)
+		s.stdinMu.Lock()
+		defer s.stdinMu.Unlock()
+		s.stdinBusy = false
+		if err == nil || !s.tty {
+			s.stdinClosed = true
+			s.proc.Stdin.Close()
+		}
 	}()
 }
 
@@ -711,6 +739,12 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 		return fmt.Errorf("signal container %s: %w", rec.Name, err)
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
+	if sig == linuxSignals["KILL"] {
+		// As docker's kill: KILL returns once the container has stopped
+		// (here: its VM is off and its end recorded), so that a start
+		// right after boots it again instead of finding it running.
+		waitDone(ctx, s.done, 10*time.Second)
+	}
 	return nil
 }
 

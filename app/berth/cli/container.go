@@ -17,6 +17,7 @@ import (
 
 func (a *app) startCommand() *cobra.Command {
 	var attach, interactive bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "start [flags] CONTAINER...",
 		Short: "Start stopped containers (boot their VMs)",
@@ -32,11 +33,16 @@ func (a *app) startCommand() *cobra.Command {
 				if len(args) != 1 {
 					return &usageError{err: errors.New("-a and -i take exactly one container")}
 				}
+				keys, err := ParseDetachKeys(detachKeys)
+				if err != nil {
+					return &usageError{err: err}
+				}
 				ctr, err := c.Container(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				return a.attachAndStart(ctx, c, ctr, interactive && ctr.Spec.OpenStdin, ctr.Spec.TTY, true)
+				return a.attachSession(ctx, c, ctr, session{stdin: interactive && ctr.Spec.OpenStdin, tty: ctr.Spec.TTY,
+					start: true, detachKeys: keys})
 			}
 			return eachContainer(args, a.streams, func(ref string) error {
 				_, err := a.startWithProgress(ctx, c, ref)
@@ -46,6 +52,7 @@ func (a *app) startCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and exit with its status")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach stdin too")
+	detachKeysFlag(cmd, &detachKeys)
 	return cmd
 }
 
@@ -63,7 +70,7 @@ func eachContainer(refs []string, s Streams, fn func(ref string) error) error {
 	failed := 0
 	for _, ref := range refs {
 		if err := fn(ref); err != nil {
-			fmt.Fprintf(s.Err, "Error: %v\n", err)
+			fmt.Fprintf(s.Err, "Error: %s\n", userText(err))
 			failed++
 			continue
 		}

@@ -115,22 +115,12 @@ func parseCpArgs(a, b string) (src, dst cpArg, err error) {
 	return src, dst, nil
 }
 
-// fromDaemon gives an error that came back from the daemon docker's
-// words for it.
-func fromDaemon(err error) error {
-	var re *api.RemoteError
-	if errors.As(err, &re) {
-		return &plainError{err: fmt.Errorf("Error response from daemon: %w", err)}
-	}
-	return err
-}
-
 func (a *app) copyFrom(ctx context.Context, c *client.Client, src cpArg, dstPath string, opts cpOptions) error {
 	srcPath := src.path
 	if opts.follow {
 		st, err := c.StatContainerPath(ctx, src.container, srcPath)
 		if err != nil {
-			return fromDaemon(err)
+			return err
 		}
 		if st.Mode&fs.ModeSymlink != 0 {
 			srcPath = st.LinkTarget
@@ -138,7 +128,7 @@ func (a *app) copyFrom(ctx context.Context, c *client.Client, src cpArg, dstPath
 	}
 	st, rc, err := c.CopyFromContainer(ctx, src.container, srcPath)
 	if err != nil {
-		return fromDaemon(err)
+		return err
 	}
 	defer rc.Close()
 	if dstPath == "-" {
@@ -179,7 +169,7 @@ func (a *app) copyFrom(ctx context.Context, c *client.Client, src cpArg, dstPath
 func (a *app) copyTo(ctx context.Context, c *client.Client, srcPath string, dst cpArg, opts cpOptions) error {
 	// A missing container, unlike a missing path, ends the copy here.
 	if _, err := c.Container(ctx, dst.container); err != nil {
-		return fromDaemon(err)
+		return err
 	}
 	dstInfo := archive.Endpoint{Path: dst.path}
 	st, err := c.StatContainerPath(ctx, dst.container, dst.path)
@@ -195,7 +185,7 @@ func (a *app) copyTo(ctx context.Context, c *client.Client, srcPath string, dst 
 			return fmt.Errorf("destination %q must be a directory or a regular file", dst.String())
 		}
 	case !errors.Is(err, api.ErrNotFound):
-		return fromDaemon(err)
+		return err
 	}
 	if srcPath == "-" {
 		if !dstInfo.IsDir {
@@ -203,7 +193,7 @@ func (a *app) copyTo(ctx context.Context, c *client.Client, srcPath string, dst 
 		}
 		counted := &countingReader{r: a.streams.In}
 		if err := c.CopyToContainer(ctx, dst.container, dstInfo.Path, counted, true); err != nil {
-			return fromDaemon(err)
+			return err
 		}
 		a.copied(counted.n, dst.String(), opts)
 		return nil
@@ -240,7 +230,7 @@ func (a *app) copyTo(ctx context.Context, c *client.Client, srcPath string, dst 
 	err = c.CopyToContainer(ctx, dst.container, plan.Dir, counted, true)
 	pr.CloseWithError(errors.New("copy ended"))
 	if err != nil {
-		return fromDaemon(err)
+		return err
 	}
 	a.copied(counted.n, dst.String(), opts)
 	return nil

@@ -23,6 +23,9 @@ func (a *app) execCommand() *cobra.Command {
 				return &usageError{err: err}
 			}
 			spec.Env = vars
+			if tty {
+				spec.Size = a.termSize() // the command starts with the user's terminal size
+			}
 			ctx := cmd.Context()
 			c, err := a.connect(ctx)
 			if err != nil {

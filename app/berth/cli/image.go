@@ -49,7 +49,7 @@ func (a *app) imagePullCommand() *cobra.Command {
 				fmt.Fprintln(a.streams.Out, im.Digest)
 				return nil
 			}
-			fmt.Fprintf(a.streams.Out, "Pulled %s (%s, %s)\nDigest: %s\n", firstName(im, args[0]), im.Platform, units.Size(im.Size), im.Digest)
+			fmt.Fprintf(a.streams.Out, "Pulled %s (%s, %s)\nDigest: %s\n", pulledName(im, args[0]), im.Platform, units.Size(im.Size), im.Digest)
 			return nil
 		}),
 	}
@@ -302,11 +302,22 @@ func shortID(id string) string {
 	return id
 }
 
-func firstName(im api.Image, fallback string) string {
-	if len(im.Names) > 0 {
-		return im.Names[0]
+// pulledName is the name of im that ref asked for (an image may have
+// other names, which the pull did not touch): ref itself, with the
+// :latest tag it implies, else ref as given.
+func pulledName(im api.Image, ref string) string {
+	want := []string{ref}
+	if !strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":") && !strings.Contains(ref, "@") {
+		want = append(want, ref+":latest")
 	}
-	return fallback
+	for _, n := range im.Names {
+		for _, w := range want {
+			if n == w || strings.HasSuffix(n, "/"+w) {
+				return w
+			}
+		}
+	}
+	return ref
 }
 
 func (a *app) imageInspectCommand() *cobra.Command {

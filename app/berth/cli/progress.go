@@ -55,7 +55,8 @@ func (b *bars) update(p api.Progress) {
 		id = p.Action
 	}
 	r := b.byID[id]
-	if r == nil {
+	added := r == nil
+	if added {
 		r = &barRow{id: id}
 		b.byID[id] = r
 		b.rows = append(b.rows, r)
@@ -67,7 +68,9 @@ func (b *bars) update(p api.Progress) {
 	if p.Current > 0 || p.Done {
 		r.cur = p.Current
 	}
-	if !p.Done && time.Since(b.last) < 100*time.Millisecond {
+	// A new step is always drawn (so a boot shows from its first
+	// moment); updates of a step at most ten times a second.
+	if !p.Done && !added && time.Since(b.last) < 100*time.Millisecond {
 		return
 	}
 	b.drawLocked()

@@ -53,14 +53,10 @@ func Main(ctx context.Context, args []string, s Streams) int {
 		return ee.code // the container's own status: nothing to print
 	}
 	var ue *usageError
-	var pe *plainError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(s.Err, "berth: %v\nSee '%s --help'.\n", err, cmd.CommandPath())
-	case errors.As(err, &pe):
-		fmt.Fprintln(s.Err, err)
-	default:
-		fmt.Fprintf(s.Err, "Error: %v\n", err)
+	if errors.As(err, &ue) {
+		fmt.Fprintf(s.Err, "berth: %s\nSee '%s --help'.\n", userText(err), cmd.CommandPath())
+	} else {
+		fmt.Fprintf(s.Err, "Error: %s\n", userText(err))
 	}
 	return exitCodeOf(err)
 }

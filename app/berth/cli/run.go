@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -25,7 +27,7 @@ type createFlags struct {
 	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
 	env, envFiles, labels, networks, publish, addHosts                  []string
 	volumes, mounts, tmpfs                                              []string
-	cpus                                                                int
+	cpus                                                                float64
 	interactive, tty, rm, nested, rosetta, publishAll, readOnly         bool
 }
 
@@ -39,7 +41,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.user, "user", "u", "", "user: name, uid, name:group or uid:gid")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
 	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label: KEY=VALUE")
-	fl.IntVarP(&f.cpus, "cpus", "c", 0, "virtual CPUs of the container's VM (default: see berth system info)")
+	fl.Float64VarP(&f.cpus, "cpus", "c", 0, "virtual CPUs of the container's VM; a fraction is rounded up (default: see berth system info)")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory of the container's VM, e.g. 512m or 2g (default: see berth system info)")
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open and feed it to the container")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "give the container a terminal")
@@ -59,12 +61,26 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=...]")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER_PATH[:size=64m,mode=1777,exec]")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only (writes go to mounts only)")
+	registerUnsupported(fl)
 }
 
 // spec turns flags and arguments (IMAGE [COMMAND [ARG...]]) into a
 // container spec. It is pure apart from reading env files.
 func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string) (string, bool)) (api.ContainerSpec, error) {
-	s := api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: f.cpus,
+	if err := checkUnsupported(cmd.Flags()); err != nil {
+		return api.ContainerSpec{}, &usageError{err: err}
+	}
+	if err := checkImageRef(args[0]); err != nil {
+		return api.ContainerSpec{}, &usageError{err: err}
+	}
+	if f.workdir != "" && !path.IsAbs(f.workdir) {
+		return api.ContainerSpec{}, &usageError{err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", f.workdir)}
+	}
+	cpus := int(math.Ceil(f.cpus))
+	if float64(cpus) != f.cpus && f.cpus > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "berth: --cpus %g rounded up to %d: a VM has whole virtual CPUs\n", f.cpus, cpus)
+	}
+	s := api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: cpus,
 		TTY: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, NestedVirtualization: f.nested, Rosetta: f.rosetta,
 		Hostname: f.hostname}
 	if len(args) > 1 {
@@ -77,7 +93,7 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 		}
 	}
 	if f.cpus < 0 || (cmd.Flags().Changed("cpus") && f.cpus == 0) {
-		return s, &usageError{err: fmt.Errorf("--cpus %d: must be at least 1", f.cpus)}
+		return s, &usageError{err: fmt.Errorf("--cpus %g: must be more than 0", f.cpus)}
 	}
 	if f.memory != "" {
 		mib, err := parseMemory(f.memory)
@@ -151,6 +167,7 @@ func (a *app) createCommand() *cobra.Command {
 func (a *app) runCommand() *cobra.Command {
 	var f createFlags
 	var detach bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Run a command in a new container, in its own VM",
@@ -161,6 +178,10 @@ func (a *app) runCommand() *cobra.Command {
 			spec, err := f.spec(cmd, args, os.LookupEnv)
 			if err != nil {
 				return err
+			}
+			keys, err := ParseDetachKeys(detachKeys)
+			if err != nil {
+				return &usageError{err: err}
 			}
 			ctx := cmd.Context()
 			c, err := a.connect(ctx)
@@ -179,8 +200,8 @@ func (a *app) runCommand() *cobra.Command {
 				fmt.Fprintln(a.streams.Out, created.ID)
 				return nil
 			}
-			err = a.attachAndStart(ctx, c, created, spec.OpenStdin, spec.TTY, true)
-			if spec.AutoRemove {
+			err = a.attachSession(ctx, c, created, session{stdin: spec.OpenStdin, tty: spec.TTY, start: true, detachKeys: keys})
+			if spec.AutoRemove && !errors.Is(err, errDetachedQuiet) {
 				awaitRemoval(ctx, c, created)
 			}
 			return err
@@ -188,12 +209,26 @@ func (a *app) runCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container id")
+	detachKeysFlag(cmd, &detachKeys)
 	return cmd
 }
 
 // createPulling creates the container, pulling its image first if it is
 // not local (as docker run does), with progress on stderr.
 func (a *app) createPulling(ctx context.Context, c *client.Client, spec api.ContainerSpec, platform string) (api.Container, error) {
+	if platform != "" {
+		// docker run --platform: a local image of another platform is
+		// not the one asked for; pull the one that is.
+		if det, err := c.ImageInspect(ctx, spec.Image); err == nil && !samePlatform(det.Platform, platform) {
+			fmt.Fprintf(a.streams.Err, "Image %q is %s locally, not %s; pulling %s\n", spec.Image, det.Platform, platform, platform)
+			b := newBars(a.streams.Err)
+			_, perr := c.ImagePull(ctx, api.ImagePullRequest{Ref: spec.Image, Platform: platform}, b.update)
+			b.finish()
+			if perr != nil {
+				return api.Container{}, perr
+			}
+		}
+	}
 	created, err := c.CreateContainer(ctx, spec)
 	if err == nil || !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "not found locally") {
 		return created, err
@@ -203,7 +238,11 @@ func (a *app) createPulling(ctx context.Context, c *client.Client, spec api.Cont
 	_, perr := c.ImagePull(ctx, api.ImagePullRequest{Ref: spec.Image, Platform: platform}, b.update)
 	b.finish()
 	if perr != nil {
-		return api.Container{}, fmt.Errorf("pull %s: %w", spec.Image, perr)
+		// The daemon's message names the pull already.
+		if near := nearImages(ctx, c, spec.Image); len(near) > 0 {
+			return api.Container{}, &hintError{err: perr, hint: "A local image has a name one letter away: " + strings.Join(near, ", ")}
+		}
+		return api.Container{}, perr
 	}
 	return c.CreateContainer(ctx, spec)
 }
@@ -221,58 +260,127 @@ func startError(err error) error {
 
 // attachAndStart is `run` in the foreground and `start -a`: attach first
 // (so no output is missed), then start, then relay until the process
-// exits, and exit with its status.
+// exits, and exit with its status. Ctrl-P Ctrl-Q detaches. run and start
+// now call attachSession (for --detach-keys); this stays for callers
+// written against it.
+//
+//lint:ignore U1000 kept for callers on other branches (attach)
 func (a *app) attachAndStart(ctx context.Context, c *client.Client, ctr api.Container, stdin, tty, start bool) error {
+	return a.attachSession(ctx, c, ctr, session{stdin: stdin, tty: tty, start: start})
+}
+
+// session says what attachSession connects.
+type session struct {
+	stdin, tty bool
+	// start starts the container once attached (run, start -a).
+	start bool
+	// detachKeys is the escape sequence (ParseDetachKeys); nil: docker's
+	// default, Ctrl-P Ctrl-Q.
+	detachKeys []byte
+}
+
+// attachSession attaches to ctr's main process (starting it if s.start)
+// and relays until the process ends or the user detaches; attach is this
+// with start false.
+func (a *app) attachSession(ctx context.Context, c *client.Client, ctr api.Container, s session) error {
+	opts := client.AttachOptions{Stdin: s.stdin}
+	if s.tty {
+		// The process starts with the user's terminal size, not 0x0.
+		opts.Size = a.termSize()
+	}
 	// The stream outlives an interrupt of the CLI: the interrupt goes to
 	// the container (proxySignals) and its exit still comes back.
-	stream, err := c.AttachContainer(context.WithoutCancel(ctx), ctr.ID, stdin)
+	stream, err := c.Attach(context.WithoutCancel(ctx), ctr.ID, opts)
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	if !tty {
+	if !s.tty {
 		stopProxy := a.proxySignals(ctx, c, ctr.ID)
 		defer stopProxy()
 	}
 	var begin func() error
-	if start {
+	if s.start {
 		begin = func() error {
 			_, err := a.startWithProgress(ctx, c, ctr.ID)
+			if err != nil && ctx.Err() != nil {
+				// Ctrl-C during the boot: the start is called off (the
+				// daemon stops the VM); the shell already showed ^C.
+				return &exitError{code: ExitInterrupted}
+			}
 			return startError(err)
 		}
 	}
-	return a.relay(ctx, stream, stdin, tty, begin)
+	return a.relayKeys(ctx, stream, s.stdin, s.tty, s.detachKeys, begin)
 }
 
-// relay connects the user's terminal to an attach or exec stream: raw
-// mode and resizes for a TTY, stdin if asked; then begin (starting the
-// container, for run); then output until the exit frame. The process's
+// errDetachedQuiet ends a session the user detached from: exit 0 and
+// nothing printed, as docker does.
+var errDetachedQuiet = &exitError{code: ExitOK}
+
+// relay connects the user's terminal to an attach or exec stream, with
+// docker's default detach keys (see relayKeys).
+func (a *app) relay(ctx context.Context, stream *client.Stream, stdin, tty bool, begin func() error) error {
+	return a.relayKeys(ctx, stream, stdin, tty, nil, begin)
+}
+
+// relayKeys runs begin (starting the container, for run) while the
+// terminal is still as the user left it, so boot progress draws and
+// clears cleanly and Ctrl-C interrupts the start instead of reaching the
+// container; then raw mode and resizes for a TTY, stdin if asked (ending
+// at the detach keys), and output until the exit frame. The process's
 // status becomes this command's; a process that could not run maps to
 // docker's 126/127, anything else that failed to 125.
-func (a *app) relay(ctx context.Context, stream *client.Stream, stdin, tty bool, begin func() error) error {
+func (a *app) relayKeys(ctx context.Context, stream *client.Stream, stdin, tty bool, keys []byte, begin func() error) error {
 	defer stream.Close()
-	restore := func() {}
-	if tty {
-		restore = a.rawTerminal(ctx, stream)
-	}
-	defer restore()
-	if stdin {
-		go func() {
-			io.Copy(stream.Stdin(), a.streams.In)
-			stream.Stdin().Close()
-		}()
-	}
 	if begin != nil {
 		if err := begin(); err != nil {
 			return err
 		}
 	}
+	restore := func() {}
+	if tty {
+		restore = a.rawTerminal(ctx, stream)
+	}
+	defer restore()
+	if keys == nil {
+		keys, _ = ParseDetachKeys(DefaultDetachKeys)
+	}
+	detached := make(chan struct{})
+	if stdin {
+		go func() {
+			_, err := io.Copy(stream.Stdin(), NewDetachReader(a.streams.In, keys))
+			if errors.Is(err, ErrDetached) {
+				close(detached)
+				stream.Close() // no end of input: the container keeps its stdin
+				return
+			}
+			stream.Stdin().Close()
+		}()
+	}
 	exit, err := stream.Copy(a.streams.Out, a.streams.Err)
 	restore()
+	select {
+	case <-detached:
+		return errDetachedQuiet
+	default:
+	}
 	if err != nil {
 		return startError(err)
 	}
 	if exit.ExitCode != 0 {
 		return &exitError{code: exit.ExitCode}
+	}
+	return nil
+}
+
+// termSize is the user's terminal size (stdin's, else stdout's), or nil.
+func (a *app) termSize() *api.TermSize {
+	for _, f := range []any{a.streams.In, a.streams.Out} {
+		if file, ok := f.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+			if w, h, err := term.GetSize(int(file.Fd())); err == nil && w > 0 && h > 0 {
+				return &api.TermSize{Rows: uint16(h), Cols: uint16(w)}
+			}
+		}
 	}
 	return nil
 }
@@ -289,11 +397,11 @@ func (a *app) rawTerminal(ctx context.Context, stream *client.Stream) (restore f
 		return func() {}
 	}
 	sendSize := func() {
-		if w, h, err := term.GetSize(int(in.Fd())); err == nil {
-			stream.Resize(api.TermSize{Rows: uint16(h), Cols: uint16(w)})
+		if sz := a.termSize(); sz != nil {
+			stream.Resize(*sz)
 		}
 	}
-	sendSize()
+	sendSize() // it may have changed during the boot
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	done := make(chan struct{})
@@ -349,8 +457,10 @@ func (a *app) proxySignals(ctx context.Context, c *client.Client, id string) (st
 func (a *app) startWithProgress(ctx context.Context, c *client.Client, id string) (api.Container, error) {
 	b := newBars(a.streams.Err)
 	ctr, err := c.StartContainer(ctx, id, b.update)
-	if err == nil {
-		b.clear() // the container's output follows: no trace of the bars
+	if err == nil || ctx.Err() != nil {
+		// The container's output follows, or the user called the start
+		// off: no trace of the bars.
+		b.clear()
 	} else {
 		b.finish()
 	}

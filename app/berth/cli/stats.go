@@ -60,6 +60,7 @@ func (a *app) statsCommand() *cobra.Command {
 					args = append(args, ctr.ID)
 				}
 			}
+			redraw := !noStream && isTerminal(a.streams.Out)
 			prev, err := sampleAll(ctx, c, args)
 			if err != nil {
 				return err
@@ -77,6 +78,11 @@ func (a *app) statsCommand() *cobra.Command {
 				rows := make([]statsRow, 0, len(cur))
 				for i := range cur {
 					rows = append(rows, statsFrom(prev[i], cur[i]))
+				}
+				if redraw {
+					// docker's way on a terminal: clear the screen and
+					// draw the table again from the top-left corner.
+					io.WriteString(a.streams.Out, "\x1b[2J\x1b[H")
 				}
 				if err := render(a.streams.Out, format, rows, func(w io.Writer) error { return printStats(w, rows) }); err != nil {
 					return err
