@@ -119,6 +119,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.startCommand(),
 		a.stopCommand(),
 		a.killCommand(),
+		a.updateCommand(),
 		a.rmCommand(),
 		a.lsCommand(),
 		a.inspectCommand(),
