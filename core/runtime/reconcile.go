@@ -78,19 +78,22 @@ func (m *Manager) restartAtDaemonStart() {
 		if r.State != api.StateExited && r.State != api.StateDead && r.State != api.StateRestarting {
 			continue
 		}
+		pending := m.pendRestart(r.ID)
 		if r.State != api.StateRestarting {
 			d := DecideRestart(restartFacts(r, true), m.backoff())
 			if !d.Restart {
+				m.cancelRestart(r.ID)
 				continue
 			}
 			if _, err := m.transition(r.ID, api.StateRestarting, nil); err != nil {
+				m.cancelRestart(r.ID)
 				m.log.Warn("restart container", "id", api.ShortID(r.ID), "err", err)
 				continue
 			}
 			m.log.Info("container will restart", "id", api.ShortID(r.ID), "name", r.Name, "why", d.Why,
 				"policy", r.Spec.RestartPolicy.String())
 		}
-		m.scheduleRestart(r.ID, 0, startByDaemon)
+		m.waitRestart(r.ID, pending, 0, startByDaemon)
 	}
 }
 

@@ -124,9 +124,11 @@ const (
 // cancelled before it began.
 var errRestartCanceled = fmt.Errorf("restart canceled: %w", api.ErrCanceled)
 
-// scheduleRestart starts a container in state restarting after delay,
-// unless cancelRestart is called first.
-func (m *Manager) scheduleRestart(id string, delay time.Duration, kind startKind) {
+// pendRestart registers a pending restart of id and returns what cancels
+// it. It is registered before the record says "restarting" (inside the
+// transaction that says so), so that whoever sees that state can cancel
+// it; waitRestart then waits out its back-off.
+func (m *Manager) pendRestart(id string) chan struct{} {
 	cancel := make(chan struct{})
 	m.mu.Lock()
 	if old := m.restarts[id]; old != nil {
@@ -134,6 +136,12 @@ func (m *Manager) scheduleRestart(id string, delay time.Duration, kind startKind
 	}
 	m.restarts[id] = cancel
 	m.mu.Unlock()
+	return cancel
+}
+
+// waitRestart starts a container in state restarting after delay, unless
+// its pending restart (cancel) is cancelled first.
+func (m *Manager) waitRestart(id string, cancel chan struct{}, delay time.Duration, kind startKind) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -552,6 +552,7 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 	var rec state.ContainerRecord
 	var ports []api.PortMapping
 	var restart RestartDecision
+	var pending chan struct{}
 	s.hub.endRun(func() {
 		var err error
 		rec, err = m.update(s.id, func(r *state.ContainerRecord) error {
@@ -568,11 +569,18 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 				r.State = api.StateRestarting
 				r.RestartCount++
 				r.RestartDelay = restart.Delay
+				if pending == nil {
+					pending = m.pendRestart(s.id)
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			m.log.Error("record container exit", "id", api.ShortID(s.id), "err", err)
+		}
+		if pending != nil && (err != nil || rec.State != api.StateRestarting) {
+			m.cancelRestart(s.id)
+			pending = nil
 		}
 	})
 	if rec.ID != "" {
@@ -593,10 +601,10 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 	}
 	m.publish("die", rec, attrs)
 	m.log.Info("container exited", "id", api.ShortID(s.id), "name", s.name, "state", st, "code", code)
-	if rec.State == api.StateRestarting {
+	if pending != nil {
 		m.log.Info("container will restart", "id", api.ShortID(s.id), "name", s.name, "in", restart.Delay,
 			"restarts", rec.RestartCount, "why", restart.Why)
-		m.scheduleRestart(s.id, restart.Delay, startByPolicy)
+		m.waitRestart(s.id, pending, restart.Delay, startByPolicy)
 	}
 	if rec.Spec.AutoRemove {
 		go func() {
@@ -703,6 +711,14 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		// A user's stop is never undone by its restart policy.
 		r.ManuallyStopped = r.ManuallyStopped || manual
 	}); err != nil {
+		if cur, gerr := m.get(rec.ID); gerr == nil && cur.State == api.StateRestarting {
+			// Its run ended just now and its policy took over: the
+			// stop cancels that restart instead.
+			if cur, _, err = m.endRestarting(rec.ID, manual); err == nil {
+				m.publish("stop", cur, nil)
+			}
+			return cur.Container, err
+		}
 		return api.Container{}, err
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
