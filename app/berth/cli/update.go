@@ -18,6 +18,7 @@ func restartFlag(value string, autoRemove bool) (api.RestartPolicy, error) {
 		return p, &usageError{err: err}
 	}
 	if autoRemove && !p.IsNone() {
+		//lint:ignore ST1005 docker's own words, which scripts may match
 		return p, &usageError{err: errors.New("Conflicting options: --restart and --rm")}
 	}
 	return p, nil
