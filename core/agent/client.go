@@ -350,6 +350,28 @@ func (c *Client) Stats(ctx context.Context) (proto.Stats, error) {
 	return st, err
 }
 
+// Top lists the processes of a container as the guest sees them. A guest
+// without FeatureTop refuses it with api.ErrUnsupported.
+func (c *Client) Top(ctx context.Context, container string) (api.ContainerTop, error) {
+	var top api.ContainerTop
+	if !c.info.Has(proto.FeatureTop) {
+		return top, fmt.Errorf("the guest agent cannot list processes (an older agent): %w", api.ErrUnsupported)
+	}
+	err := c.call(ctx, proto.OpTop, proto.ContainerRef{Container: container}, &top)
+	return top, err
+}
+
+// Freeze freezes (frozen) or thaws every process of a container and says
+// how the guest did it.
+func (c *Client) Freeze(ctx context.Context, container string, frozen bool) (string, error) {
+	if !c.info.Has(proto.FeatureFreeze) {
+		return "", fmt.Errorf("the guest agent cannot freeze processes (an older agent): %w", api.ErrUnsupported)
+	}
+	var rep proto.FreezeReply
+	err := c.call(ctx, proto.OpFreeze, proto.FreezeRequest{Container: container, Frozen: frozen}, &rep)
+	return rep.Method, err
+}
+
 // Shutdown asks the guest to stop every process, sync and unmount its
 // disks and power off. It returns once the guest has accepted; the VM
 // exits shortly after, ending the session.

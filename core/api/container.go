@@ -11,6 +11,7 @@ const (
 	StateStarting ContainerState = "starting" // VM booting, process not yet running
 	StateRunning  ContainerState = "running"  // the process runs in its VM
 	StateStopping ContainerState = "stopping" // asked to stop; the process or VM is going down
+	StatePaused   ContainerState = "paused"   // its processes are frozen in its running VM
 	StateExited   ContainerState = "exited"   // the process ended; exit code recorded; VM off
 	StateDead     ContainerState = "dead"     // the VM failed (crash, lost); Error says why
 	// StateRestarting: it ended and its restart policy starts it again
@@ -21,7 +22,7 @@ const (
 
 // Active reports whether the container has a VM that may be running.
 func (s ContainerState) Active() bool {
-	return s == StateStarting || s == StateRunning || s == StateStopping
+	return s == StateStarting || s == StateRunning || s == StateStopping || s == StatePaused
 }
 
 // ContainerSpec is what the user asked for: image and overrides of its
@@ -164,4 +165,27 @@ type LogEntry struct {
 	Log    string    `json:"log"`
 	Stream string    `json:"stream"` // "stdout" or "stderr"
 	Time   time.Time `json:"time"`
+}
+
+// ContainerTop is what `berth top` shows: the processes of a container as
+// its guest sees them, at the guest's Time.
+type ContainerTop struct {
+	Time      time.Time      `json:"time"`
+	Processes []GuestProcess `json:"processes"`
+}
+
+// GuestProcess is one process of a container, from the guest's /proc.
+type GuestProcess struct {
+	PID  int `json:"pid"`
+	PPID int `json:"ppid"`
+	UID  int `json:"uid"`
+	// User is UID's name in the container's /etc/passwd, if it has one.
+	User  string    `json:"user,omitempty"`
+	Start time.Time `json:"start"`
+	// CPUTime is the user and system time it has used.
+	CPUTime time.Duration `json:"cpuTime"`
+	// TTY is its terminal ("pts/0"), or "?" without one.
+	TTY string `json:"tty"`
+	// Cmd is its command line (its name in brackets if it has none).
+	Cmd string `json:"cmd"`
 }

@@ -129,3 +129,17 @@ type RegistryLogin struct {
 type RegistryLogoutRequest struct {
 	Registry string `json:"registry"`
 }
+
+// ImageHistoryEntry is one step of how an image was built, from its
+// config's history (`berth image history`), newest first. Steps that made
+// no layer (EmptyLayer) have Size 0 and no LayerDigest.
+type ImageHistoryEntry struct {
+	Created     time.Time `json:"created,omitzero"`
+	CreatedBy   string    `json:"createdBy,omitempty"`
+	Comment     string    `json:"comment,omitempty"`
+	EmptyLayer  bool      `json:"emptyLayer,omitempty"`
+	LayerDigest string    `json:"layerDigest,omitempty"`
+	// Size is the layer's compressed size in the store (docker shows
+	// the uncompressed size, which a pulled image does not record).
+	Size int64 `json:"size"`
+}

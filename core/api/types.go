@@ -65,3 +65,37 @@ type Defaults struct {
 	CPUs      int `json:"cpus"`
 	MemoryMiB int `json:"memoryMiB"`
 }
+
+// DiskUsage is what `berth system df` counts: each image, container and
+// volume with the bytes it takes on the host.
+type DiskUsage struct {
+	Images     []ImageUsage     `json:"images"`
+	Containers []ContainerUsage `json:"containers"`
+	Volumes    []VolumeUsage    `json:"volumes"`
+}
+
+// ImageUsage is an image and how many containers use it.
+type ImageUsage struct {
+	Image
+	Containers int `json:"containers"`
+}
+
+// ContainerUsage is a container and the bytes its files take (its
+// writable disk, logs and console): allocated blocks, not apparent sizes.
+type ContainerUsage struct {
+	ID     string         `json:"id"`
+	Name   string         `json:"name"`
+	Image  string         `json:"image"`
+	State  ContainerState `json:"state"`
+	Size   int64          `json:"size"`
+	Status string         `json:"status,omitempty"`
+}
+
+// VolumeUsage is a volume, the bytes its disk image takes (allocated, not
+// its file system's size) and how many containers use it.
+type VolumeUsage struct {
+	Name       string `json:"name"`
+	Anonymous  bool   `json:"anonymous,omitempty"`
+	Size       int64  `json:"size"`
+	Containers int    `json:"containers"`
+}

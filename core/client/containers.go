@@ -66,6 +66,43 @@ func (c *Client) UpdateContainer(ctx context.Context, ref string, u api.Containe
 	return out, err
 }
 
+// RestartContainer stops a container (killing it after timeout) and
+// starts it again.
+func (c *Client) RestartContainer(ctx context.Context, ref string, timeout time.Duration, progress api.ProgressFunc) (api.Container, error) {
+	q := url.Values{"t": {strconv.Itoa(int(timeout / time.Second))}}
+	var out api.Container
+	err := c.stream(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/restart", q, nil, progress, &out)
+	return out, err
+}
+
+// PauseContainer freezes the processes of a running container.
+func (c *Client) PauseContainer(ctx context.Context, ref string) (api.Container, error) {
+	var out api.Container
+	err := c.do(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/pause", nil, nil, &out)
+	return out, err
+}
+
+// UnpauseContainer thaws the processes of a paused container.
+func (c *Client) UnpauseContainer(ctx context.Context, ref string) (api.Container, error) {
+	var out api.Container
+	err := c.do(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/unpause", nil, nil, &out)
+	return out, err
+}
+
+// RenameContainer gives a container a new name.
+func (c *Client) RenameContainer(ctx context.Context, ref, name string) (api.Container, error) {
+	var out api.Container
+	err := c.do(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/rename", url.Values{"name": {name}}, nil, &out)
+	return out, err
+}
+
+// ContainerTop lists the processes of a running container.
+func (c *Client) ContainerTop(ctx context.Context, ref string) (api.ContainerTop, error) {
+	var out api.ContainerTop
+	err := c.do(ctx, http.MethodGet, "/v1/containers/"+url.PathEscape(ref)+"/top", nil, nil, &out)
+	return out, err
+}
+
 // KillContainer sends a signal (default KILL) to the main process.
 func (c *Client) KillContainer(ctx context.Context, ref, signal string) error {
 	q := url.Values{}
@@ -220,6 +257,16 @@ func (c *Client) upgrade(ctx context.Context, path string, q url.Values, body an
 // start, and no output is lost). stdin asks to feed the process's input.
 func (c *Client) AttachContainer(ctx context.Context, ref string, stdin bool) (*Stream, error) {
 	q := url.Values{}
+	if stdin {
+		q.Set("stdin", "1")
+	}
+	return c.upgrade(ctx, "/v1/containers/"+url.PathEscape(ref)+"/attach", q, nil)
+}
+
+// AttachRunning is AttachContainer for `berth attach`: it refuses a
+// container that is not running, rather than wait for its next run.
+func (c *Client) AttachRunning(ctx context.Context, ref string, stdin bool) (*Stream, error) {
+	q := url.Values{"running": {"1"}}
 	if stdin {
 		q.Set("stdin", "1")
 	}

@@ -25,6 +25,13 @@ func (c *Client) ImageInspect(ctx context.Context, ref string) (api.ImageDetail,
 	return out, err
 }
 
+// ImageHistory returns how a local image was built, newest step first.
+func (c *Client) ImageHistory(ctx context.Context, ref string) ([]api.ImageHistoryEntry, error) {
+	var out []api.ImageHistoryEntry
+	err := c.do(ctx, http.MethodGet, "/v1/images/history", url.Values{"ref": {ref}}, nil, &out)
+	return out, err
+}
+
 // ImagePull pulls an image, reporting per-layer progress.
 func (c *Client) ImagePull(ctx context.Context, req api.ImagePullRequest, progress api.ProgressFunc) (api.Image, error) {
 	var out api.Image

@@ -30,3 +30,10 @@ func (c *Client) SystemInfo(ctx context.Context) (api.SystemInfo, error) {
 func (c *Client) StopDaemon(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/system/stop", nil, nil, nil)
 }
+
+// DiskUsage counts what images, containers and volumes take on disk.
+func (c *Client) DiskUsage(ctx context.Context) (api.DiskUsage, error) {
+	var out api.DiskUsage
+	err := c.do(ctx, http.MethodGet, "/v1/system/df", nil, nil, &out)
+	return out, err
+}

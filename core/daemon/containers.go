@@ -43,6 +43,25 @@ func (d *Daemon) containerRoutes() {
 		return d.runtime.Start(r.Context(), r.PathValue("id"), p)
 	})
 	d.route("POST /v1/containers/{id}/stop", d.containerStop)
+	d.streamRoute("POST /v1/containers/{id}/restart", func(r *http.Request, p api.ProgressFunc) (any, error) {
+		timeout, err := stopTimeout(r.URL.Query().Get("t"))
+		if err != nil {
+			return nil, err
+		}
+		return d.runtime.Restart(r.Context(), r.PathValue("id"), timeout, p)
+	})
+	d.route("POST /v1/containers/{id}/pause", func(r *http.Request) (any, error) {
+		return d.runtime.Pause(r.Context(), r.PathValue("id"))
+	})
+	d.route("POST /v1/containers/{id}/unpause", func(r *http.Request) (any, error) {
+		return d.runtime.Unpause(r.Context(), r.PathValue("id"))
+	})
+	d.route("POST /v1/containers/{id}/rename", func(r *http.Request) (any, error) {
+		return d.runtime.Rename(r.Context(), r.PathValue("id"), r.URL.Query().Get("name"))
+	})
+	d.route("GET /v1/containers/{id}/top", func(r *http.Request) (any, error) {
+		return d.runtime.Top(r.Context(), r.PathValue("id"))
+	})
 	d.route("POST /v1/containers/{id}/kill", func(r *http.Request) (any, error) {
 		return nil, d.runtime.Kill(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal"))
 	})
@@ -79,15 +98,23 @@ func (d *Daemon) containerCreate(r *http.Request) (any, error) {
 
 func (d *Daemon) containerStop(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	timeout := 10 * time.Second
-	if t := q.Get("t"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("stop timeout %q: want whole seconds, 0 or more: %w", t, api.ErrInvalidArgument)
-		}
-		timeout = time.Duration(n) * time.Second
+	timeout, err := stopTimeout(q.Get("t"))
+	if err != nil {
+		return nil, err
 	}
 	return d.runtime.Stop(r.Context(), r.PathValue("id"), timeout, q.Get("signal"))
+}
+
+// stopTimeout reads ?t=: whole seconds, 10 when absent.
+func stopTimeout(t string) (time.Duration, error) {
+	if t == "" {
+		return 10 * time.Second, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("stop timeout %q: want whole seconds, 0 or more: %w", t, api.ErrInvalidArgument)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func (d *Daemon) containerResize(r *http.Request) (any, error) {
@@ -211,6 +238,12 @@ func clientInput(r io.Reader, stdin *io.PipeWriter, resize func(api.TermSize)) {
 func (d *Daemon) containerAttach(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	c, err := d.runtime.Inspect(id)
+	if err == nil && c.State == api.StatePaused {
+		err = fmt.Errorf("you cannot attach to a paused container, unpause it first: %w", api.ErrConflict)
+	}
+	if err == nil && r.URL.Query().Get("running") == "1" && !c.State.Active() {
+		err = fmt.Errorf("you cannot attach to a stopped container, start it first: %w", api.ErrConflict)
+	}
 	if err != nil {
 		d.writeError(w, r, err)
 		return
@@ -271,6 +304,9 @@ func (d *Daemon) containerExec(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	c, err := d.runtime.Inspect(id)
+	if err == nil && c.State == api.StatePaused {
+		err = fmt.Errorf("container %s is paused, unpause the container before exec: %w", c.Name, api.ErrConflict)
+	}
 	if err == nil && c.State != api.StateRunning {
 		err = fmt.Errorf("container %s is not running (%s): start it first: %w", c.Name, c.State, api.ErrConflict)
 	}

@@ -18,6 +18,9 @@ func (d *Daemon) imageRoutes() {
 	d.route("GET /v1/images/inspect", func(r *http.Request) (any, error) {
 		return d.images.Inspect(r.Context(), r.URL.Query().Get("ref"))
 	})
+	d.route("GET /v1/images/history", func(r *http.Request) (any, error) {
+		return d.images.History(r.Context(), r.URL.Query().Get("ref"))
+	})
 	d.streamRoute("POST /v1/images/pull", d.imagePull)
 	d.streamRoute("POST /v1/images/push", d.imagePush)
 	d.streamRoute("POST /v1/images/load", d.imageLoad)

@@ -15,6 +15,7 @@ func (d *Daemon) routes() {
 	d.route("GET /v1/_ping", func(*http.Request) (any, error) { return "OK", nil })
 	d.route("GET /v1/version", func(*http.Request) (any, error) { return d.cfg.Version, nil })
 	d.route("GET /v1/system/info", d.systemInfo)
+	d.route("GET /v1/system/df", d.systemDF)
 	d.route("POST /v1/system/stop", func(*http.Request) (any, error) {
 		d.requestStop()
 		return nil, nil

@@ -96,6 +96,7 @@ type Server struct {
 	shutdown   bool
 	stopReaper chan struct{}
 	firstStart sync.Once
+	freezeMu   sync.Mutex // one freeze or thaw at a time (top_linux.go)
 	finished   []*process // ended exec processes, oldest first
 }
 
@@ -411,6 +412,18 @@ func (ss *session) handle(op string, body json.RawMessage) (any, error) {
 		return s.list(), nil
 	case proto.OpStats:
 		return readStats()
+	case proto.OpTop:
+		req, err := decode[proto.ContainerRef](body)
+		if err != nil {
+			return nil, err
+		}
+		return s.top(req.Container)
+	case proto.OpFreeze:
+		req, err := decode[proto.FreezeRequest](body)
+		if err != nil {
+			return nil, err
+		}
+		return s.freeze(req)
 	case proto.OpStatPath:
 		req, err := decode[proto.PathRequest](body)
 		if err != nil {
@@ -443,7 +456,7 @@ func (s *Server) info() proto.Info {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	feats := []string{proto.FeatureTTY, proto.FeatureOverlay, proto.FeatureNetwork, proto.FeatureReattach, proto.FeatureStats,
-		proto.FeatureArchive}
+		proto.FeatureArchive, proto.FeatureTop, proto.FeatureFreeze}
 	if s.opts.System.Network != nil {
 		feats = append(feats, proto.FeatureDHCP)
 	}

@@ -381,3 +381,46 @@ func (s *Store) Push(ctx context.Context, ref, target string, opts PushOptions) 
 		return tx.PutImage(cur)
 	})
 }
+
+// History returns how the image was built, newest step first: its
+// config's history, each step that made a layer matched with that layer.
+func (s *Store) History(ctx context.Context, ref string) ([]api.ImageHistoryEntry, error) {
+	im, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.image(im.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: manifest: %w", ref, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: config: %w", ref, err)
+	}
+	return historyOf(cfg.History, m.Layers), nil
+}
+
+// historyOf pairs history steps with layers in order, and returns them
+// newest first. An image without history (some tools write none) gets one
+// step per layer, as docker shows it.
+func historyOf(hist []v1.History, layers []v1.Descriptor) []api.ImageHistoryEntry {
+	var out []api.ImageHistoryEntry
+	li := 0
+	for _, h := range hist {
+		e := api.ImageHistoryEntry{Created: h.Created.Time, CreatedBy: h.CreatedBy, Comment: h.Comment, EmptyLayer: h.EmptyLayer}
+		if !h.EmptyLayer && li < len(layers) {
+			e.LayerDigest, e.Size = layers[li].Digest.String(), layers[li].Size
+			li++
+		}
+		out = append(out, e)
+	}
+	for ; li < len(layers); li++ {
+		out = append(out, api.ImageHistoryEntry{LayerDigest: layers[li].Digest.String(), Size: layers[li].Size})
+	}
+	slices.Reverse(out)
+	return out
+}

@@ -47,7 +47,7 @@ func (m *Manager) reach(ctx context.Context, ref string) (_ guestSession, err er
 	if err != nil {
 		return guestSession{}, err
 	}
-	if s := m.supervisor(rec.ID); s != nil && rec.State == api.StateRunning {
+	if s := m.supervisor(rec.ID); s != nil && (rec.State == api.StateRunning || rec.State == api.StatePaused) {
 		return guestSession{client: s.client, rec: rec, release: func() {}}, nil
 	}
 	unlock := m.lock(rec.ID)
@@ -61,7 +61,7 @@ func (m *Manager) reach(ctx context.Context, ref string) (_ guestSession, err er
 	if rec, err = m.get(rec.ID); err != nil {
 		return guestSession{}, err
 	}
-	if s := m.supervisor(rec.ID); s != nil && rec.State == api.StateRunning {
+	if s := m.supervisor(rec.ID); s != nil && (rec.State == api.StateRunning || rec.State == api.StatePaused) {
 		unlock()
 		return guestSession{client: s.client, rec: rec, release: func() {}}, nil
 	}

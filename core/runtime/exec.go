@@ -31,6 +31,9 @@ func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio
 		return 0, err
 	}
 	s := m.supervisor(rec.ID)
+	if s != nil && rec.State == api.StatePaused {
+		return 0, pausedError(rec.Name, "exec")
+	}
 	if s == nil || rec.State != api.StateRunning {
 		return 0, fmt.Errorf("container %s is not running (%s): start it first: %w", rec.Name, rec.State, api.ErrConflict)
 	}

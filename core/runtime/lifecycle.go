@@ -12,7 +12,10 @@ import (
 //
 //	created  -> starting (start), exited (start failed before boot)
 //	starting -> running (process started), stopping, exited, dead (boot failed)
-//	running  -> stopping, exited (process ended), dead (VM crashed)
+//	running  -> stopping, exited (process ended), dead (VM crashed),
+//	            paused (pause)
+//	paused   -> running (unpause), stopping (stop thaws it first),
+//	            exited (killed), dead (VM crashed)
 //	stopping -> exited, dead
 //	exited   -> starting (start again), restarting (its restart policy)
 //	dead     -> starting (start again), restarting (its restart policy)
@@ -21,7 +24,8 @@ import (
 var transitions = map[api.ContainerState][]api.ContainerState{
 	api.StateCreated:    {api.StateStarting, api.StateExited, api.StateDead},
 	api.StateStarting:   {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
-	api.StateRunning:    {api.StateStopping, api.StateExited, api.StateDead},
+	api.StateRunning:    {api.StateStopping, api.StateExited, api.StateDead, api.StatePaused},
+	api.StatePaused:     {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
 	api.StateStopping:   {api.StateExited, api.StateDead},
 	api.StateExited:     {api.StateStarting, api.StateRestarting},
 	api.StateDead:       {api.StateStarting, api.StateRestarting},

@@ -479,6 +479,10 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 			rec.Name, rec.Name, api.ErrConflict)
 	}
 	if s := m.supervisor(rec.ID); s != nil || rec.State.Active() {
+		if !force && rec.State == api.StatePaused {
+			return fmt.Errorf("you cannot remove a paused container %s: unpause and then stop the container before attempting removal or force remove: %w",
+				rec.Name, api.ErrConflict)
+		}
 		if !force {
 			return fmt.Errorf("container %s is %s: stop it first (berth stop %s) or remove it with -f: %w",
 				rec.Name, rec.State, rec.Name, api.ErrConflict)

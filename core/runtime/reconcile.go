@@ -147,7 +147,7 @@ func (m *Manager) reconcileOne(ctx context.Context, rec state.ContainerRecord) e
 		}
 	}
 	switch {
-	case rec.State == api.StateRunning || rec.State == api.StateStopping:
+	case rec.State == api.StateRunning || rec.State == api.StateStopping || rec.State == api.StatePaused:
 		if machine == nil {
 			return m.markEnded(rec, "the VM stopped while the berth daemon was not running")
 		}

@@ -10,7 +10,7 @@ import (
 
 func TestCheckTransition(t *testing.T) {
 	all := []api.ContainerState{api.StateCreated, api.StateStarting, api.StateRunning, api.StateStopping,
-		api.StateExited, api.StateDead}
+		api.StateExited, api.StateDead, api.StatePaused}
 	allowed := map[[2]api.ContainerState]bool{
 		{api.StateCreated, api.StateStarting}: true, {api.StateCreated, api.StateExited}: true,
 		{api.StateCreated, api.StateDead}:     true,
@@ -20,6 +20,9 @@ func TestCheckTransition(t *testing.T) {
 		{api.StateRunning, api.StateDead}:    true,
 		{api.StateStopping, api.StateExited}: true, {api.StateStopping, api.StateDead}: true,
 		{api.StateExited, api.StateStarting}: true, {api.StateDead, api.StateStarting}: true,
+		{api.StateRunning, api.StatePaused}: true, {api.StatePaused, api.StateRunning}: true,
+		{api.StatePaused, api.StateStopping}: true, {api.StatePaused, api.StateExited}: true,
+		{api.StatePaused, api.StateDead}: true,
 	}
 	for _, from := range all {
 		for _, to := range all {
@@ -102,5 +105,33 @@ func TestResourcesAndSpec(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPauseAllowed(t *testing.T) {
+	cases := []struct {
+		st    api.ContainerState
+		pause bool
+		err   string // substring; "" when allowed
+	}{
+		{api.StateRunning, true, ""},
+		{api.StatePaused, true, "is already paused"},
+		{api.StateExited, true, "is not running"},
+		{api.StateCreated, true, "is not running"},
+		{api.StatePaused, false, ""},
+		{api.StateRunning, false, "is not paused"},
+		{api.StateExited, false, "is not paused"},
+	}
+	for _, tc := range cases {
+		err := pauseAllowed("web", tc.st, tc.pause)
+		if (err == nil) != (tc.err == "") || (err != nil && (!strings.Contains(err.Error(), tc.err) || !errors.Is(err, api.ErrConflict))) {
+			t.Errorf("pauseAllowed(%s, pause=%v) = %v, want %q", tc.st, tc.pause, err, tc.err)
+		}
+	}
+	if !api.StatePaused.Active() {
+		t.Error("a paused container's VM runs: it must count as active")
+	}
+	if !signalAllowedPaused(9) || signalAllowedPaused(15) {
+		t.Error("a paused container takes KILL only")
 	}
 }

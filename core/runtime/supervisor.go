@@ -706,6 +706,12 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 	if sig == 0 {
 		sig = linuxSignals["TERM"]
 	}
+	if rec, err = m.get(rec.ID); err != nil {
+		return api.Container{}, err
+	}
+	if rec, err = m.thawForStop(ctx, rec, s); err != nil {
+		return api.Container{}, err
+	}
 	manual := !m.shuttingDown.Load()
 	if rec, err = m.transition(rec.ID, api.StateStopping, func(r *state.ContainerRecord) {
 		// A user's stop is never undone by its restart policy.
@@ -781,6 +787,10 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 	s := m.supervisor(rec.ID)
 	if s == nil {
 		return fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
+	}
+	if rec.State == api.StatePaused && !signalAllowedPaused(sig) {
+		return fmt.Errorf("cannot kill container %s: container is paused: unpause the container before stopping or killing, or send KILL: %w",
+			rec.Name, api.ErrConflict)
 	}
 	// A user's kill is never undone by its restart policy.
 	if _, err := m.update(rec.ID, func(r *state.ContainerRecord) error { r.ManuallyStopped = true; return nil }); err != nil {

@@ -94,6 +94,31 @@ func (t *Tx) UpdateContainer(rec ContainerRecord) error {
 	return t.putJSON(bucketContainers, rec.ID, rec)
 }
 
+// RenameContainer gives container id a new name, which must be free; the
+// old name is freed in the same transaction.
+func (t *Tx) RenameContainer(id, name string) error {
+	rec, err := t.Container(id)
+	if err != nil {
+		return err
+	}
+	names, err := t.bucket(bucketContainerNames)
+	if err != nil {
+		return err
+	}
+	if owner := names.Get([]byte(name)); owner != nil {
+		return fmt.Errorf("the container name %q is already in use by container %s; remove or rename that container to be able to reuse that name: %w",
+			name, api.ShortID(string(owner)), api.ErrAlreadyExists)
+	}
+	if err := names.Delete([]byte(rec.Name)); err != nil {
+		return err
+	}
+	if err := names.Put([]byte(name), []byte(id)); err != nil {
+		return err
+	}
+	rec.Name, rec.Spec.Name = name, name
+	return t.putJSON(bucketContainers, id, rec)
+}
+
 // Container returns the container with exactly this id.
 func (t *Tx) Container(id string) (ContainerRecord, error) {
 	var rec ContainerRecord

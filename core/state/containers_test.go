@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +132,40 @@ func TestMigrationV2(t *testing.T) {
 		return nil
 	})
 	b.Close()
+}
+
+func TestRenameContainer(t *testing.T) {
+	db, _ := openTemp(t)
+	defer db.Close()
+	if err := db.Update(func(tx *Tx) error {
+		if err := tx.CreateContainer(rec("abc111", "web", 1)); err != nil {
+			return err
+		}
+		return tx.CreateContainer(rec("abc222", "db", 2))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(func(tx *Tx) error { return tx.RenameContainer("abc111", "db") })
+	if !errors.Is(err, api.ErrAlreadyExists) || !strings.Contains(err.Error(), "already in use") {
+		t.Fatalf("rename onto a taken name: %v", err)
+	}
+	if err := db.Update(func(tx *Tx) error { return tx.RenameContainer("abc111", "front") }); err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if r, err := tx.ResolveContainer("front"); err != nil || r.ID != "abc111" || r.Name != "front" || r.Spec.Name != "front" {
+			t.Errorf("resolve the new name: %+v, %v", r, err)
+		}
+		if _, err := tx.ResolveContainer("web"); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("the old name still resolves: %v", err)
+		}
+		return nil
+	})
+	// The old name is free again.
+	if err := db.Update(func(tx *Tx) error { return tx.CreateContainer(rec("abc333", "web", 3)) }); err != nil {
+		t.Fatalf("reuse the old name: %v", err)
+	}
+	if err := db.Update(func(tx *Tx) error { return tx.RenameContainer("nope", "x") }); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("rename of a missing container: %v", err)
+	}
 }

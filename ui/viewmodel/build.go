@@ -237,6 +237,8 @@ func containerStatus(s State, c api.Container) string {
 		return "Up " + units.Duration(s.Now.Sub(c.Started)) + restarts
 	case api.StateRestarting:
 		return fmt.Sprintf("Restarting (%d) %s", c.ExitCode, ago(s.Now, c.Finished)) + restarts
+	case api.StatePaused:
+		return "Up " + units.Duration(s.Now.Sub(c.Started)) + " (Paused)"
 	case api.StateStarting:
 		return "Starting…"
 	case api.StateStopping:

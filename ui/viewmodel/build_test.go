@@ -236,3 +236,10 @@ func TestBuildRules(t *testing.T) {
 		t.Error("an import in progress does not show as busy")
 	}
 }
+
+func TestPausedContainerStatus(t *testing.T) {
+	c := ctr("c9", "frozen", "nginx", api.StatePaused, 5*time.Minute, 0, 0)
+	if got := containerStatus(State{Now: now}, c); got != "Up 5 minutes (Paused)" {
+		t.Fatalf("containerStatus of a paused container = %q", got)
+	}
+}

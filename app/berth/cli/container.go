@@ -78,19 +78,27 @@ func eachContainer(refs []string, s Streams, fn func(ref string) error) error {
 func (a *app) stopCommand() *cobra.Command {
 	var timeout int
 	var signal string
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "stop [flags] CONTAINER...",
 		Short: "Stop running containers: signal, wait, then kill",
-		Args:  minArgs(1, "CONTAINER..."),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout < 0 {
 				return &usageError{err: fmt.Errorf("--time %d: must be 0 or more seconds", timeout)}
+			}
+			if err := allOrNamed(all, args, "stop"); err != nil {
+				return err
 			}
 			c, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			if all {
+				if args, err = runningIDs(cmd, c); err != nil || len(args) == 0 {
+					return err
+				}
+			}
 			return eachContainer(args, a.streams, func(ref string) error {
 				_, err := c.StopContainer(cmd.Context(), ref, time.Duration(timeout)*time.Second, signal)
 				return err
@@ -99,22 +107,37 @@ func (a *app) stopCommand() *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the process")
 	cmd.Flags().StringVarP(&signal, "signal", "s", "", "signal to send first (default: the image's stop signal, else TERM)")
+	cmd.Flags().BoolVar(&all, "all", false, "stop every running container (a Berth extension)")
 	return cmd
 }
 
 func (a *app) killCommand() *cobra.Command {
 	var signal string
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "kill [flags] CONTAINER...",
 		Short: "Send a signal to containers' main processes",
-		Args:  minArgs(1, "CONTAINER..."),
-		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := allOrNamed(all, args, "kill"); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if all {
+				if args, err = runningIDs(cmd, c); err != nil || len(args) == 0 {
+					return err
+				}
+			}
 			return eachContainer(args, a.streams, func(ref string) error {
 				return c.KillContainer(cmd.Context(), ref, signal)
 			})
-		}),
+		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
+	cmd.Flags().BoolVar(&all, "all", false, "signal every running container (a Berth extension)")
 	return cmd
 }
 
@@ -153,7 +176,7 @@ func (a *app) rmCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill running containers first")
-	cmd.Flags().BoolVar(&all, "all", false, "remove every stopped container (every container with -f)")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every stopped container (every container with -f; a Berth extension)")
 	return cmd
 }
 
@@ -253,6 +276,8 @@ func status(c api.Container, now time.Time) string {
 	switch c.State {
 	case api.StateRunning:
 		return "Up " + units.Duration(now.Sub(c.Started))
+	case api.StatePaused:
+		return "Up " + units.Duration(now.Sub(c.Started)) + " (Paused)"
 	case api.StateStarting:
 		return "Starting"
 	case api.StateStopping:

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +26,7 @@ func (a *app) imageCommand() *cobra.Command {
 	}
 	cmd.AddCommand(a.imagePullCommand(), a.imagePushCommand(), a.imageLoadCommand(), a.imageSaveCommand(),
 		a.imageListCommand(), a.imageInspectCommand(), a.imageTagCommand(), a.imageRemoveCommand(),
-		a.imagePruneCommand())
+		a.imagePruneCommand(), a.imageHistoryCommand())
 	return cmd
 }
 
@@ -97,12 +99,23 @@ func (a *app) imageLoadCommand() *cobra.Command {
 	var input, platform string
 	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "load -i PATH",
+		Use:   "load [-i PATH]",
 		Short: "Load images from a docker save tarball, an OCI archive or an OCI layout directory (gzip or not)",
-		Args:  cobra.NoArgs,
+		Long: "Load images from a docker save tarball, an OCI archive or an OCI layout directory (gzip or not),\n" +
+			"read from PATH, or from stdin without -i (as docker load does).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if input == "" {
-				return &usageError{err: fmt.Errorf("name the archive or directory with -i PATH")}
+			if input == "" || input == "-" {
+				if isTerminal(a.streams.In) {
+					return &usageError{err: fmt.Errorf("requested load from stdin, but stdin is a terminal: use -i PATH or redirect stdin")}
+				}
+				// The daemon reads a path: stdin goes to a file first.
+				tmp, err := spoolStdin(a.streams.In)
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp)
+				input = tmp
 			}
 			p, err := filepath.Abs(input)
 			if err != nil {
@@ -135,10 +148,31 @@ func (a *app) imageLoadCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&input, "input", "i", "", "the file or directory to load")
+	f.StringVarP(&input, "input", "i", "", "the file or directory to load (default: stdin)")
 	f.StringVar(&platform, "platform", "", "os/arch[/variant] to load from a multi-platform archive")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image digests")
 	return cmd
+}
+
+// spoolStdin copies stdin to a private temporary file for the daemon to
+// read, and returns its path; the caller removes it.
+func spoolStdin(in io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "berth-load-*.tar")
+	if err != nil {
+		return "", fmt.Errorf("spool stdin: %w", err)
+	}
+	n, err := io.Copy(f, in)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n == 0 {
+		err = &usageError{err: errors.New("requested load from stdin, but stdin is empty")}
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("spool stdin: %w", err)
+	}
+	return f.Name(), nil
 }
 
 func (a *app) imageSaveCommand() *cobra.Command {

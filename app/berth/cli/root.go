@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/berthvm/berth/core/buildinfo"
 	"github.com/berthvm/berth/core/client"
 	"github.com/berthvm/berth/core/paths"
 	"github.com/spf13/cobra"
@@ -114,30 +115,22 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 		a.systemCommand(),
 		a.eventsCommand(),
-		a.runCommand(),
-		a.createCommand(),
-		a.startCommand(),
-		a.stopCommand(),
-		a.killCommand(),
-		a.updateCommand(),
-		a.rmCommand(),
-		a.lsCommand(),
-		a.inspectCommand(),
-		a.logsCommand(),
-		a.execCommand(),
-		a.cpCommand(),
-		a.waitCommand(),
-		a.pruneCommand(),
-		a.statsCommand(),
+		a.containerCommand(),
 		a.daemonCommand(),
 		a.imageCommand(),
 		a.networkCommand(),
 		a.volumeCommand(),
-		a.portCommand(),
 		a.registryCommand(),
 		a.menuCommand(),
 		a.menubarCommand(),
 	)
+	root.AddCommand(a.containerCommands()...)
+	root.AddCommand(a.topLevelAliases()...)
+	// docker --version: one line, "Docker version X, build Y".
+	v := buildinfo.Get()
+	root.Version = v.Version
+	root.SetVersionTemplate(versionLine(v) + "\n")
+	root.Flags().BoolP("version", "v", false, "print the version and quit")
 	markRunErrors(root)
 	return root
 }

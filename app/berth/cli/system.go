@@ -19,7 +19,8 @@ func (a *app) systemCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.systemInfoCommand(), a.systemStopCommand(), a.systemKernelCommand())
+	cmd.AddCommand(a.systemInfoCommand(), a.systemStopCommand(), a.systemKernelCommand(), a.systemDFCommand(),
+		a.systemPruneCommand())
 	return cmd
 }
 

@@ -58,6 +58,18 @@ func printVersion(w io.Writer, who string, v api.Version) {
 	}
 }
 
+// versionLine is `berth --version`: docker's "Docker version X, build Y".
+func versionLine(v api.Version) string {
+	build := v.Commit
+	if len(build) > 7 {
+		build = build[:7]
+	}
+	if build == "" {
+		build = "unknown"
+	}
+	return fmt.Sprintf("Berth version %s, build %s", v.Version, build)
+}
+
 func newClient(home string) *client.Client { return client.New(paths.Socket(home)) }
 
 func isDown(err error) bool { return client.IsDaemonDown(err) }

@@ -31,6 +31,11 @@ const (
 	// FeatureArchive means the guest serves berth cp: stat_path,
 	// archive_out, archive_in and cancel.
 	FeatureArchive = "archive"
+	// FeatureTop means the guest lists a container's processes (top).
+	FeatureTop = "top"
+	// FeatureFreeze means the guest freezes and thaws a container's
+	// processes (freeze), with the cgroup v2 freezer where it can.
+	FeatureFreeze = "freeze"
 )
 
 // Operation names on the wire: Message.Op of a request. Each names the
@@ -53,6 +58,8 @@ const (
 	OpArchiveOut       = "archive_out"       // ArchiveRequest -> nothing, once the tar is sent
 	OpArchiveIn        = "archive_in"        // ArchiveRequest -> nothing, once the tar is extracted
 	OpCancel           = "cancel"            // StreamRef -> nothing
+	OpTop              = "top"               // ContainerRef -> api.ContainerTop
+	OpFreeze           = "freeze"            // FreezeRequest -> FreezeReply
 )
 
 // Message is one control frame: a request when Op is set, else the reply
@@ -396,3 +403,28 @@ type ArchiveRequest struct {
 type StreamRef struct {
 	Stream uint32 `json:"stream"`
 }
+
+// ContainerRef names a container of the guest.
+type ContainerRef struct {
+	Container string `json:"container"`
+}
+
+// FreezeRequest freezes (Frozen) or thaws every process of a container:
+// its main process, what it was exec'd and their children.
+type FreezeRequest struct {
+	Container string `json:"container"`
+	Frozen    bool   `json:"frozen"`
+}
+
+// FreezeReply says how the guest froze the processes: FreezeCgroup (the
+// cgroup v2 freezer: the processes cannot tell) or FreezeSignal
+// (SIGSTOP and SIGCONT, which their parents can see).
+type FreezeReply struct {
+	Method string `json:"method"`
+}
+
+// Freeze methods (FreezeReply.Method).
+const (
+	FreezeCgroup = "cgroup"
+	FreezeSignal = "signal"
+)
