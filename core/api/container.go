@@ -14,6 +14,10 @@ const (
 	StatePaused   ContainerState = "paused"   // its processes are frozen in its running VM
 	StateExited   ContainerState = "exited"   // the process ended; exit code recorded; VM off
 	StateDead     ContainerState = "dead"     // the VM failed (crash, lost); Error says why
+	// StateRestarting: it ended and its restart policy starts it again
+	// after a back-off; ExitCode and Finished are those of the run that
+	// ended. No VM runs meanwhile.
+	StateRestarting ContainerState = "restarting"
 )
 
 // Active reports whether the container has a VM that may be running.
@@ -44,6 +48,9 @@ type ContainerSpec struct {
 	TTY        bool `json:"tty,omitempty"`
 	OpenStdin  bool `json:"openStdin,omitempty"`
 	AutoRemove bool `json:"autoRemove,omitempty"`
+	// RestartPolicy says when the daemon starts it again by itself
+	// (docker's --restart).
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
 
 	// Networks are the networks to join by name; none joins the default
 	// network, ["none"] joins none (no NIC at all).
@@ -87,6 +94,9 @@ type Container struct {
 
 	// ExitCode is the process's status once exited (128+n for signal n).
 	ExitCode int `json:"exitCode"`
+	// RestartCount is how many times its restart policy started it since
+	// a user last started it (or the daemon did, at its own start).
+	RestartCount int `json:"restartCount"`
 	// Error says why a container is dead or failed to start.
 	Error string `json:"error,omitempty"`
 	// ConsoleTail is the end of the VM's console when it died.

@@ -58,6 +58,14 @@ func (c *Client) StopContainer(ctx context.Context, ref string, timeout time.Dur
 	return out, err
 }
 
+// UpdateContainer changes a container's restart policy, CPUs or memory
+// (see api.ContainerUpdate).
+func (c *Client) UpdateContainer(ctx context.Context, ref string, u api.ContainerUpdate) (api.Container, error) {
+	var out api.Container
+	err := c.do(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/update", nil, u, &out)
+	return out, err
+}
+
 // RestartContainer stops a container (killing it after timeout) and
 // starts it again.
 func (c *Client) RestartContainer(ctx context.Context, ref string, timeout time.Duration, progress api.ProgressFunc) (api.Container, error) {

@@ -71,6 +71,13 @@ func (d *Daemon) containerRoutes() {
 	d.route("POST /v1/containers/{id}/wait", func(r *http.Request) (any, error) {
 		return d.runtime.Wait(r.Context(), r.PathValue("id"))
 	})
+	d.route("POST /v1/containers/{id}/update", func(r *http.Request) (any, error) {
+		var u api.ContainerUpdate
+		if err := decodeBody(r, &u); err != nil {
+			return nil, err
+		}
+		return d.runtime.Update(r.PathValue("id"), u)
+	})
 	d.route("POST /v1/containers/{id}/resize", d.containerResize)
 	d.route("GET /v1/containers/{id}/stats", func(r *http.Request) (any, error) {
 		return d.runtime.Stats(r.Context(), r.PathValue("id"))

@@ -17,16 +17,19 @@ import (
 //	paused   -> running (unpause), stopping (stop thaws it first),
 //	            exited (killed), dead (VM crashed)
 //	stopping -> exited, dead
-//	exited   -> starting (start again)
-//	dead     -> starting (start again)
+//	exited   -> starting (start again), restarting (its restart policy)
+//	dead     -> starting (start again), restarting (its restart policy)
+//	restarting -> starting (the back-off ended), exited (stop, kill, rm -f
+//	              or update --restart no cancelled it)
 var transitions = map[api.ContainerState][]api.ContainerState{
-	api.StateCreated:  {api.StateStarting, api.StateExited, api.StateDead},
-	api.StateStarting: {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
-	api.StateRunning:  {api.StateStopping, api.StateExited, api.StateDead, api.StatePaused},
-	api.StatePaused:   {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
-	api.StateStopping: {api.StateExited, api.StateDead},
-	api.StateExited:   {api.StateStarting},
-	api.StateDead:     {api.StateStarting},
+	api.StateCreated:    {api.StateStarting, api.StateExited, api.StateDead},
+	api.StateStarting:   {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
+	api.StateRunning:    {api.StateStopping, api.StateExited, api.StateDead, api.StatePaused},
+	api.StatePaused:     {api.StateRunning, api.StateStopping, api.StateExited, api.StateDead},
+	api.StateStopping:   {api.StateExited, api.StateDead},
+	api.StateExited:     {api.StateStarting, api.StateRestarting},
+	api.StateDead:       {api.StateStarting, api.StateRestarting},
+	api.StateRestarting: {api.StateStarting, api.StateExited},
 }
 
 // CheckTransition reports whether a container may go from one state to

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berthvm/berth/core/agent/proto"
@@ -38,6 +39,10 @@ type Config struct {
 	Volumes Volumes
 	Host    api.Capabilities
 	Logger  *slog.Logger
+
+	// RestartBackoff paces restart policies; zero fields take
+	// DefaultBackoff's.
+	RestartBackoff Backoff
 
 	// BootTimeout bounds a VM's boot up to its agent answering. Default
 	// 3 minutes: TCG emulation on a loaded machine is slow.
@@ -67,6 +72,13 @@ type Manager struct {
 	// name): a start until its state says starting, a maintenance boot
 	// (berth cp) for as long as it runs, which no state shows.
 	holds map[string]string
+
+	// restarts are the pending restarts of restart policies: container
+	// id -> closed to cancel it.
+	restarts map[string]chan struct{}
+	// shuttingDown is set as the daemon stops its containers: those
+	// stops are not a user's, and no restart policy fires meanwhile.
+	shuttingDown atomic.Bool
 }
 
 // New opens the runtime over cfg.DB and reconciles stored state with the
@@ -88,7 +100,8 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	mctx, stop := context.WithCancel(context.Background())
 	m := &Manager{cfg: cfg, log: cfg.Logger, locks: map[string]*sync.Mutex{}, hubs: map[string]*hub{},
-		sups: map[string]*supervisor{}, holds: map[string]string{}, ctx: mctx, stop: stop}
+		sups: map[string]*supervisor{}, holds: map[string]string{}, restarts: map[string]chan struct{}{},
+		ctx: mctx, stop: stop}
 	if err := m.reconcile(ctx); err != nil {
 		stop()
 		return nil, err
@@ -316,7 +329,8 @@ func (m *Manager) List(all bool) ([]api.Container, error) {
 	err := m.cfg.DB.View(func(tx *state.Tx) error {
 		recs, err := tx.Containers()
 		for _, r := range recs {
-			if all || r.State.Active() {
+			// docker ps shows a container waiting to restart.
+			if all || r.State.Active() || r.State == api.StateRestarting {
 				out = append(out, r.Container)
 			}
 		}
@@ -467,6 +481,10 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 	if err := m.awaitEnd(ctx, rec); err != nil {
 		return err
 	}
+	if rec.State == api.StateRestarting && !force {
+		return fmt.Errorf("you cannot remove a restarting container %s: stop it first (berth stop %s) or remove it with -f: %w",
+			rec.Name, rec.Name, api.ErrConflict)
+	}
 	if s := m.supervisor(rec.ID); s != nil || rec.State.Active() {
 		if !force && rec.State == api.StatePaused {
 			return fmt.Errorf("you cannot remove a paused container %s: unpause and then stop the container before attempting removal or force remove: %w",
@@ -477,6 +495,10 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 				rec.Name, rec.State, rec.Name, api.ErrConflict)
 		}
 		if s != nil {
+			// Its restart policy must not start what is being removed.
+			if _, err := m.update(rec.ID, func(r *state.ContainerRecord) error { r.ManuallyStopped = true; return nil }); err != nil {
+				return err
+			}
 			s.kill("removed with --force")
 			select {
 			case <-s.done:
@@ -495,6 +517,7 @@ func (m *Manager) removeLocked(id string) error {
 	if err != nil {
 		return err
 	}
+	m.cancelRestart(id)
 	m.rememberLastRun(rec.Container)
 	if err := m.cfg.DB.Update(func(tx *state.Tx) error { return tx.DeleteContainer(id) }); err != nil {
 		return err
@@ -584,9 +607,14 @@ var linuxSignals = map[string]int{
 	"VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
 }
 
-// StopAll stops every running container, in parallel, each with timeout
-// before its process is killed.
+// StopAll stops every running container as the daemon shuts down, in
+// parallel, each with timeout before its process is killed. These stops
+// are not a user's: restart policies apply again when the next daemon
+// starts, and pending restarts are left for it (their records stay
+// restarting).
 func (m *Manager) StopAll(ctx context.Context, timeout time.Duration) {
+	m.shuttingDown.Store(true)
+	m.cancelAllRestarts()
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.sups))
 	for id := range m.sups {

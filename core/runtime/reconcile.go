@@ -26,7 +26,10 @@ const reconcileAgentTimeout = 30 * time.Second
 //   - a running container whose VM is gone is marked exited, with why;
 //   - a container caught starting has its VM killed and is marked exited;
 //   - directories of containers and VMs that no record claims (a crash
-//     during create or rm) are removed.
+//     during create or rm) are removed;
+//   - containers that are not running and whose restart policy says so
+//     (DecideRestart, as the daemon starts) start again, in the background:
+//     after a host's reboot, a daemon's crash or its stop.
 func (m *Manager) reconcile(ctx context.Context) error {
 	var recs []state.ContainerRecord
 	if err := m.cfg.DB.View(func(tx *state.Tx) (err error) { recs, err = tx.Containers(); return err }); err != nil {
@@ -57,7 +60,41 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		m.cfg.Networks.Sync(ctx, vms)
 	}
 	sweep(runRoot(m.cfg.Home), keepRun, m)
+	// Last: a restart makes a run dir and tells the networks.
+	m.restartAtDaemonStart()
 	return nil
+}
+
+// restartAtDaemonStart schedules, at once, the restart of every container
+// its policy starts as the daemon starts, and of those a previous daemon
+// left waiting to restart.
+func (m *Manager) restartAtDaemonStart() {
+	var recs []state.ContainerRecord
+	if err := m.cfg.DB.View(func(tx *state.Tx) (err error) { recs, err = tx.Containers(); return err }); err != nil {
+		m.log.Warn("read containers to restart", "err", err)
+		return
+	}
+	for _, r := range recs {
+		if r.State != api.StateExited && r.State != api.StateDead && r.State != api.StateRestarting {
+			continue
+		}
+		pending := m.pendRestart(r.ID)
+		if r.State != api.StateRestarting {
+			d := DecideRestart(restartFacts(r, true), m.backoff())
+			if !d.Restart {
+				m.cancelRestart(r.ID)
+				continue
+			}
+			if _, err := m.transition(r.ID, api.StateRestarting, nil); err != nil {
+				m.cancelRestart(r.ID)
+				m.log.Warn("restart container", "id", api.ShortID(r.ID), "err", err)
+				continue
+			}
+			m.log.Info("container will restart", "id", api.ShortID(r.ID), "name", r.Name, "why", d.Why,
+				"policy", r.Spec.RestartPolicy.String())
+		}
+		m.waitRestart(r.ID, pending, 0, startByDaemon)
+	}
 }
 
 // sweep removes the entries of dir whose names keep lacks. An entry that

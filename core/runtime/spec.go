@@ -68,6 +68,12 @@ func CheckSpec(spec api.ContainerSpec, host api.Capabilities) error {
 	if spec.Hostname != "" && (len(spec.Hostname) > 63 || strings.ContainsAny(spec.Hostname, " /\t\n")) {
 		return fmt.Errorf("hostname %q: at most 63 characters, no spaces or slashes: %w", spec.Hostname, api.ErrInvalidArgument)
 	}
+	if err := spec.RestartPolicy.Validate(); err != nil {
+		return err
+	}
+	if spec.AutoRemove && !spec.RestartPolicy.IsNone() {
+		return fmt.Errorf("conflicting options: --restart and --rm (a container removed when it exits cannot be restarted): %w", api.ErrInvalidArgument)
+	}
 	if err := network.CheckBindings(spec.Ports); err != nil {
 		return err
 	}

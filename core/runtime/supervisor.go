@@ -52,7 +52,14 @@ type supervisor struct {
 
 // Start boots the container's VM and starts its main process. It returns
 // once the process runs (or failed to); a supervisor then watches it.
-func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFunc) (_ api.Container, err error) {
+func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFunc) (api.Container, error) {
+	return m.start(ctx, ref, progress, startByUser, nil)
+}
+
+// start is Start for a user, or for a restart (kind) whose pending entry
+// is restart: it goes ahead only if that restart was not cancelled.
+func (m *Manager) start(ctx context.Context, ref string, progress api.ProgressFunc, kind startKind,
+	restart chan struct{}) (_ api.Container, err error) {
 	rec, err := m.get(ref)
 	if err != nil {
 		return api.Container{}, err
@@ -61,6 +68,19 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 	defer unlock()
 	if rec, err = m.get(rec.ID); err != nil {
 		return api.Container{}, err
+	}
+	if kind != startByUser {
+		if !m.takeRestart(rec.ID, restart) || rec.State != api.StateRestarting {
+			return rec.Container, errRestartCanceled
+		}
+		if rec.Spec.RestartPolicy.IsNone() {
+			rec, _, err = m.endRestarting(rec.ID, false)
+			return rec.Container, err
+		}
+		m.log.Info("restarting container", "id", api.ShortID(rec.ID), "name", rec.Name,
+			"policy", rec.Spec.RestartPolicy.String(), "restarts", rec.RestartCount)
+	} else if rec.State == api.StateRestarting {
+		return rec.Container, nil // docker: it counts as running while it waits
 	}
 	defer func() {
 		// --rm: a container that could not start is gone too, as one
@@ -81,6 +101,10 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	if err := CheckSpec(rec.Spec, m.cfg.Host); err != nil {
+		return api.Container{}, err
+	}
+	// berth update may have resized it since its last run.
+	if rec.CPUs, rec.MemoryMiB, err = Resources(rec.Spec, m.cfg.Host); err != nil {
 		return api.Container{}, err
 	}
 	runDir := filepath.Join(runRoot(m.cfg.Home), vmID(rec.ID))
@@ -117,7 +141,11 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		}
 		r.State = api.StateStarting
 		r.Started, r.Finished, r.ExitCode, r.Error, r.ConsoleTail = time.Now().UTC(), time.Time{}, 0, "", ""
-		r.Ports = ports
+		r.ProcessStarted = time.Time{}
+		r.Ports, r.CPUs, r.MemoryMiB = ports, rec.CPUs, rec.MemoryMiB
+		if kind != startByPolicy {
+			r.RestartCount, r.RestartDelay, r.ManuallyStopped = 0, 0, false
+		}
 		return nil
 	})
 	release()
@@ -170,7 +198,9 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 		m.failStart(rec.ID, st, code, err, tail)
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
-	rec, err = m.transition(rec.ID, api.StateRunning, func(r *state.ContainerRecord) { r.IPAddress = s.ip })
+	rec, err = m.transition(rec.ID, api.StateRunning, func(r *state.ContainerRecord) {
+		r.IPAddress, r.ProcessStarted = s.ip, time.Now().UTC()
+	})
 	if err != nil {
 		s.kill("state write failed")
 		return api.Container{}, err
@@ -549,16 +579,36 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 	m := s.m
 	var rec state.ContainerRecord
 	var ports []api.PortMapping
+	var restart RestartDecision
+	var pending chan struct{}
 	s.hub.endRun(func() {
 		var err error
 		rec, err = m.update(s.id, func(r *state.ContainerRecord) error {
 			ports = r.Ports
 			r.State, r.ExitCode, r.Error, r.ConsoleTail = st, code, cause, tail
 			r.Finished, r.VM, r.PID, r.IPAddress, r.Ports = time.Now().UTC(), nil, 0, "", nil
+			if m.shuttingDown.Load() {
+				// The daemon's stop is no user's: the next daemon decides.
+				restart = RestartDecision{Why: "the daemon is stopping"}
+				return nil
+			}
+			restart = DecideRestart(restartFacts(*r, false), m.backoff())
+			if restart.Restart {
+				r.State = api.StateRestarting
+				r.RestartCount++
+				r.RestartDelay = restart.Delay
+				if pending == nil {
+					pending = m.pendRestart(s.id)
+				}
+			}
 			return nil
 		})
 		if err != nil {
 			m.log.Error("record container exit", "id", api.ShortID(s.id), "err", err)
+		}
+		if pending != nil && (err != nil || rec.State != api.StateRestarting) {
+			m.cancelRestart(s.id)
+			pending = nil
 		}
 	})
 	if rec.ID != "" {
@@ -579,6 +629,11 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 	}
 	m.publish("die", rec, attrs)
 	m.log.Info("container exited", "id", api.ShortID(s.id), "name", s.name, "state", st, "code", code)
+	if pending != nil {
+		m.log.Info("container will restart", "id", api.ShortID(s.id), "name", s.name, "in", restart.Delay,
+			"restarts", rec.RestartCount, "why", restart.Why)
+		m.waitRestart(s.id, pending, restart.Delay, startByPolicy)
+	}
 	if rec.Spec.AutoRemove {
 		go func() {
 			unlock := m.lock(s.id)
@@ -660,6 +715,13 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 	s := m.supervisor(rec.ID)
 	if s == nil {
 		rec, err = m.get(rec.ID)
+		if err == nil && rec.State == api.StateRestarting {
+			// Waiting to restart: the stop cancels the restart.
+			var was bool
+			if rec, was, err = m.endRestarting(rec.ID, !m.shuttingDown.Load()); err == nil && was {
+				m.publish("stop", rec, nil)
+			}
+		}
 		return rec.Container, err // not running: nothing to do, as docker
 	}
 	if signal == "" {
@@ -678,7 +740,19 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 	if rec, err = m.thawForStop(ctx, rec, s); err != nil {
 		return api.Container{}, err
 	}
-	if rec, err = m.transition(rec.ID, api.StateStopping, nil); err != nil {
+	manual := !m.shuttingDown.Load()
+	if rec, err = m.transition(rec.ID, api.StateStopping, func(r *state.ContainerRecord) {
+		// A user's stop is never undone by its restart policy.
+		r.ManuallyStopped = r.ManuallyStopped || manual
+	}); err != nil {
+		if cur, gerr := m.get(rec.ID); gerr == nil && cur.State == api.StateRestarting {
+			// Its run ended just now and its policy took over: the
+			// stop cancels that restart instead.
+			if cur, _, err = m.endRestarting(rec.ID, manual); err == nil {
+				m.publish("stop", cur, nil)
+			}
+			return cur.Container, err
+		}
 		return api.Container{}, err
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
@@ -727,6 +801,17 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 	if sig == 0 {
 		sig = linuxSignals["KILL"]
 	}
+	if rec.State == api.StateRestarting {
+		// Waiting to restart: the kill cancels the restart, as docker's
+		// does, and there is no process to signal.
+		unlock := m.lock(rec.ID)
+		var was bool
+		rec, was, err = m.endRestarting(rec.ID, true)
+		unlock()
+		if err != nil || was {
+			return err
+		}
+	}
 	s := m.supervisor(rec.ID)
 	if s == nil {
 		return fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
@@ -734,6 +819,10 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 	if rec.State == api.StatePaused && !signalAllowedPaused(sig) {
 		return fmt.Errorf("cannot kill container %s: container is paused: unpause the container before stopping or killing, or send KILL: %w",
 			rec.Name, api.ErrConflict)
+	}
+	// A user's kill is never undone by its restart policy.
+	if _, err := m.update(rec.ID, func(r *state.ContainerRecord) error { r.ManuallyStopped = true; return nil }); err != nil {
+		return err
 	}
 	if err := s.signal(ctx, sig); err != nil {
 		return fmt.Errorf("signal container %s: %w", rec.Name, err)

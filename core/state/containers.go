@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 	bolt "go.etcd.io/bbolt"
@@ -27,6 +28,18 @@ type ContainerRecord struct {
 	// image's VOLUME, -v with only a container path): run --rm removes
 	// them with it.
 	AnonymousVolumes []string `json:"anonymousVolumes,omitempty"`
+
+	// ManuallyStopped records that a user stopped or killed it (docker's
+	// HasBeenManuallyStopped): its restart policy does not undo that,
+	// except "always" when the daemon starts. A user's start clears it.
+	ManuallyStopped bool `json:"manuallyStopped,omitempty"`
+	// ProcessStarted is when its main process last began (Started is
+	// when its VM began booting): how long a run lasted, for the restart
+	// back-off, is counted from here.
+	ProcessStarted time.Time `json:"processStarted,omitzero"`
+	// RestartDelay is the back-off its restart policy last waited; the
+	// next one doubles it unless the run lasted long enough to reset it.
+	RestartDelay time.Duration `json:"restartDelay,omitempty"`
 
 	// VM is the backend's handle (pid, start time, sockets) while a VM may
 	// be running; nil otherwise.

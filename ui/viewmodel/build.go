@@ -175,7 +175,10 @@ func containerItem(s State, c api.Container) Item {
 		return action(id+"/"+string(verb), title, enabled, Action{Verb: verb, Target: c.ID})
 	}
 	var kids []Item
-	if c.State.Active() {
+	// A container waiting to restart has no VM, but it is not stopped:
+	// Stop (or Kill) cancels the restart.
+	live := c.State.Active() || c.State == api.StateRestarting
+	if live {
 		stop := sub(VerbStop, "Stop", c.State != api.StateStopping)
 		kill := sub(VerbKill, "Kill", true)
 		kill.Alternate, kill.Mods = true, ModOption
@@ -195,8 +198,8 @@ func containerItem(s State, c api.Container) Item {
 	if st, ok := s.Stats[c.ID]; ok && c.State == api.StateRunning {
 		kids = append(kids, sep(id+"/sep-stats"), label(id+"/stats", statsLine(st)))
 	}
-	remove := sub(VerbRemove, "Remove", !c.State.Active())
-	if c.State.Active() {
+	remove := sub(VerbRemove, "Remove", !live)
+	if live {
 		remove.Tooltip = "Stop it first"
 	}
 	it.Children = append(kids, sep(id+"/sep2"), remove)
@@ -209,7 +212,7 @@ func containerDot(s State, c api.Container) Dot {
 	switch {
 	case c.State == api.StateRunning:
 		return DotGreen
-	case c.State.Active():
+	case c.State.Active(), c.State == api.StateRestarting:
 		return DotYellow
 	case c.State == api.StateDead:
 		return DotRed
@@ -222,11 +225,18 @@ func containerDot(s State, c api.Container) Dot {
 // sigtermExit is the status of a process ended by SIGTERM (128+15).
 const sigtermExit = 143
 
-// containerStatus reads like docker ps's STATUS column.
+// containerStatus reads like docker ps's STATUS column, with how many
+// times its restart policy restarted it.
 func containerStatus(s State, c api.Container) string {
+	restarts := ""
+	if c.RestartCount > 0 {
+		restarts = fmt.Sprintf(" · restarted %d×", c.RestartCount)
+	}
 	switch c.State {
 	case api.StateRunning:
-		return "Up " + units.Duration(s.Now.Sub(c.Started))
+		return "Up " + units.Duration(s.Now.Sub(c.Started)) + restarts
+	case api.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", c.ExitCode, ago(s.Now, c.Finished)) + restarts
 	case api.StatePaused:
 		return "Up " + units.Duration(s.Now.Sub(c.Started)) + " (Paused)"
 	case api.StateStarting:

@@ -124,6 +124,15 @@ func goldenStates() map[string]State {
 	s = base()
 	s.Daemon = DaemonStarting
 	states["starting"] = s
+
+	// Restart policies: one waiting to restart, one up again.
+	s = base()
+	flaky := ctr("c4flaky", "flaky", "berth/demo", api.StateRestarting, 20*time.Second, 3*time.Second, 1)
+	flaky.RestartCount = 3
+	api2 := ctr("c5api", "api", "berth/demo", api.StateRunning, 2*time.Second, 0, 0)
+	api2.RestartCount = 1
+	s.Containers = []api.Container{flaky, api2}
+	states["restarting"] = s
 	return states
 }
 

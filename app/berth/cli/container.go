@@ -293,6 +293,8 @@ func status(c api.Container, now time.Time) string {
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.Duration(now.Sub(c.Finished)))
 	case api.StateDead:
 		return "Dead"
+	case api.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.Duration(now.Sub(c.Finished)))
 	}
 	return "Created"
 }

@@ -34,6 +34,7 @@ func (a *app) containerCommands() []*cobra.Command {
 		a.stopCommand(),
 		a.restartCommand(),
 		a.killCommand(),
+		a.updateCommand(),
 		a.rmCommand(),
 		a.inspectCommand(),
 		a.logsCommand(),

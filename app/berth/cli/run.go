@@ -25,6 +25,7 @@ import (
 // createFlags are the flags of `run` and `create`.
 type createFlags struct {
 	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
+	restart                                                             string
 	env, envFiles, labels, networks, publish, addHosts                  []string
 	volumes, mounts, tmpfs                                              []string
 	cpus                                                                float64
@@ -46,6 +47,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open and feed it to the container")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "give the container a terminal")
 	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.StringVar(&f.restart, "restart", "no", restartHelp)
 	fl.BoolVar(&f.nested, "virtualization", false, "expose virtualization to the container (nested; Apple M3+ and macOS 15+, or KVM with nesting)")
 	fl.BoolVar(&f.rosetta, "rosetta", false, "run linux/amd64 binaries with Rosetta (Apple silicon)")
 	fl.StringVar(&f.kernel, "kernel", "", "boot this kernel file instead of the default one")
@@ -66,7 +68,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 
 // spec turns flags and arguments (IMAGE [COMMAND [ARG...]]) into a
 // container spec. It is pure apart from reading env files.
-func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string) (string, bool)) (api.ContainerSpec, error) {
+func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string) (string, bool)) (s api.ContainerSpec, err error) {
 	if err := checkUnsupported(cmd.Flags()); err != nil {
 		return api.ContainerSpec{}, &usageError{err: err}
 	}
@@ -80,11 +82,14 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 	if float64(cpus) != f.cpus && f.cpus > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "berth: --cpus %g rounded up to %d: a VM has whole virtual CPUs\n", f.cpus, cpus)
 	}
-	s := api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: cpus,
+	s = api.ContainerSpec{Name: f.name, Image: args[0], WorkingDir: f.workdir, User: f.user, CPUs: cpus,
 		TTY: f.tty, OpenStdin: f.interactive, AutoRemove: f.rm, NestedVirtualization: f.nested, Rosetta: f.rosetta,
 		Hostname: f.hostname}
 	if len(args) > 1 {
 		s.Cmd = args[1:]
+	}
+	if s.RestartPolicy, err = restartFlag(f.restart, f.rm); err != nil {
+		return s, err
 	}
 	if cmd.Flags().Changed("entrypoint") {
 		s.Entrypoint = []string{}
