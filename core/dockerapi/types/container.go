@@ -211,9 +211,11 @@ func Timestamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Container is `docker inspect`'s object for c, whose image's config is img
-// (the zero value when the image is gone).
-func Container(c api.Container, img api.ImageConfig) ContainerJSON {
+// Container is `docker inspect`'s object for c, made from the image image
+// (the zero value when the image is gone): docker's Config shows the
+// image's config merged with the container's, and Image is the image's ID.
+func Container(c api.Container, image api.ImageDetail) ContainerJSON {
+	img := image.Config
 	entry, cmd := Process(c.Spec, img)
 	args := append(append([]string{}, entry...), cmd...)
 	var path string
@@ -236,7 +238,7 @@ func Container(c api.Container, img api.ImageConfig) ContainerJSON {
 			StartedAt:  Timestamp(c.Started),
 			FinishedAt: Timestamp(c.Finished),
 		},
-		Image:      c.ImageID,
+		Image:      firstNonEmpty(image.ID, c.ImageID),
 		LogPath:    c.LogPath,
 		Name:       "/" + c.Name,
 		Driver:     "overlay",

@@ -54,7 +54,7 @@ func sample() (api.Container, api.ImageConfig) {
 // inspect's object.
 func TestContainerTemplates(t *testing.T) {
 	c, img := sample()
-	v := Container(c, img)
+	v := Container(c, api.ImageDetail{Image: api.Image{ID: "sha256:img"}, Config: img})
 	for tmpl, want := range map[string]string{
 		"{{.State.Status}}":                  "running",
 		"{{.State.Running}}":                 "true",
