@@ -306,47 +306,28 @@ func status(c api.Container, now time.Time) string {
 }
 
 func (a *app) inspectCommand() *cobra.Command {
-	var format string
+	var format, kind string
 	cmd := &cobra.Command{
-		Use:   "inspect [flags] CONTAINER|IMAGE...",
-		Short: "Show details of containers (or images) as JSON",
-		Args:  minArgs(1, "CONTAINER|IMAGE..."),
+		Use:     "inspect [flags] CONTAINER|IMAGE...",
+		Short:   "Show details of containers or images, in docker's JSON shape",
+		Example: "  berth inspect -f '{{.State.Status}} {{.NetworkSettings.IPAddress}}' web\n  berth inspect --type image -f '{{json .Config}}' alpine",
+		Args:    minArgs(1, "CONTAINER|IMAGE..."),
 		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
-			var out []any
-			for _, ref := range args {
-				v, err := inspectOne(cmd.Context(), c, ref)
-				if err != nil {
-					return err
-				}
-				out = append(out, v)
+			if kind != "" && kind != "container" && kind != "image" {
+				return &usageError{err: fmt.Errorf("%q is not a valid value for --type", kind)}
 			}
-			if format != "" && format != "json" {
-				for _, v := range out {
-					if err := render(a.streams.Out, format, v, nil); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			return render(a.streams.Out, "json", out, nil)
+			return a.printInspect(args, format, func(ref string) (any, error) {
+				return inspectTyped(cmd.Context(), c, ref, kind)
+			})
 		}),
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template applied to each object")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', or a Go template")
+	cmd.Flags().StringVar(&kind, "type", "", "Only inspect objects of the given type: container or image")
 	return cmd
 }
 
-// inspectOne finds a container, else an image, by reference.
+// inspectOne finds a container, else an image, by reference: docker's
+// inspect object for it.
 func inspectOne(ctx context.Context, c *client.Client, ref string) (any, error) {
-	ctr, err := c.Container(ctx, ref)
-	if err == nil {
-		return ctr, nil
-	}
-	if !errors.Is(err, api.ErrNotFound) {
-		return nil, err
-	}
-	im, ierr := c.ImageInspect(ctx, ref)
-	if ierr == nil {
-		return im, nil
-	}
-	return nil, fmt.Errorf("no such container or image: %s: %w", ref, api.ErrNotFound)
+	return inspectTyped(ctx, c, ref, "")
 }

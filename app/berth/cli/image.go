@@ -334,30 +334,17 @@ func firstName(im api.Image, fallback string) string {
 func (a *app) imageInspectCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "inspect REF...",
-		Short: "Show images' details: config, layers, root filesystem disk",
-		Args:  minArgs(1, "REF..."),
+		Use:     "inspect [flags] REF...",
+		Short:   "Show images' details in docker's JSON shape; Berth's (layers, base disk) under Berth",
+		Example: "  berth image inspect -f '{{.Os}}/{{.Architecture}} {{.Size}}' alpine\n  berth image inspect -f '{{.Berth.Disk.Path}}' alpine",
+		Args:    minArgs(1, "REF..."),
 		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
-			var all []api.ImageDetail
-			for _, ref := range args {
-				d, err := c.ImageInspect(cmd.Context(), ref)
-				if err != nil {
-					return err
-				}
-				all = append(all, d)
-			}
-			if format == "" || format == "json" {
-				return render(a.streams.Out, "json", all, nil)
-			}
-			for _, d := range all {
-				if err := render(a.streams.Out, format, d, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			return a.printInspect(args, format, func(ref string) (any, error) {
+				return inspectTyped(cmd.Context(), c, ref, "image")
+			})
 		}),
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' (default) or a Go template, e.g. {{.RootFS.Path}}")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', or a Go template")
 	return cmd
 }
 
