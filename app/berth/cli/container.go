@@ -317,6 +317,9 @@ func (a *app) inspectCommand() *cobra.Command {
 				return &usageError{err: fmt.Errorf("%q is not a valid value for --type", kind)}
 			}
 			return a.printInspect(args, format, func(ref string) (any, error) {
+				if kind == "" {
+					return inspectOne(cmd.Context(), c, ref)
+				}
 				return inspectTyped(cmd.Context(), c, ref, kind)
 			})
 		}),

@@ -296,7 +296,7 @@ func imageRows(images []api.Image, f filterArgs, now time.Time, labels func(api.
 	var rows []listRow
 	for _, im := range images {
 		for _, n := range p.names(im) {
-			rows = append(rows, imageRow{im: im, name: n, now: now, loc: time.Local, trunc: trunc})
+			rows = append(rows, imageRow{im: im, name: n, loc: time.Local, trunc: trunc})
 		}
 	}
 	return rows, nil

@@ -25,7 +25,6 @@ type imageRow struct {
 	header bool
 	im     api.Image
 	name   string // "docker.io/library/alpine:3", or "" for none
-	now    time.Time
 	loc    *time.Location
 	trunc  bool
 }
@@ -90,7 +89,7 @@ func (r imageRow) CreatedSince() string {
 	if r.im.Created.IsZero() {
 		return "N/A"
 	}
-	return units.Duration(r.now.Sub(r.im.Created)) + " ago"
+	return ago(r.im.Created)
 }
 
 // CreatedAt is when the image was built, as Go prints a time.

@@ -25,6 +25,7 @@ func imagesFixture() []api.Image {
 
 func imagesOutput(t *testing.T, format, def string, filters []string, trunc bool) string {
 	t.Helper()
+	fixClock(t)
 	f, err := parseKnownFilters(filters, imageFilterKeys...)
 	if err != nil {
 		return err.Error()

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -95,7 +94,7 @@ func (r containerRow) RunningFor() string {
 	if r.header {
 		return "CREATED"
 	}
-	return units.Duration(r.now.Sub(r.c.Created)) + " ago"
+	return ago(r.c.Created)
 }
 
 // Ports are its published ports, consecutive ones as ranges.
@@ -103,7 +102,7 @@ func (r containerRow) Ports() string {
 	if r.header {
 		return "PORTS"
 	}
-	return displayPorts(r.c.Ports)
+	return portList(r.c.Ports)
 }
 
 // State is docker's word for its state: created, running, exited, dead.
@@ -225,40 +224,6 @@ func selectContainers(list []api.Container, f filterArgs, all bool, last int) ([
 		}
 	}
 	return kept, nil
-}
-
-// displayPorts is docker's PORTS column: "0.0.0.0:8080-8081->80-81/tcp,
-// [::]:53->53/udp", consecutive ports on the same address merged, sorted.
-func displayPorts(ports []api.PortMapping) string {
-	ps := append([]api.PortMapping{}, ports...)
-	sort.Slice(ps, func(i, j int) bool {
-		a, b := ps[i], ps[j]
-		if a.HostIP != b.HostIP || a.Proto != b.Proto {
-			return a.HostIP+a.Proto < b.HostIP+b.Proto
-		}
-		return a.ContainerPort < b.ContainerPort
-	})
-	var out []string
-	for i := 0; i < len(ps); {
-		j := i
-		for j+1 < len(ps) && ps[j+1].HostIP == ps[i].HostIP && ps[j+1].Proto == ps[i].Proto &&
-			ps[j+1].ContainerPort == ps[j].ContainerPort+1 && ps[j+1].HostPort == ps[j].HostPort+1 {
-			j++
-		}
-		host, ctr := strconv.Itoa(ps[i].HostPort), strconv.Itoa(ps[i].ContainerPort)
-		if j > i {
-			host += "-" + strconv.Itoa(ps[j].HostPort)
-			ctr += "-" + strconv.Itoa(ps[j].ContainerPort)
-		}
-		proto := ps[i].Proto
-		if proto == "" {
-			proto = "tcp"
-		}
-		out = append(out, fmt.Sprintf("%s->%s/%s", net.JoinHostPort(ps[i].HostIP, host), ctr, proto))
-		i = j + 1
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
 }
 
 // filterArgs are docker's --filter KEY=VALUE flags: values of one key are

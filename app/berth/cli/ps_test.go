@@ -38,8 +38,15 @@ func psFixture() []api.Container {
 	return []api.Container{web, job, db}
 }
 
+// fixClock makes ago count from psNow for the test.
+func fixClock(t *testing.T) {
+	clock = func() time.Time { return psNow }
+	t.Cleanup(func() { clock = time.Now })
+}
+
 func psOutput(t *testing.T, list []api.Container, format string, trunc bool) string {
 	t.Helper()
+	fixClock(t)
 	lf, err := parseListFormat(format, psDefaultTable)
 	if err != nil {
 		t.Fatal(err)
