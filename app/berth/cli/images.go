@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -158,14 +157,14 @@ func newImageFilter(f filterArgs, list []api.Image, now time.Time, labels func(a
 	p := &imageFilter{f: f, labels: labels}
 	for _, v := range f["dangling"] {
 		if v != "true" && v != "false" && v != "1" && v != "0" {
-			return nil, fmt.Errorf("invalid filter 'dangling=%s': %w", v, api.ErrInvalidArgument)
+			return nil, invalidFilter("dangling=" + v)
 		}
 	}
 	for _, key := range []string{"before", "since"} {
 		for _, v := range f[key] {
 			im := findImage(list, v)
 			if im == nil {
-				return nil, fmt.Errorf("no such image: %s: %w", v, api.ErrNotFound)
+				return nil, &filterError{"no such image: " + v, api.ErrNotFound}
 			}
 			if key == "before" {
 				p.before = im
@@ -177,7 +176,7 @@ func newImageFilter(f filterArgs, list []api.Image, now time.Time, labels func(a
 	for _, v := range f["until"] {
 		t, err := parseSince(v, now)
 		if err != nil {
-			return nil, fmt.Errorf("invalid filter 'until=%s': %w", v, api.ErrInvalidArgument)
+			return nil, invalidFilter("until=" + v)
 		}
 		p.until = t
 	}

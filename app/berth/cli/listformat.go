@@ -114,6 +114,11 @@ func (lf listFormat) write(out io.Writer, header listRow, rows []listRow) error 
 		}
 		return nil
 	}
+	// A wrong field fails even when no row runs the template; other
+	// errors (an index past the header's values) are the rows' to raise.
+	if err := lf.tmpl.Execute(io.Discard, header); err != nil && len(rows) == 0 && strings.Contains(err.Error(), "can't evaluate field") {
+		return &usageError{err: fmt.Errorf("%w\nFields: %s", err, strings.Join(fieldNames(header), " "))}
+	}
 	w := out
 	var tw *tabwriter.Writer
 	if lf.table {

@@ -226,6 +226,20 @@ func selectContainers(list []api.Container, f filterArgs, all bool, last int) ([
 	return kept, nil
 }
 
+// filterError reads as docker's filter errors ("invalid filter 'KEY'")
+// and is also the api sentinel kind says (exit status, errors.Is).
+type filterError struct {
+	msg  string
+	kind error
+}
+
+func (e *filterError) Error() string        { return e.msg }
+func (e *filterError) Is(target error) bool { return target == e.kind }
+
+func invalidFilter(s string) error {
+	return &filterError{"invalid filter '" + s + "'", api.ErrInvalidArgument}
+}
+
 // filterArgs are docker's --filter KEY=VALUE flags: values of one key are
 // alternatives (OR), keys must all match (AND).
 type filterArgs map[string][]string
@@ -239,7 +253,7 @@ func parseKnownFilters(flags []string, known ...string) (filterArgs, error) {
 	}
 	for k := range f {
 		if !contains(known, k) {
-			return nil, fmt.Errorf("invalid filter '%s': %w", k, api.ErrInvalidArgument)
+			return nil, invalidFilter(k)
 		}
 	}
 	return f, nil
@@ -307,13 +321,13 @@ func newPSFilter(f filterArgs, list []api.Container) (*psFilter, error) {
 	p := &psFilter{f: f}
 	for _, v := range f["status"] {
 		if !contains(dockerStates, v) {
-			return nil, fmt.Errorf("invalid filter 'status=%s': %w", v, api.ErrInvalidArgument)
+			return nil, invalidFilter("status=" + v)
 		}
 	}
 	for _, v := range f["exited"] {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return nil, fmt.Errorf("invalid filter 'exited=%s': %w", v, api.ErrInvalidArgument)
+			return nil, invalidFilter("exited=" + v)
 		}
 		p.exited = append(p.exited, n)
 	}
@@ -321,7 +335,7 @@ func newPSFilter(f filterArgs, list []api.Container) (*psFilter, error) {
 		for _, v := range f[key] {
 			c := findContainer(list, v)
 			if c == nil {
-				return nil, fmt.Errorf("no such container: %s: %w", v, api.ErrNotFound)
+				return nil, &filterError{"no such container: " + v, api.ErrNotFound}
 			}
 			if key == "before" {
 				p.before = c

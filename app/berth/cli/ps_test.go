@@ -118,6 +118,10 @@ func TestPSTemplateErrorListsFields(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error = %v\nwant %s", err, want)
 	}
+	// With no container to list, as docker's would be, the field is still checked.
+	if err := lf.write(&b, containerRow{header: true}, nil); err == nil || !strings.Contains(err.Error(), "Fields: .Command") {
+		t.Fatalf("no rows: error = %v", err)
+	}
 }
 
 func TestPSFilters(t *testing.T) {
