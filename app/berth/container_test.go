@@ -64,6 +64,9 @@ func inspectAll(t *testing.T, home string, refs ...string) []api.Container {
 			CPUs: o.Berth.CPUs, MemoryMiB: o.Berth.MemoryMiB, Dir: o.Berth.Dir, LogPath: o.LogPath,
 			ConsoleLog: o.Berth.ConsoleLog, ConsoleTail: o.Berth.ConsoleTail, IPAddress: o.NetworkSettings.IPAddress,
 		}
+		c.Created, _ = time.Parse(time.RFC3339Nano, o.Created)
+		c.Started, _ = time.Parse(time.RFC3339Nano, o.State.StartedAt)
+		c.Finished, _ = time.Parse(time.RFC3339Nano, o.State.FinishedAt)
 		c.Spec.Labels = o.Config.Labels
 		for _, m := range o.Mounts {
 			src := m.Source

@@ -178,7 +178,8 @@ type ContainerBerth struct {
 }
 
 // DockerStatus is the docker state word for a Berth state: a booting VM is
-// "created" (its process has not started), a stopping one still "running".
+// "created" (its process has not started), a stopping one still "running";
+// the others (running, paused, exited, dead…) are docker's words already.
 func DockerStatus(s api.ContainerState) string {
 	switch s {
 	case api.StateStarting:
@@ -229,8 +230,11 @@ func Container(c api.Container, image api.ImageDetail) ContainerJSON {
 		Path:    path,
 		Args:    nonNil(args),
 		State: &ContainerState{
-			Status:     status,
-			Running:    status == "running",
+			Status: status,
+			// As in docker, a paused or restarting container is still running.
+			Running:    status == "running" || status == "paused" || status == "restarting",
+			Paused:     status == "paused",
+			Restarting: status == "restarting",
 			Dead:       status == "dead",
 			Pid:        c.PID,
 			ExitCode:   c.ExitCode,

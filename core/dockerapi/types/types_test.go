@@ -113,10 +113,20 @@ func TestProcessAndStates(t *testing.T) {
 		}
 	}
 	for s, want := range map[api.ContainerState]string{api.StateCreated: "created", api.StateStarting: "created",
-		api.StateRunning: "running", api.StateStopping: "running", api.StateExited: "exited", api.StateDead: "dead"} {
+		api.StateRunning: "running", api.StateStopping: "running", api.StateExited: "exited", api.StateDead: "dead",
+		api.StatePaused: "paused"} {
 		if got := DockerStatus(s); got != want {
 			t.Errorf("DockerStatus(%s) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+func TestPausedState(t *testing.T) {
+	c, img := sample()
+	c.State = api.StatePaused
+	st := Container(c, api.ImageDetail{Config: img}).State
+	if st.Status != "paused" || !st.Running || !st.Paused || st.Restarting {
+		t.Fatalf("paused: %+v", st)
 	}
 }
 
