@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/dockerapi/types"
 	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/kernel"
 	"github.com/berthvm/berth/core/testenv"
@@ -35,20 +38,65 @@ func vmHome(t testing.TB) string {
 
 func inspect(t *testing.T, home, ref string) api.Container {
 	t.Helper()
-	var out []api.Container
-	if err := json.Unmarshal([]byte(mustRun(t, home, "inspect", ref)), &out); err != nil || len(out) != 1 {
-		t.Fatalf("inspect %s: %v", ref, err)
+	out := inspectAll(t, home, ref)
+	if len(out) != 1 {
+		t.Fatalf("inspect %s: %d objects", ref, len(out))
 	}
 	return out[0]
 }
 
-func listAll(t *testing.T, home string) []api.Container {
+// inspectAll reads `berth inspect`'s docker-shaped objects back into the
+// api.Container fields the tests look at.
+func inspectAll(t *testing.T, home string, refs ...string) []api.Container {
 	t.Helper()
+	if len(refs) == 0 {
+		return nil
+	}
+	var objs []types.ContainerJSON
+	if err := json.Unmarshal([]byte(mustRun(t, home, append([]string{"inspect", "--type", "container"}, refs...)...)), &objs); err != nil {
+		t.Fatalf("inspect %s: %v", refs, err)
+	}
 	var out []api.Container
-	if err := json.Unmarshal([]byte(mustRun(t, home, "ls", "-a", "--format", "json")), &out); err != nil {
-		t.Fatal(err)
+	for _, o := range objs {
+		c := api.Container{
+			ID: o.ID, Name: strings.TrimPrefix(o.Name, "/"), Image: o.Config.Image, ImageID: o.Berth.ImageDigest,
+			State: o.Berth.State, ExitCode: o.State.ExitCode, Error: o.State.Error, PID: o.State.Pid,
+			CPUs: o.Berth.CPUs, MemoryMiB: o.Berth.MemoryMiB, Dir: o.Berth.Dir, LogPath: o.LogPath,
+			ConsoleLog: o.Berth.ConsoleLog, ConsoleTail: o.Berth.ConsoleTail, IPAddress: o.NetworkSettings.IPAddress,
+		}
+		c.Created, _ = time.Parse(time.RFC3339Nano, o.Created)
+		c.Started, _ = time.Parse(time.RFC3339Nano, o.State.StartedAt)
+		c.Finished, _ = time.Parse(time.RFC3339Nano, o.State.FinishedAt)
+		c.Spec.Labels = o.Config.Labels
+		for _, m := range o.Mounts {
+			src := m.Source
+			if m.Type == string(api.MountVolume) {
+				src = m.Name
+			}
+			c.Spec.Mounts = append(c.Spec.Mounts, api.Mount{Type: api.MountType(m.Type), Source: src, Target: m.Destination, ReadOnly: !m.RW})
+		}
+		for name, n := range o.NetworkSettings.Networks {
+			c.Networks = append(c.Networks, api.ContainerNetwork{NetworkID: n.NetworkID, Network: name, IP: n.IPAddress,
+				Prefix: n.IPPrefixLen, Gateway: n.Gateway, MAC: n.MacAddress})
+		}
+		sort.Slice(c.Networks, func(i, j int) bool { return c.Networks[i].Network < c.Networks[j].Network })
+		for key, bindings := range o.NetworkSettings.Ports {
+			port, proto, _ := strings.Cut(key, "/")
+			cp, _ := strconv.Atoi(port)
+			for _, b := range bindings {
+				hp, _ := strconv.Atoi(b.HostPort)
+				c.Ports = append(c.Ports, api.PortMapping{HostIP: b.HostIP, HostPort: hp, ContainerPort: cp, Proto: proto})
+			}
+		}
+		out = append(out, c)
 	}
 	return out
+}
+
+// listAll is every container, through ls -aq and inspect.
+func listAll(t *testing.T, home string) []api.Container {
+	t.Helper()
+	return inspectAll(t, home, strings.Fields(mustRun(t, home, "ls", "-a", "-q", "--no-trunc"))...)
 }
 
 // small keeps test VMs light.

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/image/registrytest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -64,21 +63,22 @@ func TestImageCommandsEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "Pulled "+src) || !strings.Contains(out, digest.String()) {
 		t.Fatalf("pull output:\n%s", out)
 	}
-	var list []api.Image
-	if err := json.Unmarshal([]byte(mustRun(t, home, "image", "ls", "--format", "json")), &list); err != nil {
+	// docker's --format json: one object per line, docker's keys.
+	var row struct{ ID, Repository, Tag, Digest, Platform string }
+	if err := json.Unmarshal([]byte(mustRun(t, home, "image", "ls", "--no-trunc", "--format", "json")), &row); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].Digest != digest.String() || list[0].Names[0] != src {
-		t.Fatalf("image ls: %+v", list)
+	if row.Digest != digest.String() || row.Repository+":"+row.Tag != src || row.Platform != "linux/amd64" {
+		t.Fatalf("image ls: %+v", row)
 	}
-	if q := strings.TrimSpace(mustRun(t, home, "image", "ls", "-q")); q != strings.TrimPrefix(list[0].ID, "sha256:")[:12] {
+	if q := strings.TrimSpace(mustRun(t, home, "image", "ls", "-q")); q != strings.TrimPrefix(row.ID, "sha256:")[:12] {
 		t.Fatalf("image ls -q = %q", q)
 	}
 	table := mustRun(t, home, "image", "ls")
-	if !strings.Contains(table, reg.Host+"/e2e/app") || !strings.Contains(table, "linux/amd64") {
+	if !strings.HasPrefix(table, "REPOSITORY ") || !strings.Contains(table, reg.Host+"/e2e/app") {
 		t.Fatalf("image ls table:\n%s", table)
 	}
-	disk := strings.TrimSpace(mustRun(t, home, "image", "inspect", "--format", "{{.RootFS.Path}}", src))
+	disk := strings.TrimSpace(mustRun(t, home, "image", "inspect", "--format", "{{.Berth.Disk.Path}}", src))
 	if fi, err := os.Stat(disk); err != nil || fi.Size() == 0 {
 		t.Fatalf("base disk %q: %v", disk, err)
 	}

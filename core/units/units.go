@@ -5,25 +5,19 @@ package units
 
 import (
 	"fmt"
+	dunits "github.com/docker/go-units"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Size is a byte count in SI units, as docker shows image sizes: "512 B",
-// "12.3 MB", "1.4 GB".
+// Size is a byte count in SI units, as docker shows image, container and
+// volume sizes: "512B", "12.3MB", "1.4GB" (go-units' HumanSizeWithPrecision
+// with docker's 3 significant digits). Every size the berth CLI prints goes
+// through it; only memory amounts use MemorySize, as docker stats does.
 func Size(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+	return dunits.HumanSizeWithPrecision(float64(n), 3)
 }
 
 // MemorySize is a byte count in binary units, as docker stats shows memory:
@@ -48,36 +42,9 @@ func MemorySize(n uint64) string {
 // Duration reads like docker's: "Less than a second", "1 second",
 // "45 seconds", "About a minute", "5 minutes", "About an hour", "3 hours",
 // "2 days", "3 weeks", "4 months", "2 years". Docker writes it after "Up"
-// and before "ago".
+// and before "ago"; it is go-units' HumanDuration, the function docker uses.
 func Duration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	switch m := int(d.Minutes()); {
-	case m == 1:
-		return "About a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	switch h := int(d.Round(time.Hour).Hours()); {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	default:
-		return fmt.Sprintf("%d years", h/24/365)
-	}
+	return dunits.HumanDuration(d)
 }
 
 // ParseSize reads a size as docker's CLI takes it for memory and disk

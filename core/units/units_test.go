@@ -6,7 +6,7 @@ import (
 )
 
 func TestSize(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 12_345_678: "12.3 MB", 1_400_000_000: "1.4 GB"} {
+	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 12_345_678: "12.3MB", 1_400_000_000: "1.4GB", 7_800_000: "7.8MB", 123_456_789: "123MB"} {
 		if got := Size(n); got != want {
 			t.Errorf("Size(%d) = %q, want %q", n, got, want)
 		}

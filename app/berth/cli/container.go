@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berthvm/berth/core/api"
@@ -225,57 +222,75 @@ func (a *app) pruneCommand() *cobra.Command {
 }
 
 func (a *app) lsCommand() *cobra.Command {
-	var all, quiet bool
+	var all, quiet, noTrunc, latest, size bool
+	var last int
 	var format string
+	var filters []string
 	cmd := &cobra.Command{
 		Use:     "ls [flags]",
 		Aliases: []string{"ps", "list"},
 		Short:   "List containers",
+		Example: "  berth ps -a --filter status=exited --filter label=tier\n  berth ps --format 'table {{.Names}}\\t{{.Status}}'\n  berth ps --format json",
 		Args:    cobra.NoArgs,
 		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
-			list, err := c.Containers(cmd.Context(), all)
+			f, err := parseKnownFilters(filters, psFilterKeys...)
 			if err != nil {
 				return err
 			}
+			if latest && last < 0 {
+				last = 1
+			}
 			if quiet {
-				for _, ctr := range list {
-					fmt.Fprintln(a.streams.Out, api.ShortID(ctr.ID))
+				format = "{{.ID}}"
+			}
+			def := psDefaultTable
+			if size {
+				def += "\t{{.Size}}"
+			}
+			lf, err := parseListFormat(format, def)
+			if err != nil {
+				return err
+			}
+			list, err := c.Containers(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			kept, err := selectContainers(list, f, all, last)
+			if err != nil {
+				return err
+			}
+			rows := make([]listRow, 0, len(kept))
+			images := map[string]api.ImageDetail{}
+			now := time.Now()
+			for _, ctr := range kept {
+				r := containerRow{c: ctr, now: now, loc: time.Local, trunc: !noTrunc}
+				if !quiet {
+					im, ok := images[ctr.ImageID]
+					if !ok {
+						// A removed image leaves the command to the container's own flags.
+						im, _ = c.ImageInspect(cmd.Context(), ctr.ImageID)
+						images[ctr.ImageID] = im
+					}
+					r.img = im.Config
+					if size {
+						r.sized, r.sizeRW, r.sizeImage = true, writableSize(ctr), im.Size
+					}
 				}
-				return nil
+				rows = append(rows, r)
 			}
-			if list == nil {
-				list = []api.Container{}
-			}
-			return render(a.streams.Out, format, list, func(w io.Writer) error { return printContainers(w, list, time.Now()) })
+			return lf.write(a.streams.Out, containerRow{header: true}, rows)
 		}),
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "show stopped containers too")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only container ids")
-	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template")
+	fl := cmd.Flags()
+	fl.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	fl.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
+	fl.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
+	fl.BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (id, name, label, status, ancestor, before, since, exited, network, volume, publish, expose)")
+	fl.StringVar(&format, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
 	return cmd
-}
-
-func printContainers(out io.Writer, list []api.Container, now time.Time) error {
-	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tCPUS\tMEMORY\tNAMES")
-	for _, c := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", api.ShortID(c.ID), c.Image, quoteCommand(c),
-			units.Duration(now.Sub(c.Created))+" ago", status(c, now), portList(c.Ports), c.CPUs, humanMiB(c.MemoryMiB), c.Name)
-	}
-	return w.Flush()
-}
-
-// quoteCommand shows what the container runs, shortened as docker does.
-func quoteCommand(c api.Container) string {
-	args := append(append([]string{}, c.Spec.Entrypoint...), c.Spec.Cmd...)
-	s := strings.Join(args, " ")
-	if s == "" {
-		s = "(image default)"
-	}
-	if len(s) > 22 {
-		s = s[:21] + "…"
-	}
-	return `"` + s + `"`
 }
 
 // status renders a container's state as docker's STATUS column does.
@@ -300,47 +315,31 @@ func status(c api.Container, now time.Time) string {
 }
 
 func (a *app) inspectCommand() *cobra.Command {
-	var format string
+	var format, kind string
 	cmd := &cobra.Command{
-		Use:   "inspect [flags] CONTAINER|IMAGE...",
-		Short: "Show details of containers (or images) as JSON",
-		Args:  minArgs(1, "CONTAINER|IMAGE..."),
+		Use:     "inspect [flags] CONTAINER|IMAGE...",
+		Short:   "Show details of containers or images, in docker's JSON shape",
+		Example: "  berth inspect -f '{{.State.Status}} {{.NetworkSettings.IPAddress}}' web\n  berth inspect --type image -f '{{json .Config}}' alpine",
+		Args:    minArgs(1, "CONTAINER|IMAGE..."),
 		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
-			var out []any
-			for _, ref := range args {
-				v, err := inspectOne(cmd.Context(), c, ref)
-				if err != nil {
-					return err
-				}
-				out = append(out, v)
+			if kind != "" && kind != "container" && kind != "image" {
+				return &usageError{err: fmt.Errorf("%q is not a valid value for --type", kind)}
 			}
-			if format != "" && format != "json" {
-				for _, v := range out {
-					if err := render(a.streams.Out, format, v, nil); err != nil {
-						return err
-					}
+			return a.printInspect(args, format, func(ref string) (any, error) {
+				if kind == "" {
+					return inspectOne(cmd.Context(), c, ref)
 				}
-				return nil
-			}
-			return render(a.streams.Out, "json", out, nil)
+				return inspectTyped(cmd.Context(), c, ref, kind)
+			})
 		}),
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template applied to each object")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', or a Go template")
+	cmd.Flags().StringVar(&kind, "type", "", "Only inspect objects of the given type: container or image")
 	return cmd
 }
 
-// inspectOne finds a container, else an image, by reference.
+// inspectOne finds a container, else an image, by reference: docker's
+// inspect object for it.
 func inspectOne(ctx context.Context, c *client.Client, ref string) (any, error) {
-	ctr, err := c.Container(ctx, ref)
-	if err == nil {
-		return ctr, nil
-	}
-	if !errors.Is(err, api.ErrNotFound) {
-		return nil, err
-	}
-	im, ierr := c.ImageInspect(ctx, ref)
-	if ierr == nil {
-		return im, nil
-	}
-	return nil, fmt.Errorf("no such container or image: %s: %w", ref, api.ErrNotFound)
+	return inspectTyped(ctx, c, ref, "")
 }

@@ -60,10 +60,13 @@ func yesNo(ok bool, reason string) string {
 	return s
 }
 
+// clock is the time ago measures from; tests fix it.
+var clock = time.Now
+
 // ago renders a past time as docker does: "5 minutes ago".
 func ago(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
 	}
-	return units.Duration(time.Since(t)) + " ago"
+	return units.Duration(clock().Sub(t)) + " ago"
 }

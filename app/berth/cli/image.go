@@ -7,8 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/atomicfile"
@@ -216,68 +217,89 @@ func (a *app) imageSaveCommand() *cobra.Command {
 
 func (a *app) imageListCommand() *cobra.Command {
 	var format string
-	var quiet, digests bool
+	var quiet, digests, noTrunc, all bool
+	var filters []string
 	cmd := &cobra.Command{
-		Use:     "ls",
+		Use:     "ls [flags] [REPOSITORY[:TAG]]",
 		Aliases: []string{"list"},
 		Short:   "List local images",
-		Args:    cobra.NoArgs,
-		RunE: a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
+		Example: "  berth image ls alpine\n  berth image ls --filter dangling=true -q\n  berth image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}'",
+		Args:    rangeArgs(0, 1, "[REPOSITORY[:TAG]]"),
+		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
+			f, err := parseKnownFilters(filters, imageFilterKeys...)
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				f["reference"] = append(f["reference"], args[0])
+			}
+			def := imagesDefaultTable
+			if digests {
+				def = imagesDigestsTable
+			}
+			if quiet {
+				format = "{{.ID}}"
+			}
+			lf, err := parseListFormat(format, def)
+			if err != nil {
+				return err
+			}
 			images, err := c.Images(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if quiet {
+			now := time.Now()
+			labels := func(im api.Image) map[string]string {
+				d, err := c.ImageInspect(cmd.Context(), im.Digest)
+				if err != nil {
+					return nil
+				}
+				return d.Config.Labels
+			}
+			rows, err := imageRows(images, f, now, labels, !noTrunc)
+			if err != nil {
+				return err
+			}
+			if quiet { // docker prints each image once
 				seen := map[string]bool{}
-				for _, im := range images {
-					if id := shortID(im.ID); !seen[id] {
+				var uniq []listRow
+				for _, r := range rows {
+					if id := r.(imageRow).ID(); !seen[id] {
 						seen[id] = true
-						fmt.Fprintln(a.streams.Out, id)
+						uniq = append(uniq, r)
 					}
 				}
-				return nil
+				rows = uniq
 			}
-			if format != "" && format != "json" {
-				// A template applies to each image, as docker's does.
-				for _, im := range images {
-					if err := render(a.streams.Out, format, im, nil); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			return render(a.streams.Out, format, images, func(w io.Writer) error { return printImages(w, images, digests) })
+			return lf.write(a.streams.Out, imageRow{header: true}, rows)
 		}),
 	}
-	f := cmd.Flags()
-	f.StringVarP(&format, "format", "f", "", "output format: 'json' or a Go template applied to each image")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print only image IDs")
-	f.BoolVar(&digests, "digests", false, "show manifest digests")
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	fl.BoolVar(&digests, "digests", false, "Show digests")
+	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	fl.BoolVarP(&all, "all", "a", false, "Show all images (Berth keeps no intermediate images: the same as without)")
+	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, label, reference, before, since, until)")
 	return cmd
 }
 
-func printImages(out io.Writer, images []api.Image, digests bool) error {
-	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	head := "REPOSITORY\tTAG\t"
-	if digests {
-		head += "DIGEST\t"
+// imageRows are the rows of docker images for images: one per name kept
+// by the filters.
+func imageRows(images []api.Image, f filterArgs, now time.Time, labels func(api.Image) map[string]string, trunc bool) ([]listRow, error) {
+	p, err := newImageFilter(f, images, now, labels)
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintln(w, head+"IMAGE ID\tPLATFORM\tCREATED\tSIZE")
+	images = append([]api.Image{}, images...)
+	sort.SliceStable(images, func(i, j int) bool { return images[i].Created.After(images[j].Created) })
+	var rows []listRow
 	for _, im := range images {
-		names := im.Names
-		if len(names) == 0 {
-			names = []string{""}
-		}
-		for _, n := range names {
-			repo, tag := splitName(n)
-			line := repo + "\t" + tag + "\t"
-			if digests {
-				line += im.Digest + "\t"
-			}
-			fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\n", line, shortID(im.ID), im.Platform, ago(im.Created), units.Size(im.Size))
+		for _, n := range p.names(im) {
+			rows = append(rows, imageRow{im: im, name: n, loc: time.Local, trunc: trunc})
 		}
 	}
-	return w.Flush()
+	return rows, nil
 }
 
 // splitName shows names as docker does: "docker.io/library/alpine:3" is
@@ -323,30 +345,17 @@ func pulledName(im api.Image, ref string) string {
 func (a *app) imageInspectCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "inspect REF...",
-		Short: "Show images' details: config, layers, root filesystem disk",
-		Args:  minArgs(1, "REF..."),
+		Use:     "inspect [flags] REF...",
+		Short:   "Show images' details in docker's JSON shape; Berth's (layers, base disk) under Berth",
+		Example: "  berth image inspect -f '{{.Os}}/{{.Architecture}} {{.Size}}' alpine\n  berth image inspect -f '{{.Berth.Disk.Path}}' alpine",
+		Args:    minArgs(1, "REF..."),
 		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
-			var all []api.ImageDetail
-			for _, ref := range args {
-				d, err := c.ImageInspect(cmd.Context(), ref)
-				if err != nil {
-					return err
-				}
-				all = append(all, d)
-			}
-			if format == "" || format == "json" {
-				return render(a.streams.Out, "json", all, nil)
-			}
-			for _, d := range all {
-				if err := render(a.streams.Out, format, d, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			return a.printInspect(args, format, func(ref string) (any, error) {
+				return inspectTyped(cmd.Context(), c, ref, "image")
+			})
 		}),
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "output format: 'json' (default) or a Go template, e.g. {{.RootFS.Path}}")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', or a Go template")
 	return cmd
 }
 

@@ -275,11 +275,36 @@ func (a *app) portCommand() *cobra.Command {
 	}
 }
 
-// portList is docker's PORTS column: "127.0.0.1:8080->80/tcp, …".
+// portList is docker's PORTS column: "0.0.0.0:8080-8081->80-81/tcp,
+// [::]:53->53/udp", consecutive ports on the same address merged, sorted.
 func portList(ports []api.PortMapping) string {
+	ps := append([]api.PortMapping{}, ports...)
+	sort.Slice(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.HostIP != b.HostIP || a.Proto != b.Proto {
+			return a.HostIP+a.Proto < b.HostIP+b.Proto
+		}
+		return a.ContainerPort < b.ContainerPort
+	})
 	var out []string
-	for _, p := range ports {
-		out = append(out, fmt.Sprintf("%s->%d/%s", net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort)), p.ContainerPort, p.Proto))
+	for i := 0; i < len(ps); {
+		j := i
+		for j+1 < len(ps) && ps[j+1].HostIP == ps[i].HostIP && ps[j+1].Proto == ps[i].Proto &&
+			ps[j+1].ContainerPort == ps[j].ContainerPort+1 && ps[j+1].HostPort == ps[j].HostPort+1 {
+			j++
+		}
+		host, ctr := strconv.Itoa(ps[i].HostPort), strconv.Itoa(ps[i].ContainerPort)
+		if j > i {
+			host += "-" + strconv.Itoa(ps[j].HostPort)
+			ctr += "-" + strconv.Itoa(ps[j].ContainerPort)
+		}
+		proto := ps[i].Proto
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, fmt.Sprintf("%s->%s/%s", net.JoinHostPort(ps[i].HostIP, host), ctr, proto))
+		i = j + 1
 	}
+	sort.Strings(out)
 	return strings.Join(out, ", ")
 }

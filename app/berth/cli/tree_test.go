@@ -145,8 +145,8 @@ func TestDFAccounting(t *testing.T) {
 	}
 	var b bytes.Buffer
 	printDF(&b, got)
-	if !strings.Contains(b.String(), "Images          2       1        400 B    100 B (25%)") ||
-		!strings.Contains(b.String(), "Build Cache     0       0        0 B      0 B\n") {
+	if !strings.Contains(b.String(), "Images          2       1        400B   100B (25%)") ||
+		!strings.Contains(b.String(), "Build Cache     0       0        0B     0B\n") {
 		t.Fatalf("printDF:\n%s", b.String())
 	}
 	if w := pruneWarning(true, true); !strings.Contains(w, "all images without at least one container") ||
