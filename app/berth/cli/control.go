@@ -41,15 +41,21 @@ func (a *app) restartCommand() *cobra.Command {
 
 func (a *app) attachCommand() *cobra.Command {
 	var noStdin, sigProxy bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "attach [flags] CONTAINER",
 		Short: "Attach to a running container's main process: its output, and its input if it was run with -i",
 		Long: "Attach to a running container's main process: its output from now on, and its input if it was\n" +
 			"run with -i (unless --no-stdin). The command ends with the process, with its exit status.\n" +
-			"Ctrl-C stops the container's process (--sig-proxy); with --sig-proxy=false it detaches.",
+			"Ctrl-C stops the container's process (--sig-proxy); with --sig-proxy=false it detaches.\n" +
+			"Ctrl-P Ctrl-Q (or --detach-keys) detaches, leaving it running.",
 		Args: exactArgs(1, "CONTAINER"),
 		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			ctx := cmd.Context()
+			keys, err := ParseDetachKeys(detachKeys)
+			if err != nil {
+				return &usageError{err: err}
+			}
 			ctr, err := c.Container(ctx, args[0])
 			if err != nil {
 				return err
@@ -70,7 +76,7 @@ func (a *app) attachCommand() *cobra.Command {
 					stream.Close()
 				}()
 			}
-			err = a.relay(ctx, stream, stdin, ctr.Spec.TTY, nil)
+			err = a.relayKeys(ctx, stream, stdin, ctr.Spec.TTY, keys, nil)
 			if ctx.Err() != nil && !sigProxy {
 				return nil
 			}
@@ -79,6 +85,7 @@ func (a *app) attachCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach stdin")
 	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "send the signals the command receives (INT, TERM) to the process")
+	detachKeysFlag(cmd, &detachKeys)
 	return cmd
 }
 
