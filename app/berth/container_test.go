@@ -63,6 +63,10 @@ func inspectAll(t *testing.T, home string, refs ...string) []api.Container {
 			State: o.Berth.State, ExitCode: o.State.ExitCode, Error: o.State.Error, PID: o.State.Pid,
 			CPUs: o.Berth.CPUs, MemoryMiB: o.Berth.MemoryMiB, Dir: o.Berth.Dir, LogPath: o.LogPath,
 			ConsoleLog: o.Berth.ConsoleLog, ConsoleTail: o.Berth.ConsoleTail, IPAddress: o.NetworkSettings.IPAddress,
+			RestartCount: o.RestartCount,
+		}
+		if p := o.HostConfig.RestartPolicy; p.Name != "no" {
+			c.Spec.RestartPolicy = api.RestartPolicy{Name: p.Name, MaximumRetryCount: p.MaximumRetryCount}
 		}
 		c.Created, _ = time.Parse(time.RFC3339Nano, o.Created)
 		c.Started, _ = time.Parse(time.RFC3339Nano, o.State.StartedAt)

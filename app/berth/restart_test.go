@@ -85,7 +85,7 @@ func TestRestartPolicies(t *testing.T) {
 		if c.ExitCode != 1 || c.Spec.RestartPolicy != (api.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}) {
 			t.Fatalf("after its restarts: code %d policy %+v", c.ExitCode, c.Spec.RestartPolicy)
 		}
-		if raw := mustRun(t, home, "inspect", "twice"); !strings.Contains(raw, `"restartCount": 2`) {
+		if raw := mustRun(t, home, "inspect", "twice"); !strings.Contains(raw, `"RestartCount": 2`) {
 			t.Fatalf("inspect lacks the restart count:\n%s", raw)
 		}
 		if logs := mustRun(t, home, "logs", "twice"); strings.Count(logs, "ran\n") != 3 {

@@ -368,10 +368,9 @@ func networkSettings(c api.Container) *NetworkSettings {
 			MacAddress:  cn.MAC,
 		}
 		if i == 0 {
+			// The top-level address is the running container's only, as in
+			// docker; a stopped one keeps its address on each network.
 			n.Gateway, n.IPPrefixLen, n.MacAddress = cn.Gateway, cn.Prefix, cn.MAC
-			if n.IPAddress == "" {
-				n.IPAddress = cn.IP
-			}
 		}
 	}
 	return n
