@@ -21,15 +21,11 @@ func (m *Manager) Unpause(ctx context.Context, ref string) (api.Container, error
 }
 
 func (m *Manager) setPaused(ctx context.Context, ref string, paused bool) (api.Container, error) {
-	rec, err := m.get(ref)
+	rec, unlock, err := m.lockRef(ref)
 	if err != nil {
 		return api.Container{}, err
 	}
-	unlock := m.lock(rec.ID)
 	defer unlock()
-	if rec, err = m.get(rec.ID); err != nil {
-		return api.Container{}, err
-	}
 	if err := pauseAllowed(rec.Name, rec.State, paused); err != nil {
 		return api.Container{}, err
 	}

@@ -147,6 +147,21 @@ func (m *Manager) lock(id string) func() {
 	return l.Unlock
 }
 
+// lockRef finds the container ref names and takes its lifecycle lock;
+// the record is read again under the lock, so it is current.
+func (m *Manager) lockRef(ref string) (state.ContainerRecord, func(), error) {
+	rec, err := m.get(ref)
+	if err != nil {
+		return rec, nil, err
+	}
+	unlock := m.lock(rec.ID)
+	if rec, err = m.get(rec.ID); err != nil {
+		unlock()
+		return rec, nil, err
+	}
+	return rec, unlock, nil
+}
+
 func (m *Manager) hub(id string) *hub {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -469,15 +484,11 @@ func (m *Manager) Logs(ctx context.Context, ref string, opts LogOptions, fn func
 // Remove deletes a container and its files. A running one is refused
 // unless force, which kills its VM first.
 func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
-	rec, err := m.get(ref)
+	rec, unlock, err := m.lockRef(ref)
 	if err != nil {
 		return err
 	}
-	unlock := m.lock(rec.ID)
 	defer unlock()
-	if rec, err = m.get(rec.ID); err != nil {
-		return err
-	}
 	if err := m.awaitEnd(ctx, rec); err != nil {
 		return err
 	}

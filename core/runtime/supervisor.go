@@ -60,15 +60,11 @@ func (m *Manager) Start(ctx context.Context, ref string, progress api.ProgressFu
 // is restart: it goes ahead only if that restart was not cancelled.
 func (m *Manager) start(ctx context.Context, ref string, progress api.ProgressFunc, kind startKind,
 	restart chan struct{}) (_ api.Container, err error) {
-	rec, err := m.get(ref)
+	rec, unlock, err := m.lockRef(ref)
 	if err != nil {
 		return api.Container{}, err
 	}
-	unlock := m.lock(rec.ID)
 	defer unlock()
-	if rec, err = m.get(rec.ID); err != nil {
-		return api.Container{}, err
-	}
 	if kind != startByUser {
 		if !m.takeRestart(rec.ID, restart) || rec.State != api.StateRestarting {
 			return rec.Container, errRestartCanceled

@@ -90,20 +90,7 @@ func (a *app) stopCommand() *cobra.Command {
 			if timeout < 0 {
 				return &usageError{err: fmt.Errorf("--time %d: must be 0 or more seconds", timeout)}
 			}
-			if err := allOrNamed(all, args, "stop"); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if all {
-				if args, err = runningIDs(cmd, c); err != nil || len(args) == 0 {
-					return err
-				}
-			}
-			return eachContainer(args, a.streams, func(ref string) error {
+			return a.eachRunning(cmd, all, args, "stop", func(c *client.Client, ref string) error {
 				_, err := c.StopContainer(cmd.Context(), ref, time.Duration(timeout)*time.Second, signal)
 				return err
 			})
@@ -122,20 +109,7 @@ func (a *app) killCommand() *cobra.Command {
 		Use:   "kill [flags] CONTAINER...",
 		Short: "Send a signal to containers' main processes",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := allOrNamed(all, args, "kill"); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if all {
-				if args, err = runningIDs(cmd, c); err != nil || len(args) == 0 {
-					return err
-				}
-			}
-			return eachContainer(args, a.streams, func(ref string) error {
+			return a.eachRunning(cmd, all, args, "kill", func(c *client.Client, ref string) error {
 				return c.KillContainer(cmd.Context(), ref, signal)
 			})
 		},
@@ -342,4 +316,23 @@ func (a *app) inspectCommand() *cobra.Command {
 // inspect object for it.
 func inspectOne(ctx context.Context, c *client.Client, ref string) (any, error) {
 	return inspectTyped(ctx, c, ref, "")
+}
+
+// eachRunning runs fn on each container args names or, with --all, on
+// every running one (verb names the command in a usage error).
+func (a *app) eachRunning(cmd *cobra.Command, all bool, args []string, verb string, fn func(c *client.Client, ref string) error) error {
+	if err := allOrNamed(all, args, verb); err != nil {
+		return err
+	}
+	c, err := a.connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if all {
+		if args, err = runningIDs(cmd, c); err != nil || len(args) == 0 {
+			return err
+		}
+	}
+	return eachContainer(args, a.streams, func(ref string) error { return fn(c, ref) })
 }
