@@ -61,6 +61,7 @@ type Daemon struct {
 	volumes *volume.Manager
 
 	mux      *http.ServeMux
+	dockerLn net.Listener // docker.sock: the Docker Engine API
 	stopOnce sync.Once
 	stopCh   chan struct{}
 }
@@ -112,20 +113,9 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 	// We hold the database lock, so no other daemon serves this data dir:
 	// a socket file left here is stale (a daemon that was killed).
 	sock := paths.Socket(cfg.Home)
-	if len(sock) > maxSocketPath {
-		return nil, nil, fmt.Errorf("socket path %q is %d bytes, over the %d the OS allows; set %s to a shorter path: %w",
-			sock, len(sock), maxSocketPath, paths.EnvHome, api.ErrInvalidArgument)
-	}
-	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("remove stale socket %q: %w", sock, err)
-	}
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenSocket(sock)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %q: %w", sock, err)
-	}
-	if err := os.Chmod(sock, 0o600); err != nil {
-		ln.Close()
-		return nil, nil, fmt.Errorf("restrict socket %q: %w", sock, err)
+		return nil, nil, err
 	}
 	if err := atomicfile.WriteFile(paths.PIDFile(cfg.Home), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		ln.Close()
@@ -149,6 +139,10 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		return nil, nil, err
 	}
 	d.routes()
+	if d.dockerLn, err = listenSocket(paths.DockerSocket(cfg.Home)); err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
 	d.bus.Publish(api.Event{Type: api.EventDaemon, Action: "start", ID: d.hostID})
 	d.log.Info("daemon ready", "home", cfg.Home, "socket", sock, "pid", os.Getpid(),
 		"hypervisor", d.caps.Hypervisor, "accelerator", d.caps.Accelerator)
@@ -158,8 +152,11 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: d.withHeaders(d.mux), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
-	errc := make(chan error, 1)
+	dockerSrv := &http.Server{Handler: d.dockerAPI(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- dockerSrv.Serve(d.dockerLn) }()
 	select {
 	case <-ctx.Done():
 	case <-d.stopCh:
@@ -169,6 +166,9 @@ func (d *Daemon) serve(ctx context.Context, ln net.Listener) error {
 	d.log.Info("daemon stopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if err := dockerSrv.Shutdown(shutdownCtx); err != nil {
+		dockerSrv.Close()
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		srv.Close()
 	}
@@ -193,6 +193,10 @@ func (d *Daemon) close() {
 		d.networks.Close()
 		d.networks = nil
 	}
+	if d.dockerLn != nil {
+		d.dockerLn.Close()
+	}
+	os.Remove(paths.DockerSocket(d.cfg.Home))
 	os.Remove(paths.Socket(d.cfg.Home))
 	os.Remove(paths.PIDFile(d.cfg.Home))
 	if d.db != nil {
@@ -212,6 +216,27 @@ func (d *Daemon) withHeaders(h http.Handler) http.Handler {
 		w.Header().Set(api.HeaderAPIVersion, v)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// listenSocket listens on a unix socket only this user may use, in place
+// of a stale one (we hold the data dir's lock).
+func listenSocket(sock string) (net.Listener, error) {
+	if len(sock) > maxSocketPath {
+		return nil, fmt.Errorf("socket path %q is %d bytes, over the %d the OS allows; set %s to a shorter path: %w",
+			sock, len(sock), maxSocketPath, paths.EnvHome, api.ErrInvalidArgument)
+	}
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket %q: %w", sock, err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %q: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("restrict socket %q: %w", sock, err)
+	}
+	return ln, nil
 }
 
 func busyError(home string) error {

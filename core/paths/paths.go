@@ -44,10 +44,13 @@ func home(getenv func(string) string, userHome func() (string, error), goos stri
 }
 
 // Layout of a data dir.
-func Socket(home string) string    { return filepath.Join(home, "berth.sock") }
-func Database(home string) string  { return filepath.Join(home, "berth.db") }
-func PIDFile(home string) string   { return filepath.Join(home, "berth.pid") }
-func DaemonLog(home string) string { return filepath.Join(home, "daemon.log") }
+func Socket(home string) string { return filepath.Join(home, "berth.sock") }
+
+// DockerSocket is where the daemon serves the Docker Engine API.
+func DockerSocket(home string) string { return filepath.Join(home, "docker.sock") }
+func Database(home string) string     { return filepath.Join(home, "berth.db") }
+func PIDFile(home string) string      { return filepath.Join(home, "berth.pid") }
+func DaemonLog(home string) string    { return filepath.Join(home, "daemon.log") }
 
 // VolumesDir holds one folder per named volume (core/volume owns it:
 // anything in it without a volume record is a crash's leftover).

@@ -1,0 +1,113 @@
+package main
+
+// End-to-end test of the Docker Engine API (core/dockerapi) driven by the
+// real docker CLI against a daemon that boots real VMs.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dockerCLI runs the docker CLI against home's docker.sock, with its own
+// config dir so the user's contexts and credentials play no part.
+func dockerCLI(t *testing.T, home string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(home, "docker.sock"),
+		"DOCKER_CONFIG="+filepath.Join(filepath.Dir(home), "docker-config"), "DOCKER_CONTEXT=", "DOCKER_CLI_HINTS=false")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("docker %s hung", strings.Join(args, " "))
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func mustDocker(t *testing.T, home string, args ...string) string {
+	t.Helper()
+	out, errOut, code := dockerCLI(t, home, args...)
+	if code != 0 {
+		t.Fatalf("docker %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func TestDockerCLI(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed: " + err.Error())
+	}
+	home := vmHome(t)
+	mustRun(t, home, "system", "info") // starts the daemon, which serves docker.sock
+
+	if fi, err := os.Stat(filepath.Join(home, "docker.sock")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("docker.sock: %v, mode %v", err, fi.Mode())
+	}
+	if out := mustDocker(t, home, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"); strings.TrimSpace(out) != "1.47 linux" {
+		t.Errorf("docker version: %q", out)
+	}
+	if out, errOut, code := dockerCLI(t, home, "info"); code != 0 || !strings.Contains(out, "Server Version") || strings.Contains(errOut, "rror") {
+		t.Errorf("docker info: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	id := strings.TrimSpace(mustDocker(t, home, "run", "-d", "--name", "web", "--cpus", "1", "-m", "256m", "-l", "tier=front",
+		"berth/demo", "sh", "-c", "echo hello-out; echo hello-err >&2; exec sleep 600"))
+	if len(id) != 64 {
+		t.Fatalf("docker run -d printed %q, want an id", id)
+	}
+	ps := mustDocker(t, home, "ps")
+	lines := strings.Split(strings.TrimSpace(ps), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "CONTAINER ID   IMAGE") || !strings.Contains(lines[0], "STATUS") ||
+		!strings.HasPrefix(lines[1], id[:12]) || !strings.Contains(lines[1], "berth/demo") || !strings.Contains(lines[1], "Up ") ||
+		!strings.HasSuffix(lines[1], "web") {
+		t.Errorf("docker ps:\n%s", ps)
+	}
+	if out := mustDocker(t, home, "ps", "-q", "--filter", "label=tier=front", "--filter", "status=running"); strings.TrimSpace(out) != id[:12] {
+		t.Errorf("docker ps --filter: %q", out)
+	}
+	waitFor(t, func() bool {
+		out, errOut, _ := dockerCLI(t, home, "logs", "web")
+		return out == "hello-out\n" && errOut == "hello-err\n"
+	})
+	if out := mustDocker(t, home, "inspect", "-f", "{{.State.Status}} {{.Config.Labels.tier}}", "web"); strings.TrimSpace(out) != "running front" {
+		t.Errorf("docker inspect: %q", out)
+	}
+	mustDocker(t, home, "stop", "-t", "1", "web")
+	if out := mustDocker(t, home, "ps", "-a", "--format", "{{.Names}} {{.State}}"); strings.TrimSpace(out) != "web exited" {
+		t.Errorf("docker ps -a after stop: %q", out)
+	}
+	mustDocker(t, home, "rm", "web")
+	if _, errOut, code := dockerCLI(t, home, "inspect", "web"); code == 0 || !strings.Contains(errOut, "No such object: web") {
+		t.Errorf("docker inspect after rm: exit %d: %s", code, errOut)
+	}
+	if out := mustDocker(t, home, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "berth/demo:latest") {
+		t.Errorf("docker images: %q", out)
+	}
+
+	// docker run without -d: attach, wait for the removal, start.
+	out, errOut, code := dockerCLI(t, home, "run", "--rm", "--cpus", "1", "-m", "256m", "berth/demo", "sh", "-c", "echo hi; exit 3")
+	if out != "hi\n" || code != 3 {
+		t.Errorf("docker run --rm: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out := mustDocker(t, home, "ps", "-aq"); out != "" {
+		t.Errorf("docker run --rm left %q", out)
+	}
+
+	_, errOut, code = dockerCLI(t, home, "swarm", "init")
+	if code == 0 || !strings.Contains(errOut, "POST /swarm/init is not supported by Berth yet") {
+		t.Errorf("docker swarm init: exit %d: %s", code, errOut)
+	}
+}

@@ -1,0 +1,228 @@
+package dockerapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/image"
+	"github.com/berthvm/berth/core/runtime"
+)
+
+// The API versions served: docker's CLI negotiates down to MaxAPIVersion
+// from /_ping; older clients than MinAPIVersion are refused.
+const (
+	MinAPIVersion = "1.41"
+	MaxAPIVersion = "1.47"
+	minMinor      = 41
+	maxMinor      = 47
+)
+
+// Containers is what the server needs of the container runtime
+// (*runtime.Manager implements it).
+type Containers interface {
+	Create(ctx context.Context, spec api.ContainerSpec) (api.Container, error)
+	Inspect(ref string) (api.Container, error)
+	List(all bool) ([]api.Container, error)
+	Start(ctx context.Context, ref string, progress api.ProgressFunc) (api.Container, error)
+	Stop(ctx context.Context, ref string, timeout time.Duration, signal string) (api.Container, error)
+	Restart(ctx context.Context, ref string, timeout time.Duration, progress api.ProgressFunc) (api.Container, error)
+	Kill(ctx context.Context, ref, signal string) error
+	Remove(ctx context.Context, ref string, force bool) error
+	Wait(ctx context.Context, ref string) (api.Container, error)
+	Logs(ctx context.Context, ref string, opts runtime.LogOptions, fn func(runtime.LogEntry) error) error
+	Attach(ref string, opts runtime.AttachOptions) (wait func(context.Context) (api.Container, error), detach func(), err error)
+	Resize(ctx context.Context, ref string, rows, cols uint16) error
+}
+
+// Images is what the server needs of the image store (*image.Store).
+type Images interface {
+	List(ctx context.Context) ([]api.Image, error)
+	Inspect(ctx context.Context, ref string) (api.ImageDetail, error)
+	Pull(ctx context.Context, ref string, opts image.PullOptions) (api.Image, error)
+	Remove(ctx context.Context, ref string, force bool) (api.ImageRemoved, error)
+}
+
+// Config is what a Server serves from.
+type Config struct {
+	// Containers is nil where this host cannot run containers;
+	// ContainersErr then says why, and container requests get it.
+	Containers    Containers
+	ContainersErr error
+	Images        Images
+	// Info reports the daemon's view of the host (GET /info, /version).
+	Info    func(ctx context.Context) (api.SystemInfo, error)
+	Version api.Version
+	Logger  *slog.Logger // nil: slog.Default()
+}
+
+// Server is the Docker Engine API as an http.Handler.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New builds a Server over cfg's services.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /_ping", s.ping)
+	s.mux.HandleFunc("HEAD /_ping", s.ping)
+	s.handle("GET /version", s.version)
+	s.handle("GET /info", s.info)
+
+	s.handle("GET /containers/json", s.containerList)
+	s.handle("POST /containers/create", s.containerCreate)
+	s.handle("GET /containers/{id}/json", s.containerInspect)
+	s.handle("POST /containers/{id}/start", s.containerStart)
+	s.handle("POST /containers/{id}/stop", s.containerStop)
+	s.handle("POST /containers/{id}/restart", s.containerRestart)
+	s.handle("POST /containers/{id}/kill", s.containerKill)
+	s.handle("POST /containers/{id}/resize", s.containerResize)
+	s.handle("DELETE /containers/{id}", s.containerRemove)
+	s.mux.HandleFunc("POST /containers/{id}/wait", s.containerWait)
+	s.mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
+	s.mux.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
+
+	s.handle("GET /images/json", s.imageList)
+	s.mux.HandleFunc("POST /images/create", s.imageCreate)
+	// Image names hold slashes (berth/demo): the name is the whole rest
+	// of the path, less the trailing /json for inspect.
+	s.handle("GET /images/{name...}", s.imageInspect)
+	s.handle("DELETE /images/{name...}", s.imageRemove)
+
+	for prefix, alt := range alternatives {
+		s.mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, s.log, unsupported(r, alt))
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, unsupported(r, ""))
+	})
+}
+
+// alternatives are the areas Berth will not serve, and what to use
+// instead; the key is a ServeMux pattern.
+var alternatives = map[string]string{
+	"/build":                        "Berth cannot build images: build with BuildKit or docker elsewhere, then docker pull, or berth image load, the result",
+	"/session":                      "Berth cannot build images: build with BuildKit or docker elsewhere, then docker pull, or berth image load, the result",
+	"/swarm":                        "Berth is a single-host runtime without swarm mode: run containers with docker run --restart",
+	"/swarm/":                       "Berth is a single-host runtime without swarm mode: run containers with docker run --restart",
+	"/services":                     "Berth is a single-host runtime without swarm mode: run containers with docker run --restart",
+	"/services/":                    "Berth is a single-host runtime without swarm mode: run containers with docker run --restart",
+	"/nodes":                        "Berth is a single-host runtime without swarm mode: run containers with docker run --restart",
+	"/plugins":                      "Berth has no plugins: its volumes and networks are built in (berth volume, berth network)",
+	"/plugins/":                     "Berth has no plugins: its volumes and networks are built in (berth volume, berth network)",
+	"/containers/{id}/checkpoints":  "Berth cannot checkpoint a container's VM: use docker pause, or docker stop and start",
+	"/containers/{id}/checkpoints/": "Berth cannot checkpoint a container's VM: use docker pause, or docker stop and start",
+}
+
+// unsupported is the 501 for an endpoint this slice does not serve.
+func unsupported(r *http.Request, alternative string) error {
+	msg := fmt.Sprintf("%s %s is not supported by Berth yet", r.Method, r.URL.Path)
+	if alternative != "" {
+		msg += ": " + alternative
+	}
+	return api.Exactly(api.ErrUnsupported, "%s", msg)
+}
+
+// ServeHTTP strips a version prefix (/v1.47/…), refuses versions outside
+// the served range with docker's message, and routes the rest.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Api-Version", MaxAPIVersion)
+	w.Header().Set("Server", "Berth/"+s.cfg.Version.Version+" (linux)")
+	path, err := stripVersion(r.URL.Path)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if path != r.URL.Path {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path, u.RawPath = path, ""
+		r2.URL = &u
+		r = r2
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+var versionPrefix = regexp.MustCompile(`^/v(\d+)\.(\d+)(/.*)$`)
+
+// stripVersion returns path without its /vMAJOR.MINOR prefix, or docker's
+// 400 when that version is outside MinAPIVersion..MaxAPIVersion.
+func stripVersion(path string) (string, error) {
+	m := versionPrefix.FindStringSubmatch(path)
+	if m == nil {
+		return path, nil
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	v := m[1] + "." + m[2]
+	switch {
+	case major < 1 || (major == 1 && minor < minMinor):
+		return "", api.Exactly(api.ErrInvalidArgument,
+			"client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion)
+	case major > 1 || minor > maxMinor:
+		return "", api.Exactly(api.ErrInvalidArgument,
+			"client version %s is too new. Maximum supported API version is %s", v, MaxAPIVersion)
+	}
+	return m[3], nil
+}
+
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("API-Version", MaxAPIVersion)
+	h.Set("Docker-Experimental", "false")
+	h.Set("OSType", "linux")
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		io.WriteString(w, "OK")
+	}
+}
+
+// jsonFunc answers one request with one JSON value (nil: 204) or an error.
+type jsonFunc func(r *http.Request) (any, error)
+
+func (s *Server) handle(pattern string, h jsonFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		out, err := h(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if out == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// containers is the runtime, or the reason this host has none.
+func (s *Server) containers() (Containers, error) {
+	if s.cfg.Containers == nil {
+		if s.cfg.ContainersErr != nil {
+			return nil, s.cfg.ContainersErr
+		}
+		return nil, fmt.Errorf("containers are not available on this host: %w", api.ErrUnavailable)
+	}
+	return s.cfg.Containers, nil
+}
