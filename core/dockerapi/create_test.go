@@ -1,0 +1,73 @@
+package dockerapi
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/berthvm/berth/core/api"
+)
+
+func TestCreateSpec(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       api.ContainerSpec
+		err        error
+	}{
+		{"minimal", `{"Image":"alpine","Cmd":null,"Entrypoint":null}`, api.ContainerSpec{Name: "n", Image: "alpine"}, nil},
+		{"config", `{"Image":"alpine","Cmd":["sh","-c","x"],"Entrypoint":"/bin/tini","Env":["A=1"],"WorkingDir":"/w","User":"1:2",
+			"Labels":{"a":"b"},"Tty":true,"OpenStdin":true,"Hostname":"h"}`,
+			api.ContainerSpec{Name: "n", Image: "alpine", Cmd: []string{"sh", "-c", "x"}, Entrypoint: []string{"/bin/tini"},
+				Env: []string{"A=1"}, WorkingDir: "/w", User: "1:2", Labels: map[string]string{"a": "b"}, TTY: true, OpenStdin: true, Hostname: "h"}, nil},
+		{"entrypoint cleared", `{"Image":"alpine","Entrypoint":[""]}`, api.ContainerSpec{Name: "n", Image: "alpine", Entrypoint: []string{}}, nil},
+		{"resources", `{"Image":"a","HostConfig":{"Memory":268435457,"NanoCpus":1500000000,"AutoRemove":true,"ReadonlyRootfs":true,
+			"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", MemoryMiB: 257, CPUs: 2, AutoRemove: true, ReadOnlyRoot: true,
+				RestartPolicy: api.RestartPolicy{Name: "on-failure", MaximumRetryCount: 3}}, nil},
+		{"restart no", `{"Image":"a","HostConfig":{"RestartPolicy":{"Name":"no"}}}`, api.ContainerSpec{Name: "n", Image: "a"}, nil},
+		{"networks", `{"Image":"a","HostConfig":{"NetworkMode":"none"}}`, api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"none"}}, nil},
+		{"named network", `{"Image":"a","HostConfig":{"NetworkMode":"app"}}`, api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"app"}}, nil},
+		{"bridge is the default", `{"Image":"a","HostConfig":{"NetworkMode":"bridge"}}`, api.ContainerSpec{Name: "n", Image: "a"}, nil},
+		{"ports", `{"Image":"a","HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}],"53/udp":[{"HostPort":""}]}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Ports: []api.PortBinding{
+				{ContainerPort: 53, Proto: "udp"}, {HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}}}, nil},
+		{"mounts", `{"Image":"a","HostConfig":{"Binds":["/src:/src:ro","data:/data"],"Tmpfs":{"/run":"size=1m"},
+			"Mounts":[{"Type":"volume","Source":"v","Target":"/v","VolumeOptions":{"NoCopy":true}},{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":4096}}]}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Mounts: []api.Mount{
+				{Type: api.MountBind, Source: "/src", Target: "/src", ReadOnly: true},
+				{Type: api.MountVolume, Source: "data", Target: "/data"},
+				{Type: api.MountVolume, Source: "v", Target: "/v", NoCopy: true},
+				{Type: api.MountTmpfs, Target: "/t", TmpfsSize: 4096},
+				{Type: api.MountTmpfs, Target: "/run", TmpfsSize: 1 << 20},
+			}}, nil},
+		{"no image", `{}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"host network", `{"Image":"a","HostConfig":{"NetworkMode":"host"}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"bad port", `{"Image":"a","HostConfig":{"PortBindings":{"80/sctp":[]}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"port range", `{"Image":"a","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8000-8001"}]}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"bad bind", `{"Image":"a","HostConfig":{"Binds":["/a:/b:zz"]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"relative target", `{"Image":"a","HostConfig":{"Mounts":[{"Type":"bind","Source":"/a","Target":"b"}]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"npipe", `{"Image":"a","HostConfig":{"Mounts":[{"Type":"npipe","Source":"x","Target":"/b"}]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"bad restart", `{"Image":"a","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var req CreateRequest
+			if err := json.Unmarshal([]byte(tc.body), &req); err != nil {
+				t.Fatal(err)
+			}
+			got, err := req.Spec("n")
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
