@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,6 +73,12 @@ func TestServeAndStop(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("socket mode: %v %v", st.Mode(), err)
 	}
+	if st, err := os.Stat(paths.DockerSocket(home)); err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("docker socket mode: %v %v", st.Mode(), err)
+	}
+	if status, body := dockerGet(t, home, "/v1.47/_ping"); status != 200 || body != "OK" {
+		t.Fatalf("docker /_ping: %d %q", status, body)
+	}
 	if hs, _ := os.Stat(home); hs.Mode().Perm() != 0o700 {
 		t.Fatalf("home mode %v, want 0700", hs.Mode().Perm())
 	}
@@ -99,7 +106,7 @@ func TestServeAndStop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("daemon did not stop")
 	}
-	for _, p := range []string{paths.Socket(home), paths.PIDFile(home)} {
+	for _, p := range []string{paths.Socket(home), paths.DockerSocket(home), paths.PIDFile(home)} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left behind after stop: %v", p, err)
 		}
@@ -261,7 +268,8 @@ func TestUnsupportedHost(t *testing.T) {
 		return c
 	}
 	t.Cleanup(func() { probeHost = old })
-	c, _, _ := runDaemon(t, shortHome(t))
+	home := shortHome(t)
+	c, _, _ := runDaemon(t, home)
 	ctx := context.Background()
 	info, err := c.SystemInfo(ctx)
 	if err != nil || info.Host.Unsupported != reason {
@@ -271,8 +279,26 @@ func TestUnsupportedHost(t *testing.T) {
 	if !errors.Is(err, api.ErrUnsupported) || !strings.Contains(err.Error(), "arm64 (Apple silicon) build") {
 		t.Fatalf("containers: %v, want the reason as ErrUnsupported", err)
 	}
+	if status, body := dockerGet(t, home, "/containers/json"); status != 501 || !strings.Contains(body, "arm64 (Apple silicon) build") {
+		t.Fatalf("docker containers: %d %s, want the reason as 501", status, body)
+	}
 	// Volumes are disk images, no VMs: they are served all the same.
 	if list, err := c.Volumes(ctx, nil); err != nil || len(list) != 0 {
 		t.Fatalf("volumes: %+v, %v", list, err)
 	}
+}
+
+// dockerGet asks the daemon's docker.sock for path.
+func dockerGet(t *testing.T, home, path string) (int, string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", paths.DockerSocket(home))
+	}}}
+	resp, err := hc.Get("http://docker" + path)
+	if err != nil {
+		t.Fatalf("docker.sock %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -5,7 +5,7 @@
 //
 // It lives under core/dockerapi, not in core/api, because these shapes are
 // Docker's wire contract, not Berth's: `berth inspect` prints them today,
-// and the Docker Engine API server (core/dockerapi) will serve the same
+// and the Docker Engine API server (core/dockerapi) serves the same
 // values on /containers/{id}/json and /images/{name}/json. It is a leaf
 // package (it imports only core/api and the standard library) so that the
 // CLI can use it without the server, and it does no I/O: everything it
