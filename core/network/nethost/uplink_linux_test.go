@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -161,30 +160,7 @@ func TestUplinkWithVMs(t *testing.T) {
 		}
 	}
 
-	d := qemu.New()
-	var wg sync.WaitGroup
-	errs := make([]error, len(guests))
-	for i, g := range guests {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = g.boot(ctx, d, f)
-		}()
-	}
-	wg.Wait()
-	for i, g := range guests {
-		if g.m != nil {
-			t.Cleanup(func() {
-				if g.c != nil {
-					g.c.Close()
-				}
-				_ = g.m.Kill()
-			})
-		}
-		if errs[i] != nil {
-			t.Fatalf("boot %s: %v", g.name, errs[i])
-		}
-	}
+	bootAll(ctx, t, f, guests)
 	t.Logf("network up, far end ready, three VMs booted and configured in %v", time.Since(began).Round(time.Millisecond))
 
 	st, err := netC.Status(ctx)

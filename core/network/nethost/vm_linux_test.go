@@ -190,30 +190,7 @@ func TestNetworksWithVMs(t *testing.T) {
 	t.Cleanup(func() { checkLog(t, filepath.Join(dir, "neta.log")) })
 
 	// Boot the four VMs at once.
-	d := qemu.New()
-	var wg sync.WaitGroup
-	errs := make([]error, len(guests))
-	for i, g := range guests {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = g.boot(ctx, d, f)
-		}()
-	}
-	wg.Wait()
-	for i, g := range guests {
-		if g.m != nil {
-			t.Cleanup(func() {
-				if g.c != nil {
-					g.c.Close()
-				}
-				_ = g.m.Kill()
-			})
-		}
-		if errs[i] != nil {
-			t.Fatalf("boot %s: %v", g.name, errs[i])
-		}
-	}
+	bootAll(ctx, t, f, guests)
 	t.Logf("four VMs booted and configured in %v", time.Since(began).Round(time.Millisecond))
 
 	loopURL := func(host string) string { return fmt.Sprintf("http://%s:%d/", host, loopPort) }
@@ -322,7 +299,7 @@ func TestNetworksWithVMs(t *testing.T) {
 		if err := a1.m.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		if err := a1.boot(ctx, d, f); err != nil {
+		if err := a1.boot(ctx, qemu.New(), f); err != nil {
 			t.Fatal(err)
 		}
 		runChecks(t, check{g: a2, script: fetch("http://a1/"), ok: true, want: "hello from a1"})
@@ -410,6 +387,36 @@ func TestNetworksWithVMs(t *testing.T) {
 
 // boot starts the guest's VM (the network has bound its socket already),
 // configures its address and starts its container.
+// bootAll boots guests at once on the stock QEMU driver; each VM is
+// killed when the test ends, and a guest that did not boot fails it.
+func bootAll(ctx context.Context, t *testing.T, f *hvtest.Fixtures, guests []*guest) {
+	t.Helper()
+	d := qemu.New()
+	var wg sync.WaitGroup
+	errs := make([]error, len(guests))
+	for i, g := range guests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = g.boot(ctx, d, f)
+		}()
+	}
+	wg.Wait()
+	for i, g := range guests {
+		if g.m != nil {
+			t.Cleanup(func() {
+				if g.c != nil {
+					g.c.Close()
+				}
+				_ = g.m.Kill()
+			})
+		}
+		if errs[i] != nil {
+			t.Fatalf("boot %s: %v", g.name, errs[i])
+		}
+	}
+}
+
 func (g *guest) boot(ctx context.Context, d hypervisor.Driver, f *hvtest.Fixtures) error {
 	runDir := filepath.Dir(g.att.Peer)
 	cfg := hypervisor.VMConfig{ID: g.name, Arch: hypervisor.AMD64, CPUs: 1, MemoryMiB: 256,
