@@ -85,6 +85,16 @@ func TestDockerCLI(t *testing.T) {
 	if out := mustDocker(t, home, "inspect", "-f", "{{.State.Status}} {{.Config.Labels.tier}}", "web"); strings.TrimSpace(out) != "running front" {
 		t.Errorf("docker inspect: %q", out)
 	}
+	if out := mustDocker(t, home, "exec", "web", "echo", "hi"); out != "hi\n" {
+		t.Errorf("docker exec web echo hi: %q", out)
+	}
+	if out, errOut, code := dockerCLI(t, home, "exec", "web", "sh", "-c", "echo oops >&2; exit 3"); code != 3 || out != "" || errOut != "oops\n" {
+		t.Errorf("docker exec exit 3: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// -i with stdin at its end (/dev/null): cat ends, the rest runs.
+	if out := mustDocker(t, home, "exec", "-i", "-e", "X=1", "-w", "/tmp", "web", "sh", "-c", "cat; echo $X $PWD"); out != "1 /tmp\n" {
+		t.Errorf("docker exec -i -e -w: %q", out)
+	}
 	mustDocker(t, home, "stop", "-t", "1", "web")
 	if out := mustDocker(t, home, "ps", "-a", "--format", "{{.Names}} {{.State}}"); strings.TrimSpace(out) != "web exited" {
 		t.Errorf("docker ps -a after stop: %q", out)

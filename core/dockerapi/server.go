@@ -64,9 +64,10 @@ type Config struct {
 
 // Server is the Docker Engine API as an http.Handler.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	execs execTable
 }
 
 // New builds a Server over cfg's services.
@@ -97,6 +98,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /containers/{id}/wait", s.containerWait)
 	s.mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	s.mux.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
+
+	s.handle("POST /containers/{id}/exec", s.execCreate)
+	s.mux.HandleFunc("POST /exec/{id}/start", s.execStart)
+	s.handle("POST /exec/{id}/resize", s.execResize)
+	s.handle("GET /exec/{id}/json", s.execInspect)
 
 	s.handle("GET /images/json", s.imageList)
 	s.mux.HandleFunc("POST /images/create", s.imageCreate)
@@ -208,13 +214,19 @@ func (s *Server) handle(pattern string, h jsonFunc) {
 			writeError(w, r, s.log, err)
 			return
 		}
-		if out == nil {
+		switch out := out.(type) {
+		case nil:
 			w.WriteHeader(http.StatusNoContent)
-			return
+		case created:
+			writeJSON(w, http.StatusCreated, out.v)
+		default:
+			writeJSON(w, http.StatusOK, out)
 		}
-		writeJSON(w, http.StatusOK, out)
 	})
 }
+
+// created is a reply of 201 Created with v as its body.
+type created struct{ v any }
 
 // containers is the runtime, or the reason this host has none.
 func (s *Server) containers() (Containers, error) {

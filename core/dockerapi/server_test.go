@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,19 @@ func (f *fakeContainers) Attach(ref string, opts runtime.AttachOptions) (func(co
 
 func (f *fakeContainers) Resize(context.Context, string, uint16, uint16) error { return nil }
 
+// Exec echoes its command to stdout and "err" to stderr; it exits with
+// the number its command ends in, if any.
+func (f *fakeContainers) Exec(_ context.Context, ref string, spec api.ExecSpec, stdio runtime.ExecIO) (int, error) {
+	if _, err := f.get(ref); err != nil {
+		return 0, err
+	}
+	io.WriteString(stdio.Stdout, strings.Join(spec.Cmd, " ")+"\n")
+	io.WriteString(stdio.Stderr, "err\n")
+	words := strings.Fields(strings.Join(spec.Cmd, " "))
+	code, _ := strconv.Atoi(words[len(words)-1])
+	return code, nil
+}
+
 type fakeImages struct{}
 
 func (fakeImages) List(context.Context) ([]api.Image, error) {
@@ -234,7 +248,12 @@ func TestRoutingAndErrors(t *testing.T) {
 		{"POST", "/v1.47/build", "", 501, "Berth cannot build images"},
 		{"GET", "/plugins", "", 501, "Berth has no plugins"},
 		{"GET", "/containers/web/checkpoints", "", 501, "cannot checkpoint"},
-		{"POST", "/v1.47/containers/web/exec", "", 501, "POST /containers/web/exec is not supported by Berth yet"},
+		{"POST", "/v1.47/containers/web/exec", `{"Cmd":[]}`, 400, "No exec command specified"},
+		{"POST", "/v1.47/containers/nope/exec", `{"Cmd":["true"]}`, 404, "No such container: nope"},
+		{"POST", "/v1.47/containers/web/exec", `{"Cmd":["true"],"Privileged":true}`, 400, "privileged exec"},
+		{"GET", "/v1.47/exec/nope/json", "", 404, `{"message":"No such exec instance: nope"}`},
+		{"POST", "/v1.47/exec/nope/start", "{}", 404, "No such exec instance: nope"},
+		{"POST", "/v1.47/exec/nope/resize?h=1&w=2", "", 404, "No such exec instance: nope"},
 		{"GET", "/v1.47/images/json", "", 200, `"RepoTags":["berth/demo:latest"]`},
 		{"GET", "/v1.47/images/berth/demo/json", "", 200, `"Id":"sha256:abc"`},
 		{"GET", "/v1.47/images/nope/json", "", 404, `{"message":"No such image: nope"}`},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -302,25 +303,12 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, fmt.Errorf("attach without stream=1 is not supported by Berth yet: %w", api.ErrUnsupported))
 		return
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		writeError(w, r, s.log, errors.New("connection cannot be hijacked"))
-		return
-	}
-	conn, brw, err := hj.Hijack()
+	conn, brw, err := hijack(w, r, ct.Spec.TTY)
 	if err != nil {
 		s.log.Warn("docker attach hijack", "err", err)
 		return
 	}
 	defer conn.Close()
-	if r.Header.Get("Upgrade") != "" {
-		fmt.Fprintf(brw, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", contentType(ct.Spec.TTY))
-	} else {
-		fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", contentType(ct.Spec.TTY))
-	}
-	if err := brw.Flush(); err != nil {
-		return
-	}
 	mw := &muxWriter{w: conn, raw: ct.Spec.TTY}
 	opts := runtime.AttachOptions{Stdout: io.Discard, Stderr: io.Discard}
 	if queryBool(q, "stdout") {
@@ -348,6 +336,29 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	if _, err := wait(context.Background()); err != nil {
 		s.log.Debug("docker attach ended", "container", ct.Name, "err", err)
 	}
+}
+
+// hijack takes over the connection for a stream in both directions and
+// answers as docker does: 101 to an Upgrade: tcp request, else a plain 200.
+func hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hijack connection: %w", err)
+	}
+	if r.Header.Get("Upgrade") != "" {
+		fmt.Fprintf(brw, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", contentType(tty))
+	} else {
+		fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", contentType(tty))
+	}
+	if err := brw.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("answer hijacked connection: %w", err)
+	}
+	return conn, brw, nil
 }
 
 // clientInput copies the client's bytes into stdin; the client's end of
