@@ -116,6 +116,26 @@ func TestDockerCLI(t *testing.T) {
 		t.Errorf("docker run --rm left %q", out)
 	}
 
+	// Networks: Berth's network manager behind docker's shapes.
+	if out := mustDocker(t, home, "network", "create", "--subnet", "10.77.0.0/24", "--label", "env=test", "app"); len(strings.TrimSpace(out)) != 64 {
+		t.Errorf("docker network create printed %q, want an id", out)
+	}
+	if out := mustDocker(t, home, "network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}", "--filter", "label=env=test"); out != "app user local\n" {
+		t.Errorf("docker network ls: %q", out)
+	}
+	if out := mustDocker(t, home, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}} {{.Labels.env}}", "app"); out != "10.77.0.0/24 test\n" {
+		t.Errorf("docker network inspect: %q", out)
+	}
+	if _, errOut, code := dockerCLI(t, home, "network", "create", "app"); code == 0 || !strings.Contains(errOut, "network with name app already exists") {
+		t.Errorf("docker network create twice: exit %d: %s", code, errOut)
+	}
+	if out := mustDocker(t, home, "network", "rm", "app"); out != "app\n" {
+		t.Errorf("docker network rm: %q", out)
+	}
+	if _, errOut, code := dockerCLI(t, home, "network", "inspect", "app"); code == 0 || !strings.Contains(errOut, "network app not found") {
+		t.Errorf("docker network inspect after rm: exit %d: %s", code, errOut)
+	}
+
 	_, errOut, code = dockerCLI(t, home, "swarm", "init")
 	if code == 0 || !strings.Contains(errOut, "POST /swarm/init is not supported by Berth yet") {
 		t.Errorf("docker swarm init: exit %d: %s", code, errOut)

@@ -23,6 +23,9 @@ func (d *Daemon) dockerAPI() http.Handler {
 	if d.runtime != nil {
 		cfg.Containers = d.runtime
 	}
+	if d.networks != nil {
+		cfg.Networks = d.networks
+	}
 	return dockerapi.New(cfg)
 }
 

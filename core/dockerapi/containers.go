@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ func (s *Server) containerList(r *http.Request) (any, error) {
 			return nil, fmt.Errorf("limit %q: want a number: %w", l, api.ErrInvalidArgument)
 		}
 	}
-	f, err := parseFilters(q.Get("filters"))
+	f, err := parseFilters(q.Get("filters"), "status", "name", "label", "id")
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +137,8 @@ func statusText(ct api.Container, now time.Time) string {
 type filters map[string][]string
 
 // parseFilters reads both of docker's encodings: {"status":{"running":true}}
-// and the older {"status":["running"]}.
-func parseFilters(raw string) (filters, error) {
+// and the older {"status":["running"]}; keys outside allowed are refused.
+func parseFilters(raw string, allowed ...string) (filters, error) {
 	f := filters{}
 	if raw == "" {
 		return f, nil
@@ -155,9 +156,7 @@ func parseFilters(raw string) (filters, error) {
 		return nil, fmt.Errorf("filters %q: %v: %w", raw, err, api.ErrInvalidArgument)
 	}
 	for k, vs := range f {
-		switch k {
-		case "status", "name", "label", "id":
-		default:
+		if !slices.Contains(allowed, k) {
 			return nil, api.Exactly(api.ErrInvalidArgument, "invalid filter '%s'", k)
 		}
 		sort.Strings(vs)

@@ -56,6 +56,8 @@ type Config struct {
 	Containers    Containers
 	ContainersErr error
 	Images        Images
+	// Networks is nil where Containers is: networks come with the runtime.
+	Networks Networks
 	// Info reports the daemon's view of the host (GET /info, /version).
 	Info    func(ctx context.Context) (api.SystemInfo, error)
 	Version api.Version
@@ -103,6 +105,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /exec/{id}/start", s.execStart)
 	s.handle("POST /exec/{id}/resize", s.execResize)
 	s.handle("GET /exec/{id}/json", s.execInspect)
+
+	s.handle("GET /networks", s.networkList)
+	s.handle("POST /networks/create", s.networkCreate)
+	s.handle("POST /networks/prune", s.networkPrune)
+	s.handle("GET /networks/{id}", s.networkInspect)
+	s.handle("DELETE /networks/{id}", s.networkRemove)
+	s.handle("POST /networks/{id}/connect", s.networkConnect(true))
+	s.handle("POST /networks/{id}/disconnect", s.networkConnect(false))
 
 	s.handle("GET /images/json", s.imageList)
 	s.mux.HandleFunc("POST /images/create", s.imageCreate)

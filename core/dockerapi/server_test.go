@@ -243,7 +243,7 @@ func TestRoutingAndErrors(t *testing.T) {
 		{"POST", "/v1.47/containers/create?name=web", `{"Image":"berth/demo"}`, 409, "already in use"},
 		{"POST", "/v1.47/containers/create", `{"Image":`, 400, "decode request body"},
 		{"POST", "/v1.47/containers/create", `{"Image":"x","HostConfig":{"NetworkMode":"host"}}`, 400, "network mode"},
-		{"GET", "/v1.47/networks", "", 501, `{"message":"GET /networks is not supported by Berth yet"}`},
+		{"GET", "/v1.47/distribution/alpine/json", "", 501, `{"message":"GET /distribution/alpine/json is not supported by Berth yet"}`},
 		{"POST", "/v1.47/swarm/init", "", 501, "POST /swarm/init is not supported by Berth yet: Berth is a single-host runtime"},
 		{"POST", "/v1.47/build", "", 501, "Berth cannot build images"},
 		{"GET", "/plugins", "", 501, "Berth has no plugins"},
