@@ -136,6 +136,24 @@ func TestDockerCLI(t *testing.T) {
 		t.Errorf("docker network inspect after rm: exit %d: %s", code, errOut)
 	}
 
+	// Volumes: a named volume outlives the container that wrote it.
+	if out := mustDocker(t, home, "volume", "create", "data"); out != "data\n" {
+		t.Errorf("docker volume create: %q", out)
+	}
+	if out := mustDocker(t, home, "volume", "ls", "--format", "{{.Driver}} {{.Name}}"); out != "local data\n" {
+		t.Errorf("docker volume ls: %q", out)
+	}
+	mustDocker(t, home, "run", "--rm", "--cpus", "1", "-m", "256m", "-v", "data:/d", "berth/demo", "sh", "-c", "echo x > /d/f")
+	if out := mustDocker(t, home, "run", "--rm", "--cpus", "1", "-m", "256m", "-v", "data:/d", "berth/demo", "cat", "/d/f"); out != "x\n" {
+		t.Errorf("the volume's file read back: %q", out)
+	}
+	if out := mustDocker(t, home, "volume", "rm", "data"); out != "data\n" {
+		t.Errorf("docker volume rm: %q", out)
+	}
+	if _, errOut, code := dockerCLI(t, home, "volume", "inspect", "data"); code == 0 || !strings.Contains(errOut, "no such volume") {
+		t.Errorf("docker volume inspect after rm: exit %d: %s", code, errOut)
+	}
+
 	_, errOut, code = dockerCLI(t, home, "swarm", "init")
 	if code == 0 || !strings.Contains(errOut, "POST /swarm/init is not supported by Berth yet") {
 		t.Errorf("docker swarm init: exit %d: %s", code, errOut)

@@ -23,6 +23,9 @@ func (d *Daemon) dockerAPI() http.Handler {
 	if d.runtime != nil {
 		cfg.Containers = d.runtime
 	}
+	if d.volumes != nil {
+		cfg.Volumes = d.volumes
+	}
 	if d.networks != nil {
 		cfg.Networks = d.networks
 	}

@@ -58,6 +58,8 @@ type Config struct {
 	Images        Images
 	// Networks is nil where Containers is: networks come with the runtime.
 	Networks Networks
+	// Volumes need no VM backend: they are served where containers are not.
+	Volumes Volumes
 	// Info reports the daemon's view of the host (GET /info, /version).
 	Info    func(ctx context.Context) (api.SystemInfo, error)
 	Version api.Version
@@ -113,6 +115,12 @@ func (s *Server) routes() {
 	s.handle("DELETE /networks/{id}", s.networkRemove)
 	s.handle("POST /networks/{id}/connect", s.networkConnect(true))
 	s.handle("POST /networks/{id}/disconnect", s.networkConnect(false))
+
+	s.handle("GET /volumes", s.volumeList)
+	s.handle("POST /volumes/create", s.volumeCreate)
+	s.handle("POST /volumes/prune", s.volumePrune)
+	s.handle("GET /volumes/{name}", s.volumeInspect)
+	s.handle("DELETE /volumes/{name}", s.volumeRemove)
 
 	s.handle("GET /images/json", s.imageList)
 	s.mux.HandleFunc("POST /images/create", s.imageCreate)
