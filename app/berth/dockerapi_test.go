@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,7 @@ func TestDockerCLI(t *testing.T) {
 	}
 
 	// Networks: Berth's network manager behind docker's shapes.
+	netStart := time.Now().Unix()
 	if out := mustDocker(t, home, "network", "create", "--subnet", "10.77.0.0/24", "--label", "env=test", "app"); len(strings.TrimSpace(out)) != 64 {
 		t.Errorf("docker network create printed %q, want an id", out)
 	}
@@ -134,6 +136,13 @@ func TestDockerCLI(t *testing.T) {
 	}
 	if _, errOut, code := dockerCLI(t, home, "network", "inspect", "app"); code == 0 || !strings.Contains(errOut, "network app not found") {
 		t.Errorf("docker network inspect after rm: exit %d: %s", code, errOut)
+	}
+
+	// Events: the bus's memory of the network's life, replayed up to now.
+	evs := mustDocker(t, home, "events", "--since", strconv.FormatInt(netStart, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "type=network", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+	if evs != "network create app\nnetwork destroy app\n" {
+		t.Errorf("docker events: %q", evs)
 	}
 
 	// Volumes: a named volume outlives the container that wrote it.

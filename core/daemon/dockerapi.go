@@ -12,7 +12,7 @@ import (
 
 // dockerAPI is the Docker Engine API over this daemon's own services.
 func (d *Daemon) dockerAPI() http.Handler {
-	cfg := dockerapi.Config{Images: dockerImages{d}, ContainersErr: d.runtimeErr, Version: d.cfg.Version, Logger: d.log,
+	cfg := dockerapi.Config{Images: dockerImages{d}, Events: d.bus, ContainersErr: d.runtimeErr, Version: d.cfg.Version, Logger: d.log,
 		Info: func(ctx context.Context) (api.SystemInfo, error) {
 			info, err := d.systemInfo(nil)
 			if err != nil {

@@ -60,6 +60,8 @@ type Config struct {
 	Networks Networks
 	// Volumes need no VM backend: they are served where containers are not.
 	Volumes Volumes
+	// Events is the daemon's event stream (GET /events).
+	Events Events
 	// Info reports the daemon's view of the host (GET /info, /version).
 	Info    func(ctx context.Context) (api.SystemInfo, error)
 	Version api.Version
@@ -89,6 +91,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("HEAD /_ping", s.ping)
 	s.handle("GET /version", s.version)
 	s.handle("GET /info", s.info)
+	s.mux.HandleFunc("GET /events", s.events)
 
 	s.handle("GET /containers/json", s.containerList)
 	s.handle("POST /containers/create", s.containerCreate)
