@@ -96,6 +96,23 @@ func TestDockerCLI(t *testing.T) {
 	if out := mustDocker(t, home, "exec", "-i", "-e", "X=1", "-w", "/tmp", "web", "sh", "-c", "cat; echo $X $PWD"); out != "1 /tmp\n" {
 		t.Errorf("docker exec -i -e -w: %q", out)
 	}
+	// docker cp both ways through the running guest.
+	src := filepath.Join(t.TempDir(), "note.txt")
+	if err := os.WriteFile(src, []byte("copied in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustDocker(t, home, "cp", src, "web:/tmp/")
+	if out := mustDocker(t, home, "exec", "web", "cat", "/tmp/note.txt"); out != "copied in\n" {
+		t.Errorf("docker cp into web: %q", out)
+	}
+	dst := filepath.Join(t.TempDir(), "back.txt")
+	mustDocker(t, home, "cp", "web:/tmp/note.txt", dst)
+	if b, err := os.ReadFile(dst); err != nil || string(b) != "copied in\n" {
+		t.Errorf("docker cp out of web: %q, %v", b, err)
+	}
+	if _, errOut, code := dockerCLI(t, home, "cp", "web:/nope", dst); code == 0 || !strings.Contains(errOut, "/nope") {
+		t.Errorf("docker cp of a missing path: exit %d: %s", code, errOut)
+	}
 	mustDocker(t, home, "stop", "-t", "1", "web")
 	if out := mustDocker(t, home, "ps", "-a", "--format", "{{.Names}} {{.State}}"); strings.TrimSpace(out) != "web exited" {
 		t.Errorf("docker ps -a after stop: %q", out)

@@ -106,6 +106,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	s.mux.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
 
+	s.mux.HandleFunc("HEAD /containers/{id}/archive", s.archiveStat)
+	s.mux.HandleFunc("GET /containers/{id}/archive", s.archiveGet)
+	s.mux.HandleFunc("PUT /containers/{id}/archive", s.archivePut)
+
 	s.handle("POST /containers/{id}/exec", s.execCreate)
 	s.mux.HandleFunc("POST /exec/{id}/start", s.execStart)
 	s.handle("POST /exec/{id}/resize", s.execResize)
