@@ -2,9 +2,12 @@
 // 1.41 to 1.47) on the daemon's second socket, docker.sock, so that the
 // docker CLI and SDKs drive Berth.
 //
-// It owns no state: every request is mapped onto the core's own services
-// (the container runtime and the image store, behind the small Containers
-// and Images interfaces), and every docker-shaped object is built by
+// It owns no state but docker's exec ids (the runtime runs an exec in
+// one call, docker splits it into create, start and inspect): every
+// request is mapped onto the core's own services (the container runtime,
+// the image store, networks, volumes and the event bus, behind the small
+// Containers, Images, Networks, Volumes and Events interfaces; exec and
+// docker cp are the runtime's optional Execer and Archiver), and every docker-shaped object is built by
 // core/dockerapi/types from Berth's types. Requests it does not implement
 // get 501 with a message naming the endpoint, never a hang or a pretended
 // success.
