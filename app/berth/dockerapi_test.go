@@ -92,6 +92,10 @@ func TestDockerCLI(t *testing.T) {
 	if out, errOut, code := dockerCLI(t, home, "exec", "web", "sh", "-c", "echo oops >&2; exit 3"); code != 3 || out != "" || errOut != "oops\n" {
 		t.Errorf("docker exec exit 3: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// -t: the raw stream, with the guest's terminal line endings.
+	if out := mustDocker(t, home, "exec", "-t", "web", "sh", "-c", "test -t 1 && echo tty"); out != "tty\r\n" {
+		t.Errorf("docker exec -t: %q", out)
+	}
 	// -i with stdin at its end (/dev/null): cat ends, the rest runs.
 	if out := mustDocker(t, home, "exec", "-i", "-e", "X=1", "-w", "/tmp", "web", "sh", "-c", "cat; echo $X $PWD"); out != "1 /tmp\n" {
 		t.Errorf("docker exec -i -e -w: %q", out)
