@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -117,7 +118,7 @@ func newHome(t testing.TB) string {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 		if leaked := killVMsUnder(home); len(leaked) > 0 {
-			t.Errorf("VM processes left running under %s: %v", home, leaked)
+			t.Errorf("VM processes left running under %s: %s", home, strings.Join(leaked, "; "))
 		}
 		os.RemoveAll(dir)
 	})
@@ -126,8 +127,8 @@ func newHome(t testing.TB) string {
 
 // killVMsUnder kills QEMU and network processes whose command line names
 // a path in home (their sockets live there) and returns their pids.
-func killVMsUnder(home string) []int {
-	var pids []int
+func killVMsUnder(home string) []string {
+	var pids []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -141,7 +142,9 @@ func killVMsUnder(home string) []int {
 			continue
 		}
 		syscall.Kill(pid, syscall.SIGKILL)
-		pids = append(pids, pid)
+		// Which process it was, for the failure's reader.
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		pids = append(pids, fmt.Sprintf("%d %s", pid, strings.Join(args[:min(len(args), 4)], " ")))
 	}
 	return pids
 }

@@ -618,12 +618,14 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 		delete(m.sups, s.id)
 	}
 	m.mu.Unlock()
-	close(s.done)
 	attrs := map[string]string{"exitCode": strconv.Itoa(code)}
 	if cause != "" {
 		attrs["error"] = cause
 	}
+	// die before done closes: whoever waits on done (stop, restart)
+	// publishes after it, so the events read die, stop, as docker's.
 	m.publish("die", rec, attrs)
+	close(s.done)
 	m.log.Info("container exited", "id", api.ShortID(s.id), "name", s.name, "state", st, "code", code)
 	if pending != nil {
 		m.log.Info("container will restart", "id", api.ShortID(s.id), "name", s.name, "in", restart.Delay,
