@@ -344,8 +344,10 @@ func TestPumpContextCanceled(t *testing.T) {
 	}
 }
 
-// pumpMem runs Pump between two memPorts until the test ends.
-func pumpMem(t *testing.T, vm, engine Port, opts PumpOptions) (stop func() error) {
+// runPump runs Pump between vm and engine until the test ends or the
+// returned stop is called; a Pump that does not return in time fails the
+// test.
+func runPump(t *testing.T, vm, engine Port, opts PumpOptions) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -357,8 +359,9 @@ func pumpMem(t *testing.T, vm, engine Port, opts PumpOptions) (stop func() error
 			cancel()
 			select {
 			case err = <-done:
-			case <-time.After(5 * time.Second):
-				t.Error("Pump did not return")
+			case <-time.After(10 * time.Second):
+				err = fmt.Errorf("Pump did not return")
+				t.Error(err)
 			}
 		})
 		return err
@@ -381,7 +384,7 @@ func TestPumpBufferFull(t *testing.T) {
 				return nil
 			}
 			var st Stats
-			pumpMem(t, vm, eng, PumpOptions{Stats: &st})
+			runPump(t, vm, eng, PumpOptions{Stats: &st})
 			vm.in <- testFrame(100, 1)
 			waitFor(t, "the frame", func() bool { return st.FromVM.Frames.Load() == 1 })
 			if c := st.FromVM.Load(); c.Retries != uint64(fails) || c.Dropped() != 0 {
@@ -396,7 +399,7 @@ func TestPumpBufferFull(t *testing.T) {
 			vm, eng := newMemPort(1514), newMemPort(1514)
 			eng.writeHook = func([]byte) error { return full }
 			var st Stats
-			pumpMem(t, vm, eng, PumpOptions{Stats: &st})
+			runPump(t, vm, eng, PumpOptions{Stats: &st})
 			start := time.Now()
 			for seq := range uint32(3) {
 				vm.in <- testFrame(100, seq)
@@ -437,7 +440,7 @@ func TestPumpWriteErrors(t *testing.T) {
 			}
 			fail.Store(uint32(1), true)
 			var st Stats
-			pumpMem(t, vm, eng, PumpOptions{Stats: &st})
+			runPump(t, vm, eng, PumpOptions{Stats: &st})
 			vm.in <- testFrame(100, 1)
 			vm.in <- testFrame(100, 2)
 			waitFor(t, "the second frame", func() bool { return st.FromVM.Frames.Load() == 1 })
@@ -471,7 +474,7 @@ func TestPumpFilters(t *testing.T) {
 	odd := func(f []byte) bool { return frameSeq(f)%2 == 1 }
 	even := func(f []byte) bool { return frameSeq(f)%2 == 0 }
 	var st Stats
-	pumpMem(t, vm, eng, PumpOptions{FromVM: odd, ToVM: even, Stats: &st})
+	runPump(t, vm, eng, PumpOptions{FromVM: odd, ToVM: even, Stats: &st})
 	for seq := range uint32(10) {
 		vm.in <- testFrame(70, seq)
 		eng.in <- testFrame(71, seq)
@@ -501,7 +504,7 @@ func TestPumpFrameSizes(t *testing.T) {
 	// The VM's port carries 200-byte frames, the engine's 100.
 	vm, eng := newMemPort(200), newMemPort(100)
 	var st Stats
-	pumpMem(t, vm, eng, PumpOptions{Stats: &st})
+	runPump(t, vm, eng, PumpOptions{Stats: &st})
 	vm.in <- nil                   // an empty datagram
 	vm.in <- []byte("VFKT")        // vfkit's greeting
 	vm.in <- testFrame(13, 0)[:13] // one byte short of a header
@@ -527,7 +530,7 @@ func TestPumpFrameSizes(t *testing.T) {
 func TestPumpPortWithoutDeadline(t *testing.T) {
 	noLeaks(t)
 	vm, eng := newMemPort(1514), newMemPort(1514)
-	stop := pumpMem(t, plainPort{vm}, eng, PumpOptions{})
+	stop := runPump(t, plainPort{vm}, eng, PumpOptions{})
 	vm.in <- testFrame(64, 1)
 	waitFor(t, "the frame", func() bool { return len(eng.frames()) == 1 })
 	if err := stop(); !errors.Is(err, context.Canceled) {

@@ -181,29 +181,6 @@ func fetch(url string, tries int) string {
 // there yet (the other guest, or the kernel, talks first).
 func unexpectedDrops(c Count) bool { return c.Dropped() != c.BufferFull+c.NoPeer }
 
-// runPump runs Pump until the test ends or the returned stop is called.
-func runPump(t *testing.T, vm, engine Port, opts PumpOptions) (stop func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Pump(ctx, vm, engine, opts) }()
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				err = fmt.Errorf("Pump did not return")
-			}
-		})
-		return err
-	}
-	t.Cleanup(func() { stop() })
-	return stop
-}
-
 // TestRealPacketsBetweenGuests wires two QEMU guests to each other through
 // two pumps and a datagram pair (a wire): guest one's NIC socket → its
 // pump → the pair → the other pump → guest two's NIC socket, and back.
