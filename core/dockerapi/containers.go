@@ -289,6 +289,16 @@ func (s *Server) containerResize(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	size, err := resizeQuery(r)
+	if err != nil || size == nil {
+		return nil, err
+	}
+	return nil, noSuchContainer(r.PathValue("id"), c.Resize(r.Context(), r.PathValue("id"), size.Rows, size.Cols))
+}
+
+// resizeQuery reads a resize request's h and w; nil for a terminal not
+// sized yet (0x0), which there is nothing to do about.
+func resizeQuery(r *http.Request) (*api.TermSize, error) {
 	q := r.URL.Query()
 	rows, err1 := strconv.ParseUint(q.Get("h"), 10, 16)
 	cols, err2 := strconv.ParseUint(q.Get("w"), 10, 16)
@@ -296,9 +306,9 @@ func (s *Server) containerResize(r *http.Request) (any, error) {
 		return nil, fmt.Errorf("resize %sx%s: want rows and columns: %w", q.Get("h"), q.Get("w"), api.ErrInvalidArgument)
 	}
 	if rows == 0 || cols == 0 {
-		return nil, nil // a terminal not sized yet
+		return nil, nil
 	}
-	return nil, noSuchContainer(r.PathValue("id"), c.Resize(r.Context(), r.PathValue("id"), uint16(rows), uint16(cols)))
+	return &api.TermSize{Rows: uint16(rows), Cols: uint16(cols)}, nil
 }
 
 func (s *Server) containerRemove(r *http.Request) (any, error) {

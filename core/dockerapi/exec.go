@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -198,22 +197,17 @@ func (s *Server) execResize(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
-	rows, err1 := strconv.ParseUint(q.Get("h"), 10, 16)
-	cols, err2 := strconv.ParseUint(q.Get("w"), 10, 16)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("resize %sx%s: want rows and columns: %w", q.Get("h"), q.Get("w"), api.ErrInvalidArgument)
-	}
-	if rows == 0 || cols == 0 {
-		return nil, nil
+	size, err := resizeQuery(r)
+	if err != nil || size == nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
 	case !e.started:
-		e.size = &api.TermSize{Rows: uint16(rows), Cols: uint16(cols)}
+		e.size = size
 	case e.resize != nil:
-		sz := proto.WinSize{Rows: uint16(rows), Cols: uint16(cols)}
+		sz := proto.WinSize{Rows: size.Rows, Cols: size.Cols}
 		select {
 		case e.resize <- sz:
 		default: // a resize is pending: the newest one wins
