@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -141,7 +142,7 @@ func (a *app) topCommand() *cobra.Command {
 		Args: minArgs(1, "CONTAINER [ps OPTIONS]"),
 		RunE: a.withDaemon(func(cmd *cobra.Command, args []string, c *client.Client) error {
 			for _, o := range args[1:] {
-				if !topOptionOK(o) {
+				if !api.PSOptionOK(o) {
 					return &usageError{err: fmt.Errorf("ps option %q is not supported: berth top shows ps -ef's columns only", o)}
 				}
 			}
@@ -157,61 +158,14 @@ func (a *app) topCommand() *cobra.Command {
 	return cmd
 }
 
-// topOptionOK accepts the ps options that mean what top shows anyway.
-func topOptionOK(o string) bool {
-	switch o {
-	case "-ef", "-fe", "-e", "-f", "-A", "-eF", "-Af":
-		return true
-	}
-	return false
-}
-
 // printTop writes ps -ef's table: UID PID PPID C STIME TTY TIME CMD.
 func printTop(out io.Writer, top api.ContainerTop) error {
 	w := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(w, "UID\tPID\tPPID\tC\tSTIME\tTTY\tTIME\tCMD")
-	for _, p := range top.Processes {
-		user := p.User
-		if user == "" {
-			user = fmt.Sprint(p.UID)
-		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", user, p.PID, p.PPID, cpuPercent(p, top.Time),
-			psStartTime(p.Start, top.Time), p.TTY, psCPUTime(p.CPUTime), p.Cmd)
+	fmt.Fprintln(w, strings.Join(api.PSTitles, "\t"))
+	for _, row := range top.PSRows() {
+		fmt.Fprintln(w, strings.Join(row, "\t"))
 	}
 	return w.Flush()
-}
-
-// cpuPercent is ps's C: CPU time over the time since the process started,
-// as a whole percentage.
-func cpuPercent(p api.GuestProcess, now time.Time) int {
-	elapsed := now.Sub(p.Start)
-	if elapsed <= 0 {
-		return 0
-	}
-	return int(p.CPUTime * 100 / elapsed)
-}
-
-// psStartTime is ps's STIME: HH:MM for today, MonDD this year, else the
-// year.
-func psStartTime(start, now time.Time) string {
-	start, now = start.Local(), now.Local()
-	switch {
-	case start.YearDay() == now.YearDay() && start.Year() == now.Year():
-		return start.Format("15:04")
-	case start.Year() == now.Year():
-		return start.Format("Jan02")
-	}
-	return start.Format("2006")
-}
-
-// psCPUTime is ps's TIME: [DD-]HH:MM:SS.
-func psCPUTime(d time.Duration) string {
-	s := int(d / time.Second)
-	days, h, m := s/86400, s/3600%24, s/60%60
-	if days > 0 {
-		return fmt.Sprintf("%d-%02d:%02d:%02d", days, h, m, s%60)
-	}
-	return fmt.Sprintf("%02d:%02d:%02d", h, m, s%60)
 }
 
 // allOrNamed checks a command's container arguments against --all: one or
