@@ -32,7 +32,7 @@ func (d *Daemon) containerRoutes() {
 		return d.runtime.List(r.URL.Query().Get("all") == "1")
 	})
 	d.route("POST /v1/containers/prune", func(r *http.Request) (any, error) {
-		removed, err := d.runtime.Prune(r.Context())
+		removed, err := d.runtime.Prune(r.Context(), nil)
 		if removed == nil {
 			removed = []string{}
 		}

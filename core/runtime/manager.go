@@ -561,15 +561,16 @@ func (m *Manager) lastRun(id string, fallback api.Container) api.Container {
 	return fallback
 }
 
-// Prune removes every container that is not running.
-func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+// Prune removes every container that is not running and that match
+// takes (nil: all of them), and returns the ids of those it removed.
+func (m *Manager) Prune(ctx context.Context, match func(api.Container) bool) ([]string, error) {
 	list, err := m.List(true)
 	if err != nil {
 		return nil, err
 	}
 	var removed []string
 	for _, c := range list {
-		if c.State.Active() {
+		if c.State.Active() || (match != nil && !match(c)) {
 			continue
 		}
 		if err := m.Remove(ctx, c.ID, false); err != nil {
