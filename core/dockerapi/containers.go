@@ -246,7 +246,17 @@ func (s *Server) containerStart(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = c.Start(r.Context(), r.PathValue("id"), nil)
+	ct, err := c.Inspect(r.PathValue("id"))
+	if err != nil {
+		return nil, noSuchContainer(r.PathValue("id"), err)
+	}
+	switch {
+	case ct.State == api.StatePaused:
+		return nil, api.Exactly(api.ErrConflict, "cannot start a paused container, try unpause instead")
+	case ct.State.Active() || ct.State == api.StateRestarting:
+		return notModified{}, nil
+	}
+	_, err = c.Start(r.Context(), ct.ID, nil)
 	return nil, noSuchContainer(r.PathValue("id"), err)
 }
 
@@ -259,7 +269,14 @@ func (s *Server) containerStop(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = c.Stop(r.Context(), r.PathValue("id"), timeout, r.URL.Query().Get("signal"))
+	ct, err := c.Inspect(r.PathValue("id"))
+	if err != nil {
+		return nil, noSuchContainer(r.PathValue("id"), err)
+	}
+	if !ct.State.Active() && ct.State != api.StateRestarting {
+		return notModified{}, nil
+	}
+	_, err = c.Stop(r.Context(), ct.ID, timeout, r.URL.Query().Get("signal"))
 	return nil, noSuchContainer(r.PathValue("id"), err)
 }
 

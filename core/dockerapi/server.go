@@ -39,6 +39,15 @@ type Containers interface {
 	Logs(ctx context.Context, ref string, opts runtime.LogOptions, fn func(runtime.LogEntry) error) error
 	Attach(ref string, opts runtime.AttachOptions) (wait func(context.Context) (api.Container, error), detach func(), err error)
 	Resize(ctx context.Context, ref string, rows, cols uint16) error
+	Stats(ctx context.Context, ref string) (api.ContainerStats, error)
+	Top(ctx context.Context, ref string) (api.ContainerTop, error)
+	Pause(ctx context.Context, ref string) (api.Container, error)
+	Unpause(ctx context.Context, ref string) (api.Container, error)
+	Rename(ctx context.Context, ref, name string) (api.Container, error)
+	Update(ref string, u api.ContainerUpdate) (api.Container, error)
+	// Prune removes the stopped containers match takes (nil: all) and
+	// returns their ids.
+	Prune(ctx context.Context, match func(api.Container) bool) ([]string, error)
 }
 
 // Images is what the server needs of the image store (*image.Store).
@@ -95,6 +104,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /containers/json", s.containerList)
 	s.handle("POST /containers/create", s.containerCreate)
+	s.handle("POST /containers/prune", s.containerPrune)
 	s.handle("GET /containers/{id}/json", s.containerInspect)
 	s.handle("POST /containers/{id}/start", s.containerStart)
 	s.handle("POST /containers/{id}/stop", s.containerStop)
@@ -102,6 +112,12 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/kill", s.containerKill)
 	s.handle("POST /containers/{id}/resize", s.containerResize)
 	s.handle("DELETE /containers/{id}", s.containerRemove)
+	s.mux.HandleFunc("GET /containers/{id}/stats", s.containerStats)
+	s.handle("GET /containers/{id}/top", s.containerTop)
+	s.handle("POST /containers/{id}/pause", s.containerPause)
+	s.handle("POST /containers/{id}/unpause", s.containerUnpause)
+	s.handle("POST /containers/{id}/rename", s.containerRename)
+	s.handle("POST /containers/{id}/update", s.containerUpdate)
 	s.mux.HandleFunc("POST /containers/{id}/wait", s.containerWait)
 	s.mux.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	s.mux.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
@@ -160,6 +176,8 @@ var alternatives = map[string]string{
 	"/plugins/":                     "Berth has no plugins: its volumes and networks are built in (berth volume, berth network)",
 	"/containers/{id}/checkpoints":  "Berth cannot checkpoint a container's VM: use docker pause, or docker stop and start",
 	"/containers/{id}/checkpoints/": "Berth cannot checkpoint a container's VM: use docker pause, or docker stop and start",
+	"/containers/{id}/export":       "Berth cannot export a container's VM disk yet: copy its files out with docker cp CONTAINER:/path -",
+	"/commit":                       "Berth cannot make an image of a container's VM disk yet: build the image elsewhere and docker pull it, or copy files out with docker cp",
 }
 
 // unsupported is the 501 for an endpoint this slice does not serve.
@@ -242,6 +260,8 @@ func (s *Server) handle(pattern string, h jsonFunc) {
 		switch out := out.(type) {
 		case nil:
 			w.WriteHeader(http.StatusNoContent)
+		case notModified:
+			w.WriteHeader(http.StatusNotModified)
 		case created:
 			writeJSON(w, http.StatusCreated, out.v)
 		default:
@@ -252,6 +272,10 @@ func (s *Server) handle(pattern string, h jsonFunc) {
 
 // created is a reply of 201 Created with v as its body.
 type created struct{ v any }
+
+// notModified is docker's 304 for an action with nothing to do (start of
+// a running container, stop of a stopped one); the CLI takes it as done.
+type notModified struct{}
 
 // containers is the runtime, or the reason this host has none.
 func (s *Server) containers() (Containers, error) {

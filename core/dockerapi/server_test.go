@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,8 +30,10 @@ type fakeContainers struct {
 	byName  map[string]api.Container
 	created []api.ContainerSpec
 	logs    []runtime.LogEntry
-	ended   chan struct{} // closed: the current run ends
-	output  string        // what an attached run writes to stdout
+	ended   chan struct{}        // closed: the current run ends
+	output  string               // what an attached run writes to stdout
+	stats   []api.ContainerStats // the samples Stats returns in turn (the last one again)
+	updates []api.ContainerUpdate
 }
 
 func newFake(cs ...api.Container) *fakeContainers {
@@ -155,6 +158,96 @@ func (f *fakeContainers) Attach(ref string, opts runtime.AttachOptions) (func(co
 
 func (f *fakeContainers) Resize(context.Context, string, uint16, uint16) error { return nil }
 
+func (f *fakeContainers) Stats(_ context.Context, ref string) (api.ContainerStats, error) {
+	c, err := f.get(ref)
+	if err != nil {
+		return api.ContainerStats{}, err
+	}
+	if c.State != api.StateRunning && c.State != api.StatePaused {
+		return api.ContainerStats{}, fmt.Errorf("container %s is not running: %w", c.Name, api.ErrConflict)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.stats[0]
+	if len(f.stats) > 1 {
+		f.stats = f.stats[1:]
+	}
+	return st, nil
+}
+
+func (f *fakeContainers) Top(_ context.Context, ref string) (api.ContainerTop, error) {
+	if _, err := f.get(ref); err != nil {
+		return api.ContainerTop{}, err
+	}
+	now := time.Now()
+	return api.ContainerTop{Time: now, Processes: []api.GuestProcess{
+		{PID: 1, UID: 0, User: "root", Start: now.Add(-10 * time.Second), CPUTime: time.Second, TTY: "?", Cmd: "sleep 600"},
+	}}, nil
+}
+
+// setState moves a container to st, as the runtime does for pause and
+// unpause.
+func (f *fakeContainers) setState(ref string, st api.ContainerState) (api.Container, error) {
+	c, err := f.get(ref)
+	if err != nil {
+		return c, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c.State = st
+	f.byName[c.Name] = c
+	return c, nil
+}
+
+func (f *fakeContainers) Pause(_ context.Context, ref string) (api.Container, error) {
+	return f.setState(ref, api.StatePaused)
+}
+
+func (f *fakeContainers) Unpause(_ context.Context, ref string) (api.Container, error) {
+	return f.setState(ref, api.StateRunning)
+}
+
+func (f *fakeContainers) Rename(_ context.Context, ref, name string) (api.Container, error) {
+	c, err := f.get(ref)
+	if err != nil {
+		return c, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.byName[name]; ok {
+		return c, fmt.Errorf("the container name %q is already in use: %w", name, api.ErrAlreadyExists)
+	}
+	delete(f.byName, c.Name)
+	c.Name = name
+	f.byName[name] = c
+	return c, nil
+}
+
+func (f *fakeContainers) Update(ref string, u api.ContainerUpdate) (api.Container, error) {
+	c, err := f.get(ref)
+	if err != nil {
+		return c, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.updates = append(f.updates, u)
+	return c, nil
+}
+
+func (f *fakeContainers) Prune(_ context.Context, match func(api.Container) bool) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	removed := []string{}
+	for name, c := range f.byName {
+		if !c.State.Active() && (match == nil || match(c)) {
+			delete(f.byName, name)
+			removed = append(removed, c.ID)
+		}
+	}
+	sort.Strings(removed)
+	return removed, nil
+}
+
 // Exec echoes its command to stdout and "err" to stderr; it exits with
 // the number its command ends in, if any.
 func (f *fakeContainers) Exec(_ context.Context, ref string, spec api.ExecSpec, stdio runtime.ExecIO) (int, error) {
@@ -237,7 +330,8 @@ func TestRoutingAndErrors(t *testing.T) {
 		{"GET", "/v1.47/info", "", 200, `"ContainersRunning":1`},
 		{"GET", "/v1.47/containers/nope/json", "", 404, `{"message":"No such container: nope"}`},
 		{"GET", "/v1.47/containers/web/json", "", 200, `"Status":"running"`},
-		{"POST", "/v1.47/containers/web/start", "", 409, "is running"},
+		{"POST", "/v1.47/containers/web/start", "", 304, ""},
+		{"POST", "/v1.47/containers/nope/start", "", 404, "No such container: nope"},
 		{"POST", "/v1.47/containers/web/stop?t=1", "", 204, ""},
 		{"POST", "/v1.47/containers/web/stop?t=x", "", 400, "stop timeout"},
 		{"POST", "/v1.47/containers/create?name=web", `{"Image":"berth/demo"}`, 409, "already in use"},
