@@ -491,26 +491,44 @@ func TestWaitSendsHeadersFirst(t *testing.T) {
 }
 
 func TestAttachUpgrade(t *testing.T) {
-	f := newFake(running())
-	f.output = "hi\n"
-	srv := testServer(t, f)
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"stream=1&stdout=1&stderr=1", []string{"1:hi\n"}},
+		// logs=1: the log so far first, as docker replays it.
+		{"logs=1&stream=1&stdout=1&stderr=1", []string{"1:old-out\n", "2:old-err\n", "1:hi\n"}},
+		{"logs=1&stream=1&stdout=1", []string{"1:old-out\n", "1:hi\n"}},
+		{"logs=1&stderr=1", []string{"2:old-err\n"}},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			f := newFake(running())
+			f.output = "hi\n"
+			f.logs = []runtime.LogEntry{{Log: "old-out\n", Stream: "stdout"}, {Log: "old-err\n", Stream: "stderr"}}
+			srv := testServer(t, f)
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST /v1.47/containers/web/attach?%s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", tc.query)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "tcp" {
+				t.Fatalf("attach: %s %v", resp.Status, resp.Header)
+			}
+			close(f.ended)
+			if got := frames(t, br); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("attach frames %q, want %q", got, tc.want)
+			}
+		})
 	}
-	defer conn.Close()
-	fmt.Fprint(conn, "POST /v1.47/containers/web/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "tcp" {
-		t.Fatalf("attach: %s %v", resp.Status, resp.Header)
-	}
-	close(f.ended)
-	if got := frames(t, br); !reflect.DeepEqual(got, []string{"1:hi\n"}) {
-		t.Errorf("attach frames %q", got)
+	srv := testServer(t, newFake(running()))
+	if status, body, _ := do(t, srv, "POST", "/containers/web/attach?stdout=1", ""); status != 400 || !strings.Contains(body, "nothing to send") {
+		t.Errorf("attach without stream or logs: %d %s", status, body)
 	}
 }
 

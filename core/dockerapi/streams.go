@@ -291,16 +291,13 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	if err == nil && ct.State == api.StatePaused {
 		err = api.Exactly(api.ErrConflict, "You cannot attach to a paused container, unpause it first")
 	}
-	if err == nil && queryBool(q, "logs") {
-		err = fmt.Errorf("attach with logs=1 is not supported by Berth yet: use docker logs: %w", api.ErrUnsupported)
-	}
 	if err != nil {
 		writeError(w, r, s.log, noSuchContainer(id, err))
 		return
 	}
-	if !queryBool(q, "stream") {
-		// Without stream docker sends only the logs (refused above).
-		writeError(w, r, s.log, fmt.Errorf("attach without stream=1 is not supported by Berth yet: %w", api.ErrUnsupported))
+	logs, stream := queryBool(q, "logs"), queryBool(q, "stream")
+	if !logs && !stream {
+		writeError(w, r, s.log, fmt.Errorf("attach without stream=1 or logs=1 has nothing to send: %w", api.ErrInvalidArgument))
 		return
 	}
 	conn, brw, err := hijack(w, r, ct.Spec.TTY)
@@ -310,11 +307,32 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	defer conn.Close()
 	mw := &muxWriter{w: conn, raw: ct.Spec.TTY}
+	wantOut, wantErr := queryBool(q, "stdout"), queryBool(q, "stderr")
+	if logs {
+		// As docker: the log so far, then (with stream) the live output.
+		err := c.Logs(r.Context(), ct.ID, runtime.LogOptions{}, func(e runtime.LogEntry) error {
+			switch {
+			case e.Stream == "stderr" && wantErr:
+				_, err := mw.write(streamStderr, []byte(e.Log))
+				return err
+			case e.Stream != "stderr" && wantOut:
+				_, err := mw.write(streamStdout, []byte(e.Log))
+				return err
+			}
+			return nil
+		})
+		if err != nil || !stream {
+			if err != nil {
+				s.log.Info("docker attach logs", "container", ct.Name, "err", err)
+			}
+			return
+		}
+	}
 	opts := runtime.AttachOptions{Stdout: io.Discard, Stderr: io.Discard}
-	if queryBool(q, "stdout") {
+	if wantOut {
 		opts.Stdout = mw.stream(streamStdout)
 	}
-	if queryBool(q, "stderr") {
+	if wantErr {
 		opts.Stderr = mw.stream(streamStderr)
 	}
 	var stdinW *io.PipeWriter
