@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,9 +118,30 @@ func TestDockerCLI(t *testing.T) {
 	if _, errOut, code := dockerCLI(t, home, "cp", "web:/nope", dst); code == 0 || !strings.Contains(errOut, "/nope") {
 		t.Errorf("docker cp of a missing path: exit %d: %s", code, errOut)
 	}
+	controlStart := time.Now().Unix()
+	dockerControl(t, home, id)
 	mustDocker(t, home, "stop", "-t", "1", "web")
 	if out := mustDocker(t, home, "ps", "-a", "--format", "{{.Names}} {{.State}}"); strings.TrimSpace(out) != "web exited" {
 		t.Errorf("docker ps -a after stop: %q", out)
+	}
+	// Stopping a stopped container is a 304, which docker takes as done.
+	if out := mustDocker(t, home, "stop", "web"); out != "web\n" {
+		t.Errorf("docker stop of a stopped container: %q", out)
+	}
+	// prune with a label filter: a created (never booted) container goes,
+	// the stopped web, labelled otherwise, stays.
+	spare := strings.TrimSpace(mustDocker(t, home, "create", "--name", "spare", "-l", "tier=back", "berth/demo", "true"))
+	if out := mustDocker(t, home, "container", "prune", "-f", "--filter", "label=tier=back"); out != "Deleted Containers:\n"+spare+"\n\nTotal reclaimed space: 0B\n" {
+		t.Errorf("docker container prune: %q", out)
+	}
+	if out := mustDocker(t, home, "ps", "-aq"); strings.TrimSpace(out) != id[:12] {
+		t.Errorf("docker ps -aq after prune: %q", out)
+	}
+	evs := mustDocker(t, home, "events", "--since", strconv.FormatInt(controlStart, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "container="+id, "--filter", "event=pause", "--filter", "event=unpause", "--filter", "event=rename", "--filter", "event=update",
+		"--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	if evs != "pause web\nunpause web\nrename web2\nrename web\nupdate web\nupdate web\n" {
+		t.Errorf("docker events of pause, rename, update: %q", evs)
 	}
 	mustDocker(t, home, "rm", "web")
 	if _, errOut, code := dockerCLI(t, home, "inspect", "web"); code == 0 || !strings.Contains(errOut, "No such object: web") {
@@ -160,7 +182,7 @@ func TestDockerCLI(t *testing.T) {
 	}
 
 	// Events: the bus's memory of the network's life, replayed up to now.
-	evs := mustDocker(t, home, "events", "--since", strconv.FormatInt(netStart, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+	evs = mustDocker(t, home, "events", "--since", strconv.FormatInt(netStart, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
 		"--filter", "type=network", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
 	if evs != "network create app\nnetwork destroy app\n" {
 		t.Errorf("docker events: %q", evs)
@@ -188,4 +210,81 @@ func TestDockerCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "POST /swarm/init is not supported by Berth yet") {
 		t.Errorf("docker swarm init: exit %d: %s", code, errOut)
 	}
+}
+
+// dockerControl drives docker stats, top, pause, unpause, rename, update
+// and start on the running container web (id), leaving it running, named
+// web, with no restart policy.
+func dockerControl(t *testing.T, home, id string) {
+	t.Helper()
+	// stats --no-stream: the guest's CPU, memory and processes in docker's
+	// columns; network and block I/O are not measured (0B).
+	lines := strings.Split(strings.TrimSpace(mustDocker(t, home, "stats", "--no-stream", "web")), "\n")
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "CONTAINER ID NAME CPU % MEM USAGE / LIMIT MEM % NET I/O BLOCK I/O PIDS" {
+		t.Errorf("docker stats --no-stream:\n%s", strings.Join(lines, "\n"))
+	} else {
+		row := regexp.MustCompile(`^` + id[:12] + `\s+web\s+\d+\.\d\d%\s+[\d.]+MiB / ([\d.]+)MiB\s+\d+\.\d\d%\s+0B / 0B\s+0B / 0B\s+[1-9]\d*$`)
+		t.Logf("docker stats --no-stream: %s", lines[1])
+		m := row.FindStringSubmatch(lines[1])
+		if limit, _ := strconv.ParseFloat(valueAt(m, 1), 64); m == nil || limit < 128 || limit > 256 {
+			t.Errorf("docker stats --no-stream row (-m 256m):\n%s", lines[1])
+		}
+	}
+	top := mustDocker(t, home, "top", "web")
+	if lines := strings.Split(top, "\n"); strings.Join(strings.Fields(lines[0]), " ") != "UID PID PPID C STIME TTY TIME CMD" ||
+		!strings.Contains(top, "sleep 600") {
+		t.Errorf("docker top:\n%s", top)
+	}
+	if _, errOut, code := dockerCLI(t, home, "top", "web", "aux"); code == 0 || !strings.Contains(errOut, "ps -ef's columns only") {
+		t.Errorf("docker top web aux: exit %d: %s", code, errOut)
+	}
+
+	state := func() string {
+		return strings.TrimSpace(mustDocker(t, home, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "web"))
+	}
+	if out := mustDocker(t, home, "pause", "web"); out != "web\n" || state() != "paused true" {
+		t.Errorf("docker pause: %q, state %q", out, state())
+	}
+	if _, errOut, code := dockerCLI(t, home, "pause", "web"); code == 0 || !strings.Contains(errOut, "Container "+id+" is already paused") {
+		t.Errorf("docker pause of a paused container: exit %d: %s", code, errOut)
+	}
+	if out := mustDocker(t, home, "unpause", "web"); out != "web\n" || state() != "running false" {
+		t.Errorf("docker unpause: %q, state %q", out, state())
+	}
+	if _, errOut, code := dockerCLI(t, home, "unpause", "web"); code == 0 || !strings.Contains(errOut, "Container "+id+" is not paused") {
+		t.Errorf("docker unpause of a running container: exit %d: %s", code, errOut)
+	}
+	if out := mustDocker(t, home, "exec", "web", "echo", "thawed"); out != "thawed\n" {
+		t.Errorf("docker exec after unpause: %q", out)
+	}
+
+	mustDocker(t, home, "rename", "web", "web2")
+	if out := mustDocker(t, home, "inspect", "-f", "{{.Name}}", id); out != "/web2\n" {
+		t.Errorf("docker rename: %q", out)
+	}
+	mustDocker(t, home, "rename", "web2", "web")
+
+	if out := mustDocker(t, home, "update", "--restart", "always", "web"); out != "web\n" {
+		t.Errorf("docker update --restart: %q", out)
+	}
+	if out := mustDocker(t, home, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "web"); out != "always\n" {
+		t.Errorf("restart policy after docker update: %q", out)
+	}
+	if _, errOut, code := dockerCLI(t, home, "update", "--pids-limit", "10", "web"); code == 0 || !strings.Contains(errOut, "PidsLimit cannot be updated") {
+		t.Errorf("docker update --pids-limit: exit %d: %s", code, errOut)
+	}
+	mustDocker(t, home, "update", "--restart", "no", "web")
+
+	// Starting a running container is a 304, which docker takes as done.
+	if out := mustDocker(t, home, "start", "web"); out != "web\n" {
+		t.Errorf("docker start of a running container: %q", out)
+	}
+}
+
+// valueAt is m[i], or "" where m has no such group.
+func valueAt(m []string, i int) string {
+	if i < len(m) {
+		return m[i]
+	}
+	return ""
 }
