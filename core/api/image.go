@@ -67,9 +67,19 @@ type ImageRemoved struct {
 	Deleted  []string `json:"deleted,omitempty"`
 }
 
+// ImagePushed says what a push uploaded: the manifest, by digest and
+// size, under Ref (the normalized target).
+type ImagePushed struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
 // ImagePruned reports what `berth image prune` did.
 type ImagePruned struct {
-	Deleted []string `json:"deleted,omitempty"`
+	// Untagged are the names the pruned images had; Deleted their digests.
+	Untagged []string `json:"untagged,omitempty"`
+	Deleted  []string `json:"deleted,omitempty"`
 	// Blobs and Disks count the files removed; Reclaimed their bytes.
 	Blobs     int   `json:"blobs"`
 	Disks     int   `json:"disks"`

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"io/fs"
 	"net/http"
 	"path/filepath"
@@ -9,15 +10,16 @@ import (
 	"github.com/berthvm/berth/core/api"
 )
 
-// systemDF counts what each image, container and volume takes on disk.
-func (d *Daemon) systemDF(r *http.Request) (any, error) {
-	ctx := r.Context()
+func (d *Daemon) systemDF(r *http.Request) (any, error) { return d.diskUsage(r.Context()) }
+
+// diskUsage counts what each image, container and volume takes on disk.
+func (d *Daemon) diskUsage(ctx context.Context) (api.DiskUsage, error) {
 	du := api.DiskUsage{Images: []api.ImageUsage{}, Containers: []api.ContainerUsage{}, Volumes: []api.VolumeUsage{}}
 	var ctrs []api.Container
 	if d.runtime != nil {
 		var err error
 		if ctrs, err = d.runtime.List(true); err != nil {
-			return nil, err
+			return du, err
 		}
 	}
 	users := map[string]int{}
@@ -28,14 +30,14 @@ func (d *Daemon) systemDF(r *http.Request) (any, error) {
 	}
 	images, err := d.images.List(ctx)
 	if err != nil {
-		return nil, err
+		return du, err
 	}
 	for _, im := range images {
 		du.Images = append(du.Images, api.ImageUsage{Image: im, Containers: users[im.Digest]})
 	}
 	vols, err := d.volumes.List(ctx, nil)
 	if err != nil {
-		return nil, err
+		return du, err
 	}
 	for _, v := range vols {
 		du.Volumes = append(du.Volumes, api.VolumeUsage{Name: v.Name, Anonymous: v.Anonymous, Size: allocated(v.Mountpoint),

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/berthvm/berth/core/api"
@@ -12,7 +13,7 @@ import (
 
 // dockerAPI is the Docker Engine API over this daemon's own services.
 func (d *Daemon) dockerAPI() http.Handler {
-	cfg := dockerapi.Config{Images: dockerImages{d}, Events: d.bus, ContainersErr: d.runtimeErr, Version: d.cfg.Version, Logger: d.log,
+	cfg := dockerapi.Config{Images: dockerImages{d}, Events: d.bus, DiskUsage: d.diskUsage, ContainersErr: d.runtimeErr, Version: d.cfg.Version, Logger: d.log,
 		Info: func(ctx context.Context) (api.SystemInfo, error) {
 			info, err := d.systemInfo(nil)
 			if err != nil {
@@ -32,9 +33,18 @@ func (d *Daemon) dockerAPI() http.Handler {
 	return dockerapi.New(cfg)
 }
 
-// dockerImages is the image store as the Berth API serves it: pulls and
-// removals publish their events, and the demo image comes from the binary.
+// dockerImages is the image store as the Berth API serves it: pulls,
+// pushes, tags, loads, removals and prunes publish their events, and the
+// demo image comes from the binary.
 type dockerImages struct{ d *Daemon }
+
+var (
+	_ dockerapi.ImageTagger    = dockerImages{}
+	_ dockerapi.ImageHistorian = dockerImages{}
+	_ dockerapi.ImagePruner    = dockerImages{}
+	_ dockerapi.ImageArchiver  = dockerImages{}
+	_ dockerapi.ImagePusher    = dockerImages{}
+)
 
 func (i dockerImages) List(ctx context.Context) ([]api.Image, error) { return i.d.images.List(ctx) }
 
@@ -53,24 +63,38 @@ func (i dockerImages) Pull(ctx context.Context, ref string, opts image.PullOptio
 		}
 		return im, err
 	}
-	im, err := i.d.images.Pull(ctx, ref, opts)
-	if err != nil {
-		return im, err
-	}
-	i.d.imageEvent("pull", im.Digest, ref)
-	return im, nil
+	return i.d.pullImage(ctx, ref, opts)
 }
 
 func (i dockerImages) Remove(ctx context.Context, ref string, force bool) (api.ImageRemoved, error) {
-	res, err := i.d.images.Remove(ctx, ref, force)
+	return i.d.removeImage(ctx, ref, force)
+}
+
+func (i dockerImages) Tag(ctx context.Context, source, target string) error {
+	return i.d.tagImage(ctx, source, target)
+}
+
+func (i dockerImages) History(ctx context.Context, ref string) ([]api.ImageHistoryEntry, error) {
+	return i.d.images.History(ctx, ref)
+}
+
+func (i dockerImages) Prune(ctx context.Context, all bool, match func(api.Image, api.ImageConfig) bool) (api.ImagePruned, error) {
+	return i.d.pruneImages(ctx, all, match)
+}
+
+func (i dockerImages) Save(ctx context.Context, w io.Writer, refs ...string) error {
+	return i.d.images.Save(ctx, w, refs...)
+}
+
+func (i dockerImages) LoadArchive(ctx context.Context, r io.Reader, label string, opts image.LoadOptions) ([]api.Image, error) {
+	loaded, err := i.d.images.LoadArchive(ctx, r, label, opts)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	for _, n := range res.Untagged {
-		i.d.imageEvent("untag", "", n)
-	}
-	for _, id := range res.Deleted {
-		i.d.imageEvent("delete", id, ref)
-	}
-	return res, nil
+	i.d.loadEvents(loaded)
+	return loaded, nil
+}
+
+func (i dockerImages) Push(ctx context.Context, ref, target string, opts image.PushOptions) (api.ImagePushed, error) {
+	return i.d.pushImage(ctx, ref, target, opts)
 }

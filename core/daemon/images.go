@@ -59,12 +59,18 @@ func (d *Daemon) imagePull(r *http.Request, progress api.ProgressFunc) (any, err
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	im, err := d.images.Pull(r.Context(), req.Ref, image.PullOptions{
+	return d.pullImage(r.Context(), req.Ref, image.PullOptions{
 		RegistryOptions: image.RegistryOptions{Scheme: req.Scheme}, Platform: req.Platform, Progress: progress})
+}
+
+// pullImage, like the other verbs below, is the one path both APIs take,
+// so each publishes the events docker would.
+func (d *Daemon) pullImage(ctx context.Context, ref string, opts image.PullOptions) (api.Image, error) {
+	im, err := d.images.Pull(ctx, ref, opts)
 	if err != nil {
-		return nil, err
+		return im, err
 	}
-	d.imageEvent("pull", im.Digest, req.Ref)
+	d.imageEvent("pull", im.Digest, ref)
 	return im, nil
 }
 
@@ -73,16 +79,23 @@ func (d *Daemon) imagePush(r *http.Request, progress api.ProgressFunc) (any, err
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	if err := d.images.Push(r.Context(), req.Ref, req.Target, image.PushOptions{
+	if _, err := d.pushImage(r.Context(), req.Ref, req.Target, image.PushOptions{
 		RegistryOptions: image.RegistryOptions{Scheme: req.Scheme}, Progress: progress}); err != nil {
 		return nil, err
 	}
-	im, err := d.images.Get(r.Context(), req.Ref)
+	return d.images.Get(r.Context(), req.Ref)
+}
+
+func (d *Daemon) pushImage(ctx context.Context, ref, target string, opts image.PushOptions) (api.ImagePushed, error) {
+	res, err := d.images.Push(ctx, ref, target, opts)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	d.imageEvent("push", im.Digest, req.Ref)
-	return im, nil
+	if target == "" {
+		target = ref
+	}
+	d.imageEvent("push", res.Digest, target)
+	return res, nil
 }
 
 func (d *Daemon) imageLoad(r *http.Request, progress api.ProgressFunc) (any, error) {
@@ -94,6 +107,11 @@ func (d *Daemon) imageLoad(r *http.Request, progress api.ProgressFunc) (any, err
 	if err != nil {
 		return nil, err
 	}
+	d.loadEvents(loaded)
+	return loaded, nil
+}
+
+func (d *Daemon) loadEvents(loaded []api.Image) {
 	for _, im := range loaded {
 		name := ""
 		if len(im.Names) > 0 {
@@ -101,7 +119,6 @@ func (d *Daemon) imageLoad(r *http.Request, progress api.ProgressFunc) (any, err
 		}
 		d.imageEvent("load", im.Digest, name)
 	}
-	return loaded, nil
 }
 
 // imageSave streams a docker-load tarball of ?ref=… (repeatable). The refs
@@ -131,29 +148,40 @@ func (d *Daemon) imageTag(r *http.Request) (any, error) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	if err := d.images.Tag(r.Context(), req.Source, req.Target); err != nil {
+	if err := d.tagImage(r.Context(), req.Source, req.Target); err != nil {
 		return nil, err
 	}
-	im, err := d.images.Get(r.Context(), req.Target)
+	return d.images.Get(r.Context(), req.Target)
+}
+
+func (d *Daemon) tagImage(ctx context.Context, source, target string) error {
+	if err := d.images.Tag(ctx, source, target); err != nil {
+		return err
+	}
+	im, err := d.images.Get(ctx, target)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d.imageEvent("tag", im.Digest, req.Target)
-	return im, nil
+	d.imageEvent("tag", im.Digest, target)
+	return nil
 }
 
 func (d *Daemon) imageRemove(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	force, _ := strconv.ParseBool(q.Get("force"))
-	res, err := d.images.Remove(r.Context(), q.Get("ref"), force)
+	return d.removeImage(r.Context(), q.Get("ref"), force)
+}
+
+func (d *Daemon) removeImage(ctx context.Context, ref string, force bool) (api.ImageRemoved, error) {
+	res, err := d.images.Remove(ctx, ref, force)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	for _, n := range res.Untagged {
 		d.imageEvent("untag", "", n)
 	}
 	for _, id := range res.Deleted {
-		d.imageEvent("delete", id, q.Get("ref"))
+		d.imageEvent("delete", id, ref)
 	}
 	return res, nil
 }
@@ -163,14 +191,18 @@ func (d *Daemon) imagePrune(r *http.Request) (any, error) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	res, err := d.images.Prune(r.Context(), req.All)
-	if err != nil {
-		return nil, err
+	return d.pruneImages(r.Context(), req.All, nil)
+}
+
+func (d *Daemon) pruneImages(ctx context.Context, all bool, match func(api.Image, api.ImageConfig) bool) (api.ImagePruned, error) {
+	res, err := d.images.PruneFunc(ctx, all, match)
+	for _, n := range res.Untagged {
+		d.imageEvent("untag", "", n)
 	}
 	for _, id := range res.Deleted {
 		d.imageEvent("delete", id, "")
 	}
-	return res, nil
+	return res, err
 }
 
 func (d *Daemon) registryLogin(r *http.Request) (any, error) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -352,7 +351,7 @@ func (s *Server) containerPrune(r *http.Request) (any, error) {
 func pruneMatch(f filters, now time.Time) (func(api.Container) bool, error) {
 	var until time.Time
 	for _, v := range f["until"] {
-		t, err := dockerTimestamp(v, now)
+		t, err := parseTimestamp(v, now)
 		if err != nil {
 			return nil, err
 		}
@@ -360,48 +359,12 @@ func pruneMatch(f filters, now time.Time) (func(api.Container) bool, error) {
 			until = t
 		}
 	}
-	has := func(labels map[string]string, kv string) bool {
-		k, v, withValue := strings.Cut(kv, "=")
-		got, ok := labels[k]
-		return ok && (!withValue || got == v)
-	}
 	return func(ct api.Container) bool {
 		if !until.IsZero() && !ct.Created.Before(until) {
 			return false
 		}
-		for _, l := range f["label"] {
-			if !has(ct.Spec.Labels, l) {
-				return false
-			}
-		}
-		if nots := f["label!"]; len(nots) > 0 {
-			all := true
-			for _, l := range nots {
-				all = all && has(ct.Spec.Labels, l)
-			}
-			if all {
-				return false
-			}
-		}
-		return true
+		return labelsMatch(f, ct.Spec.Labels)
 	}, nil
-}
-
-// dockerTimestamp reads a filter's time as docker does: a duration before
-// now ("24h"), unix seconds, or an RFC 3339 date or date-time.
-func dockerTimestamp(v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	if _, err := strconv.ParseFloat(v, 64); err == nil {
-		return unixTime(v)
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("until %q: want a duration (24h), unix seconds or an RFC 3339 time: %w", v, api.ErrInvalidArgument)
 }
 
 // container is the runtime and the container {id} names, or docker's

@@ -73,7 +73,7 @@ func TestContainerControl(t *testing.T) {
 
 		{"POST", "/v1.47/containers/prune?filters=" + `{"label":["keep=no"]}`, "", 200, `{"ContainersDeleted":[],"SpaceReclaimed":0}`},
 		{"POST", "/v1.47/containers/prune?filters=" + `{"bogus":["x"]}`, "", 400, "invalid filter 'bogus'"},
-		{"POST", "/v1.47/containers/prune?filters=" + `{"until":["soon"]}`, "", 400, `until \"soon\"`},
+		{"POST", "/v1.47/containers/prune?filters=" + `{"until":["soon"]}`, "", 400, "invalid filter 'until=soon'"},
 		{"POST", "/v1.47/containers/prune?filters=" + `{"until":["10m"]}`, "", 200, `{"ContainersDeleted":["` + b + `"],"SpaceReclaimed":0}`},
 		{"GET", "/v1.47/containers/old/json", "", 404, "No such container: old"},
 

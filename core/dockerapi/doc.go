@@ -7,10 +7,14 @@
 // request is mapped onto the core's own services (the container runtime,
 // the image store, networks, volumes and the event bus, behind the small
 // Containers, Images, Networks, Volumes and Events interfaces; exec and
-// docker cp are the runtime's optional Execer and Archiver), and every
-// docker-shaped object (inspect, stats) is built by core/dockerapi/types
-// from Berth's types. Actions publish their events in the runtime, so
-// docker events sees pause, rename or update however they were asked for. Requests it does not implement
+// docker cp are the runtime's optional Execer and Archiver; image tag,
+// history, prune, save, load and push the store's optional ImageTagger,
+// ImageHistorian, ImagePruner, ImageArchiver and ImagePusher; system df
+// is Config.DiskUsage), and every docker-shaped object (inspect, stats)
+// is built by core/dockerapi/types from Berth's types. Actions publish
+// their events in the runtime and the daemon, so docker events sees
+// pause, rename, tag or push however they were asked for. Requests it
+// does not implement
 // get 501 with a message naming the endpoint, never a hang or a pretended
 // success.
 package dockerapi

@@ -58,6 +58,46 @@ type Images interface {
 	Remove(ctx context.Context, ref string, force bool) (api.ImageRemoved, error)
 }
 
+// The image capabilities below are optional: Images that lack one get 501
+// for its endpoints.
+
+// ImageTagger gives an image another name (POST /images/{name}/tag).
+type ImageTagger interface {
+	Tag(ctx context.Context, source, target string) error
+}
+
+// ImageHistorian tells how an image was built (GET /images/{name}/history).
+type ImageHistorian interface {
+	History(ctx context.Context, ref string) ([]api.ImageHistoryEntry, error)
+}
+
+// ImagePruner removes unnamed (all: unused) images that match accepts
+// (POST /images/prune); *image.Store's PruneFunc.
+type ImagePruner interface {
+	Prune(ctx context.Context, all bool, match func(api.Image, api.ImageConfig) bool) (api.ImagePruned, error)
+}
+
+// ImageArchiver writes and reads docker-save tarballs (GET /images/get,
+// POST /images/load).
+type ImageArchiver interface {
+	Save(ctx context.Context, w io.Writer, refs ...string) error
+	LoadArchive(ctx context.Context, r io.Reader, label string, opts image.LoadOptions) ([]api.Image, error)
+}
+
+// ImagePusher uploads an image to a registry (POST /images/{name}/push).
+type ImagePusher interface {
+	Push(ctx context.Context, ref, target string, opts image.PushOptions) (api.ImagePushed, error)
+}
+
+// imagesAs is the image store as capability T, or the 501 for r.
+func imagesAs[T any](s *Server, r *http.Request) (T, error) {
+	t, ok := s.cfg.Images.(T)
+	if !ok {
+		return t, unsupported(r, "")
+	}
+	return t, nil
+}
+
 // Config is what a Server serves from.
 type Config struct {
 	// Containers is nil where this host cannot run containers;
@@ -72,9 +112,12 @@ type Config struct {
 	// Events is the daemon's event stream (GET /events).
 	Events Events
 	// Info reports the daemon's view of the host (GET /info, /version).
-	Info    func(ctx context.Context) (api.SystemInfo, error)
-	Version api.Version
-	Logger  *slog.Logger // nil: slog.Default()
+	Info func(ctx context.Context) (api.SystemInfo, error)
+	// DiskUsage counts what images, containers and volumes take on disk
+	// (GET /system/df); nil: 501.
+	DiskUsage func(ctx context.Context) (api.DiskUsage, error)
+	Version   api.Version
+	Logger    *slog.Logger // nil: slog.Default()
 }
 
 // Server is the Docker Engine API as an http.Handler.
@@ -101,6 +144,7 @@ func (s *Server) routes() {
 	s.handle("GET /version", s.version)
 	s.handle("GET /info", s.info)
 	s.mux.HandleFunc("GET /events", s.events)
+	s.handle("GET /system/df", s.systemDF)
 
 	s.handle("GET /containers/json", s.containerList)
 	s.handle("POST /containers/create", s.containerCreate)
@@ -147,9 +191,16 @@ func (s *Server) routes() {
 
 	s.handle("GET /images/json", s.imageList)
 	s.mux.HandleFunc("POST /images/create", s.imageCreate)
-	// Image names hold slashes (berth/demo): the name is the whole rest
-	// of the path, less the trailing /json for inspect.
-	s.handle("GET /images/{name...}", s.imageInspect)
+	s.mux.HandleFunc("GET /images/get", s.imageSave)
+	s.mux.HandleFunc("POST /images/load", s.imageLoad)
+	s.handle("POST /images/prune", s.imagePrune)
+	// Image names hold slashes and colons (localhost:5000/a/b:1): the
+	// name is the whole rest of the path, less the verb at its end, which
+	// imageRoute picks the handler by.
+	s.mux.HandleFunc("GET /images/{name...}", s.imageRoute(map[string]http.HandlerFunc{
+		"/json": s.jsonHandler(s.imageInspect), "/history": s.jsonHandler(s.imageHistory), "/get": s.imageSaveOne}))
+	s.mux.HandleFunc("POST /images/{name...}", s.imageRoute(map[string]http.HandlerFunc{
+		"/tag": s.jsonHandler(s.imageTag), "/push": s.imagePush}))
 	s.handle("DELETE /images/{name...}", s.imageRemove)
 
 	for prefix, alt := range alternatives {
@@ -251,7 +302,11 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 type jsonFunc func(r *http.Request) (any, error)
 
 func (s *Server) handle(pattern string, h jsonFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, s.jsonHandler(h))
+}
+
+func (s *Server) jsonHandler(h jsonFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		out, err := h(r)
 		if err != nil {
 			writeError(w, r, s.log, err)
@@ -263,14 +318,18 @@ func (s *Server) handle(pattern string, h jsonFunc) {
 		case notModified:
 			w.WriteHeader(http.StatusNotModified)
 		case created:
+			if out.v == nil {
+				w.WriteHeader(http.StatusCreated)
+				return
+			}
 			writeJSON(w, http.StatusCreated, out.v)
 		default:
 			writeJSON(w, http.StatusOK, out)
 		}
-	})
+	}
 }
 
-// created is a reply of 201 Created with v as its body.
+// created is a reply of 201 Created with v as its body (nil: none).
 type created struct{ v any }
 
 // notModified is docker's 304 for an action with nothing to do (start of

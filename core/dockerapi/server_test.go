@@ -535,10 +535,12 @@ func TestAttachUpgrade(t *testing.T) {
 func TestImageCreateStream(t *testing.T) {
 	srv := testServer(t, newFake())
 	status, body, _ := do(t, srv, "POST", "/v1.47/images/create?fromImage=alpine&tag=3", "")
-	want := `{"status":"Pulling from alpine","id":"3"}
+	want := `{"status":"Pulling from library/alpine","id":"3"}
+{"status":"Pulling fs layer","id":"0123456789ab","progressDetail":{}}
 {"status":"Downloading","id":"0123456789ab","progressDetail":{"current":5,"total":10}}
+{"status":"Pull complete","id":"0123456789ab","progressDetail":{}}
 {"status":"Digest: sha256:def"}
-{"status":"Status: Image is up to date for alpine:3"}
+{"status":"Status: Downloaded newer image for alpine:3"}
 `
 	if status != 200 || body != want {
 		t.Errorf("pull: %d\n%s", status, body)

@@ -165,3 +165,72 @@ func (s *Server) info(r *http.Request) (any, error) {
 	}
 	return out, nil
 }
+
+// dfBody is docker's GET /system/df object.
+type dfBody struct {
+	LayersSize int64
+	Images     []imageSummary
+	Containers []dfContainer
+	Volumes    []dfVolume
+	BuildCache []struct{}
+}
+
+// dfContainer is a container row with the bytes its files take.
+type dfContainer struct {
+	containerSummary
+	SizeRw     int64
+	SizeRootFs int64
+}
+
+// dfVolume is docker's volume object with its usage.
+type dfVolume struct {
+	volumeResource
+	UsageData volumeUsage
+}
+
+type volumeUsage struct {
+	Size     int64
+	RefCount int64
+}
+
+// systemDF is the daemon's disk usage in docker's shape. Sizes are what
+// Berth has: an image's blobs in the store (compressed layers), a
+// container's allocated files, a volume's disk image; LayersSize is the
+// images' total.
+func (s *Server) systemDF(r *http.Request) (any, error) {
+	if s.cfg.DiskUsage == nil {
+		return nil, unsupported(r, "")
+	}
+	du, err := s.cfg.DiskUsage(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := dfBody{Images: []imageSummary{}, Containers: []dfContainer{}, Volumes: []dfVolume{}, BuildCache: []struct{}{}}
+	for _, im := range du.Images {
+		row := imageRow(im.Image)
+		row.SharedSize, row.Containers = 0, int64(im.Containers)
+		out.Images = append(out.Images, row)
+		out.LayersSize += im.Size
+	}
+	if c, err := s.containers(); err == nil && len(du.Containers) > 0 {
+		now := time.Now()
+		for _, u := range du.Containers {
+			ct, err := c.Inspect(u.ID)
+			if err != nil {
+				continue // removed meanwhile
+			}
+			out.Containers = append(out.Containers, dfContainer{containerSummary: summary(ct, s.imageConfig(r, ct), now), SizeRw: u.Size})
+		}
+	}
+	for _, v := range du.Volumes {
+		row := dfVolume{volumeResource: volumeResource{Name: v.Name, Driver: "local", Scope: "local",
+			Labels: map[string]string{}, Options: map[string]string{}}, UsageData: volumeUsage{Size: v.Size, RefCount: int64(v.Containers)}}
+		if vs, err := s.volumes(); err == nil {
+			if full, err := vs.Inspect(r.Context(), v.Name); err == nil {
+				row.volumeResource = volumeView(full)
+			}
+		}
+		out.Volumes = append(out.Volumes, row)
+	}
+	return out, nil
+}

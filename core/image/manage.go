@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sync/errgroup"
 )
 
 // List returns every local image, newest first.
@@ -215,7 +216,14 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (api.ImageRe
 // Prune removes images without a name (all unused images with all) that no
 // container uses, then every blob and disk nothing references.
 func (s *Store) Prune(ctx context.Context, all bool) (api.ImagePruned, error) {
-	var victims []string
+	return s.PruneFunc(ctx, all, nil)
+}
+
+// PruneFunc is Prune limited to the candidates match accepts (nil: all of
+// them), given each one's summary and config: docker's until and label
+// filters.
+func (s *Store) PruneFunc(ctx context.Context, all bool, match func(api.Image, api.ImageConfig) bool) (api.ImagePruned, error) {
+	var victims []api.Image
 	err := s.db.View(func(tx *state.Tx) error {
 		images, err := tx.Images()
 		if err != nil {
@@ -227,7 +235,7 @@ func (s *Store) Prune(ctx context.Context, all bool) (api.ImagePruned, error) {
 				return err
 			}
 			if all || len(names) == 0 {
-				victims = append(victims, im.Digest)
+				victims = append(victims, toAPI(im, names))
 			}
 		}
 		return nil
@@ -235,18 +243,31 @@ func (s *Store) Prune(ctx context.Context, all bool) (api.ImagePruned, error) {
 	if err != nil {
 		return api.ImagePruned{}, err
 	}
-	var deleted []string
-	for _, d := range victims {
-		users, err := s.inUse(ctx, d)
+	var out api.ImagePruned
+	for _, v := range victims {
+		if match != nil {
+			img, err := s.image(v.Digest)
+			if err != nil {
+				return out, fmt.Errorf("prune: %s: %w", v.Digest, err)
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				return out, fmt.Errorf("prune: %s: config: %w", v.Digest, err)
+			}
+			if !match(v, configOf(cfg)) {
+				continue
+			}
+		}
+		users, err := s.inUse(ctx, v.Digest)
 		if err != nil {
-			return api.ImagePruned{}, fmt.Errorf("prune: check containers of %s: %w", d, err)
+			return out, fmt.Errorf("prune: check containers of %s: %w", v.Digest, err)
 		}
 		if len(users) > 0 {
 			continue
 		}
+		var names []string
 		if err := s.db.Update(func(tx *state.Tx) error {
-			names, err := tx.NamesOf(d)
-			if err != nil {
+			if names, err = tx.NamesOf(v.Digest); err != nil {
 				return err
 			}
 			for _, n := range names {
@@ -254,14 +275,15 @@ func (s *Store) Prune(ctx context.Context, all bool) (api.ImagePruned, error) {
 					return err
 				}
 			}
-			return tx.DeleteImage(d)
+			return tx.DeleteImage(v.Digest)
 		}); err != nil {
-			return api.ImagePruned{}, fmt.Errorf("prune %s: %w", d, err)
+			return out, fmt.Errorf("prune %s: %w", v.Digest, err)
 		}
-		deleted = append(deleted, d)
+		out.Untagged = append(out.Untagged, names...)
+		out.Deleted = append(out.Deleted, v.Digest)
 	}
-	out, err := s.collect(ctx)
-	out.Deleted = deleted
+	freed, err := s.collect(ctx)
+	out.Blobs, out.Disks, out.Reclaimed = freed.Blobs, freed.Disks, freed.Reclaimed
 	if err != nil {
 		return out, fmt.Errorf("prune: %w", err)
 	}
@@ -334,40 +356,46 @@ type PushOptions struct {
 }
 
 // Push uploads the local image ref to target's registry (target "" means
-// ref itself) and records the pushed repo digest.
-func (s *Store) Push(ctx context.Context, ref, target string, opts PushOptions) error {
+// ref itself) and records the pushed repo digest. Each layer goes up on
+// its own first, so progress is reported per layer (ID: its digest), as
+// docker shows a push; the manifest then finds them there.
+func (s *Store) Push(ctx context.Context, ref, target string, opts PushOptions) (api.ImagePushed, error) {
 	im, err := s.resolve(ctx, ref)
 	if err != nil {
-		return err
+		return api.ImagePushed{}, err
 	}
 	if target == "" {
 		target = ref
 	}
 	r, err := s.parseRemote(target, opts.RegistryOptions)
 	if err != nil {
-		return err
+		return api.ImagePushed{}, err
 	}
 	img, err := s.image(im.Digest)
 	if err != nil {
-		return fmt.Errorf("push %s: %w", ref, err)
+		return api.ImagePushed{}, fmt.Errorf("push %s: %w", ref, err)
 	}
-	updates := make(chan v1.Update, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for u := range updates {
-			opts.Progress.Report(api.Progress{ID: shortDigest(im.Digest), Action: "upload", Current: u.Complete, Total: u.Total})
-		}
-	}()
-	ropts := append(s.remoteOptions(ctx, opts.RegistryOptions), remote.WithProgress(updates))
-	err = remote.Write(r, img, ropts...)
-	<-done
+	layers, err := img.Layers()
 	if err != nil {
-		return fmt.Errorf("push %s: %w", target, registryError(r, err))
+		return api.ImagePushed{}, fmt.Errorf("push %s: %w", ref, err)
 	}
-	opts.Progress.Report(api.Progress{ID: shortDigest(im.Digest), Action: "upload", Done: true})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Jobs)
+	for _, l := range layers {
+		g.Go(func() error { return s.pushLayer(gctx, r.Context(), l, opts) })
+	}
+	if err := g.Wait(); err != nil {
+		return api.ImagePushed{}, fmt.Errorf("push %s: %w", target, registryError(r, err))
+	}
+	if err := remote.Write(r, img, s.remoteOptions(ctx, opts.RegistryOptions)...); err != nil {
+		return api.ImagePushed{}, fmt.Errorf("push %s: %w", target, registryError(r, err))
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return api.ImagePushed{}, fmt.Errorf("push %s: %w", ref, err)
+	}
 	rd := repoString(r) + "@" + im.Digest
-	return s.db.Update(func(tx *state.Tx) error {
+	err = s.db.Update(func(tx *state.Tx) error {
 		cur, err := tx.Image(im.Digest)
 		if err != nil {
 			if errors.Is(err, api.ErrNotFound) {
@@ -380,6 +408,36 @@ func (s *Store) Push(ctx context.Context, ref, target string, opts PushOptions) 
 		}
 		return tx.PutImage(cur)
 	})
+	return api.ImagePushed{Ref: refString(r), Digest: im.Digest, Size: int64(len(raw))}, err
+}
+
+// pushLayer uploads one layer to repo, reporting its progress.
+func (s *Store) pushLayer(ctx context.Context, repo name.Repository, l v1.Layer, opts PushOptions) error {
+	h, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
+	id := shortDigest(h.String())
+	opts.Progress.Report(api.Progress{ID: id, Action: "upload", Total: size})
+	updates := make(chan v1.Update, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for u := range updates {
+			opts.Progress.Report(api.Progress{ID: id, Action: "upload", Current: u.Complete, Total: u.Total})
+		}
+	}()
+	err = remote.WriteLayer(repo, l, append(s.remoteOptions(ctx, opts.RegistryOptions), remote.WithProgress(updates))...)
+	<-done
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", h, err)
+	}
+	opts.Progress.Report(api.Progress{ID: id, Action: "upload", Current: size, Total: size, Done: true})
+	return nil
 }
 
 // History returns how the image was built, newest step first: its

@@ -85,7 +85,16 @@ func TestTagRemovePrune(t *testing.T) {
 		t.Fatalf("prune -a with b in use = %+v, %v", pr, err)
 	}
 	delete(rt.using, b.Digest)
-	if pr, err = s.Prune(ctx, true); err != nil || len(pr.Deleted) != 1 || pr.Blobs != 4 || pr.Reclaimed == 0 {
+	// A filter that accepts nothing keeps b; the filter sees b's summary.
+	var seen []string
+	if pr, err = s.PruneFunc(ctx, true, func(im api.Image, _ api.ImageConfig) bool {
+		seen = append(seen, im.Names...)
+		return false
+	}); err != nil || len(pr.Deleted) != 0 || len(seen) != 1 {
+		t.Fatalf("prune -a matching nothing = %+v, %v (saw %v)", pr, err, seen)
+	}
+	if pr, err = s.Prune(ctx, true); err != nil || len(pr.Deleted) != 1 || pr.Blobs != 4 || pr.Reclaimed == 0 ||
+		strings.Join(pr.Untagged, ",") != strings.Join(seen, ",") {
 		t.Fatalf("prune -a = %+v, %v", pr, err)
 	}
 	if n := blobs(); n != 0 {

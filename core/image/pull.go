@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/state"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -26,6 +27,9 @@ type RegistryOptions struct {
 	// addresses, like docker's default insecure registries), "http" (plain
 	// HTTP allowed for any registry) or "https" (never plain HTTP).
 	Scheme string
+	// Auth signs in for this one operation (docker's X-Registry-Auth).
+	// Default: the store's keychain.
+	Auth authn.Authenticator
 }
 
 // PullOptions tune Pull.
@@ -165,9 +169,13 @@ func (s *Store) remoteOptions(ctx context.Context, opts RegistryOptions) []remot
 	if opts.Scheme == "https" {
 		tr = httpsOnly{tr}
 	}
+	auth := remote.WithAuthFromKeychain(s.opts.Keychain)
+	if opts.Auth != nil {
+		auth = remote.WithAuth(opts.Auth)
+	}
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(s.opts.Keychain),
+		auth,
 		remote.WithTransport(tr),
 		remote.WithJobs(s.opts.Jobs),
 		remote.WithRetryBackoff(s.opts.Backoff),

@@ -56,9 +56,18 @@ func TestRegistryRoundTrip(t *testing.T) {
 			ctx := context.Background()
 
 			if auth {
-				err := s.Push(ctx, "example.com/nasty:1", ref, PushOptions{})
+				_, err := s.Push(ctx, "example.com/nasty:1", ref, PushOptions{})
 				if !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "berth registry login "+reg.Host) {
 					t.Fatalf("push without login: %v", err)
+				}
+				// Credentials for one operation (docker's X-Registry-Auth).
+				wrong := RegistryOptions{Auth: &authn.Basic{Username: reg.User, Password: "wrong"}}
+				if _, err := s.Push(ctx, "example.com/nasty:1", ref, PushOptions{RegistryOptions: wrong}); !errors.Is(err, api.ErrUnavailable) {
+					t.Fatalf("push with a wrong password: %v", err)
+				}
+				right := RegistryOptions{Auth: &authn.Basic{Username: reg.User, Password: reg.Password}}
+				if _, err := s.Push(ctx, "example.com/nasty:1", ref, PushOptions{RegistryOptions: right}); err != nil {
+					t.Fatalf("push with credentials: %v", err)
 				}
 				if _, err := s.Login(ctx, reg.Host, reg.User, "wrong", RegistryOptions{}); err == nil {
 					t.Fatal("login with a wrong password succeeded")
@@ -72,8 +81,23 @@ func TestRegistryRoundTrip(t *testing.T) {
 					t.Fatalf("credential file %s: %v %v", res.Store, fi, err)
 				}
 			}
-			if err := s.Push(ctx, "example.com/nasty:1", ref, PushOptions{}); err != nil {
+			var pmu sync.Mutex
+			pushed := map[string]bool{}
+			res, err := s.Push(ctx, "example.com/nasty:1", ref, PushOptions{Progress: func(p api.Progress) {
+				if p.Action == "upload" && p.Done && p.Current == p.Total {
+					pmu.Lock()
+					pushed[p.ID] = true
+					pmu.Unlock()
+				}
+			}})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if raw, _ := img.RawManifest(); res.Digest != local.Digest || res.Size != int64(len(raw)) || res.Ref != ref {
+				t.Fatalf("push = %+v, want %s of %d bytes", res, local.Digest, len(raw))
+			}
+			if len(pushed) != len(raws) {
+				t.Fatalf("push progress for %d layers, want %d", len(pushed), len(raws))
 			}
 
 			s2, _ := newStore(t, nil)
@@ -227,7 +251,7 @@ esac
 	}
 	img := testImage(t, "linux/amd64", busyboxLayer(t))
 	loadImage(t, s, img, "example.com/bb:1")
-	if err := s.Push(ctx, "example.com/bb:1", reg.Host+"/berth/bb:1", PushOptions{}); err != nil {
+	if _, err := s.Push(ctx, "example.com/bb:1", reg.Host+"/berth/bb:1", PushOptions{}); err != nil {
 		t.Fatalf("push with helper credentials: %v", err)
 	}
 	if err := s.Logout(ctx, reg.Host); err != nil {
