@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,12 @@ type CreateRequest struct {
 	OpenStdin    bool
 	ExposedPorts map[string]struct{}
 	HostConfig   *CreateHostConfig
+	// NetworkingConfig's endpoints give the container aliases on its
+	// networks (docker-compose names each service so), and, as from API
+	// 1.44, more networks to join.
+	NetworkingConfig *struct {
+		EndpointsConfig map[string]*endpointConfig
+	}
 }
 
 // CreateHostConfig is the part of docker's HostConfig Berth maps.
@@ -110,7 +117,7 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	}
 	h := c.HostConfig
 	if h == nil {
-		return spec, nil
+		h = &CreateHostConfig{}
 	}
 	spec.AutoRemove = h.AutoRemove
 	spec.ReadOnlyRoot = h.ReadonlyRootfs
@@ -131,6 +138,11 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	nets, err := networks(h.NetworkMode)
 	if err != nil {
 		return spec, err
+	}
+	if c.NetworkingConfig != nil {
+		if nets, spec.NetworkAliases, err = endpoints(nets, c.NetworkingConfig.EndpointsConfig); err != nil {
+			return spec, err
+		}
 	}
 	spec.Networks = nets
 	if spec.Ports, err = portBindings(h.PortBindings); err != nil {
@@ -182,6 +194,46 @@ func networks(mode string) ([]string, error) {
 			mode, api.ErrInvalidArgument)
 	}
 	return []string{mode}, nil
+}
+
+// endpoints applies create's endpoints to nets, the networks NetworkMode
+// names: an endpoint on one of those gives its aliases, one on another
+// network joins that too. The default network (nets nil) has no aliases,
+// as docker's bridge has none.
+func endpoints(nets []string, eps map[string]*endpointConfig) ([]string, map[string][]string, error) {
+	keys := make([]string, 0, len(eps))
+	for k := range eps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var aliases map[string][]string
+	for _, k := range keys {
+		a, err := eps[k].aliases(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		onDefault := nets == nil && (k == "default" || k == "bridge")
+		switch {
+		case onDefault && len(a) > 0:
+			return nil, nil, api.Exactly(api.ErrInvalidArgument, "network-scoped alias is supported only for containers in user defined networks")
+		case onDefault:
+			continue
+		case k == "none" && slices.Equal(nets, []string{"none"}):
+			continue
+		case nets == nil:
+			return nil, nil, fmt.Errorf("network %s: a container on the default network joins no other at create: "+
+				"give --network %s, or connect it after: %w", k, k, api.ErrInvalidArgument)
+		case !slices.Contains(nets, k):
+			nets = append(nets, k)
+		}
+		if len(a) > 0 {
+			if aliases == nil {
+				aliases = map[string][]string{}
+			}
+			aliases[k] = a
+		}
+	}
+	return nets, aliases, nil
 }
 
 // portBindings maps docker's {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.

@@ -359,8 +359,8 @@ func networkSettings(c api.Container) *NetworkSettings {
 	}
 	for i, cn := range c.Networks {
 		n.Networks[cn.Network] = &EndpointSettings{
-			Aliases:     []string{c.Name},
-			DNSNames:    []string{c.Name, api.ShortID(c.ID)},
+			Aliases:     cn.Aliases,
+			DNSNames:    append([]string{c.Name, api.ShortID(c.ID)}, cn.Aliases...),
 			NetworkID:   cn.NetworkID,
 			Gateway:     cn.Gateway,
 			IPAddress:   cn.IP,
