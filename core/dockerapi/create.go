@@ -27,7 +27,11 @@ type CreateRequest struct {
 	Tty          bool
 	OpenStdin    bool
 	ExposedPorts map[string]struct{}
-	HostConfig   *CreateHostConfig
+	// Volumes are paths that get an anonymous volume unless a mount
+	// covers them (docker run -v /data; docker-compose lists every
+	// volume's path here, its binds in HostConfig.Binds).
+	Volumes    map[string]struct{}
+	HostConfig *CreateHostConfig
 	// NetworkingConfig's endpoints give the container aliases on its
 	// networks (docker-compose names each service so), and, as from API
 	// 1.44, more networks to join.
@@ -53,6 +57,10 @@ type CreateHostConfig struct {
 	ReadonlyRootfs bool
 	Tmpfs          map[string]string
 	ExtraHosts     []string
+	// Refused unless empty: Berth has no equivalent.
+	Links       []string
+	VolumesFrom []string
+	LogConfig   struct{ Type string }
 }
 
 type createMount struct {
@@ -119,6 +127,15 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	if h == nil {
 		h = &CreateHostConfig{}
 	}
+	switch {
+	case len(h.Links) > 0:
+		return spec, fmt.Errorf("create: links are not supported by Berth: containers on one network find each other by name and alias: %w", api.ErrInvalidArgument)
+	case len(h.VolumesFrom) > 0:
+		return spec, fmt.Errorf("create: --volumes-from is not supported by Berth: mount the same named volumes instead: %w", api.ErrInvalidArgument)
+	case h.LogConfig.Type != "" && h.LogConfig.Type != "json-file" && h.LogConfig.Type != "local":
+		return spec, fmt.Errorf("create: log driver %q is not supported by Berth: it keeps each container's logs itself (docker logs): %w",
+			h.LogConfig.Type, api.ErrInvalidArgument)
+	}
 	spec.AutoRemove = h.AutoRemove
 	spec.ReadOnlyRoot = h.ReadonlyRootfs
 	spec.PublishAll = h.PublishAllPorts
@@ -161,6 +178,21 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 			return spec, err
 		}
 		spec.Mounts = append(spec.Mounts, am)
+	}
+	anon := make([]string, 0, len(c.Volumes))
+	for t := range c.Volumes {
+		anon = append(anon, t)
+	}
+	sort.Strings(anon)
+	for _, t := range anon {
+		_, onTmpfs := h.Tmpfs[t]
+		if onTmpfs || slices.ContainsFunc(spec.Mounts, func(m api.Mount) bool { return m.Target == t }) {
+			continue
+		}
+		if err := volume.CheckTarget(t); err != nil {
+			return spec, err
+		}
+		spec.Mounts = append(spec.Mounts, api.Mount{Type: api.MountVolume, Target: t})
 	}
 	targets := make([]string, 0, len(h.Tmpfs))
 	for t := range h.Tmpfs {

@@ -59,6 +59,19 @@ func TestCreateSpec(t *testing.T) {
 				{Type: api.MountTmpfs, Target: "/t", TmpfsSize: 4096},
 				{Type: api.MountTmpfs, Target: "/run", TmpfsSize: 1 << 20},
 			}}, nil},
+		// Volumes: an anonymous volume where no mount is (docker run -v /v);
+		// docker-compose lists its binds' targets too.
+		{"anonymous volumes", `{"Image":"a","Volumes":{"/www":{},"/anon":{},"/t":{}},"HostConfig":{"Binds":["p_site:/www:rw"],"Tmpfs":{"/t":""},
+			"Links":[],"VolumesFrom":[],"LogConfig":{"Type":"json-file","Config":{}}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Mounts: []api.Mount{
+				{Type: api.MountVolume, Source: "p_site", Target: "/www"},
+				{Type: api.MountVolume, Target: "/anon"},
+				{Type: api.MountTmpfs, Target: "/t"},
+			}}, nil},
+		{"relative volume", `{"Image":"a","Volumes":{"data":{}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"host links", `{"Image":"a","HostConfig":{"Links":["db:db"]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"volumes from", `{"Image":"a","HostConfig":{"VolumesFrom":["other"]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"log driver", `{"Image":"a","HostConfig":{"LogConfig":{"Type":"syslog"}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"no image", `{}`, api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"host network", `{"Image":"a","HostConfig":{"NetworkMode":"host"}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"bad port", `{"Image":"a","HostConfig":{"PortBindings":{"80/sctp":[]}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
