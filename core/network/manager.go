@@ -1,6 +1,7 @@
 // Package network owns Berth's networks: each one's subnet and every
 // member's address (allocated in the core's state, kept across stop and
-// start), the DNS names of its running members, its published ports, and
+// start), the DNS names of its running members (their names, hostnames
+// and aliases on that network), its published ports, and
 // the process that carries its frames (core/network/nethost), started on
 // first use, re-adopted after a daemon restart and told, then, the whole
 // state again. The runtime asks it, around each VM, for the NICs to give
