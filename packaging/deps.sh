@@ -74,6 +74,7 @@ apt_packages=(
   skopeo            # independent OCI tool: test archives and the pull benchmark
   umoci             # independent OCI tool for tests
   docker-registry   # a real registry on loopback for tests
+  docker-compose    # Python docker-compose 1.29, driven against docker.sock by the e2e test (TestDockerCompose)
   apache2-utils     # htpasswd for the registry's auth tests
   shellcheck        # lints the packaging scripts (make lint)
   iproute2          # ip(8): network namespaces for the guest network tests

@@ -55,6 +55,10 @@ type ContainerSpec struct {
 	// Networks are the networks to join by name; none joins the default
 	// network, ["none"] joins none (no NIC at all).
 	Networks []string `json:"networks,omitempty"`
+	// NetworkAliases are extra DNS names on some of those networks, by
+	// the name Networks gives each (docker's --network-alias): other
+	// members of that network resolve them, as they resolve its name.
+	NetworkAliases map[string][]string `json:"networkAliases,omitempty"`
 	// Ports are published when it runs (docker's -p); PublishAll also
 	// publishes the image's exposed ports on free host ports (-P).
 	Ports      []PortBinding `json:"ports,omitempty"`

@@ -65,6 +65,8 @@ type NetworkCreateRequest struct {
 // NetworkConnectRequest attaches (or detaches) a container.
 type NetworkConnectRequest struct {
 	Container string `json:"container"`
+	// Aliases are the container's extra DNS names on the network.
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // NetworkConnectResult says when a connect or disconnect takes effect: a
@@ -87,6 +89,9 @@ type ContainerNetwork struct {
 	Prefix    int    `json:"prefix"` // 24
 	Gateway   string `json:"gateway"`
 	MAC       string `json:"mac"`
+	// Aliases are more DNS names for it, on this network only (docker's
+	// --network-alias).
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // PortBinding is a port to publish, as docker's -p says it: HostPort 0

@@ -30,7 +30,7 @@ func (d *Daemon) networkRoutes() {
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
-		restart, err := d.networks.Connect(r.Context(), r.PathValue("id"), req.Container)
+		restart, err := d.networks.Connect(r.Context(), r.PathValue("id"), req.Container, req.Aliases)
 		return api.NetworkConnectResult{Restart: restart}, err
 	})
 	d.route("POST /v1/networks/{id}/disconnect", func(r *http.Request) (any, error) {

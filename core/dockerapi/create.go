@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +27,17 @@ type CreateRequest struct {
 	Tty          bool
 	OpenStdin    bool
 	ExposedPorts map[string]struct{}
-	HostConfig   *CreateHostConfig
+	// Volumes are paths that get an anonymous volume unless a mount
+	// covers them (docker run -v /data; docker-compose lists every
+	// volume's path here, its binds in HostConfig.Binds).
+	Volumes    map[string]struct{}
+	HostConfig *CreateHostConfig
+	// NetworkingConfig's endpoints give the container aliases on its
+	// networks (docker-compose names each service so), and, as from API
+	// 1.44, more networks to join.
+	NetworkingConfig *struct {
+		EndpointsConfig map[string]*endpointConfig
+	}
 }
 
 // CreateHostConfig is the part of docker's HostConfig Berth maps.
@@ -46,6 +57,10 @@ type CreateHostConfig struct {
 	ReadonlyRootfs bool
 	Tmpfs          map[string]string
 	ExtraHosts     []string
+	// Refused unless empty: Berth has no equivalent.
+	Links       []string
+	VolumesFrom []string
+	LogConfig   struct{ Type string }
 }
 
 type createMount struct {
@@ -110,7 +125,16 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	}
 	h := c.HostConfig
 	if h == nil {
-		return spec, nil
+		h = &CreateHostConfig{}
+	}
+	switch {
+	case len(h.Links) > 0:
+		return spec, fmt.Errorf("create: links are not supported by Berth: containers on one network find each other by name and alias: %w", api.ErrInvalidArgument)
+	case len(h.VolumesFrom) > 0:
+		return spec, fmt.Errorf("create: --volumes-from is not supported by Berth: mount the same named volumes instead: %w", api.ErrInvalidArgument)
+	case h.LogConfig.Type != "" && h.LogConfig.Type != "json-file" && h.LogConfig.Type != "local":
+		return spec, fmt.Errorf("create: log driver %q is not supported by Berth: it keeps each container's logs itself (docker logs): %w",
+			h.LogConfig.Type, api.ErrInvalidArgument)
 	}
 	spec.AutoRemove = h.AutoRemove
 	spec.ReadOnlyRoot = h.ReadonlyRootfs
@@ -132,6 +156,11 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	if err != nil {
 		return spec, err
 	}
+	if c.NetworkingConfig != nil {
+		if nets, spec.NetworkAliases, err = endpoints(nets, c.NetworkingConfig.EndpointsConfig); err != nil {
+			return spec, err
+		}
+	}
 	spec.Networks = nets
 	if spec.Ports, err = portBindings(h.PortBindings); err != nil {
 		return spec, err
@@ -149,6 +178,21 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 			return spec, err
 		}
 		spec.Mounts = append(spec.Mounts, am)
+	}
+	anon := make([]string, 0, len(c.Volumes))
+	for t := range c.Volumes {
+		anon = append(anon, t)
+	}
+	sort.Strings(anon)
+	for _, t := range anon {
+		_, onTmpfs := h.Tmpfs[t]
+		if onTmpfs || slices.ContainsFunc(spec.Mounts, func(m api.Mount) bool { return m.Target == t }) {
+			continue
+		}
+		if err := volume.CheckTarget(t); err != nil {
+			return spec, err
+		}
+		spec.Mounts = append(spec.Mounts, api.Mount{Type: api.MountVolume, Target: t})
 	}
 	targets := make([]string, 0, len(h.Tmpfs))
 	for t := range h.Tmpfs {
@@ -182,6 +226,46 @@ func networks(mode string) ([]string, error) {
 			mode, api.ErrInvalidArgument)
 	}
 	return []string{mode}, nil
+}
+
+// endpoints applies create's endpoints to nets, the networks NetworkMode
+// names: an endpoint on one of those gives its aliases, one on another
+// network joins that too. The default network (nets nil) has no aliases,
+// as docker's bridge has none.
+func endpoints(nets []string, eps map[string]*endpointConfig) ([]string, map[string][]string, error) {
+	keys := make([]string, 0, len(eps))
+	for k := range eps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var aliases map[string][]string
+	for _, k := range keys {
+		a, err := eps[k].aliases(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		onDefault := nets == nil && (k == "default" || k == "bridge")
+		switch {
+		case onDefault && len(a) > 0:
+			return nil, nil, api.Exactly(api.ErrInvalidArgument, "network-scoped alias is supported only for containers in user defined networks")
+		case onDefault:
+			continue
+		case k == "none" && slices.Equal(nets, []string{"none"}):
+			continue
+		case nets == nil:
+			return nil, nil, fmt.Errorf("network %s: a container on the default network joins no other at create: "+
+				"give --network %s, or connect it after: %w", k, k, api.ErrInvalidArgument)
+		case !slices.Contains(nets, k):
+			nets = append(nets, k)
+		}
+		if len(a) > 0 {
+			if aliases == nil {
+				aliases = map[string][]string{}
+			}
+			aliases[k] = a
+		}
+	}
+	return nets, aliases, nil
 }
 
 // portBindings maps docker's {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.

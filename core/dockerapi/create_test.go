@@ -29,6 +29,24 @@ func TestCreateSpec(t *testing.T) {
 		{"networks", `{"Image":"a","HostConfig":{"NetworkMode":"none"}}`, api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"none"}}, nil},
 		{"named network", `{"Image":"a","HostConfig":{"NetworkMode":"app"}}`, api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"app"}}, nil},
 		{"bridge is the default", `{"Image":"a","HostConfig":{"NetworkMode":"bridge"}}`, api.ContainerSpec{Name: "n", Image: "a"}, nil},
+		// docker-compose 1.29's create (API 1.41): the service's name as an alias.
+		{"compose aliases", `{"Image":"a","HostConfig":{"NetworkMode":"p_default","LogConfig":{"Type":"","Config":{}}},
+			"NetworkingConfig":{"EndpointsConfig":{"p_default":{"Aliases":["server"],"IPAMConfig":{}}}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"p_default"}, NetworkAliases: map[string][]string{"p_default": {"server"}}}, nil},
+		// docker run's endpoint for the default network, and for none.
+		{"default endpoint", `{"Image":"a","HostConfig":{"NetworkMode":"default"},"NetworkingConfig":{"EndpointsConfig":{"default":{}}}}`,
+			api.ContainerSpec{Name: "n", Image: "a"}, nil},
+		{"none endpoint", `{"Image":"a","HostConfig":{"NetworkMode":"none"},"NetworkingConfig":{"EndpointsConfig":{"none":{}}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"none"}}, nil},
+		// API 1.44: docker run --network a --network b.
+		{"two networks", `{"Image":"a","HostConfig":{"NetworkMode":"a"},"NetworkingConfig":{"EndpointsConfig":{"a":{},"b":{"Aliases":["x"]}}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Networks: []string{"a", "b"}, NetworkAliases: map[string][]string{"b": {"x"}}}, nil},
+		{"alias on the default network", `{"Image":"a","NetworkingConfig":{"EndpointsConfig":{"bridge":{"Aliases":["x"]}}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"another network from the default", `{"Image":"a","NetworkingConfig":{"EndpointsConfig":{"app":{}}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"fixed address", `{"Image":"a","HostConfig":{"NetworkMode":"app"},"NetworkingConfig":{"EndpointsConfig":{"app":{"IPAMConfig":{"IPv4Address":"10.0.0.9"}}}}}`,
+			api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"links", `{"Image":"a","HostConfig":{"NetworkMode":"app"},"NetworkingConfig":{"EndpointsConfig":{"app":{"Links":["db"]}}}}`,
+			api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"ports", `{"Image":"a","HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}],"53/udp":[{"HostPort":""}]}}}`,
 			api.ContainerSpec{Name: "n", Image: "a", Ports: []api.PortBinding{
 				{ContainerPort: 53, Proto: "udp"}, {HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}}}, nil},
@@ -41,6 +59,19 @@ func TestCreateSpec(t *testing.T) {
 				{Type: api.MountTmpfs, Target: "/t", TmpfsSize: 4096},
 				{Type: api.MountTmpfs, Target: "/run", TmpfsSize: 1 << 20},
 			}}, nil},
+		// Volumes: an anonymous volume where no mount is (docker run -v /v);
+		// docker-compose lists its binds' targets too.
+		{"anonymous volumes", `{"Image":"a","Volumes":{"/www":{},"/anon":{},"/t":{}},"HostConfig":{"Binds":["p_site:/www:rw"],"Tmpfs":{"/t":""},
+			"Links":[],"VolumesFrom":[],"LogConfig":{"Type":"json-file","Config":{}}}}`,
+			api.ContainerSpec{Name: "n", Image: "a", Mounts: []api.Mount{
+				{Type: api.MountVolume, Source: "p_site", Target: "/www"},
+				{Type: api.MountVolume, Target: "/anon"},
+				{Type: api.MountTmpfs, Target: "/t"},
+			}}, nil},
+		{"relative volume", `{"Image":"a","Volumes":{"data":{}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"host links", `{"Image":"a","HostConfig":{"Links":["db:db"]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"volumes from", `{"Image":"a","HostConfig":{"VolumesFrom":["other"]}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
+		{"log driver", `{"Image":"a","HostConfig":{"LogConfig":{"Type":"syslog"}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"no image", `{}`, api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"host network", `{"Image":"a","HostConfig":{"NetworkMode":"host"}}`, api.ContainerSpec{}, api.ErrInvalidArgument},
 		{"bad port", `{"Image":"a","HostConfig":{"PortBindings":{"80/sctp":[]}}}`, api.ContainerSpec{}, api.ErrInvalidArgument},

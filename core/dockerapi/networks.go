@@ -21,7 +21,7 @@ type Networks interface {
 	Inspect(ctx context.Context, ref string) (api.Network, error)
 	Remove(ctx context.Context, ref string) error
 	Prune(ctx context.Context) ([]string, error)
-	Connect(ctx context.Context, netRef, ctrRef string) (restart bool, err error)
+	Connect(ctx context.Context, netRef, ctrRef string, aliases []string) (restart bool, err error)
 	Disconnect(ctx context.Context, netRef, ctrRef string) (restart bool, err error)
 }
 
@@ -82,8 +82,46 @@ type networkCreateBody struct {
 
 // networkConnectBody is docker's connect and disconnect request.
 type networkConnectBody struct {
-	Container string
-	Force     bool
+	Container      string
+	EndpointConfig *endpointConfig
+	Force          bool
+}
+
+// endpointConfig is docker's EndpointSettings as a request gives it
+// (connect's EndpointConfig, create's NetworkingConfig).
+type endpointConfig struct {
+	Aliases    []string
+	Links      []string
+	IPAMConfig *struct {
+		IPv4Address  string
+		IPv6Address  string
+		LinkLocalIPs []string
+	}
+	MacAddress string
+	DriverOpts map[string]string
+}
+
+// aliases are e's network aliases, or why Berth cannot make the rest of
+// e so: a container's addresses are Berth's to pick.
+func (e *endpointConfig) aliases(network string) ([]string, error) {
+	if e == nil {
+		return nil, nil
+	}
+	bad := func(what string) error {
+		return fmt.Errorf("network %s: %s is not supported by Berth: it picks each container's addresses and has no links: %w",
+			network, what, api.ErrInvalidArgument)
+	}
+	switch ipam := e.IPAMConfig; {
+	case len(e.Links) > 0:
+		return nil, bad("--link")
+	case ipam != nil && (ipam.IPv4Address != "" || ipam.IPv6Address != "" || len(ipam.LinkLocalIPs) > 0):
+		return nil, bad("a fixed address (--ip, --ip6, --link-local-ip)")
+	case e.MacAddress != "":
+		return nil, bad("a fixed MAC address")
+	case len(e.DriverOpts) > 0:
+		return nil, bad("an endpoint's driver options")
+	}
+	return e.Aliases, nil
 }
 
 func (s *Server) networks() (Networks, error) {
@@ -310,13 +348,22 @@ func (s *Server) networkConnect(connect bool) jsonFunc {
 			return nil, fmt.Errorf("network connect needs a container: %w", api.ErrInvalidArgument)
 		}
 		id := r.PathValue("id")
-		op, verb := nm.Connect, "connect"
-		if !connect {
-			op, verb = nm.Disconnect, "disconnect"
-		}
-		restart, err := op(r.Context(), id, body.Container)
-		if err != nil {
-			return nil, err
+		var restart bool
+		verb := "connect"
+		if connect {
+			aliases, err := body.EndpointConfig.aliases(id)
+			if err != nil {
+				return nil, err
+			}
+			restart, err = nm.Connect(r.Context(), id, body.Container, aliases)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			verb = "disconnect"
+			if restart, err = nm.Disconnect(r.Context(), id, body.Container); err != nil {
+				return nil, err
+			}
 		}
 		if restart {
 			s.log.Info("docker network "+verb+" takes effect at the container's next start", "network", id, "container", body.Container)

@@ -18,6 +18,8 @@ type fakeNetworks struct {
 	mu   sync.Mutex
 	nets map[string]api.Network
 	reqs []api.NetworkCreateRequest
+	// connects are the connects asked for: network, container, aliases.
+	connects []string
 }
 
 func (f *fakeNetworks) Create(_ context.Context, req api.NetworkCreateRequest) (api.Network, error) {
@@ -76,9 +78,14 @@ func (f *fakeNetworks) Prune(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (f *fakeNetworks) Connect(ctx context.Context, netRef, ctrRef string) (bool, error) {
-	_, err := f.Inspect(ctx, netRef)
-	return true, err
+func (f *fakeNetworks) Connect(ctx context.Context, netRef, ctrRef string, aliases []string) (bool, error) {
+	if _, err := f.Inspect(ctx, netRef); err != nil {
+		return false, err
+	}
+	f.mu.Lock()
+	f.connects = append(f.connects, netRef+" "+ctrRef+" "+strings.Join(aliases, ","))
+	f.mu.Unlock()
+	return true, nil
 }
 
 func (f *fakeNetworks) Disconnect(ctx context.Context, netRef, ctrRef string) (bool, error) {
@@ -112,6 +119,11 @@ func TestNetworks(t *testing.T) {
 		{"GET", `/v1.47/networks?filters={"type":{"builtin":true}}`, "", 200, `[{"Name":"default"`},
 		{"GET", `/v1.47/networks?filters={"bogus":{"x":true}}`, "", 400, "invalid filter 'bogus'"},
 		{"POST", "/v1.47/networks/app/connect", `{"Container":"web"}`, 200, "{}"},
+		// docker-compose 1.29 connects each container again with its aliases.
+		{"POST", "/v1.41/networks/app/connect", `{"Container":"web","EndpointConfig":{"Aliases":["1566b6132674","web"]}}`, 200, "{}"},
+		{"POST", "/v1.41/networks/app/connect", `{"Container":"web","EndpointConfig":{"IPAMConfig":{}}}`, 200, "{}"},
+		{"POST", "/v1.47/networks/app/connect", `{"Container":"web","EndpointConfig":{"IPAMConfig":{"IPv4Address":"10.90.0.9"}}}`, 400, "network app: a fixed address (--ip, --ip6, --link-local-ip) is not supported by Berth"},
+		{"POST", "/v1.47/networks/app/connect", `{"Container":"web","EndpointConfig":{"Links":["db:db"]}}`, 400, "--link is not supported by Berth"},
 		{"POST", "/v1.47/networks/app/disconnect", `{"Container":"web"}`, 200, "{}"},
 		{"POST", "/v1.47/networks/nope/connect", `{"Container":"web"}`, 404, "no network nope"},
 		{"POST", "/v1.47/networks/app/connect", `{}`, 400, "needs a container"},
@@ -125,6 +137,9 @@ func TestNetworks(t *testing.T) {
 		if status != tc.status || !strings.Contains(body, tc.want) {
 			t.Errorf("%s %s: got %d %s, want %d with %q", tc.method, tc.path, status, body, tc.status, tc.want)
 		}
+	}
+	if got, want := strings.Join(nets.connects, "; "), "app web ; app web 1566b6132674,web; app web "; got != want {
+		t.Errorf("connects: %q, want %q", got, want)
 	}
 	if len(nets.reqs) != 1 || nets.reqs[0].Subnet != "10.90.0.0/24" || nets.reqs[0].Labels["a"] != "b" {
 		t.Errorf("create requests: %+v", nets.reqs)

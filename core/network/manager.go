@@ -1,6 +1,7 @@
 // Package network owns Berth's networks: each one's subnet and every
 // member's address (allocated in the core's state, kept across stop and
-// start), the DNS names of its running members, its published ports, and
+// start), the DNS names of its running members (their names, hostnames
+// and aliases on that network), its published ports, and
 // the process that carries its frames (core/network/nethost), started on
 // first use, re-adopted after a daemon restart and told, then, the whole
 // state again. The runtime asks it, around each VM, for the NICs to give
@@ -17,6 +18,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -422,6 +424,11 @@ func (m *Manager) Assign(tx *state.Tx, rec *state.ContainerRecord) error {
 	if len(names) == 0 {
 		names = []string{DefaultName}
 	}
+	for ref := range rec.Spec.NetworkAliases {
+		if !slices.Contains(names, ref) {
+			return fmt.Errorf("network aliases for %s, which container %s does not join: %w", ref, rec.Name, api.ErrInvalidArgument)
+		}
+	}
 	seen := map[string]bool{}
 	for _, ref := range names {
 		if ref == "none" {
@@ -442,8 +449,12 @@ func (m *Manager) Assign(tx *state.Tx, rec *state.ContainerRecord) error {
 		if err != nil {
 			return err
 		}
+		if cn.Aliases, err = checkAliases(rec.Spec.NetworkAliases[ref]); err != nil {
+			return err
+		}
 		rec.Networks = append(rec.Networks, cn)
 	}
+	rec.Spec.NetworkAliases = networkAliases(rec.Networks)
 	_, err := guestHosts(tx, *rec) // a bad --add-host fails the create, not a later start
 	return err
 }
@@ -476,10 +487,47 @@ func allocate(tx *state.Tx, n state.NetworkRecord, containerID string) (api.Cont
 		Gateway: n.Gateway, MAC: MAC(containerID, n.ID)}, nil
 }
 
-// Connect attaches a container to a network: it gets an address now, and
-// its VM the NIC at its next start (a running VM cannot gain a device).
-// It reports whether the container must restart for it.
-func (m *Manager) Connect(ctx context.Context, netRef, ctrRef string) (restart bool, err error) {
+// checkAliases refuses an alias the network's DNS could not serve, here
+// rather than in the network's process, which would refuse every name
+// of the network for it; duplicates go.
+func checkAliases(aliases []string) ([]string, error) {
+	var out []string
+	for _, a := range aliases {
+		if !nethost.ValidName(a) {
+			return nil, fmt.Errorf("invalid network alias %q: an alias is letters, digits, '_', '.' and '-': %w", a, api.ErrInvalidArgument)
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// networkAliases is ContainerSpec.NetworkAliases from a container's
+// networks: the aliases live on each network's entry, the spec says them
+// again as a create would.
+func networkAliases(cns []api.ContainerNetwork) map[string][]string {
+	var out map[string][]string
+	for _, cn := range cns {
+		if len(cn.Aliases) > 0 {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[cn.Network] = cn.Aliases
+		}
+	}
+	return out
+}
+
+// Connect attaches a container to a network, with aliases as its extra
+// names there: it gets an address now, and its VM the NIC at its next
+// start (a running VM cannot gain a device). It reports whether the
+// container must restart for it.
+func (m *Manager) Connect(ctx context.Context, netRef, ctrRef string, aliases []string) (restart bool, err error) {
+	aliases, err = checkAliases(aliases)
+	if err != nil {
+		return false, err
+	}
 	var n state.NetworkRecord
 	var c state.ContainerRecord
 	err = m.cfg.DB.Update(func(tx *state.Tx) error {
@@ -498,8 +546,10 @@ func (m *Manager) Connect(ctx context.Context, netRef, ctrRef string) (restart b
 		if err != nil {
 			return err
 		}
+		cn.Aliases = aliases
 		c.Networks = append(c.Networks, cn)
 		c.Spec.Networks = networkNames(c.Networks)
+		c.Spec.NetworkAliases = networkAliases(c.Networks)
 		return tx.UpdateContainer(c)
 	})
 	if err != nil {
@@ -532,6 +582,7 @@ func (m *Manager) Disconnect(ctx context.Context, netRef, ctrRef string) (restar
 		}
 		c.Networks = kept
 		c.Spec.Networks = networkNames(kept)
+		c.Spec.NetworkAliases = networkAliases(kept)
 		if len(kept) == 0 {
 			c.Spec.Networks = []string{"none"}
 		}
@@ -808,7 +859,9 @@ func (m *Manager) updateRecords(ctx context.Context, cns []api.ContainerNetwork)
 }
 
 // records are a network's names: every running member's name and
-// hostname.
+// hostname (the first member to claim one has it), and its aliases on
+// this network, which, as in docker, members may share: a shared alias
+// answers with each member's address.
 func records(networkID string, cs []state.ContainerRecord) []nethost.Record {
 	var out []nethost.Record
 	seen := map[string]bool{}
@@ -826,10 +879,15 @@ func records(networkID string, cs []state.ContainerRecord) []nethost.Record {
 					out = append(out, nethost.Record{Name: name, IP: cn.IP})
 				}
 			}
+			for _, a := range cn.Aliases {
+				out = append(out, nethost.Record{Name: a, IP: cn.IP})
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].IP < out[j].IP
+	})
+	return slices.Compact(out)
 }
 
 // Sync tells every network's process the whole desired state, from the

@@ -197,10 +197,10 @@ func TestNetworksLifecycle(t *testing.T) {
 	if _, err := m.Disconnect(ctx, "app", "db"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Connect(ctx, "app", "lone"); err != nil {
+	if _, err := m.Connect(ctx, "app", "lone", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Connect(ctx, "app", "lone"); !errors.Is(err, api.ErrAlreadyExists) {
+	if _, err := m.Connect(ctx, "app", "lone", nil); !errors.Is(err, api.ErrAlreadyExists) {
 		t.Fatalf("connect twice: %v", err)
 	}
 	got, _ := m.Inspect(ctx, "app")
@@ -429,5 +429,103 @@ func TestVmnetModePlans(t *testing.T) {
 		if cn.IP == UplinkAddress(s).String() {
 			t.Errorf("%s: the member has the uplink's address %s", cn.Network, cn.IP)
 		}
+	}
+}
+
+// Aliases are per network: a member's aliases are names on that network
+// only, shared aliases answer with every member's address, and connect
+// and disconnect carry them.
+func TestNetworkAliases(t *testing.T) {
+	m, db := newManager(t, &fakeEngines{})
+	ctx := context.Background()
+	app, _ := m.Create(ctx, api.NetworkCreateRequest{Name: "app"})
+	other, _ := m.Create(ctx, api.NetworkCreateRequest{Name: "other"})
+	assign := func(id, name string, nets []string, aliases map[string][]string) (state.ContainerRecord, error) {
+		rec := state.ContainerRecord{Container: api.Container{ID: id, Name: name, State: api.StateRunning, Created: time.Now(),
+			Spec: api.ContainerSpec{Networks: nets, NetworkAliases: aliases}}}
+		err := db.Update(func(tx *state.Tx) error {
+			if err := m.Assign(tx, &rec); err != nil {
+				return err
+			}
+			return tx.CreateContainer(rec)
+		})
+		return rec, err
+	}
+	web1, err := assign("c1", "p_web_1", []string{"app", "other"}, map[string][]string{"app": {"web", "1abc", "web"}})
+	if err != nil || strings.Join(web1.Networks[0].Aliases, ",") != "web,1abc" || web1.Networks[1].Aliases != nil ||
+		strings.Join(web1.Spec.NetworkAliases["app"], ",") != "web,1abc" || len(web1.Spec.NetworkAliases) != 1 {
+		t.Fatalf("assign with aliases: %+v, %v", web1, err)
+	}
+	// By id, as docker's clients may name the network: kept by name.
+	web2, err := assign("c2", "p_web_2", []string{app.ID}, map[string][]string{app.ID: {"web"}})
+	if err != nil || strings.Join(web2.Spec.NetworkAliases["app"], ",") != "web" {
+		t.Fatalf("assign by network id: %+v, %v", web2, err)
+	}
+	for _, tc := range []struct {
+		nets    []string
+		aliases map[string][]string
+		want    string
+	}{
+		{[]string{"app"}, map[string][]string{"app": {"bad name"}}, `invalid network alias "bad name"`},
+		{[]string{"app"}, map[string][]string{"other": {"x"}}, "network aliases for other, which container x does not join"},
+		{nil, map[string][]string{"app": {"x"}}, "network aliases for app, which container x does not join"},
+	} {
+		if _, err := assign("c9", "x", tc.nets, tc.aliases); !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("assign %v %v: %v, want %q", tc.nets, tc.aliases, err, tc.want)
+		}
+	}
+
+	var cs []state.ContainerRecord
+	load := func() {
+		t.Helper()
+		if err := db.View(func(tx *state.Tx) (err error) { cs, err = tx.Containers(); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	show := func(rs []nethost.Record) string {
+		var s []string
+		for _, r := range rs {
+			s = append(s, r.Name+"="+r.IP)
+		}
+		return strings.Join(s, " ")
+	}
+	load()
+	if got, want := show(records(app.ID, cs)), "1abc=10.89.1.2 p_web_1=10.89.1.2 p_web_2=10.89.1.3 web=10.89.1.2 web=10.89.1.3"; got != want {
+		t.Errorf("app's names: %s, want %s", got, want)
+	}
+	if got, want := show(records(other.ID, cs)), "p_web_1=10.89.2.2"; got != want {
+		t.Errorf("other's names (app's aliases are not its): %s, want %s", got, want)
+	}
+
+	// Compose's way: disconnect, then connect again with the aliases.
+	if _, err := m.Disconnect(ctx, "app", "p_web_2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Connect(ctx, "app", "p_web_2", []string{"bad/name"}); !errors.Is(err, api.ErrInvalidArgument) {
+		t.Fatalf("connect with a bad alias: %v", err)
+	}
+	if _, err := m.Connect(ctx, "app", "p_web_2", []string{"c2short", "web"}); err != nil {
+		t.Fatal(err)
+	}
+	load()
+	for _, c := range cs {
+		if c.ID == "c2" && (strings.Join(c.Networks[0].Aliases, ",") != "c2short,web" || strings.Join(c.Spec.NetworkAliases["app"], ",") != "c2short,web") {
+			t.Errorf("aliases after connect: %+v", c)
+		}
+	}
+	if got, want := show(records(app.ID, cs)), "1abc=10.89.1.2 c2short=10.89.1.3 p_web_1=10.89.1.2 p_web_2=10.89.1.3 web=10.89.1.2 web=10.89.1.3"; got != want {
+		t.Errorf("app's names after connect: %s, want %s", got, want)
+	}
+	if _, err := m.Disconnect(ctx, "app", "p_web_1"); err != nil {
+		t.Fatal(err)
+	}
+	load()
+	for _, c := range cs {
+		if c.ID == "c1" && c.Spec.NetworkAliases != nil {
+			t.Errorf("aliases kept after disconnect: %+v", c.Spec.NetworkAliases)
+		}
+	}
+	if got, want := show(records(app.ID, cs)), "c2short=10.89.1.3 p_web_2=10.89.1.3 web=10.89.1.3"; got != want {
+		t.Errorf("app's names after disconnect: %s, want %s", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package types
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -359,8 +360,8 @@ func networkSettings(c api.Container) *NetworkSettings {
 	}
 	for i, cn := range c.Networks {
 		n.Networks[cn.Network] = &EndpointSettings{
-			Aliases:     []string{c.Name},
-			DNSNames:    []string{c.Name, api.ShortID(c.ID)},
+			Aliases:     cn.Aliases,
+			DNSNames:    dnsNames(c, cn),
 			NetworkID:   cn.NetworkID,
 			Gateway:     cn.Gateway,
 			IPAddress:   cn.IP,
@@ -374,6 +375,18 @@ func networkSettings(c api.Container) *NetworkSettings {
 		}
 	}
 	return n
+}
+
+// dnsNames are a container's names on one network: its own, its short
+// id, its aliases there.
+func dnsNames(c api.Container, cn api.ContainerNetwork) []string {
+	out := []string{c.Name, api.ShortID(c.ID)}
+	for _, a := range cn.Aliases {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // PortKey is docker's name for a container port: "80/tcp".

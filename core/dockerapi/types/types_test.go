@@ -42,8 +42,9 @@ func sample() (api.Container, api.ImageConfig) {
 		Spec: api.ContainerSpec{Image: "nginx", Cmd: []string{"nginx", "-g", "daemon off;"}, Env: []string{"A=2", "B=1"},
 			Labels: map[string]string{"tier": "front"}, Ports: []api.PortBinding{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}},
 			Mounts: []api.Mount{{Type: api.MountVolume, Source: "data", Target: "/data"}, {Type: api.MountBind, Source: "/src", Target: "/src", ReadOnly: true}}},
-		Networks: []api.ContainerNetwork{{NetworkID: "n1", Network: "default", IP: "10.89.0.2", Prefix: 24, Gateway: "10.89.0.1", MAC: "02:00:00:00:00:02"}},
-		Ports:    []api.PortMapping{{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}},
+		Networks: []api.ContainerNetwork{{NetworkID: "n1", Network: "default", IP: "10.89.0.2", Prefix: 24, Gateway: "10.89.0.1", MAC: "02:00:00:00:00:02"},
+			{NetworkID: "n2", Network: "app", IP: "10.89.1.2", Prefix: 24, Gateway: "10.89.1.1", MAC: "02:00:00:00:01:02", Aliases: []string{"svc", "abababababab"}}},
+		Ports: []api.PortMapping{{HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80, Proto: "tcp"}},
 	}
 	img := api.ImageConfig{Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx"}, Env: []string{"PATH=/bin", "A=1"},
 		Labels: map[string]string{"maintainer": "x"}, ExposedPorts: []string{"80/tcp"}, StopSignal: "SIGQUIT"}
@@ -73,6 +74,9 @@ func TestContainerTemplates(t *testing.T) {
 		"{{(index .NetworkSettings.Ports \"80/tcp\" 0).HostPort}}":              "8080",
 		"{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}}:{{.RW}} {{end}}": "volume:data:/data:true bind::/src:false ",
 		"{{.NetworkSettings.Networks.default.IPAddress}}":                       "10.89.0.2",
+		"{{.NetworkSettings.Networks.default.Aliases}}":                         "[]",
+		"{{.NetworkSettings.Networks.app.Aliases}}":                             "[svc abababababab]",
+		"{{.NetworkSettings.Networks.app.DNSNames}}":                            "[web abababababab svc]",
 		"{{.Config.Labels.tier}} {{.Config.Labels.maintainer}}":                 "front x",
 		"{{.Berth.CPUs}} {{.Berth.State}}":                                      "2 running",
 		"{{.State.FinishedAt}}":                                                 "0001-01-01T00:00:00Z",

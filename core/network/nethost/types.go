@@ -258,9 +258,9 @@ func (r *resolved) memberIP(what, s string) (netip.Addr, error) {
 	return ip, nil
 }
 
-// validName reports whether s is a container name or alias as docker
+// ValidName reports whether s is a container name or alias as docker
 // allows them: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
-func validName(s string) bool {
+func ValidName(s string) bool {
 	if s == "" || len(s) > 253 {
 		return false
 	}
@@ -278,7 +278,7 @@ func validName(s string) bool {
 func checkRecords(r *resolved, rs []Record) ([]Record, error) {
 	out := make([]Record, 0, len(rs))
 	for _, rec := range rs {
-		if !validName(rec.Name) {
+		if !ValidName(rec.Name) {
 			return nil, fmt.Errorf("network %q: DNS name %q: a name is letters, digits, '_', '.' and '-': %w", r.Name, rec.Name, api.ErrInvalidArgument)
 		}
 		ip, err := r.memberIP("address", rec.IP)
