@@ -17,7 +17,7 @@ import (
 
 // dockerCLI runs the docker CLI against home's docker.sock, with its own
 // config dir so the user's contexts and credentials play no part.
-func dockerCLI(t *testing.T, home string, args ...string) (stdout, stderr string, code int) {
+func dockerCLI(t testing.TB, home string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -38,7 +38,7 @@ func dockerCLI(t *testing.T, home string, args ...string) (stdout, stderr string
 	return out.String(), errb.String(), code
 }
 
-func mustDocker(t *testing.T, home string, args ...string) string {
+func mustDocker(t testing.TB, home string, args ...string) string {
 	t.Helper()
 	out, errOut, code := dockerCLI(t, home, args...)
 	if code != 0 {
