@@ -18,7 +18,7 @@ import (
 
 // dockerCLI runs the docker CLI against home's docker.sock, with its own
 // config dir so the user's contexts and credentials play no part.
-func dockerCLI(t *testing.T, home string, args ...string) (stdout, stderr string, code int) {
+func dockerCLI(t testing.TB, home string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -39,7 +39,7 @@ func dockerCLI(t *testing.T, home string, args ...string) (stdout, stderr string
 	return out.String(), errb.String(), code
 }
 
-func mustDocker(t *testing.T, home string, args ...string) string {
+func mustDocker(t testing.TB, home string, args ...string) string {
 	t.Helper()
 	out, errOut, code := dockerCLI(t, home, args...)
 	if code != 0 {
@@ -287,4 +287,42 @@ func valueAt(m []string, i int) string {
 		return m[i]
 	}
 	return ""
+}
+
+// berth system info names docker.sock; berth system docker-context
+// writes a docker context the docker CLI reaches Berth through, without
+// DOCKER_HOST; --rm removes it.
+func TestDockerContext(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed: " + err.Error())
+	}
+	home := newHome(t)
+	sock := filepath.Join(home, "docker.sock")
+	if out := mustRun(t, home, "system", "info"); !strings.Contains(out, "export DOCKER_HOST=unix://"+sock+"\n") {
+		t.Errorf("system info lacks the DOCKER_HOST line:\n%s", out)
+	}
+	config := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", config) // for berth, which docker-context writes into
+	docker := func(args ...string) (string, error) {
+		cmd := exec.Command("docker", args...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_CLI_HINTS=false")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out := mustRun(t, home, "system", "docker-context"); !strings.HasPrefix(out, `docker context "berth" created: unix://`+sock+"\n") {
+		t.Errorf("docker-context: %q", out)
+	}
+	if out := mustRun(t, home, "system", "docker-context"); !strings.HasPrefix(out, `docker context "berth" is up to date`) {
+		t.Errorf("docker-context again: %q", out)
+	}
+	if out, err := docker("--context", "berth", "version", "--format", "{{.Server.Platform.Name}} {{.Server.APIVersion}}"); err != nil ||
+		out != "Berth 1.47\n" {
+		t.Errorf("docker --context berth version: %v: %q", err, out)
+	}
+	if out := mustRun(t, home, "system", "docker-context", "--rm"); out != `docker context "berth" removed from `+config+"\n" {
+		t.Errorf("docker-context --rm: %q", out)
+	}
+	if out, err := docker("--context", "berth", "version"); err == nil || !strings.Contains(out, "berth") {
+		t.Errorf("docker --context berth after --rm: %v: %q", err, out)
+	}
 }

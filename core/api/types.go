@@ -32,7 +32,20 @@ type SystemInfo struct {
 	// ContainersError says why containers cannot run here, if they
 	// cannot (no VM backend, a build that cannot run VMs on this host).
 	ContainersError string `json:"containersError,omitempty"`
+	// DockerAPI is the Docker Engine API the daemon serves beside its own.
+	DockerAPI DockerAPIInfo `json:"dockerAPI"`
 }
+
+// DockerAPIInfo is where the daemon serves the Docker Engine API, and
+// which versions of it: what DOCKER_HOST or a docker context points at.
+type DockerAPIInfo struct {
+	Socket     string `json:"socket"`
+	MinVersion string `json:"minVersion"`
+	MaxVersion string `json:"maxVersion"`
+}
+
+// Host is the socket as DOCKER_HOST or a docker context's endpoint says it.
+func (d DockerAPIInfo) Host() string { return "unix://" + d.Socket }
 
 // NetworkInfo is how this host carries Berth's networks.
 type NetworkInfo struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/capabilities"
+	"github.com/berthvm/berth/core/dockerapi"
 	"github.com/berthvm/berth/core/paths"
 	"github.com/berthvm/berth/core/state"
 )
@@ -41,6 +42,8 @@ func (d *Daemon) systemInfo(*http.Request) (any, error) {
 			Socket: paths.Socket(d.cfg.Home), Started: d.started},
 		Host:     d.caps,
 		Defaults: capabilities.DefaultResources(d.caps),
+		DockerAPI: api.DockerAPIInfo{Socket: paths.DockerSocket(d.cfg.Home),
+			MinVersion: dockerapi.MinAPIVersion, MaxVersion: dockerapi.MaxAPIVersion},
 	}
 	err := d.db.View(func(tx *state.Tx) error {
 		m, err := tx.Meta()

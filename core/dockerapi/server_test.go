@@ -15,10 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/events"
 	"github.com/berthvm/berth/core/image"
 	"github.com/berthvm/berth/core/runtime"
 )
@@ -34,6 +36,7 @@ type fakeContainers struct {
 	output  string               // what an attached run writes to stdout
 	stats   []api.ContainerStats // the samples Stats returns in turn (the last one again)
 	updates []api.ContainerUpdate
+	looks   atomic.Int32 // calls of Inspect
 }
 
 func newFake(cs ...api.Container) *fakeContainers {
@@ -67,7 +70,10 @@ func (f *fakeContainers) Create(_ context.Context, spec api.ContainerSpec) (api.
 	return c, nil
 }
 
-func (f *fakeContainers) Inspect(ref string) (api.Container, error) { return f.get(ref) }
+func (f *fakeContainers) Inspect(ref string) (api.Container, error) {
+	f.looks.Add(1)
+	return f.get(ref)
+}
 
 func (f *fakeContainers) List(all bool) ([]api.Container, error) {
 	f.mu.Lock()
@@ -487,6 +493,36 @@ func TestWaitSendsHeadersFirst(t *testing.T) {
 	var body waitBody
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.StatusCode != 3 || body.Error != nil {
 		t.Errorf("wait body %+v, %v", body, err)
+	}
+}
+
+// TestWaitRemovedOnEvent: docker run --rm ends on wait?condition=removed,
+// which answers on the runtime's destroy event rather than on a poll's
+// next tick, and without looking at the container in between.
+func TestWaitRemovedOnEvent(t *testing.T) {
+	ct := running()
+	ct.Spec.AutoRemove = true
+	f := newFake(ct)
+	bus := events.NewBus(16)
+	srv := httptest.NewServer(New(Config{Containers: f, Images: fakeImages{}, Events: bus}))
+	defer srv.Close()
+	resp, err := srv.Client().Post(srv.URL+"/v1.47/containers/web/wait?condition=removed", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	close(f.ended) // the run ends; the container stays a while, as a VM's teardown takes
+	time.Sleep(400 * time.Millisecond)
+	looks := f.looks.Load()
+	f.Remove(context.Background(), "web", false)
+	bus.Publish(api.Event{Type: api.EventContainer, Action: "destroy", ID: ct.ID, Name: ct.Name})
+	var body waitBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.StatusCode != 3 || body.Error != nil {
+		t.Errorf("wait body %+v, %v", body, err)
+	}
+	// The handler's look and waitRemoved's first: no poll in between.
+	if looks > 2 {
+		t.Errorf("%d looks at the container in 400ms before its removal: a poll", looks)
 	}
 }
 

@@ -220,7 +220,7 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
 				if err != nil {
 					return end, err
 				}
-				return end, waitRemoved(ctx, c, ct.ID)
+				return end, s.waitRemoved(ctx, c, ct.ID)
 			}
 		}
 	default:
@@ -247,9 +247,24 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
 }
 
 // waitRemoved waits for a container to be gone: the runtime removes an
-// auto-remove container just after its run ends.
-func waitRemoved(ctx context.Context, c Containers, id string) error {
-	tick := time.NewTicker(50 * time.Millisecond)
+// auto-remove container just after its run ends, and publishes destroy.
+// The answer goes out on that event (docker run --rm ends on it), not on
+// the next tick of a poll; the tick remains for a bus that drops this
+// subscriber, and is the only signal where the server has no events.
+func (s *Server) waitRemoved(ctx context.Context, c Containers, id string) error {
+	interval := removedPoll
+	var destroyed <-chan api.Event
+	if s.cfg.Events != nil {
+		// Subscribed before the first look, so a removal between the two
+		// is not missed.
+		sub, cancel := context.WithCancel(ctx)
+		defer cancel()
+		destroyed = s.cfg.Events.Subscribe(sub, time.Time{}, func(e api.Event) bool {
+			return e.Type == api.EventContainer && e.Action == "destroy" && e.ID == id
+		})
+		interval = removedSafetyPoll
+	}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		ct, err := c.Inspect(id)
@@ -269,10 +284,21 @@ func waitRemoved(ctx context.Context, c Containers, id string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("wait for removal of %s: %w", ct.Name, errors.Join(ctx.Err(), api.ErrCanceled))
+		case _, ok := <-destroyed:
+			if !ok { // the bus let go of this subscriber: poll
+				destroyed = nil
+				tick.Reset(removedPoll)
+			}
 		case <-tick.C:
 		}
 	}
 }
+
+// How often waitRemoved looks without events, and with them.
+const (
+	removedPoll       = 50 * time.Millisecond
+	removedSafetyPoll = time.Second
+)
 
 // containerAttach takes over the connection (docker's Upgrade: tcp, or
 // the older plain hijack) and streams the main process's output of the

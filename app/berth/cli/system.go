@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
+	"github.com/berthvm/berth/core/dockercontext"
 	"github.com/spf13/cobra"
 )
 
@@ -20,7 +22,7 @@ func (a *app) systemCommand() *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.systemInfoCommand(), a.systemStopCommand(), a.systemKernelCommand(), a.systemDFCommand(),
-		a.systemPruneCommand())
+		a.systemPruneCommand(), a.systemDockerContextCommand())
 	return cmd
 }
 
@@ -87,6 +89,13 @@ func printSystemInfo(out io.Writer, info api.SystemInfo) error {
 			fmt.Fprintf(w, " Why:\t%s\n", n.Reason)
 		}
 	}
+	if dk := info.DockerAPI; dk.Socket != "" {
+		fmt.Fprintf(w, "Docker API:\n")
+		fmt.Fprintf(w, " Socket:\t%s\n", dk.Socket)
+		fmt.Fprintf(w, " Versions:\t%s to %s\n", dk.MinVersion, dk.MaxVersion)
+		fmt.Fprintf(w, " Use it:\texport DOCKER_HOST=%s\n", dk.Host())
+		fmt.Fprintf(w, " Or:\tberth system docker-context (then docker --context berth …)\n")
+	}
 	fmt.Fprintf(w, "Containers:\t%d (%d running)\n", info.Containers, info.Running)
 	fmt.Fprintf(w, "Images:\t%d\n", info.Images)
 	return w.Flush()
@@ -115,4 +124,84 @@ func (a *app) systemStopCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (a *app) systemDockerContextCommand() *cobra.Command {
+	var name string
+	var remove bool
+	cmd := &cobra.Command{
+		Use:   "docker-context",
+		Short: "Create (or update) a docker context that points at Berth's docker.sock",
+		Long: "Writes a context into the docker CLI's store ($DOCKER_CONFIG, else ~/.docker) whose endpoint is\n" +
+			"this data dir's docker.sock, so that `docker --context berth …` or `docker context use berth`\n" +
+			"reaches Berth. Running it again updates the endpoint; --rm removes the context.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := dockercontext.ValidateName(name); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			dir, err := dockercontext.ConfigDir()
+			if err != nil {
+				return err
+			}
+			if remove {
+				existed, err := dockercontext.Remove(dir, name)
+				if err != nil {
+					return err
+				}
+				if existed {
+					fmt.Fprintf(a.streams.Out, "docker context %q removed from %s\n", name, dir)
+				} else {
+					fmt.Fprintf(a.streams.Out, "no docker context %q in %s\n", name, dir)
+				}
+				return nil
+			}
+			// The daemon says where it serves docker.sock, and is then up
+			// for the first docker command.
+			return a.withDaemon(func(cmd *cobra.Command, _ []string, c *client.Client) error {
+				info, err := c.SystemInfo(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return writeDockerContext(a.streams.Out, dir, name, info.DockerAPI)
+			})(cmd, nil)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "berth", "the docker context's name")
+	cmd.Flags().BoolVar(&remove, "rm", false, "remove the docker context instead")
+	return cmd
+}
+
+// writeDockerContext creates or updates the context and says which, and
+// how to use and remove it.
+func writeDockerContext(out io.Writer, dir, name string, dk api.DockerAPIInfo) error {
+	if dk.Socket == "" {
+		return fmt.Errorf("the daemon reports no docker.sock (an older berth daemon? run berth system stop): %w", api.ErrUnavailable)
+	}
+	old, readErr := dockercontext.Read(dir, name)
+	if readErr != nil && !errors.Is(readErr, api.ErrNotFound) {
+		return readErr
+	}
+	c := dockercontext.Context{Name: name, Description: "Berth: one VM per container", Host: dk.Host()}
+	if err := dockercontext.Write(dir, c); err != nil {
+		return err
+	}
+	switch {
+	case readErr != nil:
+		fmt.Fprintf(out, "docker context %q created: %s\n", name, c.Host)
+	case old.Host != c.Host:
+		fmt.Fprintf(out, "docker context %q updated: %s (was %s)\n", name, c.Host, old.Host)
+	default:
+		fmt.Fprintf(out, "docker context %q is up to date: %s\n", name, c.Host)
+	}
+	fmt.Fprintf(out, "Use it:    docker --context %s ps   (or: docker context use %s)\n", name, name)
+	fmt.Fprintf(out, "Remove it: berth system docker-context --rm%s\n", nameFlag(name))
+	return nil
+}
+
+func nameFlag(name string) string {
+	if name == "berth" {
+		return ""
+	}
+	return " --name " + name
 }

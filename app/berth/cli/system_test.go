@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/dockercontext"
 )
 
 // system info on a Mac: a build that cannot run VMs says so first, and
@@ -43,5 +46,55 @@ func TestPrintSystemInfoMac(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// system info names docker.sock, the versions served and the line to
+// export; a daemon that reports no docker API prints no section.
+func TestPrintSystemInfoDockerAPI(t *testing.T) {
+	var b bytes.Buffer
+	info := api.SystemInfo{DockerAPI: api.DockerAPIInfo{Socket: "/h/docker.sock", MinVersion: "1.41", MaxVersion: "1.47"}}
+	if err := printSystemInfo(&b, info); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Docker API:\n", " Socket:    /h/docker.sock\n", " Versions:  1.41 to 1.47\n",
+		" Use it:    export DOCKER_HOST=unix:///h/docker.sock\n", "berth system docker-context"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, b.String())
+		}
+	}
+	b.Reset()
+	if err := printSystemInfo(&b, api.SystemInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Docker API") {
+		t.Errorf("a section without a socket:\n%s", b.String())
+	}
+}
+
+// docker-context creates, then reports an update or that nothing changed.
+func TestWriteDockerContext(t *testing.T) {
+	dir := t.TempDir()
+	steps := []struct {
+		socket, want string
+	}{
+		{"/a/docker.sock", `docker context "dev" created: unix:///a/docker.sock`},
+		{"/a/docker.sock", `docker context "dev" is up to date: unix:///a/docker.sock`},
+		{"/b/docker.sock", `docker context "dev" updated: unix:///b/docker.sock (was unix:///a/docker.sock)`},
+	}
+	for _, st := range steps {
+		var b bytes.Buffer
+		if err := writeDockerContext(&b, dir, "dev", api.DockerAPIInfo{Socket: st.socket}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(b.String(), st.want+"\n") || !strings.Contains(b.String(), "berth system docker-context --rm --name dev\n") {
+			t.Errorf("got:\n%s\nwant first line %q", b.String(), st.want)
+		}
+	}
+	if c, err := dockercontext.Read(dir, "dev"); err != nil || c.Host != "unix:///b/docker.sock" {
+		t.Errorf("the store holds %+v, %v", c, err)
+	}
+	if err := writeDockerContext(io.Discard, dir, "dev", api.DockerAPIInfo{}); !errors.Is(err, api.ErrUnavailable) {
+		t.Errorf("no socket: %v", err)
 	}
 }
