@@ -228,10 +228,15 @@ func networks(mode string) ([]string, error) {
 	return []string{mode}, nil
 }
 
+// defaultNetwork is the network a container joins without --network
+// (core/network's DefaultName; that package is not imported for a name).
+const defaultNetwork = "default"
+
 // endpoints applies create's endpoints to nets, the networks NetworkMode
 // names: an endpoint on one of those gives its aliases, one on another
-// network joins that too. The default network (nets nil) has no aliases,
-// as docker's bridge has none.
+// network joins that too (with the default network when NetworkMode
+// names none, as dockerd: testcontainers-go's reaper_default). The
+// default network (nets nil) has no aliases, as docker's bridge has none.
 func endpoints(nets []string, eps map[string]*endpointConfig) ([]string, map[string][]string, error) {
 	keys := make([]string, 0, len(eps))
 	for k := range eps {
@@ -253,8 +258,8 @@ func endpoints(nets []string, eps map[string]*endpointConfig) ([]string, map[str
 		case k == "none" && slices.Equal(nets, []string{"none"}):
 			continue
 		case nets == nil:
-			return nil, nil, fmt.Errorf("network %s: a container on the default network joins no other at create: "+
-				"give --network %s, or connect it after: %w", k, k, api.ErrInvalidArgument)
+			// As dockerd: the default network, and this one too.
+			nets = []string{defaultNetwork, k}
 		case !slices.Contains(nets, k):
 			nets = append(nets, k)
 		}
