@@ -162,3 +162,54 @@ func TestDockerCLIImages(t *testing.T) {
 		t.Errorf("docker system df -v:\n%s", dfv)
 	}
 }
+
+// docker login checks credentials through the daemon (POST /auth) and
+// keeps them in the docker CLI's own config, which then sends them with
+// each push and pull (X-Registry-Auth); Berth itself stores nothing.
+func TestDockerLogin(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed: " + err.Error())
+	}
+	reg := registrytest.Start(t, registrytest.Options{Auth: true})
+	home := newHome(t)
+	mustRun(t, home, "system", "info") // starts the daemon, which serves docker.sock
+
+	login := func(password string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command("docker", "login", "-u", reg.User, "--password-stdin", reg.Host)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(home, "docker.sock"),
+			"DOCKER_CONFIG="+filepath.Join(filepath.Dir(home), "docker-config"), "DOCKER_CONTEXT=", "DOCKER_CLI_HINTS=false")
+		cmd.Stdin = strings.NewReader(password + "\n")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	app := reg.Host + "/e2e/private:1"
+	mustDocker(t, home, "pull", "berth/demo") // built into berth
+	mustDocker(t, home, "tag", "berth/demo", app)
+	if _, errOut, code := dockerCLI(t, home, "push", app); code == 0 || !strings.Contains(errOut, "refused access (401)") {
+		t.Errorf("docker push before login: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := login("wrong"); code == 0 || !strings.Contains(errOut, "refused access (401)") {
+		t.Errorf("docker login with a wrong password: exit %d: %s", code, errOut)
+	}
+	if out, errOut, code := login(reg.Password); code != 0 || !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("docker login: exit %d: %s%s", code, out, errOut)
+	}
+	// The credentials are the CLI's: Berth's own store has none.
+	if _, err := os.Stat(filepath.Join(home, "auth.json")); err == nil {
+		t.Errorf("docker login left credentials in Berth's data dir")
+	}
+	mustDocker(t, home, "push", app)
+	mustDocker(t, home, "rmi", app)
+	if out := mustDocker(t, home, "pull", app); !strings.Contains(out, "Status: Downloaded newer image for "+app) {
+		t.Errorf("docker pull after login: %q", out)
+	}
+}

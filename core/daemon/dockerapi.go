@@ -39,11 +39,12 @@ func (d *Daemon) dockerAPI() http.Handler {
 type dockerImages struct{ d *Daemon }
 
 var (
-	_ dockerapi.ImageTagger    = dockerImages{}
-	_ dockerapi.ImageHistorian = dockerImages{}
-	_ dockerapi.ImagePruner    = dockerImages{}
-	_ dockerapi.ImageArchiver  = dockerImages{}
-	_ dockerapi.ImagePusher    = dockerImages{}
+	_ dockerapi.ImageTagger     = dockerImages{}
+	_ dockerapi.ImageHistorian  = dockerImages{}
+	_ dockerapi.ImagePruner     = dockerImages{}
+	_ dockerapi.ImageArchiver   = dockerImages{}
+	_ dockerapi.ImagePusher     = dockerImages{}
+	_ dockerapi.RegistryChecker = dockerImages{}
 )
 
 func (i dockerImages) List(ctx context.Context) ([]api.Image, error) { return i.d.images.List(ctx) }
@@ -97,4 +98,8 @@ func (i dockerImages) LoadArchive(ctx context.Context, r io.Reader, label string
 
 func (i dockerImages) Push(ctx context.Context, ref, target string, opts image.PushOptions) (api.ImagePushed, error) {
 	return i.d.pushImage(ctx, ref, target, opts)
+}
+
+func (i dockerImages) CheckLogin(ctx context.Context, registry, username, password string, opts image.RegistryOptions) (api.RegistryLogin, error) {
+	return i.d.images.CheckLogin(ctx, registry, username, password, opts)
 }

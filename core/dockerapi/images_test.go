@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,17 @@ type fakeStore struct {
 	pushed  []string
 	auth    []string // the user each push signed in as ("" none)
 	pruneAt []bool
+	logins  []string // "registry user"
+}
+
+func (f *fakeStore) CheckLogin(_ context.Context, registry, username, password string, _ image.RegistryOptions) (api.RegistryLogin, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logins = append(f.logins, registry+" "+username)
+	if password != "pw" {
+		return api.RegistryLogin{}, fmt.Errorf("registry %s refused access (401): %w", registry, api.ErrUnavailable)
+	}
+	return api.RegistryLogin{Registry: registry}, nil
 }
 
 func (f *fakeStore) Tag(_ context.Context, source, target string) error {
@@ -329,5 +341,38 @@ func TestParseTimestamp(t *testing.T) {
 	}
 	if _, err := parseTimestamp("yesterday", now); statusOf(err) != 400 {
 		t.Errorf("parseTimestamp(yesterday): %v", err)
+	}
+}
+
+// TestAuth: docker login's POST /auth checks the credentials with the
+// store, for the registry the CLI names in any of its spellings.
+func TestAuth(t *testing.T) {
+	f := &fakeStore{}
+	srv := storeServer(t, f, nil)
+	for _, tc := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"username":"me","password":"pw","serveraddress":"localhost:5000"}`, 200, `{"Status":"Login Succeeded","IdentityToken":""}` + "\n"},
+		{`{"username":"me","password":"pw","serveraddress":"http://localhost:5000/v2/"}`, 200, "Login Succeeded"},
+		{`{"username":"me","password":"pw","serveraddress":"https://index.docker.io/v1/"}`, 200, "Login Succeeded"},
+		{`{"username":"me","password":"pw"}`, 200, "Login Succeeded"},
+		{`{"username":"me","password":"no","serveraddress":"localhost:5000"}`, 503, "refused access (401)"},
+		{`{"username":`, 400, "decode request body"},
+	} {
+		status, body, _ := do(t, srv, "POST", "/v1.47/auth", tc.body)
+		if status != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("POST /auth %s: got %d %s, want %d with %q", tc.body, status, body, tc.status, tc.want)
+		}
+	}
+	want := []string{"localhost:5000 me", "localhost:5000 me", "index.docker.io me", "index.docker.io me", "localhost:5000 me"}
+	if !slices.Equal(f.logins, want) {
+		t.Errorf("logins %q, want %q", f.logins, want)
+	}
+	// A store without the capability: 501, not a pretended login.
+	plain := testServer(t, newFake())
+	if status, body, _ := do(t, plain, "POST", "/v1.47/auth", `{"username":"me","password":"pw"}`); status != 501 {
+		t.Errorf("POST /auth without a checker: %d %s", status, body)
 	}
 }

@@ -89,6 +89,13 @@ type ImagePusher interface {
 	Push(ctx context.Context, ref, target string, opts image.PushOptions) (api.ImagePushed, error)
 }
 
+// RegistryChecker checks a registry login without keeping it (POST /auth:
+// docker's CLI keeps the credentials and sends them with each pull and
+// push).
+type RegistryChecker interface {
+	CheckLogin(ctx context.Context, registry, username, password string, opts image.RegistryOptions) (api.RegistryLogin, error)
+}
+
 // imagesAs is the image store as capability T, or the 501 for r.
 func imagesAs[T any](s *Server, r *http.Request) (T, error) {
 	t, ok := s.cfg.Images.(T)
@@ -145,6 +152,7 @@ func (s *Server) routes() {
 	s.handle("GET /info", s.info)
 	s.mux.HandleFunc("GET /events", s.events)
 	s.handle("GET /system/df", s.systemDF)
+	s.handle("POST /auth", s.auth)
 
 	s.handle("GET /containers/json", s.containerList)
 	s.handle("POST /containers/create", s.containerCreate)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -94,6 +95,41 @@ func registryAuth(r *http.Request) (authn.Authenticator, error) {
 	}
 	return authn.FromConfig(authn.AuthConfig{Username: cfg.Username, Password: cfg.Password, Auth: cfg.Auth,
 		IdentityToken: cfg.IdentityToken, RegistryToken: cfg.RegistryToken}), nil
+}
+
+// authRequest is docker's POST /auth body (the CLI's docker login).
+type authRequest struct {
+	Username, Password, ServerAddress string
+}
+
+// auth checks a login against the registry as docker login does through
+// dockerd: the credentials are checked, not kept; the docker CLI stores
+// them and sends them with each pull and push (X-Registry-Auth).
+func (s *Server) auth(r *http.Request) (any, error) {
+	c, err := imagesAs[RegistryChecker](s, r)
+	if err != nil {
+		return nil, err
+	}
+	var req authRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	registry := req.ServerAddress
+	if registry == "" || strings.Contains(registry, "index.docker.io") {
+		registry = name.DefaultRegistry
+	}
+	// The CLI sends "http://host:port/v2/" style addresses for some
+	// registries: the store wants host[:port].
+	if u, err := url.Parse(registry); err == nil && u.Host != "" {
+		registry = u.Host
+	}
+	if _, err := c.CheckLogin(r.Context(), registry, req.Username, req.Password, image.RegistryOptions{}); err != nil {
+		return nil, err
+	}
+	return struct {
+		Status        string
+		IdentityToken string
+	}{"Login Succeeded", ""}, nil
 }
 
 // familiar is ref as docker shows it in messages: "alpine:latest",

@@ -143,26 +143,9 @@ func runHelper(ctx context.Context, helper, verb string, input []byte) error {
 // them: in the docker credential helper the user's docker config names,
 // else in Berth's 0600 credential file.
 func (s *Store) Login(ctx context.Context, registry, username, password string, opts RegistryOptions) (api.RegistryLogin, error) {
-	reg, err := s.parseRegistry(registry, opts)
+	reg, err := s.checkLogin(ctx, registry, username, password, opts)
 	if err != nil {
 		return api.RegistryLogin{}, err
-	}
-	if username == "" || password == "" {
-		return api.RegistryLogin{}, fmt.Errorf("login to %s: username and password are required: %w", reg.RegistryStr(), api.ErrInvalidArgument)
-	}
-	auth := &authn.Basic{Username: username, Password: password}
-	tr := s.opts.Transport
-	if opts.Scheme == "https" {
-		tr = httpsOnly{tr}
-	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, tr, []string{reg.Scope(transport.PullScope)})
-	if err == nil {
-		// The token exchange already checked a bearer registry; a basic-auth
-		// one only answers on a request.
-		err = pingWith(ctx, rt, reg)
-	}
-	if err != nil {
-		return api.RegistryLogin{}, fmt.Errorf("login to %s: %w", reg.RegistryStr(), registryError(reg.Repo("berth-login-check").Tag("x"), err))
 	}
 	key := authKey(reg)
 	helper, err := s.credHelper(key)
@@ -188,6 +171,41 @@ func (s *Store) Login(ctx context.Context, registry, username, password string, 
 		return api.RegistryLogin{}, fmt.Errorf("login to %s: save credentials: %w", reg.RegistryStr(), err)
 	}
 	return api.RegistryLogin{Registry: reg.RegistryStr(), Store: p}, nil
+}
+
+// CheckLogin checks username and password against the registry and
+// stores nothing (docker's POST /auth: the docker CLI keeps them).
+func (s *Store) CheckLogin(ctx context.Context, registry, username, password string, opts RegistryOptions) (api.RegistryLogin, error) {
+	reg, err := s.checkLogin(ctx, registry, username, password, opts)
+	if err != nil {
+		return api.RegistryLogin{}, err
+	}
+	return api.RegistryLogin{Registry: reg.RegistryStr()}, nil
+}
+
+func (s *Store) checkLogin(ctx context.Context, registry, username, password string, opts RegistryOptions) (name.Registry, error) {
+	reg, err := s.parseRegistry(registry, opts)
+	if err != nil {
+		return reg, err
+	}
+	if username == "" || password == "" {
+		return reg, fmt.Errorf("login to %s: username and password are required: %w", reg.RegistryStr(), api.ErrInvalidArgument)
+	}
+	auth := &authn.Basic{Username: username, Password: password}
+	tr := s.opts.Transport
+	if opts.Scheme == "https" {
+		tr = httpsOnly{tr}
+	}
+	rt, err := transport.NewWithContext(ctx, reg, auth, tr, []string{reg.Scope(transport.PullScope)})
+	if err == nil {
+		// The token exchange already checked a bearer registry; a basic-auth
+		// one only answers on a request.
+		err = pingWith(ctx, rt, reg)
+	}
+	if err != nil {
+		return reg, fmt.Errorf("login to %s: %w", reg.RegistryStr(), registryError(reg.Repo("berth-login-check").Tag("x"), err))
+	}
+	return reg, nil
 }
 
 // Logout forgets the credentials for registry in both places Login may
