@@ -102,6 +102,15 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 			d.close()
 		}
 	}()
+	// We hold the database lock: no other daemon is changing the data
+	// dir while its modes are fixed.
+	tightened, err := paths.Secure(cfg.Home)
+	for _, t := range tightened {
+		d.log.Info("made a data dir folder private", "path", t.Path, "was", fmt.Sprintf("%#o", t.Was), "now", "0700")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := db.View(func(tx *state.Tx) error {
 		m, err := tx.Meta()
 		d.hostID = m.HostID

@@ -17,6 +17,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
 	"github.com/berthvm/berth/core/paths"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // shortHome makes a data dir whose socket path fits sockaddr_un.
@@ -301,4 +302,42 @@ func dockerGet(t *testing.T, home, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// An open data dir (made by hand, or by an older Berth with the user's
+// umask) is made private at start, with a log line saying so: other users
+// must not read the images' disks.
+func TestDataDirMadePrivate(t *testing.T) {
+	home := shortHome(t)
+	for _, d := range []string{home, filepath.Join(home, "content"), filepath.Join(home, "rootfs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o755)
+	}
+	var logged testenv.Buffer
+	cfg := quietConfig(home)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, ln, err := start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	d.close()
+	for _, d := range []string{home, filepath.Join(home, "content"), filepath.Join(home, "rootfs"),
+		filepath.Join(home, "content", "blobs"), filepath.Join(home, "rootfs", "templates")} {
+		fi, err := os.Stat(d)
+		if errors.Is(err, os.ErrNotExist) && strings.HasSuffix(d, "templates") {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %#o, want 0700", d, fi.Mode().Perm())
+		}
+	}
+	if !strings.Contains(logged.String(), "made a data dir folder private") || !strings.Contains(logged.String(), "was=0755") {
+		t.Errorf("no log line for the tightened data dir:\n%s", logged.String())
+	}
 }

@@ -106,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.blobs = filepath.Join(s.content, "blobs", "sha256")
 	s.tmp = filepath.Join(s.content, "tmp")
 	for _, d := range []string{s.blobs, s.disks} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
 	}
@@ -114,7 +114,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.RemoveAll(s.tmp); err != nil {
 		return nil, fmt.Errorf("image store: clean %s: %w", s.tmp, err)
 	}
-	if err := os.MkdirAll(s.tmp, 0o755); err != nil {
+	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	if tmps, _ := filepath.Glob(filepath.Join(s.disks, atomicfile.TempPrefix+"*")); len(tmps) > 0 {

@@ -54,7 +54,7 @@ func EnsureTemplate(ctx context.Context, dir string, size int64) (string, error)
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
 	f, err := atomicfile.Create(p, 0o600)
