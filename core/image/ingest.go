@@ -406,16 +406,6 @@ func repoString(r name.Reference) string {
 	return reg + "/" + r.Context().RepositoryStr()
 }
 
-// ParseReference parses what a user typed ("alpine", "ghcr.io/x/y:1",
-// "r@sha256:…") into a reference with the default registry and tag.
-func ParseReference(s string) (name.Reference, error) {
-	r, err := name.ParseReference(s)
-	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %v: %w", s, err, api.ErrInvalidArgument)
-	}
-	return r, nil
-}
-
 var idPrefix = regexp.MustCompile(`^(sha256:)?[0-9a-f]{4,64}$`)
 
 // resolve finds the local image s names: a name, a repo@digest, a manifest

@@ -403,7 +403,7 @@ func layoutName(ann map[string]string) name.Reference {
 		if v == "" || !strings.ContainsAny(v, ":/") {
 			continue
 		}
-		if t, err := name.NewTag(v); err == nil {
+		if t, err := parseNewName(v); err == nil {
 			return t
 		}
 	}
@@ -513,9 +513,9 @@ func (s *Store) loadDocker(ctx context.Context, o *op, src source, from string, 
 		}
 		var names []name.Reference
 		for _, t := range e.RepoTags {
-			n, err := name.NewTag(t)
+			n, err := parseNewName(t)
 			if err != nil {
-				return nil, fmt.Errorf("image %s: tag %q: %v: %w", label, t, err, api.ErrInvalidArgument)
+				return nil, fmt.Errorf("image %s: repo tag: %w", label, err)
 			}
 			names = append(names, n)
 		}
