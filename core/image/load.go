@@ -430,6 +430,9 @@ func (l *layoutImage) RawManifest() ([]byte, error) {
 	if digestOf(raw) != l.desc.Digest {
 		return nil, fmt.Errorf("manifest %s: content has digest %s: %w", l.desc.Digest, digestOf(raw), api.ErrCorrupt)
 	}
+	if l.desc.Size != int64(len(raw)) {
+		return nil, fmt.Errorf("manifest %s: the index says %d bytes, the content has %d: %w", l.desc.Digest, l.desc.Size, len(raw), api.ErrCorrupt)
+	}
 	l.raw = raw
 	return raw, nil
 }

@@ -215,6 +215,18 @@ func (s *Store) hasBlob(h v1.Hash) bool {
 	return err == nil
 }
 
+// checkBlobSize checks that the stored blob h has size bytes.
+func (s *Store) checkBlobSize(h v1.Hash, size int64) error {
+	fi, err := os.Stat(s.blobPath(h))
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("blob %s: the descriptor says %d bytes, the content has %d: %w", h, size, fi.Size(), api.ErrCorrupt)
+	}
+	return nil
+}
+
 // put stores a blob read from r, verifying its digest (and size, if size
 // >= 0). It leases the digest for the op. A blob already present is not
 // read again: created reports whether this call wrote it.
@@ -224,6 +236,12 @@ func (o *op) put(ctx context.Context, want v1.Hash, size int64, r io.Reader) (cr
 	}
 	o.lease(want.String())
 	if o.s.hasBlob(want) {
+		// Stored already (by an archive's staging, or an earlier pull):
+		// its size must still be the one the descriptor claims, or the
+		// manifest recorded would lie about it (and a save break).
+		if size >= 0 {
+			return false, o.s.checkBlobSize(want, size)
+		}
 		return false, nil
 	}
 	_, _, err = o.s.writeTemp(ctx, r, func(tmp string, got v1.Hash, n int64) error {

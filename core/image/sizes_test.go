@@ -1,0 +1,114 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/internal/layertest"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// rewriteManifest changes the manifest of the one image of an OCI layout
+// dir with edit, stores the result and points the index at it.
+func rewriteManifest(t *testing.T, dir string, edit func(*v1.Manifest)) {
+	t.Helper()
+	var idx v1.IndexManifest
+	raw, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	mraw, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", idx.Manifests[0].Digest.Hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(mraw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	mraw, _ = json.Marshal(m)
+	d := digestOf(mraw)
+	os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Hex), mraw, 0o644)
+	idx.Manifests[0].Digest, idx.Manifests[0].Size = d, int64(len(mraw))
+	raw, _ = json.Marshal(idx)
+	os.WriteFile(filepath.Join(dir, "index.json"), raw, 0o644)
+}
+
+// tarDir packs an OCI layout dir into an OCI archive.
+func tarDir(t *testing.T, dir string) string {
+	t.Helper()
+	files := map[string][]byte{}
+	var order []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		b, _ := os.ReadFile(p)
+		files[filepath.ToSlash(rel)] = b
+		order = append(order, filepath.ToSlash(rel))
+		return nil
+	})
+	out := filepath.Join(t.TempDir(), "oci.tar")
+	writeTar(t, out, files, order...)
+	return out
+}
+
+// A descriptor's size is the blob's: a negative one, or one that is not
+// the content's (2^50 for a layer of a few KB), is refused at load, and
+// the store stays as it was.
+func TestLoadDescriptorSizes(t *testing.T) {
+	small := testImage(t, "linux/amd64", layertest.Tar(t, []layertest.File{{Name: "f", Body: strings.Repeat("data", 5000)}}))
+	for _, tc := range []struct {
+		name string
+		edit func(*v1.Manifest)
+		says string
+	}{
+		{"huge layer", func(m *v1.Manifest) { m.Layers[0].Size = 1 << 50 }, "1125899906842624"},
+		{"negative layer", func(m *v1.Manifest) { m.Layers[0].Size = -5 }, "negative size"},
+		{"negative config", func(m *v1.Manifest) { m.Config.Size = -1 }, "negative size"},
+		{"config too big", func(m *v1.Manifest) { m.Config.Size += 10 }, "bytes"},
+	} {
+		for _, packed := range []bool{false, true} {
+			name := tc.name + " dir"
+			if packed {
+				name = tc.name + " archive"
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := writeLayout(t, small)
+				rewriteManifest(t, dir, tc.edit)
+				p := dir
+				if packed {
+					p = tarDir(t, dir)
+				}
+				s, _ := newStore(t, nil)
+				loadImage(t, s, testImage(t, "linux/amd64", busyboxLayer(t)), "example.com/keep:1")
+				before := snap(t, s)
+				_, err := s.Load(context.Background(), p, LoadOptions{})
+				if !errors.Is(err, api.ErrCorrupt) || !strings.Contains(err.Error(), tc.says) {
+					t.Fatalf("load: %v; want corrupt, saying %q", err, tc.says)
+				}
+				sameSnap(t, before, snap(t, s))
+			})
+		}
+	}
+	// The index's size of a manifest too.
+	dir := writeLayout(t, small)
+	var idx v1.IndexManifest
+	raw, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(raw, &idx)
+	idx.Manifests[0].Size = 1 << 50
+	raw, _ = json.Marshal(idx)
+	os.WriteFile(filepath.Join(dir, "index.json"), raw, 0o644)
+	s, _ := newStore(t, nil)
+	if _, err := s.Load(context.Background(), tarDir(t, dir), LoadOptions{}); !errors.Is(err, api.ErrCorrupt) {
+		t.Fatalf("manifest size 2^50 in the index: %v; want corrupt", err)
+	}
+}
