@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -110,5 +111,48 @@ func TestLoadDescriptorSizes(t *testing.T) {
 	s, _ := newStore(t, nil)
 	if _, err := s.Load(context.Background(), tarDir(t, dir), LoadOptions{}); !errors.Is(err, api.ErrCorrupt) {
 		t.Fatalf("manifest size 2^50 in the index: %v; want corrupt", err)
+	}
+}
+
+// An archive's entries that no manifest names (a stray file, possibly
+// huge) do not stay in the content store once the load is done.
+func TestLoadKeepsOnlyReferencedBlobs(t *testing.T) {
+	src, _ := newStore(t, nil)
+	small := testImage(t, "linux/amd64", layertest.Tar(t, []layertest.File{{Name: "f", Body: strings.Repeat("data", 5000)}}))
+	loadImage(t, src, small, "example.com/small:1")
+	var saved bytes.Buffer
+	if err := src.Save(context.Background(), &saved, "example.com/small:1"); err != nil {
+		t.Fatal(err)
+	}
+	// The saved archive, then one more entry nothing refers to.
+	trimmed := saved.Bytes()[:saved.Len()-1024] // drop the two zero blocks that end a tar
+	var extra bytes.Buffer
+	tw := tar.NewWriter(&extra)
+	junk := bytes.Repeat([]byte("junk"), 64<<10)
+	tw.WriteHeader(&tar.Header{Name: "stray/junk.bin", Mode: 0o644, Size: int64(len(junk)), Typeflag: tar.TypeReg})
+	tw.Write(junk)
+	tw.Close()
+	p := filepath.Join(t.TempDir(), "extra.tar")
+	os.WriteFile(p, append(append([]byte{}, trimmed...), extra.Bytes()...), 0o644)
+
+	s, _ := newStore(t, nil)
+	if _, err := s.Load(context.Background(), p, LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	junkDigest, _, _ := v1.SHA256(bytes.NewReader(junk))
+	if s.hasBlob(junkDigest) {
+		t.Fatalf("the stray entry %s stays in the content store after the load", junkDigest)
+	}
+	s.mu.Lock()
+	keep, err := s.referencedLocked()
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(s.blobs)
+	for _, e := range entries {
+		if !keep["sha256:"+e.Name()] {
+			t.Errorf("blob %s is stored but no image references it", e.Name())
+		}
 	}
 }

@@ -174,8 +174,10 @@ func (o *op) addCreated(d string) {
 	o.mu.Unlock()
 }
 
-// end releases the op's leases. After a failure it removes the blobs the op
-// created that nothing else references, so the store is as it was.
+// end releases the op's leases and removes the blobs the op created that
+// no image references: after a failure all of them, so the store is as it
+// was; after a success the archive entries no manifest named (a load
+// stages every entry before it reads the manifests).
 func (o *op) end(failed bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -187,12 +189,13 @@ func (o *op) end(failed bool) {
 			delete(s.leases, d)
 		}
 	}
-	if !failed || len(o.created) == 0 {
+	if len(o.created) == 0 {
 		return
 	}
 	keep, err := s.referencedLocked()
 	if err != nil {
-		slog.Warn("image store: cannot tell which blobs are referenced; keeping the failed operation's blobs for prune", "err", err)
+		slog.Warn("image store: cannot tell which blobs are referenced; keeping the operation's blobs for prune",
+			"failed", failed, "err", err)
 		return
 	}
 	for _, d := range o.created {
@@ -204,7 +207,7 @@ func (o *op) end(failed bool) {
 			continue
 		}
 		if err := os.Remove(s.blobPath(h)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			slog.Warn("image store: remove blob of failed operation", "digest", d, "err", err)
+			slog.Warn("image store: remove blob no image references", "digest", d, "err", err)
 		}
 	}
 }
