@@ -301,7 +301,7 @@ func (s *Store) startDisk(ctx context.Context, o *op, digest string, layers []v1
 					return err
 				}
 			}
-			return rootfs.BuildBase(ctx, layers, path, progress)
+			return rootfs.BuildBaseMax(ctx, layers, path, s.opts.MaxUnpacked, progress)
 		}()
 		if err != nil {
 			err = fmt.Errorf("build root filesystem disk: %w", err)

@@ -156,3 +156,34 @@ func TestLoadKeepsOnlyReferencedBlobs(t *testing.T) {
 		}
 	}
 }
+
+// A layer that unpacks past the store's bound (a few KB of gzip that
+// expand to much more) fails the load, naming the layer and the limit,
+// before it fills the disk; the store stays as it was.
+func TestLoadUnpackLimit(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	db, err := openDB(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := Open(context.Background(), Options{Home: home, DB: db, MaxUnpacked: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadImage(t, s, testImage(t, "linux/amd64", busyboxLayer(t)), "example.com/keep:1")
+	before := snap(t, s)
+	bomb := testImage(t, "linux/amd64", layertest.Tar(t, []layertest.File{{Name: "zeros", Body: strings.Repeat("\x00", 16<<20)}}))
+	m, _ := bomb.Manifest()
+	if m.Layers[0].Size > 1<<20 {
+		t.Fatalf("the test layer is %d bytes compressed; want a small one", m.Layers[0].Size)
+	}
+	_, err = s.Load(context.Background(), writeLayout(t, bomb), LoadOptions{})
+	if !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), m.Layers[0].Digest.String()) ||
+		!strings.Contains(err.Error(), "unpacks past 4.19MB") {
+		t.Fatalf("load: %v; want the layer named and the limit", err)
+	}
+	sameSnap(t, before, snap(t, s))
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/atomicfile"
+	"github.com/berthvm/berth/core/rootfs"
 	"github.com/berthvm/berth/core/state"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -57,6 +58,11 @@ type Options struct {
 	// Login to find a credential helper. Default: $DOCKER_CONFIG, else
 	// ~/.docker.
 	DockerConfigDir string
+	// MaxUnpacked bounds the bytes an image's layers unpack to, together
+	// (what its base disk holds): a pull or load past it fails naming the
+	// layer, so a small layer that expands enormously cannot fill the
+	// disk. Default rootfs.MaxBaseDisk, the largest base disk Berth builds.
+	MaxUnpacked int64
 }
 
 // Store is the content store plus the image records. Its methods are safe
@@ -82,6 +88,9 @@ type Store struct {
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Home == "" || opts.DB == nil {
 		return nil, fmt.Errorf("image store: home and database are required: %w", api.ErrInvalidArgument)
+	}
+	if opts.MaxUnpacked <= 0 {
+		opts.MaxUnpacked = rootfs.MaxBaseDisk
 	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = 4
