@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/internal/layertest"
@@ -186,4 +188,28 @@ func TestLoadUnpackLimit(t *testing.T) {
 		t.Fatalf("load: %v; want the layer named and the limit", err)
 	}
 	sameSnap(t, before, snap(t, s))
+}
+
+// A named pipe given as the path is refused at once: opening it would
+// block the daemon's handler until a writer came, with no way to cancel.
+func TestLoadRefusesNamedPipe(t *testing.T) {
+	s, _ := newStore(t, nil)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := s.Load(context.Background(), fifo, LoadOptions{}); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), "named pipe") || !strings.Contains(err.Error(), fifo) {
+			t.Fatalf("load of a named pipe: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the open so the test ends.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("load of a named pipe is still waiting after 5s")
+	}
 }
