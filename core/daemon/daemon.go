@@ -135,6 +135,15 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 		ln.Close()
 		return nil, nil, fmt.Errorf("open image store in data dir %q: %w", cfg.Home, err)
 	}
+	// A template whose making a killed daemon cut short; we hold the data
+	// dir, and no template is being made yet.
+	stale, err := rootfs.RemoveStaleTemplates(templatesDir(cfg.Home))
+	for _, p := range stale {
+		d.log.Info("removed the temp file of an unfinished writable disk template", "path", p)
+	}
+	if err != nil {
+		d.log.Warn("clean writable disk templates", "err", err)
+	}
 	// Volumes before the runtime, which mounts them; they share the
 	// writable disks' templates.
 	if d.volumes, err = volume.New(ctx, volume.Config{DB: db, Home: cfg.Home, Templates: templatesDir(cfg.Home),

@@ -341,3 +341,32 @@ func TestDataDirMadePrivate(t *testing.T) {
 		t.Errorf("no log line for the tightened data dir:\n%s", logged.String())
 	}
 }
+
+// A daemon killed while it formatted the writable-disk template left its
+// temp file: the next start removes it, and keeps the finished templates.
+func TestStaleTemplateTempRemoved(t *testing.T) {
+	home := shortHome(t)
+	dir := filepath.Join(home, "rootfs", "templates")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".tmp-writable-68719476736.ext4-12345")
+	done := filepath.Join(dir, "writable-1048576.ext4")
+	for _, p := range []string{stale, done} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, ln, err := start(context.Background(), quietConfig(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	d.close()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale template temp file kept: %v", err)
+	}
+	if _, err := os.Stat(done); err != nil {
+		t.Errorf("finished template removed: %v", err)
+	}
+}
