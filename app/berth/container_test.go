@@ -599,3 +599,21 @@ func TestOversizeEnvRefusedAtCreate(t *testing.T) {
 		t.Fatalf("%d containers after the refused create", n)
 	}
 }
+
+// TestRunRmStartFailureLeavesNothing: run --rm of a container that cannot
+// start (its kernel is missing) removes it, in the foreground and with -d.
+func TestRunRmStartFailureLeavesNothing(t *testing.T) {
+	home := newHome(t)
+	missing := filepath.Join(t.TempDir(), "no-such-kernel")
+	for _, args := range [][]string{
+		{"run", "--rm", "--kernel", missing, "berth/demo", "true"},
+		{"run", "-d", "--rm", "--kernel", missing, "berth/demo", "true"},
+	} {
+		if r := berth(t, home, args...); r.code != 125 || !strings.Contains(r.stderr, missing) {
+			t.Fatalf("berth %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		if n := len(listAll(t, home)); n != 0 {
+			t.Fatalf("berth %s left %d containers", strings.Join(args, " "), n)
+		}
+	}
+}
