@@ -33,6 +33,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth agent: must run as PID 1 of a Berth guest")
 		os.Exit(2)
 	}
+	// First: until then a container's `kill -TERM 1` would end PID 1
+	// and panic the guest kernel.
+	guest.SurviveSignals()
 	console := &guest.Console{}
 	if err := run(console); err != nil {
 		fmt.Fprintln(console, "berth agent:", err)

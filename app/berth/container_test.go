@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,12 @@ import (
 	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/kernel"
 	"github.com/berthvm/berth/core/testenv"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // vmHome is a data dir for tests that boot VMs; it skips (or fails under
@@ -551,6 +558,62 @@ func TestEventsStream(t *testing.T) {
 	for _, want := range []string{"create evt", "start evt", "die evt", "destroy evt"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("events lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestOversizeEnvRefusedAtCreate: an image whose environment no Linux
+// process can be started with (3 MB, past the 2 MiB exec limit) loads, as
+// docker's does, but a container of it is refused when it is created,
+// naming the limit, instead of failing its start with a broken pipe.
+func TestOversizeEnvRefusedAtCreate(t *testing.T) {
+	home := newHome(t)
+	var env []string
+	for i := range 100 {
+		env = append(env, fmt.Sprintf("V%d=%s", i, strings.Repeat("x", 30<<10)))
+	}
+	layer, err := random.Layer(512, ggcrtypes.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Config.Env, cf.Config.Cmd = "linux", goruntime.GOARCH, env, []string{"true"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "bigenv.tar")
+	if err := tarball.WriteToFile(archive, name.MustParseReference("local/bigenv:1"), img); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, home, "image", "load", "-i", archive)
+	r := berth(t, home, "create", "local/bigenv:1")
+	if r.code == 0 || !strings.Contains(r.stderr, "more than the 2097152 (2 MiB) Linux lets a process start with") {
+		t.Fatalf("create with a 3 MB environment: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(listAll(t, home)); n != 0 {
+		t.Fatalf("%d containers after the refused create", n)
+	}
+}
+
+// TestRunRmStartFailureLeavesNothing: run --rm of a container that cannot
+// start (its kernel is missing) removes it, in the foreground and with -d.
+func TestRunRmStartFailureLeavesNothing(t *testing.T) {
+	home := newHome(t)
+	missing := filepath.Join(t.TempDir(), "no-such-kernel")
+	for _, args := range [][]string{
+		{"run", "--rm", "--kernel", missing, "berth/demo", "true"},
+		{"run", "-d", "--rm", "--kernel", missing, "berth/demo", "true"},
+	} {
+		if r := berth(t, home, args...); r.code != 125 || !strings.Contains(r.stderr, missing) {
+			t.Fatalf("berth %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		if n := len(listAll(t, home)); n != 0 {
+			t.Fatalf("berth %s left %d containers", strings.Join(args, " "), n)
 		}
 	}
 }

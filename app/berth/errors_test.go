@@ -52,6 +52,8 @@ func TestErrorMessages(t *testing.T) {
 		// The command line, refused before anything is created.
 		{"run", "./x"},
 		{"run", "Alpine"},
+		{"image", "tag", "berth/demo", "../../evil"},
+		{"image", "tag", "berth/demo", "demo:-x"},
 		{"run", "-w", "rel", "berth/demo"},
 		{"run", "--cpus", "0", "berth/demo"},
 		{"run", "--privileged", "berth/demo"},

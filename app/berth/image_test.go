@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,4 +191,35 @@ func linuxImage(t *testing.T, size int64, layers int64) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// TestImageLoadFromPipe: load -i of a named pipe reads what is written to
+// it, as docker load does, and never leaves the daemon waiting on it.
+func TestImageLoadFromPipe(t *testing.T) {
+	home := newHome(t)
+	mustRun(t, home, "create", "berth/demo") // the demo image is loaded at first use
+	tarball := filepath.Join(t.TempDir(), "demo.tar")
+	mustRun(t, home, "image", "save", "-o", tarball, "berth/demo")
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		r, err := os.Open(tarball)
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		io.Copy(w, r)
+	}()
+	home2 := newHome(t)
+	out := mustRun(t, home2, "image", "load", "-i", fifo)
+	if !strings.Contains(out, "Loaded image: docker.io/berth/demo:latest") {
+		t.Fatalf("load output:\n%s", out)
+	}
 }

@@ -25,6 +25,12 @@ type StartOptions struct {
 	Debug bool
 	// Timeout bounds the wait for it to answer; default 30 s.
 	Timeout time.Duration
+	// RestartIfGone: if the daemon that answered Ensure is gone when a
+	// later request is sent (killed just after its ping), and the request
+	// cannot have reached it, Ensure's client starts a daemon once more
+	// and sends the request again. For a command's short-lived client;
+	// not for one that must let a stopped daemon stay stopped.
+	RestartIfGone bool
 }
 
 // Ensure returns a client for the daemon of the data dir home, starting one
@@ -32,17 +38,18 @@ type StartOptions struct {
 // menu-bar app find their daemon.
 func Ensure(ctx context.Context, home string, opts StartOptions) (*Client, error) {
 	c := New(paths.Socket(home))
-	err := c.Ping(ctx)
-	if err == nil {
-		return c, nil
+	if err := c.Ping(ctx); err != nil {
+		if !IsDaemonDown(err) {
+			c.Close()
+			return nil, err
+		}
+		if err := Start(ctx, home, opts); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
-	if !IsDaemonDown(err) {
-		c.Close()
-		return nil, err
-	}
-	if err := Start(ctx, home, opts); err != nil {
-		c.Close()
-		return nil, err
+	if opts.RestartIfGone {
+		c.restart = func(ctx context.Context) error { return Start(ctx, home, opts) }
 	}
 	return c, nil
 }

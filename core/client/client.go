@@ -1,7 +1,8 @@
 // Package client is the Go client of the Berth daemon API, used by the CLI
 // and the menu-bar app. It speaks HTTP/JSON over the daemon's unix socket
 // and turns error replies back into errors that match core/api sentinels
-// with errors.Is. It never starts a daemon: that is the caller's choice.
+// with errors.Is. It starts a daemon only in Ensure, and again for a client
+// Ensure made with RestartIfGone: that is the caller's choice.
 package client
 
 import (
@@ -15,8 +16,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/berthvm/berth/core/api"
@@ -26,19 +29,46 @@ import (
 type Client struct {
 	socket string
 	http   *http.Client
+	dial   func(context.Context) (net.Conn, error)
+	// restart starts a daemon again (Ensure with RestartIfGone); nil:
+	// never. revived says it was used: once per client.
+	restart func(context.Context) error
+	revived atomic.Bool
 }
 
 // New returns a client for the daemon listening on socket.
 func New(socket string) *Client {
+	c := &Client{socket: socket}
+	c.dial = func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+			conn, err := c.dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: conn}, nil
 		},
 		DisableCompression: true,
 		MaxIdleConns:       4,
 	}
-	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+	c.http = &http.Client{Transport: tr}
+	return c
+}
+
+// countingConn counts the bytes written, so that a request whose
+// connection broke is known to have gone out or not (sendOnce).
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
 }
 
 // Close drops idle connections.
@@ -85,16 +115,57 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 }
 
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	resp, err := c.http.Do(req)
+	resp, err := c.sendOnce(req)
+	var de *downError
+	if !errors.As(err, &de) || c.restart == nil || !replayable(req) || !c.revived.CompareAndSwap(false, true) {
+		return resp, err
+	}
+	// The daemon that answered Ensure's ping is gone (killed just after),
+	// and this request cannot have reached it: start one and send again.
+	if rerr := c.restart(req.Context()); rerr != nil {
+		return nil, rerr
+	}
+	if req.GetBody != nil {
+		body, berr := req.GetBody()
+		if berr != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Body = body
+	}
+	return c.sendOnce(req)
+}
+
+// replayable: the request's body, if any, can be read again.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// sendOnce sends req and tells a daemon that is not there (downError)
+// from one that answered with an error, or one that may have acted on
+// the request before its connection broke.
+func (c *Client) sendOnce(req *http.Request) (*http.Response, error) {
+	// The request went out if a byte reached the connection it was given.
+	var conn *countingConn
+	var before int64
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if cc, ok := i.Conn.(*countingConn); ok {
+			conn, before = cc, cc.written.Load()
+		}
+	}}
+	resp, err := c.http.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	wrote := func() bool { return conn != nil && conn.written.Load() > before }
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, errors.Join(ctxErr, api.ErrCanceled))
 		}
-		if isDialFailure(err) || (req.Method == http.MethodGet && errors.Is(err, syscall.ECONNRESET)) {
-			// A reset before any answer to a read: a daemon that is
-			// dying (killed, its socket not yet closed) accepted the
-			// connection into its backlog. Nothing was changed, so it is
-			// as down as one that refused.
+		if isDialFailure(err) || (isUnanswered(err) && (!wrote() || safeMethod(req.Method))) {
+			// A reset or close before any answer: a daemon that is dying
+			// (killed, its socket not yet closed) accepted the connection
+			// into its backlog. If the request was not all written, or
+			// only reads, nothing was changed: it is as down as one that
+			// refused. A write it may have read is not: retrying could
+			// do it twice.
 			return nil, &downError{socket: c.socket, err: err}
 		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
@@ -113,6 +184,15 @@ func isDialFailure(err error) bool {
 	}
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
 }
+
+// isUnanswered: the connection broke before a reply began.
+func isUnanswered(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// safeMethod: HTTP's safe methods, which change nothing on the daemon.
+func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead }
 
 func decodeError(resp *http.Response) error {
 	var re api.RemoteError

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -121,5 +123,110 @@ func TestResetBeforeAnswer(t *testing.T) {
 	}
 	if err := c.do(ctx, http.MethodPost, "/v1/containers/x/start", nil, nil, nil); err == nil || IsDaemonDown(err) {
 		t.Fatalf("post reset: %v; want an error that does not claim the daemon is down", err)
+	}
+}
+
+// dyingDaemon listens on a fresh socket and breaks every connection
+// before answering: reset (closed with the request unread) or, with
+// readFirst, closed after reading the request (the client sees EOF).
+func dyingDaemon(t *testing.T, readFirst bool) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); os.RemoveAll(dir) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if readFirst {
+				http.ReadRequest(bufio.NewReader(c))
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+			c.Close()
+		}
+	}()
+	return sock
+}
+
+// failingWrites breaks a connection's first write, as a peer that reset
+// it before the request went out.
+type failingWrites struct{ net.Conn }
+
+func (c failingWrites) Write([]byte) (int, error) {
+	return 0, &net.OpError{Op: "write", Net: "unix", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+}
+
+// A daemon killed just after it answered Ensure's ping: the command's
+// request finds it gone. A request it cannot have acted on (a read, or
+// one not written) starts a daemon once more and is sent again; a write
+// it may have read is an error, never sent twice.
+func TestDaemonGoneAfterPing(t *testing.T) {
+	var served atomic.Int32
+	live := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		json.NewEncoder(w).Encode(struct{ N int }{7})
+	})
+	liveSock := live.socket
+	// client dials sock until its restart hook runs, then the live
+	// daemon; brokenWrite makes the first connection's writes fail.
+	client := func(sock string, brokenWrite bool) (*Client, *atomic.Int32) {
+		c := New(sock)
+		var restarts atomic.Int32
+		c.restart = func(context.Context) error { restarts.Add(1); return nil }
+		c.dial = func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			if restarts.Load() > 0 {
+				return d.DialContext(ctx, "unix", liveSock)
+			}
+			conn, err := d.DialContext(ctx, "unix", sock)
+			if err == nil && brokenWrite {
+				conn = failingWrites{conn}
+			}
+			return conn, err
+		}
+		t.Cleanup(c.Close)
+		return c, &restarts
+	}
+	ctx := context.Background()
+	var out struct{ N int }
+	for _, tc := range []struct {
+		name               string
+		method             string
+		readFirst, noWrite bool
+		wantRestart        bool
+	}{
+		{"read reset", http.MethodGet, false, false, true},
+		{"read closed after the request", http.MethodGet, true, false, true},
+		{"write not sent", http.MethodPost, false, true, true},
+		{"write reset after it was sent", http.MethodPost, false, false, false},
+		{"write closed after it was read", http.MethodPost, true, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served.Store(0)
+			out.N = 0
+			c, restarts := client(dyingDaemon(t, tc.readFirst), tc.noWrite)
+			err := c.do(ctx, tc.method, "/v1/x", nil, map[string]int{"a": 1}, &out)
+			if tc.wantRestart {
+				if err != nil || out.N != 7 || restarts.Load() != 1 || served.Load() != 1 {
+					t.Fatalf("err %v, out %d, restarts %d, served %d: want one restart and one answer",
+						err, out.N, restarts.Load(), served.Load())
+				}
+				return
+			}
+			if err == nil || IsDaemonDown(err) || restarts.Load() != 0 || served.Load() != 0 {
+				t.Fatalf("err %v, restarts %d, served %d: want an error that is not 'daemon down', nothing sent again",
+					err, restarts.Load(), served.Load())
+			}
+		})
 	}
 }

@@ -102,6 +102,15 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 			d.close()
 		}
 	}()
+	// We hold the database lock: no other daemon is changing the data
+	// dir while its modes are fixed.
+	tightened, err := paths.Secure(cfg.Home)
+	for _, t := range tightened {
+		d.log.Info("made a data dir folder private", "path", t.Path, "was", fmt.Sprintf("%#o", t.Was), "now", "0700")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := db.View(func(tx *state.Tx) error {
 		m, err := tx.Meta()
 		d.hostID = m.HostID
@@ -125,6 +134,15 @@ func start(ctx context.Context, cfg Config) (_ *Daemon, _ net.Listener, err erro
 	if d.images, err = image.Open(ctx, image.Options{Home: cfg.Home, DB: db, InUse: d.imagesInUse}); err != nil {
 		ln.Close()
 		return nil, nil, fmt.Errorf("open image store in data dir %q: %w", cfg.Home, err)
+	}
+	// A template whose making a killed daemon cut short; we hold the data
+	// dir, and no template is being made yet.
+	stale, err := rootfs.RemoveStaleTemplates(templatesDir(cfg.Home))
+	for _, p := range stale {
+		d.log.Info("removed the temp file of an unfinished writable disk template", "path", p)
+	}
+	if err != nil {
+		d.log.Warn("clean writable disk templates", "err", err)
 	}
 	// Volumes before the runtime, which mounts them; they share the
 	// writable disks' templates.

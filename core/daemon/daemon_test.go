@@ -17,6 +17,7 @@ import (
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/client"
 	"github.com/berthvm/berth/core/paths"
+	"github.com/berthvm/berth/core/testenv"
 )
 
 // shortHome makes a data dir whose socket path fits sockaddr_un.
@@ -301,4 +302,71 @@ func dockerGet(t *testing.T, home, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// An open data dir (made by hand, or by an older Berth with the user's
+// umask) is made private at start, with a log line saying so: other users
+// must not read the images' disks.
+func TestDataDirMadePrivate(t *testing.T) {
+	home := shortHome(t)
+	for _, d := range []string{home, filepath.Join(home, "content"), filepath.Join(home, "rootfs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o755)
+	}
+	var logged testenv.Buffer
+	cfg := quietConfig(home)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, ln, err := start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	d.close()
+	for _, d := range []string{home, filepath.Join(home, "content"), filepath.Join(home, "rootfs"),
+		filepath.Join(home, "content", "blobs"), filepath.Join(home, "rootfs", "templates")} {
+		fi, err := os.Stat(d)
+		if errors.Is(err, os.ErrNotExist) && strings.HasSuffix(d, "templates") {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %#o, want 0700", d, fi.Mode().Perm())
+		}
+	}
+	if !strings.Contains(logged.String(), "made a data dir folder private") || !strings.Contains(logged.String(), "was=0755") {
+		t.Errorf("no log line for the tightened data dir:\n%s", logged.String())
+	}
+}
+
+// A daemon killed while it formatted the writable-disk template left its
+// temp file: the next start removes it, and keeps the finished templates.
+func TestStaleTemplateTempRemoved(t *testing.T) {
+	home := shortHome(t)
+	dir := filepath.Join(home, "rootfs", "templates")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".tmp-writable-68719476736.ext4-12345")
+	done := filepath.Join(dir, "writable-1048576.ext4")
+	for _, p := range []string{stale, done} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, ln, err := start(context.Background(), quietConfig(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	d.close()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale template temp file kept: %v", err)
+	}
+	if _, err := os.Stat(done); err != nil {
+		t.Errorf("finished template removed: %v", err)
+	}
 }

@@ -44,9 +44,15 @@ func checkManifest(mt types.MediaType, m *v1.Manifest) error {
 	if !configTypes[m.Config.MediaType] {
 		return fmt.Errorf("config media type %q is not a container image (an artifact?): %w", m.Config.MediaType, api.ErrUnsupported)
 	}
+	if m.Config.Size < 0 {
+		return fmt.Errorf("config %s has a negative size (%d): %w", m.Config.Digest, m.Config.Size, api.ErrCorrupt)
+	}
 	for _, l := range m.Layers {
 		if !layerTypes[l.MediaType] {
 			return fmt.Errorf("layer %s has unsupported media type %q: %w", l.Digest, l.MediaType, api.ErrUnsupported)
+		}
+		if l.Size < 0 {
+			return fmt.Errorf("layer %s has a negative size (%d): %w", l.Digest, l.Size, api.ErrCorrupt)
 		}
 	}
 	return nil
@@ -123,6 +129,9 @@ func (s *Store) ingest(ctx context.Context, o *op, img v1.Image, progress api.Pr
 			id := shortDigest(desc.Digest.String())
 			if s.hasBlob(desc.Digest) {
 				o.lease(desc.Digest.String())
+				if err := s.checkBlobSize(desc.Digest, desc.Size); err != nil {
+					return fmt.Errorf("layer %s: %w", desc.Digest, err)
+				}
 				close(ready)
 				progress.Report(api.Progress{ID: id, Action: "download", Current: desc.Size, Total: desc.Size, Done: true, Message: "already exists"})
 				return nil
@@ -292,7 +301,7 @@ func (s *Store) startDisk(ctx context.Context, o *op, digest string, layers []v1
 					return err
 				}
 			}
-			return rootfs.BuildBase(ctx, layers, path, progress)
+			return rootfs.BuildBaseMax(ctx, layers, path, s.opts.MaxUnpacked, progress)
 		}()
 		if err != nil {
 			err = fmt.Errorf("build root filesystem disk: %w", err)
@@ -404,16 +413,6 @@ func repoString(r name.Reference) string {
 		reg = "docker.io"
 	}
 	return reg + "/" + r.Context().RepositoryStr()
-}
-
-// ParseReference parses what a user typed ("alpine", "ghcr.io/x/y:1",
-// "r@sha256:…") into a reference with the default registry and tag.
-func ParseReference(s string) (name.Reference, error) {
-	r, err := name.ParseReference(s)
-	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %v: %w", s, err, api.ErrInvalidArgument)
-	}
-	return r, nil
 }
 
 var idPrefix = regexp.MustCompile(`^(sha256:)?[0-9a-f]{4,64}$`)

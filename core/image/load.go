@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/rootfs"
@@ -63,26 +64,46 @@ func (s *Store) summaries(recs []state.Image) ([]api.Image, error) {
 }
 
 func (s *Store) load(ctx context.Context, o *op, p string, plat v1.Platform, progress api.ProgressFunc) ([]state.Image, error) {
-	fi, err := os.Stat(p)
+	// Non-blocking, so that a named pipe is opened at once (a plain open
+	// would wait, uncancellable, for a writer) and refused below; it
+	// changes nothing for a file or a directory.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no such file or directory: %w", api.ErrNotFound)
 		}
 		return nil, err
 	}
-	if fi.IsDir() {
-		return s.loadSource(ctx, o, dirSource{root: p}, true, plat, "load "+p, progress)
-	}
-	f, err := os.Open(p)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	if fi.IsDir() {
+		return s.loadSource(ctx, o, dirSource{root: p}, true, plat, "load "+p, progress)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file or a directory (%s): the daemon reads only files; "+
+			"send a pipe's content instead: %w", fileKind(fi.Mode()), api.ErrInvalidArgument)
+	}
 	as, err := s.stageArchive(ctx, o, f, filepath.Base(p), fi.Size(), progress)
 	if err != nil {
 		return nil, err
 	}
 	return s.loadSource(ctx, o, as, false, plat, "load "+p, progress)
+}
+
+// fileKind names a file type that is not a regular file or directory.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 // LoadArchive imports the images of an archive read from r (a docker save
@@ -403,7 +424,7 @@ func layoutName(ann map[string]string) name.Reference {
 		if v == "" || !strings.ContainsAny(v, ":/") {
 			continue
 		}
-		if t, err := name.NewTag(v); err == nil {
+		if t, err := parseNewName(v); err == nil {
 			return t
 		}
 	}
@@ -429,6 +450,9 @@ func (l *layoutImage) RawManifest() ([]byte, error) {
 	}
 	if digestOf(raw) != l.desc.Digest {
 		return nil, fmt.Errorf("manifest %s: content has digest %s: %w", l.desc.Digest, digestOf(raw), api.ErrCorrupt)
+	}
+	if l.desc.Size != int64(len(raw)) {
+		return nil, fmt.Errorf("manifest %s: the index says %d bytes, the content has %d: %w", l.desc.Digest, l.desc.Size, len(raw), api.ErrCorrupt)
 	}
 	l.raw = raw
 	return raw, nil
@@ -513,9 +537,9 @@ func (s *Store) loadDocker(ctx context.Context, o *op, src source, from string, 
 		}
 		var names []name.Reference
 		for _, t := range e.RepoTags {
-			n, err := name.NewTag(t)
+			n, err := parseNewName(t)
 			if err != nil {
-				return nil, fmt.Errorf("image %s: tag %q: %v: %w", label, t, err, api.ErrInvalidArgument)
+				return nil, fmt.Errorf("image %s: repo tag: %w", label, err)
 			}
 			names = append(names, n)
 		}

@@ -134,13 +134,9 @@ func (s *Store) Tag(ctx context.Context, source, target string) error {
 	if err != nil {
 		return err
 	}
-	r, err := ParseReference(target)
+	t, err := parseNewName(target)
 	if err != nil {
 		return err
-	}
-	t, ok := r.(name.Tag)
-	if !ok {
-		return fmt.Errorf("tag %q: a tag cannot be a digest: %w", target, api.ErrInvalidArgument)
 	}
 	if err := s.db.Update(func(tx *state.Tx) error {
 		return tx.PutImageName(state.ImageName{Name: refString(t), Digest: im.Digest, Updated: time.Now().UTC()})

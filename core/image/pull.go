@@ -157,11 +157,7 @@ func (s *Store) parseRemote(ref string, opts RegistryOptions) (name.Reference, e
 	default:
 		return nil, fmt.Errorf("scheme %q: want http or https: %w", opts.Scheme, api.ErrInvalidArgument)
 	}
-	r, err := name.ParseReference(ref, nopts...)
-	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %v: %w", ref, err, api.ErrInvalidArgument)
-	}
-	return r, nil
+	return ParseReference(ref, nopts...)
 }
 
 func (s *Store) remoteOptions(ctx context.Context, opts RegistryOptions) []remote.Option {

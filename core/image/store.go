@@ -23,6 +23,7 @@ import (
 
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/atomicfile"
+	"github.com/berthvm/berth/core/rootfs"
 	"github.com/berthvm/berth/core/state"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -57,6 +58,11 @@ type Options struct {
 	// Login to find a credential helper. Default: $DOCKER_CONFIG, else
 	// ~/.docker.
 	DockerConfigDir string
+	// MaxUnpacked bounds the bytes an image's layers unpack to, together
+	// (what its base disk holds): a pull or load past it fails naming the
+	// layer, so a small layer that expands enormously cannot fill the
+	// disk. Default rootfs.MaxBaseDisk, the largest base disk Berth builds.
+	MaxUnpacked int64
 }
 
 // Store is the content store plus the image records. Its methods are safe
@@ -83,6 +89,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Home == "" || opts.DB == nil {
 		return nil, fmt.Errorf("image store: home and database are required: %w", api.ErrInvalidArgument)
 	}
+	if opts.MaxUnpacked <= 0 {
+		opts.MaxUnpacked = rootfs.MaxBaseDisk
+	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = 4
 	}
@@ -106,7 +115,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.blobs = filepath.Join(s.content, "blobs", "sha256")
 	s.tmp = filepath.Join(s.content, "tmp")
 	for _, d := range []string{s.blobs, s.disks} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
 	}
@@ -114,7 +123,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.RemoveAll(s.tmp); err != nil {
 		return nil, fmt.Errorf("image store: clean %s: %w", s.tmp, err)
 	}
-	if err := os.MkdirAll(s.tmp, 0o755); err != nil {
+	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
 	if tmps, _ := filepath.Glob(filepath.Join(s.disks, atomicfile.TempPrefix+"*")); len(tmps) > 0 {
@@ -174,8 +183,10 @@ func (o *op) addCreated(d string) {
 	o.mu.Unlock()
 }
 
-// end releases the op's leases. After a failure it removes the blobs the op
-// created that nothing else references, so the store is as it was.
+// end releases the op's leases and removes the blobs the op created that
+// no image references: after a failure all of them, so the store is as it
+// was; after a success the archive entries no manifest named (a load
+// stages every entry before it reads the manifests).
 func (o *op) end(failed bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -187,12 +198,13 @@ func (o *op) end(failed bool) {
 			delete(s.leases, d)
 		}
 	}
-	if !failed || len(o.created) == 0 {
+	if len(o.created) == 0 {
 		return
 	}
 	keep, err := s.referencedLocked()
 	if err != nil {
-		slog.Warn("image store: cannot tell which blobs are referenced; keeping the failed operation's blobs for prune", "err", err)
+		slog.Warn("image store: cannot tell which blobs are referenced; keeping the operation's blobs for prune",
+			"failed", failed, "err", err)
 		return
 	}
 	for _, d := range o.created {
@@ -204,7 +216,7 @@ func (o *op) end(failed bool) {
 			continue
 		}
 		if err := os.Remove(s.blobPath(h)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			slog.Warn("image store: remove blob of failed operation", "digest", d, "err", err)
+			slog.Warn("image store: remove blob no image references", "digest", d, "err", err)
 		}
 	}
 }
@@ -213,6 +225,18 @@ func (o *op) end(failed bool) {
 func (s *Store) hasBlob(h v1.Hash) bool {
 	_, err := os.Stat(s.blobPath(h))
 	return err == nil
+}
+
+// checkBlobSize checks that the stored blob h has size bytes.
+func (s *Store) checkBlobSize(h v1.Hash, size int64) error {
+	fi, err := os.Stat(s.blobPath(h))
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("blob %s: the descriptor says %d bytes, the content has %d: %w", h, size, fi.Size(), api.ErrCorrupt)
+	}
+	return nil
 }
 
 // put stores a blob read from r, verifying its digest (and size, if size
@@ -224,6 +248,12 @@ func (o *op) put(ctx context.Context, want v1.Hash, size int64, r io.Reader) (cr
 	}
 	o.lease(want.String())
 	if o.s.hasBlob(want) {
+		// Stored already (by an archive's staging, or an earlier pull):
+		// its size must still be the one the descriptor claims, or the
+		// manifest recorded would lie about it (and a save break).
+		if size >= 0 {
+			return false, o.s.checkBlobSize(want, size)
+		}
 		return false, nil
 	}
 	_, _, err = o.s.writeTemp(ctx, r, func(tmp string, got v1.Hash, n int64) error {

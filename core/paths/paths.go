@@ -79,6 +79,52 @@ func Prepare(home string) error {
 	return nil
 }
 
+// Tightened is a directory Secure made private, with its mode before.
+type Tightened struct {
+	Path string
+	Was  os.FileMode
+}
+
+// Secure makes the data dir and the directories directly in it 0700 if
+// any group or other permission bit is set: they hold every image's disk,
+// the containers' disks and logs, and the sockets. A data dir made by an
+// older Berth, or by hand with the user's umask, would otherwise let other
+// users read them. Symbolic links are not followed. It returns what it
+// changed, for the daemon to log.
+func Secure(home string) ([]Tightened, error) {
+	var out []Tightened
+	tighten := func(path string) error {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() || fi.Mode().Perm()&0o077 == 0 {
+			return nil
+		}
+		if err := os.Chmod(path, 0o700); err != nil {
+			return err
+		}
+		out = append(out, Tightened{Path: path, Was: fi.Mode().Perm()})
+		return nil
+	}
+	if err := tighten(home); err != nil {
+		return out, fmt.Errorf("make data dir %q private: %w", home, err)
+	}
+	entries, err := os.ReadDir(home)
+	if err != nil {
+		return out, fmt.Errorf("make data dir %q private: %w", home, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if err := tighten(filepath.Join(home, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return out, fmt.Errorf("make data dir %q private: %w", home, err)
+		}
+	}
+	return out, nil
+}
+
 func unwrapPathError(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {

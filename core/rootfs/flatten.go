@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/berthvm/berth/core/api"
+	"github.com/berthvm/berth/core/units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -37,6 +38,9 @@ type flattener struct {
 	// Stale counts hard links that point at a file an upper layer replaced:
 	// they share the newer content.
 	stale int
+	// unpacked counts the uncompressed bytes of the layers read so far;
+	// past maxUnpacked (if > 0) the flattening fails.
+	unpacked, maxUnpacked int64
 }
 
 type seenEntry struct {
@@ -85,7 +89,11 @@ func (f *flattener) write(hdr *tar.Header, body io.Reader) error {
 	}
 	if body != nil && hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
 		if _, err := io.CopyN(f.tw, readErrs{body}, hdr.Size); err != nil {
+			var tl *tooLarge
 			var re readErr
+			if errors.As(err, &re) && errors.As(re.err, &tl) {
+				return tl.err
+			}
 			if errors.As(err, &re) {
 				return fmt.Errorf("%s: %v: %w", hdr.Name, re.err, api.ErrCorrupt)
 			}
@@ -123,6 +131,10 @@ func (f *flattener) layer(ctx context.Context, i int, id string, r io.Reader) er
 			break
 		}
 		if err != nil {
+			var tl *tooLarge
+			if errors.As(err, &tl) {
+				return tl.err
+			}
 			return fmt.Errorf("layer %s: %v: %w", id, err, api.ErrCorrupt)
 		}
 		p, err := cleanName(id, hdr.Name)
@@ -210,12 +222,19 @@ func (f *flattener) layer(ctx context.Context, i int, id string, r io.Reader) er
 // a manifest lists them) to w as one tar stream. onRead is told how many
 // compressed bytes have been consumed.
 func Flatten(ctx context.Context, layers []v1.Layer, w io.Writer, onRead func(n int64)) error {
+	return flatten(ctx, layers, w, onRead, 0)
+}
+
+// flatten is Flatten with a bound on the bytes the layers unpack to, in
+// all (0: none).
+func flatten(ctx context.Context, layers []v1.Layer, w io.Writer, onRead func(n int64), maxUnpacked int64) error {
 	f := &flattener{
-		tw:      tar.NewWriter(w),
-		seen:    map[string]seenEntry{},
-		deleted: map[string]bool{},
-		opaque:  map[string]bool{},
-		pending: map[string][]string{},
+		maxUnpacked: maxUnpacked,
+		tw:          tar.NewWriter(w),
+		seen:        map[string]seenEntry{},
+		deleted:     map[string]bool{},
+		opaque:      map[string]bool{},
+		pending:     map[string][]string{},
 	}
 	for i := len(layers) - 1; i >= 0; i-- {
 		if err := f.openLayer(ctx, i, layers[i], onRead); err != nil {
@@ -251,6 +270,9 @@ func (f *flattener) openLayer(ctx context.Context, i int, l v1.Layer, onRead fun
 		return fmt.Errorf("layer %s: %w", id, err)
 	}
 	defer closeFn()
+	if f.maxUnpacked > 0 {
+		r = &unpackLimit{r: r, f: f, id: id}
+	}
 	return f.layer(ctx, i, id, r)
 }
 
@@ -269,6 +291,30 @@ func (r readErrs) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// unpackLimit stops a layer's uncompressed stream once the layers read so
+// far unpack past the flattener's bound.
+type unpackLimit struct {
+	r  io.Reader
+	f  *flattener
+	id string
+}
+
+func (u *unpackLimit) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	u.f.unpacked += int64(n)
+	if u.f.unpacked > u.f.maxUnpacked {
+		return n, &tooLarge{fmt.Errorf("layer %s unpacks past %s (%d bytes), the most an image's layers may hold together: %w",
+			u.id, units.Size(u.f.maxUnpacked), u.f.maxUnpacked, api.ErrInvalidArgument)}
+	}
+	return n, err
+}
+
+// tooLarge is unpackLimit's error, kept whole through the tar reader.
+type tooLarge struct{ err error }
+
+func (e *tooLarge) Error() string { return e.err.Error() }
+func (e *tooLarge) Unwrap() error { return e.err }
 
 type countReader struct {
 	r  io.Reader

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/berthvm/berth/core/api"
@@ -54,7 +55,7 @@ func EnsureTemplate(ctx context.Context, dir string, size int64) (string, error)
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("writable template: %w", err)
 	}
 	f, err := atomicfile.Create(p, 0o600)
@@ -72,6 +73,34 @@ func EnsureTemplate(ctx context.Context, dir string, size int64) (string, error)
 		return "", fmt.Errorf("writable template: %w", err)
 	}
 	return p, nil
+}
+
+// RemoveStaleTemplates removes from dir the temp files of templates whose
+// making was cut short (a daemon killed while it formatted one:
+// ".tmp-writable-<size>.ext4-<random>", gigabytes of sparse file). Only the
+// daemon owning the data dir makes templates; it calls this at start,
+// holding the data dir's lock and before it makes any, so none is in use.
+// It returns the paths removed.
+func RemoveStaleTemplates(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writable templates: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), atomicfile.TempPrefix) || e.IsDir() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("writable templates: %w", err)
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
 }
 
 // CreateWritable makes a container's writable disk at dst: an empty ext4

@@ -290,6 +290,12 @@ func (m *Manager) Create(ctx context.Context, spec api.ContainerSpec) (api.Conta
 		WritableDisk: filepath.Join(dir, "rw.ext4"), MAC: MACFor(id),
 	}
 	rec.Spec.Name = name
+	// What it would run must be startable: a command or environment past
+	// Linux's exec limits is refused now, not at every start.
+	var tooLarge *execSizeError
+	if _, err := processSpec(rec); errors.As(err, &tooLarge) {
+		return api.Container{}, err
+	}
 	if rec.Spec.Mounts, rec.AnonymousVolumes, err = resolveMounts(spec, img.Config.Volumes, os.Stat, anonymousName); err != nil {
 		return api.Container{}, err
 	}

@@ -73,8 +73,52 @@ func Merge(img ImageConfig, o Overrides) (proto.ProcessSpec, error) {
 	if !strings.HasPrefix(spec.Cwd, "/") {
 		return proto.ProcessSpec{}, fmt.Errorf("working directory %q is not absolute: %w", spec.Cwd, api.ErrInvalidArgument)
 	}
+	if err := checkExecSize(spec.Args, spec.Env); err != nil {
+		return proto.ProcessSpec{}, err
+	}
 	return spec, nil
 }
+
+// Linux's limits on what execve(2) takes: one argument or environment
+// string (MAX_ARG_STRLEN, 32 pages), and all of them with their pointers
+// (ARG_MAX: a quarter of the default 8 MiB stack). A process past them
+// cannot start in any container runtime (docker's says "argument list
+// too long" when it starts it); Berth says so when the container is
+// created, before a VM boots.
+const (
+	maxExecString = 128 << 10
+	maxExecTotal  = 2 << 20
+)
+
+// checkExecSize refuses a command and environment the guest kernel would
+// not start, naming the limit.
+func checkExecSize(args, env []string) error {
+	total := 0
+	for i, s := range append(append([]string{}, args...), env...) {
+		if len(s)+1 > maxExecString {
+			what := fmt.Sprintf("argument %d of the command", i)
+			if i >= len(args) {
+				k, _, _ := strings.Cut(s, "=")
+				what = "environment variable " + k
+			}
+			return &execSizeError{fmt.Sprintf("%s is %d bytes, more than the %d (128 KiB) Linux lets one argument or variable of a process have",
+				what, len(s), maxExecString-1)}
+		}
+		total += len(s) + 1 + 8 // the string, its NUL, its pointer
+	}
+	if total > maxExecTotal {
+		return &execSizeError{fmt.Sprintf("the command and environment take %d bytes, more than the %d (2 MiB) Linux lets a process start with (argument list too long)",
+			total, maxExecTotal)}
+	}
+	return nil
+}
+
+// execSizeError is checkExecSize's: an api.ErrInvalidArgument that Create
+// tells from the other errors of a merge.
+type execSizeError struct{ msg string }
+
+func (e *execSizeError) Error() string        { return e.msg }
+func (e *execSizeError) Is(target error) bool { return target == api.ErrInvalidArgument }
 
 // mergeEnv applies overrides to base, keeping base's order and appending
 // new keys in the order given.

@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/berthvm/berth/core/agent/proto"
@@ -46,6 +48,42 @@ func TestMerge(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A command and environment past Linux's exec limits are refused with the
+// limit named, not sent to a guest that cannot start them.
+func TestMergeExecLimits(t *testing.T) {
+	img := ImageConfig{Cmd: []string{"sh"}}
+	many := func(n, size int) []string {
+		var env []string
+		for i := range n {
+			env = append(env, fmt.Sprintf("V%d=%s", i, strings.Repeat("x", size)))
+		}
+		return env
+	}
+	for _, tc := range []struct {
+		name string
+		o    Overrides
+		want string // "" : accepted
+	}{
+		{"1.5 MiB in many variables", Overrides{Env: many(15, 100<<10)}, ""},
+		{"9 MB in many variables", Overrides{Env: many(90, 100<<10)}, "2 MiB"},
+		{"one 200 KB variable", Overrides{Env: []string{"BIG=" + strings.Repeat("x", 200<<10)}}, "environment variable BIG is"},
+		{"one 200 KB argument", Overrides{Cmd: []string{"echo", strings.Repeat("x", 200<<10)}}, "argument 1 of the command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Merge(img, tc.o)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Merge: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Merge: %v; want invalid argument saying %q", err, tc.want)
 			}
 		})
 	}

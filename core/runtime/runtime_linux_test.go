@@ -318,3 +318,29 @@ func mustInspect(t *testing.T, m *Manager, id string) api.Container {
 	}
 	return c
 }
+
+// TestSignalsToPID1: a container's root process signalling PID 1 (the
+// agent) does not end it: the VM keeps running and the next exec works.
+func TestSignalsToPID1(t *testing.T) {
+	r := newRig(t)
+	ctx := r.ctx()
+	c := r.create(api.ContainerSpec{Cmd: sh("sleep 1000")})
+	if _, err := r.m.Start(ctx, c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out testenv.Buffer
+	code, err := r.m.Exec(ctx, c.ID, api.ExecSpec{Cmd: sh("kill -TERM 1; kill -INT 1; kill -HUP 1; kill -QUIT 1; kill -USR1 1; sleep 1; echo sent")},
+		ExecIO{Stdout: &out})
+	if err != nil || code != 0 || out.String() != "sent\n" {
+		t.Fatalf("exec kill: code %d err %v out %q", code, err, out.String())
+	}
+	out = testenv.Buffer{}
+	code, err = r.m.Exec(ctx, c.ID, api.ExecSpec{Cmd: sh("echo still here")}, ExecIO{Stdout: &out})
+	if err != nil || code != 0 || out.String() != "still here\n" {
+		got, _ := r.m.Inspect(c.ID)
+		t.Fatalf("exec after signalling PID 1: code %d err %v out %q; container %s %q", code, err, out.String(), got.State, got.Error)
+	}
+	if got := mustInspect(t, r.m, c.ID); got.State != api.StateRunning {
+		t.Fatalf("container %s (%q) after signalling PID 1", got.State, got.Error)
+	}
+}

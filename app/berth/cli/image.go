@@ -117,6 +117,16 @@ func (a *app) imageLoadCommand() *cobra.Command {
 				}
 				defer os.Remove(tmp)
 				input = tmp
+			} else if fi, err := os.Stat(input); err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+				// A named pipe or a device (-i /dev/stdin): the daemon
+				// reads only files, so its content goes to one first, as
+				// stdin's does; docker load -i reads these too.
+				tmp, err := spoolFile(input)
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp)
+				input = tmp
 			}
 			p, err := filepath.Abs(input)
 			if err != nil {
@@ -174,6 +184,16 @@ func spoolStdin(in io.Reader) (string, error) {
 		return "", fmt.Errorf("spool stdin: %w", err)
 	}
 	return f.Name(), nil
+}
+
+// spoolFile is spoolStdin for a named pipe or device at path.
+func spoolFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return spoolStdin(f)
 }
 
 func (a *app) imageSaveCommand() *cobra.Command {

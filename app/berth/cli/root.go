@@ -146,7 +146,7 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	c, err := client.Ensure(ctx, home, client.StartOptions{Debug: a.debug})
+	c, err := client.Ensure(ctx, home, client.StartOptions{Debug: a.debug, RestartIfGone: true})
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}

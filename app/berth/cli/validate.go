@@ -3,11 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/berthvm/berth/core/client"
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/berthvm/berth/core/image"
 	"github.com/spf13/pflag"
 )
 
@@ -47,30 +46,7 @@ func checkUnsupported(fl *pflag.FlagSet) error {
 
 // checkImageRef refuses what no registry or local image can be named,
 // with docker's words, before anything is created or pulled.
-func checkImageRef(ref string) error {
-	if _, err := name.ParseReference(ref); err == nil && validDomain(ref) && !strings.Contains(ref, "//") {
-		return nil
-	}
-	if lower := strings.ToLower(ref); lower != ref {
-		if _, err := name.ParseReference(lower); err == nil {
-			return fmt.Errorf("invalid reference format: repository name (%s) must be lowercase", ref)
-		}
-	}
-	return fmt.Errorf("invalid reference format: %q is not an image name", ref)
-}
-
-// domainRE is a registry host: DNS labels joined by dots, an optional port.
-var domainRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]+)?$`)
-
-// validDomain checks the registry part of ref, where there is one: the
-// parser takes "./x" as the registry "." (docker's grammar does not).
-func validDomain(ref string) bool {
-	first, _, ok := strings.Cut(ref, "/")
-	if !ok || !strings.ContainsAny(first, ".:") && first != "localhost" {
-		return first != "" || !ok
-	}
-	return domainRE.MatchString(first)
-}
+func checkImageRef(ref string) error { return image.CheckReference(ref) }
 
 // samePlatform compares "os/arch[/variant]" values, a missing variant
 // matching any.

@@ -25,8 +25,10 @@ const (
 const (
 	headerSize = 9
 	// maxPayload bounds one frame so a corrupt length cannot make either
-	// side allocate without limit.
-	maxPayload = 1 << 20
+	// side allocate without limit. A process's spec is one control frame:
+	// room for the 2 MiB of command and environment Linux starts a
+	// process with, JSON-escaped.
+	maxPayload = 16 << 20
 	// DataChunk is the most a data frame carries: a sender that reads
 	// its source in pieces of this size fills whole frames.
 	DataChunk = 32 << 10
@@ -136,6 +138,10 @@ func (m *Mux) Send(msg Message) error {
 	payload, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("encode a control message: %w", err)
+	}
+	if len(payload) > maxPayload {
+		// The peer would drop the connection for it ("broken pipe").
+		return fmt.Errorf("agent message of %d bytes exceeds the %d a frame carries: %w", len(payload), maxPayload, api.ErrInvalidArgument)
 	}
 	return m.writeFrame(frameControl, 0, payload)
 }

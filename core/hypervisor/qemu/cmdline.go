@@ -3,6 +3,7 @@ package qemu
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -179,6 +180,11 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		"-device", "virtio-serial-device",
 		"-device", "virtserialport,chardev=agent,name="+guestabi.SerialPort,
 		"-qmp", "unix:"+p.QMPSocket+",server=on,wait=off",
+		// QEMU notes in its log when the guest asks to power off
+		// (guestPoweredOff): what tells a kernel panic, which resets
+		// (panic=-1), from "Kernel panic" text a process printed on the
+		// console before powering the VM off.
+		"-trace", shutdownTrace,
 		// The guest hands back memory it freed (boot leaves most of its
 		// RAM touched), so an idle VM's RSS shrinks to what it uses.
 		"-device", "virtio-balloon-device,free-page-reporting=on",
@@ -226,6 +232,39 @@ func AccelArgs(h Host, arch hypervisor.Arch) []string {
 		cpu = "cortex-a72"
 	}
 	return []string{"-accel", "tcg,thread=multi,tb-size=256", "-cpu", cpu}
+}
+
+// shutdownTrace is the QEMU trace event logged for each shutdown request,
+// with its cause: "qemu_system_shutdown_request reason=N".
+const shutdownTrace = "qemu_system_shutdown_request"
+
+// shutdownGuestPowerOff is QEMU's ShutdownCause for a guest that powered
+// itself off (SHUTDOWN_CAUSE_GUEST_SHUTDOWN). A guest reset (a panic's
+// reboot under -no-reboot) is not a shutdown request and is not logged.
+const shutdownGuestPowerOff = 6
+
+var shutdownTraceRE = regexp.MustCompile(shutdownTrace + ` reason=(\d+)`)
+
+// guestPoweredOff reports whether QEMU's log says the guest asked to
+// power off. The guest cannot write to that log.
+func guestPoweredOff(qemuLog string) bool {
+	for _, m := range shutdownTraceRE.FindAllStringSubmatch(qemuLog, -1) {
+		if n, err := strconv.Atoi(m[1]); err == nil && n == shutdownGuestPowerOff {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutTrace drops QEMU's trace lines from its log, for a report.
+func withoutTrace(qemuLog string) string {
+	var keep []string
+	for _, l := range strings.Split(qemuLog, "\n") {
+		if !strings.Contains(l, shutdownTrace) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // KernelArgs is the guest kernel command line: the console, the crash

@@ -245,3 +245,23 @@ func TestVirtiofsdCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestGuestPoweredOff(t *testing.T) {
+	for _, tc := range []struct {
+		log  string
+		want bool
+	}{
+		{"", false},
+		{"qemu_system_shutdown_request reason=2\n", false}, // the host's quit
+		{"qemu_system_shutdown_request reason=6\n", true},
+		{"1234@1.5:qemu_system_shutdown_request reason=6\n", true},
+		{"qemu-system-x86_64: warning: x\nqemu_system_shutdown_request reason=60\n", false},
+	} {
+		if got := guestPoweredOff(tc.log); got != tc.want {
+			t.Errorf("guestPoweredOff(%q) = %v, want %v", tc.log, got, tc.want)
+		}
+	}
+	if got := withoutTrace("a\nqemu_system_shutdown_request reason=2\nb"); got != "a\nb" {
+		t.Errorf("withoutTrace = %q", got)
+	}
+}

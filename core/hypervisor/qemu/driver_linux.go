@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -264,8 +265,8 @@ func (m *Machine) watch() {
 		default:
 			reason = fmt.Sprintf("QEMU exited with status %d", e.Code)
 		}
-		if log := hostproc.Tail(m.qemuLog, 0, 2048); log != "" {
-			reason += ": " + strings.TrimSpace(log)
+		if log := strings.TrimSpace(withoutTrace(hostproc.Tail(m.qemuLog, 0, 2048))); log != "" {
+			reason += ": " + log
 		}
 	}
 	m.shares.reap(m.h.ID)
@@ -284,9 +285,15 @@ func (m *Machine) finish(reason string) {
 	killed := m.killed
 	m.mu.Unlock()
 	end := hypervisor.GuestEndFrom(console)
+	// The console is the guest's to write: a panic it shows is believed
+	// only if QEMU did not see the guest power off (a panic resets it).
+	fakePanic := end == hypervisor.EndPanic &&
+		guestPoweredOff(hostproc.Tail(filepath.Join(m.h.RunDir, qemuLogName), 0, 64<<10))
 	switch {
 	case killed:
 		reason = ""
+	case fakePanic:
+		reason = "the VM stopped unexpectedly"
 	case end == hypervisor.EndPanic:
 		reason = "guest kernel panic"
 	case end == hypervisor.EndReboot:

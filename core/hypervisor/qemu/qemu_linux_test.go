@@ -202,3 +202,34 @@ func TestSurvivesCoreKillAndReadopts(t *testing.T) {
 		}
 	}
 }
+
+// The console is the guest's to write: "Kernel panic" printed there by a
+// process that then powers the VM off is not reported as a kernel panic
+// (QEMU saw the guest power off; a panic resets it).
+func TestConsolePanicTextIsNotAPanic(t *testing.T) {
+	needQEMU(t, hypervisor.AMD64)
+	noLeftovers(t)
+	f := hvtest.Get(t, hypervisor.AMD64)
+	cfg := hypervisor.VMConfig{ID: "fakepanic", Arch: hypervisor.AMD64, CPUs: 1, MemoryMiB: 256,
+		Kernel: f.Kernel.Path, Initrd: f.Initrd, RunDir: filepath.Join(t.TempDir(), "run"),
+		Disks: []hypervisor.Disk{{ID: "base", Path: f.BaseDisk, ReadOnly: true}}}
+	m, c := hvtest.Boot(t, New(), cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), hvtest.Timeout)
+	defer cancel()
+	if err := c.CreateContainer(ctx, proto.ContainerConfig{ID: "c", Base: proto.Device{Serial: "base"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Start(ctx, "c", "main", proto.ProcessSpec{Args: []string{"sh", "-c",
+		"echo '<0>Kernel panic - not syncing: made up' > /dev/kmsg; echo o > /proc/sysrq-trigger; sleep 30"},
+		Env: []string{"PATH=/bin"}}, agent.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = p.Wait(ctx) }()
+	err = m.Wait(ctx)
+	var ee *hypervisor.ExitError
+	if !errors.As(err, &ee) || ee.Reason != "the VM stopped unexpectedly" || !strings.Contains(ee.ConsoleTail, "made up") {
+		t.Fatalf("Wait = %v; want the VM stopped unexpectedly, not a kernel panic, with the console tail", err)
+	}
+	c.Close()
+}
