@@ -368,7 +368,7 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics [
 	if rec.Spec.TTY {
 		spec.Size = s.hub.termSize()
 	}
-	logw, err := OpenLog(rec.LogPath)
+	logw, err := OpenLog(rec.LogPath, rec.Spec.Log)
 	if err != nil {
 		return err
 	}
