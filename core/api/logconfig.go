@@ -39,6 +39,17 @@ func (c LogConfig) Limits() (maxSize int64, maxFiles int) {
 	return maxSize, maxFiles
 }
 
+// Validate checks c as the daemon receives it (0 is the default).
+func (c LogConfig) Validate() error {
+	if c.MaxSize < 0 {
+		return fmt.Errorf("max-size must be a positive number: %w", ErrInvalidArgument)
+	}
+	if c.MaxFiles < 0 {
+		return fmt.Errorf("max-file cannot be less than 1: %w", ErrInvalidArgument)
+	}
+	return nil
+}
+
 // Options are c's non-default settings as docker's log options.
 func (c LogConfig) Options() map[string]string {
 	o := map[string]string{}

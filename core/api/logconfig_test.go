@@ -58,6 +58,15 @@ func TestLogConfigLimits(t *testing.T) {
 	if s, f := (LogConfig{MaxSize: 5, MaxFiles: 1}).Limits(); s != 5 || f != 1 {
 		t.Fatalf("set %d, %d", s, f)
 	}
+	if err := (LogConfig{MaxSize: -1}).Validate(); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("negative max-size: %v", err)
+	}
+	if err := (LogConfig{MaxFiles: -1}).Validate(); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("negative max-file: %v", err)
+	}
+	if err := (LogConfig{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestParseLogOpts(t *testing.T) {
