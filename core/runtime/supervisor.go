@@ -118,7 +118,7 @@ func (m *Manager) start(ctx context.Context, ref string, progress api.ProgressFu
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	// A fresh console log per run: it is this run's post-mortem.
-	os.WriteFile(rec.ConsoleLog, nil, 0o600)
+	_ = hypervisor.ClearConsole(rec.ConsoleLog)
 	ports := rec.Ports
 	// A start the client calls off leaves the container as it was.
 	prevState, prevCode := rec.State, rec.ExitCode
