@@ -617,3 +617,42 @@ func TestRunRmStartFailureLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// --log-opt bounds the container's log as docker's json-file does, and
+// logs reads across the rotated files.
+func TestLogOpts(t *testing.T) {
+	home := vmHome(t)
+	mustRun(t, home, run("--name", "chatty", "--log-opt", "max-size=10k", "--log-opt", "max-file=2",
+		"berth/demo", "sh", "-c", `i=0; while [ $i -lt 3000 ]; do echo "line $i of a chatty container"; i=$((i+1)); done`)...)
+	c := inspect(t, home, "chatty")
+	var objs []types.ContainerJSON
+	if err := json.Unmarshal([]byte(mustRun(t, home, "inspect", "chatty")), &objs); err != nil || len(objs) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	if lc := objs[0].HostConfig.LogConfig; lc.Type != "json-file" || lc.Config["max-size"] != "10000" || lc.Config["max-file"] != "2" {
+		t.Fatalf("inspect: LogConfig %+v", lc)
+	}
+	for _, f := range []string{c.LogPath, c.LogPath + ".1"} {
+		st, err := os.Stat(f)
+		if err != nil || st.Size() > 10_000 {
+			t.Fatalf("%s: %v, %v; want at most 10k", filepath.Base(f), st, err)
+		}
+	}
+	if _, err := os.Stat(c.LogPath + ".2"); !os.IsNotExist(err) {
+		t.Fatalf("a third log file with max-file 2: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(mustRun(t, home, "logs", "chatty")), "\n")
+	first := 0
+	if len(lines) < 100 || !strings.HasSuffix(lines[len(lines)-1], "line 2999 of a chatty container") {
+		t.Fatalf("logs: %d lines, the last %q", len(lines), lines[len(lines)-1])
+	}
+	fmt.Sscanf(lines[0], "line %d ", &first)
+	for i, l := range lines {
+		if want := fmt.Sprintf("line %d of a chatty container", first+i); l != want {
+			t.Fatalf("logs line %d = %q, want %q (across the rotated files, in order)", i, l, want)
+		}
+	}
+	if tail := mustRun(t, home, "logs", "-n", "2", "chatty"); tail != "line 2998 of a chatty container\nline 2999 of a chatty container\n" {
+		t.Fatalf("logs -n 2: %q", tail)
+	}
+}

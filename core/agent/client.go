@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,12 @@ func NewClient(ctx context.Context, conn io.ReadWriteCloser) (*Client, error) {
 	go c.m.Run()
 	go func() {
 		<-c.m.Done()
+		if err := c.m.Err(); errors.Is(err, api.ErrCorrupt) {
+			// The guest broke the protocol (or the channel corrupted
+			// bytes): worth a trace, as nothing else says why the
+			// session ended.
+			slog.Error("agent session ended on a protocol violation", "err", err)
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for id, ch := range c.pending {

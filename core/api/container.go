@@ -73,6 +73,10 @@ type ContainerSpec struct {
 	Mounts       []Mount `json:"mounts,omitempty"`
 	ReadOnlyRoot bool    `json:"readOnlyRoot,omitempty"`
 
+	// Log bounds the container's log (docker's --log-opt max-size and
+	// max-file); the zero value is the default, 3 files of 10 MB.
+	Log LogConfig `json:"log,omitzero"`
+
 	NestedVirtualization bool   `json:"nestedVirtualization,omitempty"`
 	Rosetta              bool   `json:"rosetta,omitempty"`
 	Kernel               string `json:"kernel,omitempty"` // a kernel file instead of the default

@@ -60,7 +60,10 @@ type CreateHostConfig struct {
 	// Refused unless empty: Berth has no equivalent.
 	Links       []string
 	VolumesFrom []string
-	LogConfig   struct{ Type string }
+	LogConfig   struct {
+		Type   string
+		Config map[string]string
+	}
 }
 
 type createMount struct {
@@ -132,10 +135,12 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 		return spec, fmt.Errorf("create: links are not supported by Berth: containers on one network find each other by name and alias: %w", api.ErrInvalidArgument)
 	case len(h.VolumesFrom) > 0:
 		return spec, fmt.Errorf("create: --volumes-from is not supported by Berth: mount the same named volumes instead: %w", api.ErrInvalidArgument)
-	case h.LogConfig.Type != "" && h.LogConfig.Type != "json-file" && h.LogConfig.Type != "local":
-		return spec, fmt.Errorf("create: log driver %q is not supported by Berth: it keeps each container's logs itself (docker logs): %w",
-			h.LogConfig.Type, api.ErrInvalidArgument)
 	}
+	log, err := api.ParseLogConfig(h.LogConfig.Type, h.LogConfig.Config)
+	if err != nil {
+		return spec, fmt.Errorf("create: %w", err)
+	}
+	spec.Log = log
 	spec.AutoRemove = h.AutoRemove
 	spec.ReadOnlyRoot = h.ReadonlyRootfs
 	spec.PublishAll = h.PublishAllPorts

@@ -104,6 +104,8 @@ type VMConfig struct {
 	RunDir string
 	// ConsoleLog receives the guest's serial console; default
 	// RunDir/console.log. Kept after the VM ends only if outside RunDir.
+	// The QEMU backend bounds it (ConsoleMax, with ConsoleLog.1); vz's
+	// framework still writes it directly, without a bound.
 	ConsoleLog string
 
 	Nested  bool // expose hardware virtualization to the guest
@@ -235,6 +237,10 @@ type Handle struct {
 	AgentSocket   string `json:"agent_socket,omitempty"`
 	ControlSocket string `json:"control_socket,omitempty"`
 	ConsoleLog    string `json:"console_log,omitempty"`
+	// ConsoleSocket is where the hypervisor serves the guest's console
+	// for the core to copy into ConsoleLog (bounded, CopyConsole); empty
+	// when the hypervisor writes ConsoleLog itself.
+	ConsoleSocket string `json:"console_socket,omitempty"`
 }
 
 // Driver is a hypervisor backend. It holds no per-VM state.

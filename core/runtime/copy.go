@@ -117,7 +117,7 @@ func (m *Manager) maintenanceBoot(ctx context.Context, rec state.ContainerRecord
 		}
 	}()
 	cfg.ConsoleLog = filepath.Join(rec.Dir, maintenanceConsole)
-	os.WriteFile(cfg.ConsoleLog, nil, 0o600)
+	_ = hypervisor.ClearConsole(cfg.ConsoleLog)
 	machine, err := m.cfg.Driver.Start(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start VM: %w", err)

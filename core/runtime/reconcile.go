@@ -218,7 +218,7 @@ func (m *Manager) readopt(ctx context.Context, rec state.ContainerRecord, machin
 		hypervisor.Shutdown(ctx, machine, nil, m.cfg.ShutdownTimeout)
 		return m.markEnded(rec, "the container's process was gone after the berth daemon restarted: "+err.Error())
 	}
-	logw, err := OpenLog(rec.LogPath)
+	logw, err := OpenLog(rec.LogPath, rec.Spec.Log)
 	if err != nil {
 		client.Close()
 		return err

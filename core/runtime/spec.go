@@ -71,6 +71,9 @@ func CheckSpec(spec api.ContainerSpec, host api.Capabilities) error {
 	if err := spec.RestartPolicy.Validate(); err != nil {
 		return err
 	}
+	if err := spec.Log.Validate(); err != nil {
+		return err
+	}
 	if spec.AutoRemove && !spec.RestartPolicy.IsNone() {
 		return fmt.Errorf("conflicting options: --restart and --rm (a container removed when it exits cannot be restarted): %w", api.ErrInvalidArgument)
 	}

@@ -118,7 +118,7 @@ func (m *Manager) start(ctx context.Context, ref string, progress api.ProgressFu
 		return api.Container{}, fmt.Errorf("container %s: %w", rec.Name, err)
 	}
 	// A fresh console log per run: it is this run's post-mortem.
-	os.WriteFile(rec.ConsoleLog, nil, 0o600)
+	_ = hypervisor.ClearConsole(rec.ConsoleLog)
 	ports := rec.Ports
 	// A start the client calls off leaves the container as it was.
 	prevState, prevCode := rec.State, rec.ExitCode
@@ -368,7 +368,7 @@ func (s *supervisor) boot(ctx context.Context, rec state.ContainerRecord, nics [
 	if rec.Spec.TTY {
 		spec.Size = s.hub.termSize()
 	}
-	logw, err := OpenLog(rec.LogPath)
+	logw, err := OpenLog(rec.LogPath, rec.Spec.Log)
 	if err != nil {
 		return err
 	}

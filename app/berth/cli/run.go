@@ -25,8 +25,8 @@ import (
 // createFlags are the flags of `run` and `create`.
 type createFlags struct {
 	name, workdir, user, entrypoint, memory, kernel, hostname, platform string
-	restart                                                             string
-	env, envFiles, labels, networks, publish, addHosts                  []string
+	restart, logDriver                                                  string
+	env, envFiles, labels, networks, publish, addHosts, logOpts         []string
 	volumes, mounts, tmpfs                                              []string
 	cpus                                                                float64
 	interactive, tty, rm, nested, rosetta, publishAll, readOnly         bool
@@ -63,6 +63,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=...]")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER_PATH[:size=64m,mode=1777,exec]")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only (writes go to mounts only)")
+	fl.StringVar(&f.logDriver, "log-driver", "", "log driver: json-file (the only one; local is taken as json-file)")
+	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log option: max-size=SIZE (rotate past it, default 10m) or max-file=N (files kept, default 3)")
 	registerUnsupported(fl)
 }
 
@@ -131,6 +133,13 @@ func (f *createFlags) spec(cmd *cobra.Command, args []string, lookup func(string
 		return s, &usageError{err: err}
 	}
 	s.ReadOnlyRoot = f.readOnly
+	opts, err := api.ParseLogOpts(f.logOpts)
+	if err != nil {
+		return s, &usageError{err: err}
+	}
+	if s.Log, err = api.ParseLogConfig(f.logDriver, opts); err != nil {
+		return s, &usageError{err: err}
+	}
 	if f.kernel != "" {
 		abs, err := filepath.Abs(f.kernel)
 		if err != nil {

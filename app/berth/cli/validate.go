@@ -19,7 +19,7 @@ var unsupportedFlags = []struct {
 }{
 	{"privileged", true}, {"init", true},
 	{"cap-add", false}, {"cap-drop", false}, {"gpus", false}, {"pid", false}, {"ipc", false}, {"device", false},
-	{"security-opt", false}, {"ulimit", false}, {"log-driver", false}, {"log-opt", false}, {"health-cmd", false},
+	{"security-opt", false}, {"ulimit", false}, {"health-cmd", false},
 	{"cgroupns", false}, {"userns", false}, {"sysctl", false}, {"runtime", false},
 }
 

@@ -14,7 +14,9 @@
 // every other stream carries the stdin, stdout or stderr bytes of one
 // process and is flow-controlled by credits (the receiver returns credit
 // for what it has consumed, Window at most in flight), so a slow reader
-// stalls only its own stream. Mux runs one session's frames; what a
+// stalls only its own stream. A receiver buffers no more than the window
+// it granted: data beyond it ends the session as corrupt (api.ErrCorrupt),
+// since the guest is not trusted with the host's memory. Mux runs one session's frames; what a
 // request does is the business of each side.
 //
 // It owns the wire and nothing else: it imports neither side (the host's

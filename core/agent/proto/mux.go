@@ -218,7 +218,10 @@ func (m *Mux) Run() {
 				m.credit(id, len(payload))
 				continue
 			}
-			s.push(payload)
+			if err := s.push(payload); err != nil {
+				m.Fail(err)
+				return
+			}
 		case frameClose:
 			m.mu.Lock()
 			s := m.recv[id]
@@ -342,16 +345,28 @@ type RecvStream struct {
 	gotEOF, broken, closed bool
 }
 
-func (s *RecvStream) push(p []byte) {
+// push buffers p, or refuses it if it goes beyond the window: the bytes
+// buffered are bytes the peer sent and was not credited for yet, so an
+// honest sender never has more than Window of them here. The guest is
+// not trusted; without the check a reader that stops reading would let
+// it fill the host's memory.
+func (s *RecvStream) push(p []byte) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		s.m.credit(s.id, len(p))
-		return
+		return nil
+	}
+	if len(s.buf)+len(p) > Window {
+		n := len(s.buf)
+		s.mu.Unlock()
+		return fmt.Errorf("agent connection: stream %d: %d bytes sent beyond the %d-byte window (%d unread): %w",
+			s.id, n+len(p)-Window, Window, n, api.ErrCorrupt)
 	}
 	s.buf = append(s.buf, p...)
 	s.mu.Unlock()
 	s.cond.Broadcast()
+	return nil
 }
 
 func (s *RecvStream) eof() {

@@ -161,3 +161,60 @@ func TestMuxSession(t *testing.T) {
 		t.Fatalf("session error %v", mb.Err())
 	}
 }
+
+// frame is one raw frame as a peer writes it.
+func frame(t frameType, id uint32, payload []byte) []byte {
+	b := []byte{byte(t), byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id),
+		byte(len(payload) >> 24), byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload))}
+	return append(b, payload...)
+}
+
+// A hostile peer that ignores the window: the receiver must not buffer
+// past the Window it granted, must end the session as corrupt, and its
+// other streams must learn that the session ended.
+func TestMuxRefusesDataBeyondWindow(t *testing.T) {
+	host, peer := net.Pipe()
+	controlled := make(chan struct{}, 1)
+	m := NewMux(bufio.NewReader(host), host, host, func([]byte) { controlled <- struct{}{} }, MuxOptions{})
+	go m.Run()
+	flooded := m.OpenRecv(1)
+	other := m.OpenRecv(2)
+	// Credit frames the host writes back must not block it.
+	go func() { _, _ = io.Copy(io.Discard, peer) }()
+
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), DataChunk)
+		for sent := 0; sent < 4*Window; sent += len(chunk) {
+			if _, err := peer.Write(frame(frameData, 1, chunk)); err != nil {
+				return
+			}
+		}
+		// Reached only if the host took 4 windows without complaint.
+		_, _ = peer.Write(frame(frameControl, 0, []byte(`{}`)))
+	}()
+	select {
+	case <-controlled:
+		t.Fatalf("the host accepted 4 windows of unread data on one stream (session error %v)", m.Err())
+	case <-m.Done():
+	}
+	if !errors.Is(m.Err(), api.ErrCorrupt) {
+		t.Fatalf("session error %v, want ErrCorrupt", m.Err())
+	}
+	flooded.mu.Lock()
+	buffered := len(flooded.buf)
+	flooded.mu.Unlock()
+	if buffered > Window {
+		t.Fatalf("buffered %d bytes, more than the %d-byte window", buffered, Window)
+	}
+	// What arrived within the window is still delivered, then the end.
+	read, err := io.ReadAll(flooded)
+	if len(read) != buffered || !errors.Is(err, api.ErrUnavailable) {
+		t.Fatalf("flooded stream: read %d of %d buffered bytes, %v", len(read), buffered, err)
+	}
+	if _, err := other.Read(make([]byte, 1)); !errors.Is(err, api.ErrUnavailable) {
+		t.Fatalf("other stream after the session failed: %v", err)
+	}
+	if _, err := peer.Write(frame(frameControl, 0, []byte(`{}`))); err == nil {
+		t.Fatal("the connection is still open after the violation")
+	}
+}

@@ -299,7 +299,7 @@ func hostConfig(c api.Container) *HostConfig {
 		Memory:          int64(c.MemoryMiB) << 20,
 		NanoCpus:        int64(c.CPUs) * 1e9,
 		Runtime:         "berth",
-		LogConfig:       LogConfig{Type: "json-file", Config: map[string]string{}},
+		LogConfig:       LogConfig{Type: "json-file", Config: c.Spec.Log.Options()},
 	}
 	if len(c.Spec.Networks) > 0 {
 		h.NetworkMode = c.Spec.Networks[0]

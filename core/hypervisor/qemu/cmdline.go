@@ -18,6 +18,7 @@ const (
 	agentSockName = "agent.sock"
 	qmpSockName   = "qmp.sock"
 	consoleName   = "console.log"
+	consoleSock   = "console.sock"
 	qemuLogName   = "qemu.log"
 )
 
@@ -30,6 +31,10 @@ const maxSockPath = 107
 // machine model (Cmdline, or an ArgsFunc) must use them.
 type Files struct {
 	AgentSocket, QMPSocket, Console string
+	// ConsoleSocket is where QEMU serves the console (ConsoleChardev):
+	// the driver copies it into Console, bounded (hypervisor.CopyConsole),
+	// where QEMU's file chardev would let a guest fill the disk.
+	ConsoleSocket string
 	// Shares are the vhost-user sockets of cfg.Shares, in order: the
 	// driver's virtiofsd listens on each before QEMU starts, and the
 	// machine model connects a vhost-user-fs device to it (ShareArgs).
@@ -41,10 +46,11 @@ type Files struct {
 // the console (cfg.ConsoleLog if set).
 func FilesFor(cfg hypervisor.VMConfig) Files {
 	f := Files{
-		AgentSocket: filepath.Join(cfg.RunDir, agentSockName),
-		QMPSocket:   filepath.Join(cfg.RunDir, qmpSockName),
-		Console:     cfg.ConsoleLog,
-		qemuLog:     filepath.Join(cfg.RunDir, qemuLogName),
+		AgentSocket:   filepath.Join(cfg.RunDir, agentSockName),
+		QMPSocket:     filepath.Join(cfg.RunDir, qmpSockName),
+		Console:       cfg.ConsoleLog,
+		ConsoleSocket: filepath.Join(cfg.RunDir, consoleSock),
+		qemuLog:       filepath.Join(cfg.RunDir, qemuLogName),
 	}
 	if f.Console == "" {
 		f.Console = filepath.Join(cfg.RunDir, consoleName)
@@ -53,6 +59,15 @@ func FilesFor(cfg hypervisor.VMConfig) Files {
 		f.Shares = append(f.Shares, ShareSocket(cfg.RunDir, i))
 	}
 	return f
+}
+
+// ConsoleChardev is the chardev "console" on f's console socket. QEMU
+// waits for the driver to connect before it starts the guest (wait=on),
+// so the console log has the boot from its first line; when nobody is
+// connected (a core that died, until another adopts the VM) QEMU drops
+// console output rather than keep it.
+func ConsoleChardev(f Files) []string {
+	return []string{"-chardev", "socket,id=console,path=" + f.ConsoleSocket + ",server=on,wait=on"}
 }
 
 // ShareSocket is where share i's virtiofsd listens, in the VM's run
@@ -123,7 +138,7 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 		}
 	}
 	p := FilesFor(cfg)
-	for _, s := range append([]string{p.AgentSocket, p.QMPSocket}, p.Shares...) {
+	for _, s := range append([]string{p.AgentSocket, p.QMPSocket, p.ConsoleSocket}, p.Shares...) {
 		if len(s) > maxSockPath {
 			return fmt.Errorf("VM %q: socket path %s is longer than %d bytes: use a shorter run directory: %w", cfg.ID, s, maxSockPath, api.ErrInvalidArgument)
 		}
@@ -173,8 +188,8 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		args = append(args, "-initrd", cfg.Initrd)
 	}
 	args = append(args, "-append", strings.Join(KernelArgs(cfg, h), " "))
+	args = append(args, ConsoleChardev(p)...)
 	args = append(args,
-		"-chardev", "file,id=console,path="+p.Console,
 		"-serial", "chardev:console",
 		"-chardev", "socket,id=agent,path="+p.AgentSocket+",server=on,wait=off",
 		"-device", "virtio-serial-device",

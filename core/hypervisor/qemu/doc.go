@@ -8,7 +8,10 @@
 // process handling is apart (Driver, machine): each QEMU is a
 // hostproc.Process (its own process group, stdout and stderr in a file),
 // so it outlives a killed core; its pid, start time and socket paths form
-// the Handle from which a restarted core re-adopts it. All its sockets and files live in the VM's
+// the Handle from which a restarted core re-adopts it. The guest's
+// console is a socket QEMU serves and the core copies into the console
+// log, bounded (hypervisor.CopyConsole); while no core is connected QEMU
+// drops console output, and an adopting core connects again. All its sockets and files live in the VM's
 // RunDir, removed when the VM is gone.
 //
 // Shares (VMConfig.Shares) are served by one virtiofsd per share (the C

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -145,7 +146,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		return nil, fmt.Errorf("VM %q: run directory %s is in use by a running VM: %w", cfg.ID, cfg.RunDir, api.ErrAlreadyExists)
 	}
 	// Sockets left by a VM of the same id that died with its core.
-	for _, f := range []string{p.AgentSocket, p.QMPSocket} {
+	for _, f := range []string{p.AgentSocket, p.QMPSocket, p.ConsoleSocket} {
 		_ = os.Remove(f)
 	}
 	defer func() {
@@ -165,7 +166,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	}()
 	accel := d.Accel(cfg.Arch)
 	h := hypervisor.Handle{Driver: Name, ID: cfg.ID, RunDir: cfg.RunDir,
-		AgentSocket: p.AgentSocket, ControlSocket: p.QMPSocket, ConsoleLog: p.Console}
+		AgentSocket: p.AgentSocket, ControlSocket: p.QMPSocket, ConsoleLog: p.Console, ConsoleSocket: p.ConsoleSocket}
 	proc, err := hostproc.Spawn(ctx, hostproc.Spec{Path: bin, Args: args, Log: p.qemuLog,
 		Started: func(pid int, st uint64) error {
 			h.PID, h.StartTime = pid, st
@@ -178,7 +179,12 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	m.shares = shares
 	go m.watch()
 	slog.Info("VM started", "id", cfg.ID, "pid", h.PID, "accel", accel.Name, "reason", accel.Reason, "shares", len(cfg.Shares))
-	if err := m.waitSockets(ctx); err != nil {
+	// QEMU waits for the console's reader before it starts the guest.
+	err = m.copyConsole(ctx, true)
+	if err == nil {
+		err = m.waitSockets(ctx)
+	}
+	if err != nil {
 		_ = m.Kill()
 		if why := shares.ended(); why != "" {
 			err = fmt.Errorf("%w%s", err, why)
@@ -210,6 +216,11 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 	// QEMU) and end by themselves when QEMU, their only client, ends.
 	m := newMachine(h, proc, "")
 	go m.watch()
+	if h.ConsoleSocket == "" {
+		close(m.consoleDone) // a QEMU of an older core writes its console file itself
+	} else if err := m.copyConsole(ctx, false); err != nil {
+		slog.Warn("VM console not copied after adopting the VM", "id", h.ID, "err", err)
+	}
 	return m, nil
 }
 
@@ -227,6 +238,10 @@ type Machine struct {
 	// (nil when adopted).
 	shares *shareProcs
 
+	// exited is closed when QEMU has exited, consoleDone when the
+	// console's copier has written its last byte (or there is none).
+	exited, consoleDone chan struct{}
+
 	mu      sync.Mutex
 	killed  bool // we ended it on purpose: not a crash
 	exitErr error
@@ -236,7 +251,43 @@ type Machine struct {
 var _ hypervisor.Machine = (*Machine)(nil)
 
 func newMachine(h hypervisor.Handle, proc *hostproc.Process, qemuLog string) *Machine {
-	return &Machine{h: h, proc: proc, qemuLog: qemuLog, done: make(chan struct{})}
+	return &Machine{h: h, proc: proc, qemuLog: qemuLog, done: make(chan struct{}),
+		exited: make(chan struct{}), consoleDone: make(chan struct{})}
+}
+
+// copyConsole connects to QEMU's console socket and copies the console
+// into the console log, bounded, until QEMU ends. With retry it waits
+// for QEMU to listen (a QEMU just started), unless QEMU exits first:
+// then it returns nil and the caller learns of the exit from Wait.
+func (m *Machine) copyConsole(ctx context.Context, retry bool) error {
+	for {
+		c, err := net.Dial("unix", m.h.ConsoleSocket)
+		if err == nil {
+			go func() {
+				defer close(m.consoleDone)
+				defer c.Close()
+				if err := hypervisor.CopyConsole(c, m.h.ConsoleLog, hypervisor.ConsoleMax); err != nil {
+					slog.Warn("VM console: output dropped", "id", m.h.ID, "err", err)
+					// Read on: a console nobody reads would stall the guest.
+					_, _ = io.Copy(io.Discard, c)
+				}
+			}()
+			return nil
+		}
+		if !retry {
+			close(m.consoleDone)
+			return fmt.Errorf("VM %q: connect to the console: %w", m.h.ID, err)
+		}
+		select {
+		case <-m.exited:
+			close(m.consoleDone)
+			return nil
+		case <-ctx.Done():
+			close(m.consoleDone)
+			return fmt.Errorf("VM %q: waiting for QEMU: %w: %w", m.h.ID, ctx.Err(), api.ErrCanceled)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func (m *Machine) ID() string                { return m.h.ID }
@@ -255,6 +306,8 @@ func (m *Machine) State() hypervisor.State {
 // it learns its exit status.
 func (m *Machine) watch() {
 	e := m.proc.Exit()
+	close(m.exited)
+	<-m.consoleDone // the console's last words are in the log
 	reason := ""
 	if e.Known && !e.Clean() {
 		switch {
@@ -276,7 +329,7 @@ func (m *Machine) watch() {
 // finish classifies the end from the console, removes the run directory
 // and releases waiters.
 func (m *Machine) finish(reason string) {
-	console := hostproc.Tail(m.h.ConsoleLog, 0, 4096)
+	console := hypervisor.ConsoleTail(m.h.ConsoleLog, 4096)
 	// A console file that is gone was removed with the run directory by
 	// another owner of this VM (an adopting core), after a clean exit.
 	_, statErr := os.Stat(m.h.ConsoleLog)

@@ -120,13 +120,10 @@ func device(d vz.Device, i int, f qemu.Files) ([]string, error) {
 	id := strconv.Itoa(i)
 	switch d.Kind {
 	case vz.DevConsole:
-		file := "file,id=console,path=" + d.Path
-		if d.Append {
-			file += ",append=on"
-		}
-		return []string{"-chardev", file,
+		// The QEMU driver appends the console to d.Path (f.Console).
+		return append(qemu.ConsoleChardev(f),
 			"-device", "virtio-serial-pci,id=console-bus,max_ports=1",
-			"-device", "virtconsole,chardev=console,bus=console-bus.0"}, nil
+			"-device", "virtconsole,chardev=console,bus=console-bus.0"), nil
 	case vz.DevBlock:
 		if d.Caching != vz.CachingCached {
 			return nil, fmt.Errorf("disk %s: caching %q has no QEMU counterpart here: %w", d.ID, d.Caching, api.ErrUnsupported)

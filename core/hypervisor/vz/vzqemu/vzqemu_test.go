@@ -41,7 +41,7 @@ func TestArgs(t *testing.T) {
 		"-machine", "virt", "-accel", "tcg,thread=multi,tb-size=256", "-cpu", "cortex-a72",
 		"-smp", "2", "-m", "512", "-kernel", "/k/Image", "-initrd", "/k/initrd",
 		"-append", "console=hvc0 panic=-1 quiet berth.debug",
-		"-chardev", "file,id=console,path=/run/vm/web/console.log,append=on",
+		"-chardev", "socket,id=console,path=/run/vm/web/console.sock,server=on,wait=on",
 		"-device", "virtio-serial-pci,id=console-bus,max_ports=1",
 		"-device", "virtconsole,chardev=console,bus=console-bus.0",
 		"-drive", "if=none,id=disk-base,file=/d/base.ext4,format=raw,cache=writeback,readonly=on",

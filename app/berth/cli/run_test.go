@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/berthvm/berth/core/api"
+	"github.com/spf13/cobra"
+)
+
+func TestLogOptFlags(t *testing.T) {
+	cases := []struct {
+		args    []string
+		want    api.LogConfig
+		wantErr string
+	}{
+		{nil, api.LogConfig{}, ""},
+		{[]string{"--log-opt", "max-size=10m", "--log-opt", "max-file=5"}, api.LogConfig{MaxSize: 10_000_000, MaxFiles: 5}, ""},
+		{[]string{"--log-driver", "json-file", "--log-opt", "max-size=1g"}, api.LogConfig{MaxSize: 1_000_000_000}, ""},
+		{[]string{"--log-driver", "local", "--log-opt", "max-file=1"}, api.LogConfig{MaxFiles: 1}, ""},
+		{[]string{"--log-driver", "syslog"}, api.LogConfig{}, `log driver "syslog" is not supported by Berth`},
+		{[]string{"--log-opt", "max-size"}, api.LogConfig{}, `invalid log opt "max-size": want KEY=VALUE`},
+		{[]string{"--log-opt", "max-size=big"}, api.LogConfig{}, "invalid size: 'big'"},
+		{[]string{"--log-opt", "max-file=0"}, api.LogConfig{}, "max-file cannot be less than 1"},
+		{[]string{"--log-opt", "mode=non-blocking"}, api.LogConfig{}, "log opt 'mode' is not supported by Berth"},
+		{[]string{"--log-opt", "colour=red"}, api.LogConfig{}, "unknown log opt 'colour' for json-file log driver"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var f createFlags
+			cmd := &cobra.Command{Use: "run"}
+			f.register(cmd)
+			if err := cmd.ParseFlags(append(tc.args, "alpine")); err != nil {
+				t.Fatal(err)
+			}
+			spec, err := f.spec(cmd, cmd.Flags().Args(), func(string) (string, bool) { return "", false })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || exitCodeOf(err) != ExitUsage {
+					t.Fatalf("err %v (exit %d), want a usage error with %q", err, exitCodeOf(err), tc.wantErr)
+				}
+				return
+			}
+			if err != nil || spec.Log != tc.want {
+				t.Fatalf("log %+v, err %v; want %+v", spec.Log, err, tc.want)
+			}
+		})
+	}
+}
