@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	goruntime "runtime"
 	"strings"
 	"testing"
@@ -164,5 +165,41 @@ func TestClientLeavesStream(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// A malformed or oversized JSON body on any endpoint that takes one is a
+// 400 that names the problem: never a 500, never a hang.
+func TestBadJSONBodies(t *testing.T) {
+	nets := &fakeNetworks{nets: map[string]api.Network{"app": {ID: strings.Repeat("d", 64), Name: "app", Driver: "user"}}}
+	vols := &fakeVolumes{vols: map[string]api.Volume{}}
+	srv := httptest.NewServer(New(Config{Containers: newFake(running()), Networks: nets, Volumes: vols, Images: fakeImages{}}))
+	defer srv.Close()
+	huge := `{"Labels":{"a":"` + strings.Repeat("x", 2<<20) + `"}}`
+	for _, ep := range []struct {
+		path      string
+		wrongType string // a field of the wrong type
+	}{
+		{"/v1.47/containers/create", `{"Labels":42}`},
+		{"/v1.47/containers/web/exec", `{"Cmd":42}`},
+		{"/v1.47/containers/web/update", `{"Memory":"lots"}`},
+		{"/v1.47/networks/create", `{"Labels":42}`},
+		{"/v1.47/networks/app/connect", `{"Container":42}`},
+		{"/v1.47/networks/app/disconnect", `{"Container":42}`},
+		{"/v1.47/volumes/create", `{"Labels":42}`},
+	} {
+		for _, b := range []struct{ name, body, want string }{
+			{"truncated", `{"Name":`, `unexpected (EOF|end of JSON input)`},
+			{"not JSON", `Name=x`, `invalid character 'N' looking for beginning of value`},
+			{"wrong type", ep.wrongType, `cannot unmarshal (number|string) into Go (struct field|value)`},
+			{"oversized", huge, `request body too large`},
+		} {
+			t.Run(strings.TrimPrefix(ep.path, "/v1.47/")+" "+b.name, func(t *testing.T) {
+				status, got, _ := do(t, srv, "POST", ep.path, b.body)
+				if status != http.StatusBadRequest || !regexp.MustCompile(b.want).MatchString(got) {
+					t.Errorf("%d %.300s, want 400 naming %q", status, got, b.want)
+				}
+			})
+		}
 	}
 }
