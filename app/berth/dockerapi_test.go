@@ -16,15 +16,13 @@ import (
 	"time"
 )
 
-// dockerCLI runs the docker CLI against home's docker.sock, with its own
-// config dir so the user's contexts and credentials play no part.
+// dockerCLI runs the docker CLI against home's docker.sock (dockerEnv).
 func dockerCLI(t testing.TB, home string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(home, "docker.sock"),
-		"DOCKER_CONFIG="+filepath.Join(filepath.Dir(home), "docker-config"), "DOCKER_CONTEXT=", "DOCKER_CLI_HINTS=false")
+	cmd.Env = dockerEnv(home)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -37,6 +35,14 @@ func dockerCLI(t testing.TB, home string, args ...string) (stdout, stderr string
 		t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// dockerEnv is the environment of a docker CLI talking to home's
+// docker.sock, with its own config dir so the user's contexts and
+// credentials play no part.
+func dockerEnv(home string) []string {
+	return append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(home, "docker.sock"),
+		"DOCKER_CONFIG="+filepath.Join(filepath.Dir(home), "docker-config"), "DOCKER_CONTEXT=", "DOCKER_CLI_HINTS=false")
 }
 
 func mustDocker(t testing.TB, home string, args ...string) string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,12 @@ func startPTY(t *testing.T, home string, rows, cols uint16, args ...string) *pty
 	t.Helper()
 	cmd := exec.Command(berthBin, args...)
 	cmd.Env = append(os.Environ(), "BERTH_HOME="+home)
+	return startPTYCmd(t, cmd, rows, cols)
+}
+
+// startPTYCmd runs cmd (berth or another client) on a pseudo-terminal.
+func startPTYCmd(t *testing.T, cmd *exec.Cmd, rows, cols uint16) *ptySession {
+	t.Helper()
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
 	if err != nil {
 		t.Fatal(err)
@@ -91,13 +98,13 @@ func (s *ptySession) send(keys string) {
 	}
 }
 
-// exit waits for berth to end and returns its exit code.
+// exit waits for the command to end and returns its exit code.
 func (s *ptySession) exit(within time.Duration) int {
 	s.t.Helper()
 	select {
 	case <-s.done:
 	case <-time.After(within):
-		s.t.Fatalf("berth did not end within %s; the terminal shows:\n%q", within, s.output())
+		s.t.Fatalf("%s did not end within %s; the terminal shows:\n%q", filepath.Base(s.cmd.Path), within, s.output())
 	}
 	var ee *exec.ExitError
 	if errors.As(s.err, &ee) {

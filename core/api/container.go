@@ -156,6 +156,18 @@ type ContainerStats struct {
 	HostRSS uint64 `json:"hostRSS"`
 }
 
+// RemoveOptions are the options of a container's removal.
+type RemoveOptions struct {
+	// Force kills a running container first; without it a running one
+	// is refused.
+	Force bool
+	// Volumes also removes the container's anonymous volumes (docker's
+	// rm -v); one another container also mounts stays. Without it they
+	// outlive the container, as docker's do, except those of an
+	// AutoRemove container, which go with it.
+	Volumes bool
+}
+
 // ExecSpec is a process to run in a running container (berth exec).
 type ExecSpec struct {
 	Cmd        []string `json:"cmd"`

@@ -112,11 +112,14 @@ func (c *Client) KillContainer(ctx context.Context, ref, signal string) error {
 	return c.do(ctx, http.MethodPost, "/v1/containers/"+url.PathEscape(ref)+"/kill", q, nil, nil)
 }
 
-// RemoveContainer deletes a container; force kills a running one first.
-func (c *Client) RemoveContainer(ctx context.Context, ref string, force bool) error {
+// RemoveContainer deletes a container (see api.RemoveOptions).
+func (c *Client) RemoveContainer(ctx context.Context, ref string, opts api.RemoveOptions) error {
 	q := url.Values{}
-	if force {
+	if opts.Force {
 		q.Set("force", "1")
+	}
+	if opts.Volumes {
+		q.Set("volumes", "1")
 	}
 	return c.do(ctx, http.MethodDelete, "/v1/containers/"+url.PathEscape(ref), q, nil, nil)
 }

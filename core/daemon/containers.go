@@ -66,7 +66,9 @@ func (d *Daemon) containerRoutes() {
 		return nil, d.runtime.Kill(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal"))
 	})
 	d.route("DELETE /v1/containers/{id}", func(r *http.Request) (any, error) {
-		return nil, d.runtime.Remove(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") == "1")
+		q := r.URL.Query()
+		opts := api.RemoveOptions{Force: q.Get("force") == "1", Volumes: q.Get("volumes") == "1"}
+		return nil, d.runtime.Remove(r.Context(), r.PathValue("id"), opts)
 	})
 	d.route("POST /v1/containers/{id}/wait", func(r *http.Request) (any, error) {
 		return d.runtime.Wait(r.Context(), r.PathValue("id"))

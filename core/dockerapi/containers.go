@@ -336,9 +336,8 @@ func (s *Server) containerRemove(r *http.Request) (any, error) {
 	if queryBool(r.URL.Query(), "link") {
 		return nil, fmt.Errorf("links are not supported by Berth: %w", api.ErrInvalidArgument)
 	}
-	// v (remove anonymous volumes) is what Berth's remove does anyway:
-	// a container's anonymous volumes go with it.
-	return nil, noSuchContainer(r.PathValue("id"), c.Remove(r.Context(), r.PathValue("id"), queryBool(r.URL.Query(), "force")))
+	opts := api.RemoveOptions{Force: queryBool(r.URL.Query(), "force"), Volumes: queryBool(r.URL.Query(), "v")}
+	return nil, noSuchContainer(r.PathValue("id"), c.Remove(r.Context(), r.PathValue("id"), opts))
 }
 
 // noSuchContainer gives a not-found error docker's words, which scripts

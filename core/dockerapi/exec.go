@@ -284,11 +284,13 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	resize := e.resize
 	e.mu.Unlock()
-	run := func(stdio runtime.ExecIO) {
+	run := func(ctx context.Context, stdio runtime.ExecIO) {
 		stdio.Resize = resize
-		// The exec outlives the request that started it when detached.
-		code, err := x.Exec(context.WithoutCancel(r.Context()), e.container, spec, stdio)
-		if err != nil {
+		code, err := x.Exec(ctx, e.container, spec, stdio)
+		if err != nil && ctx.Err() != nil {
+			s.log.Debug("docker exec client left", "container", e.container, "exec", e.id, "err", err)
+			code = -1
+		} else if err != nil {
 			s.log.Info("docker exec failed", "container", e.container, "exec", e.id, "err", err)
 			code = -1
 			fmt.Fprintf(stdio.Stderr, "%v\n", err)
@@ -296,7 +298,8 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		e.end(code)
 	}
 	if start.Detach {
-		go run(runtime.ExecIO{Stdout: io.Discard, Stderr: io.Discard})
+		// The exec outlives the request that started it.
+		go run(context.WithoutCancel(r.Context()), runtime.ExecIO{Stdout: io.Discard, Stderr: io.Discard})
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -307,7 +310,12 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	mw := &muxWriter{w: conn, raw: spec.TTY}
+	// The exec ends when its client leaves (a failed write or read: a
+	// hijacked request's context does not end with its connection), as
+	// docker's, which kills it then.
+	gone, leave := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer leave()
+	mw := &muxWriter{w: leaveOnError(conn, leave), raw: spec.TTY}
 	stdio := runtime.ExecIO{Stdout: io.Discard, Stderr: io.Discard}
 	if e.body.AttachStdout {
 		stdio.Stdout = mw.stream(streamStdout)
@@ -323,6 +331,6 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		// Unblocks the client's input once the process is gone.
 		defer stdinR.Close()
 	}
-	go clientInput(brw.Reader, stdinW)
-	run(stdio)
+	go clientInput(brw.Reader, stdinW, leave)
+	run(gone, stdio)
 }

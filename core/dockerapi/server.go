@@ -34,7 +34,7 @@ type Containers interface {
 	Stop(ctx context.Context, ref string, timeout time.Duration, signal string) (api.Container, error)
 	Restart(ctx context.Context, ref string, timeout time.Duration, progress api.ProgressFunc) (api.Container, error)
 	Kill(ctx context.Context, ref, signal string) error
-	Remove(ctx context.Context, ref string, force bool) error
+	Remove(ctx context.Context, ref string, opts api.RemoveOptions) error
 	Wait(ctx context.Context, ref string) (api.Container, error)
 	Logs(ctx context.Context, ref string, opts runtime.LogOptions, fn func(runtime.LogEntry) error) error
 	Attach(ref string, opts runtime.AttachOptions) (wait func(context.Context) (api.Container, error), detach func(), err error)

@@ -36,7 +36,8 @@ type fakeContainers struct {
 	output  string               // what an attached run writes to stdout
 	stats   []api.ContainerStats // the samples Stats returns in turn (the last one again)
 	updates []api.ContainerUpdate
-	looks   atomic.Int32 // calls of Inspect
+	removes []api.RemoveOptions // the options of each Remove
+	looks   atomic.Int32        // calls of Inspect
 }
 
 func newFake(cs ...api.Container) *fakeContainers {
@@ -111,12 +112,13 @@ func (f *fakeContainers) Kill(_ context.Context, ref, _ string) error {
 	return err
 }
 
-func (f *fakeContainers) Remove(_ context.Context, ref string, _ bool) error {
+func (f *fakeContainers) Remove(_ context.Context, ref string, opts api.RemoveOptions) error {
 	c, err := f.get(ref)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
+	f.removes = append(f.removes, opts)
 	delete(f.byName, c.Name)
 	f.mu.Unlock()
 	return nil
@@ -514,7 +516,7 @@ func TestWaitRemovedOnEvent(t *testing.T) {
 	close(f.ended) // the run ends; the container stays a while, as a VM's teardown takes
 	time.Sleep(400 * time.Millisecond)
 	looks := f.looks.Load()
-	f.Remove(context.Background(), "web", false)
+	f.Remove(context.Background(), "web", api.RemoveOptions{})
 	bus.Publish(api.Event{Type: api.EventContainer, Action: "destroy", ID: ct.ID, Name: ct.Name})
 	var body waitBody
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.StatusCode != 3 || body.Error != nil {
@@ -523,6 +525,32 @@ func TestWaitRemovedOnEvent(t *testing.T) {
 	// The handler's look and waitRemoved's first: no poll in between.
 	if looks > 2 {
 		t.Errorf("%d looks at the container in 400ms before its removal: a poll", looks)
+	}
+}
+
+// DELETE /containers/{id} passes force and v (docker rm -f -v) to the
+// runtime; without v the anonymous volumes stay.
+func TestContainerRemoveOptions(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  api.RemoveOptions
+	}{
+		{"", api.RemoveOptions{}},
+		{"?force=1", api.RemoveOptions{Force: true}},
+		{"?v=1", api.RemoveOptions{Volumes: true}},
+		{"?force=true&v=true", api.RemoveOptions{Force: true, Volumes: true}},
+		{"?v=0&force=0", api.RemoveOptions{}},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			f := newFake(running())
+			srv := testServer(t, f)
+			if code, body, _ := do(t, srv, "DELETE", "/v1.47/containers/web"+tc.query, ""); code != http.StatusNoContent {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			if want := []api.RemoveOptions{tc.want}; !reflect.DeepEqual(f.removes, want) {
+				t.Errorf("removes %+v, want %+v", f.removes, want)
+			}
+		})
 	}
 }
 

@@ -332,7 +332,11 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	mw := &muxWriter{w: conn, raw: ct.Spec.TTY}
+	// A hijacked request's context does not end with its connection: a
+	// client that leaves shows as a failed write or read, which ends gone.
+	gone, leave := context.WithCancel(context.Background())
+	defer leave()
+	mw := &muxWriter{w: leaveOnError(conn, leave), raw: ct.Spec.TTY}
 	wantOut, wantErr := queryBool(q, "stdout"), queryBool(q, "stderr")
 	if logs {
 		// As docker: the log so far, then (with stream) the live output.
@@ -376,8 +380,8 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	// The client half-closes its side at the end of its input (at once
 	// without stdin): that ends stdin, not the attach, which lasts until
 	// the run ends.
-	go clientInput(brw.Reader, stdinW)
-	if _, err := wait(context.Background()); err != nil {
+	go clientInput(brw.Reader, stdinW, leave)
+	if _, err := wait(gone); err != nil {
 		s.log.Debug("docker attach ended", "container", ct.Name, "err", err)
 	}
 }
@@ -406,14 +410,33 @@ func hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.
 }
 
 // clientInput copies the client's bytes into stdin; the client's end of
-// input (a half-close) closes stdin.
-func clientInput(r *bufio.Reader, stdin *io.PipeWriter) {
+// input (a half-close) closes stdin. A failed read (not the end of input)
+// means the client is gone: it calls leave.
+func clientInput(r *bufio.Reader, stdin *io.PipeWriter, leave context.CancelFunc) {
+	var err error
 	if stdin == nil {
-		io.Copy(io.Discard, r)
-		return
+		_, err = io.Copy(io.Discard, r)
+	} else {
+		_, err = io.Copy(stdin, r)
+		stdin.CloseWithError(err)
 	}
-	_, err := io.Copy(stdin, r)
-	stdin.CloseWithError(err)
+	if err != nil {
+		leave()
+	}
+}
+
+// leaveOnError is w, calling leave when a write fails: on a hijacked
+// connection that is how a client that left shows. A client that leaves
+// a quiet stream without input looks like one that half-closed its
+// side at the end of its input until the next write, for docker too.
+func leaveOnError(w io.Writer, leave context.CancelFunc) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		n, err := w.Write(p)
+		if err != nil {
+			leave()
+		}
+		return n, err
+	})
 }
 
 func writeJSONBody(w io.Writer, v any) { json.NewEncoder(w).Encode(v) }

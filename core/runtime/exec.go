@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/agent/proto"
@@ -87,6 +88,15 @@ func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio
 		}()
 	}
 	st, err := p.Wait(ctx)
+	if err != nil && ctx.Err() != nil {
+		// The caller left (docker's client disconnected): the process
+		// ends, as docker's does, and with it its streams and the pumps.
+		kill, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if kerr := p.Signal(kill, sigKILL); kerr != nil {
+			m.log.Warn("kill an exec its caller left", "id", api.ShortID(rec.ID), "exec", execID, "err", kerr)
+		}
+		cancel()
+	}
 	pumps.Wait()
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", rec.Name, err)
@@ -95,6 +105,9 @@ func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio
 	m.publish("exec_die", rec, map[string]string{"execID": execID, "exitCode": strconv.Itoa(code)})
 	return code, nil
 }
+
+// sigKILL is Linux's SIGKILL, the guest's whatever the host.
+const sigKILL = 9
 
 func newExecID() string {
 	var b [8]byte

@@ -487,9 +487,11 @@ func (m *Manager) Logs(ctx context.Context, ref string, opts LogOptions, fn func
 	return ReadLogs(ctx, rec.LogPath, opts, active, fn)
 }
 
-// Remove deletes a container and its files. A running one is refused
-// unless force, which kills its VM first.
-func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
+// Remove deletes a container and its files, and its anonymous volumes
+// if opts.Volumes. A running one is refused unless opts.Force, which
+// kills its VM first.
+func (m *Manager) Remove(ctx context.Context, ref string, opts api.RemoveOptions) error {
+	force := opts.Force
 	rec, unlock, err := m.lockRef(ref)
 	if err != nil {
 		return err
@@ -524,12 +526,13 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 			}
 		}
 	}
-	return m.removeLocked(rec.ID)
+	return m.removeLocked(rec.ID, opts.Volumes)
 }
 
 // removeLocked deletes the record first, then the files: a crash between
-// leaves an orphan directory, which the next start sweeps away.
-func (m *Manager) removeLocked(id string) error {
+// leaves an orphan directory, which the next start sweeps away. The
+// anonymous volumes go too if volumes or the container is AutoRemove.
+func (m *Manager) removeLocked(id string, volumes bool) error {
 	rec, err := m.get(id)
 	if err != nil {
 		return err
@@ -542,7 +545,7 @@ func (m *Manager) removeLocked(id string) error {
 	if err := os.RemoveAll(rec.Dir); err != nil {
 		m.log.Warn("remove container files", "id", api.ShortID(id), "err", err)
 	}
-	if rec.Spec.AutoRemove {
+	if volumes || rec.Spec.AutoRemove {
 		m.removeAnonymousVolumes(rec)
 	}
 	m.mu.Lock()
@@ -579,7 +582,7 @@ func (m *Manager) Prune(ctx context.Context, match func(api.Container) bool) ([]
 		if c.State.Active() || (match != nil && !match(c)) {
 			continue
 		}
-		if err := m.Remove(ctx, c.ID, false); err != nil {
+		if err := m.Remove(ctx, c.ID, api.RemoveOptions{}); err != nil {
 			if errors.Is(err, api.ErrConflict) || errors.Is(err, api.ErrNotFound) {
 				continue // started or removed meanwhile
 			}

@@ -192,7 +192,7 @@ func (m *Manager) markEnded(rec state.ContainerRecord, why string) error {
 	m.netDown(down)
 	m.publish("die", rec, map[string]string{"exitCode": "255", "error": why})
 	if rec.Spec.AutoRemove {
-		return m.removeLocked(rec.ID)
+		return m.removeLocked(rec.ID, false)
 	}
 	return nil
 }

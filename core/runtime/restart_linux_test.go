@@ -59,10 +59,10 @@ func TestRestartBackoffCancel(t *testing.T) {
 
 	t.Run("rm -f", func(t *testing.T) {
 		c := failing(t)
-		if err := r.m.Remove(r.ctx(), c.ID, false); !errors.Is(err, api.ErrConflict) {
+		if err := r.m.Remove(r.ctx(), c.ID, api.RemoveOptions{}); !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("rm of a restarting container: %v", err)
 		}
-		if err := r.m.Remove(r.ctx(), c.ID, true); err != nil {
+		if err := r.m.Remove(r.ctx(), c.ID, api.RemoveOptions{Force: true}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.m.Inspect(c.ID); !errors.Is(err, api.ErrNotFound) {

@@ -101,7 +101,7 @@ func newRig(t *testing.T) *rig {
 		// Kill whatever still runs, then check nothing leaked.
 		list, _ := r.m.List(true)
 		for _, c := range list {
-			r.m.Remove(context.Background(), c.ID, true)
+			r.m.Remove(context.Background(), c.ID, api.RemoveOptions{Force: true})
 		}
 		r.m.Close()
 		db.Close()
@@ -305,7 +305,7 @@ func TestCrashIsReported(t *testing.T) {
 	if got.State != api.StateDead || got.ExitCode != 255 || got.Error == "" || got.ConsoleTail == "" {
 		t.Fatalf("crash recorded as %s %d %q tail %d bytes", got.State, got.ExitCode, got.Error, len(got.ConsoleTail))
 	}
-	if err := r.m.Remove(ctx, c.ID, false); err != nil {
+	if err := r.m.Remove(ctx, c.ID, api.RemoveOptions{}); err != nil {
 		t.Fatalf("remove dead container: %v", err)
 	}
 }

@@ -82,7 +82,7 @@ func (m *Manager) start(ctx context.Context, ref string, progress api.ProgressFu
 		// --rm: a container that could not start is gone too, as one
 		// that ran and exited would be.
 		if err != nil && rec.Spec.AutoRemove {
-			if rmErr := m.removeLocked(rec.ID); rmErr != nil && !errors.Is(rmErr, api.ErrNotFound) {
+			if rmErr := m.removeLocked(rec.ID, false); rmErr != nil && !errors.Is(rmErr, api.ErrNotFound) {
 				m.log.Warn("auto-remove after a failed start", "id", api.ShortID(rec.ID), "err", rmErr)
 			}
 		}
@@ -636,7 +636,7 @@ func (s *supervisor) finish(st api.ContainerState, code int, cause, tail string)
 		go func() {
 			unlock := m.lock(s.id)
 			defer unlock()
-			if err := m.removeLocked(s.id); err != nil && !errors.Is(err, api.ErrNotFound) {
+			if err := m.removeLocked(s.id, false); err != nil && !errors.Is(err, api.ErrNotFound) {
 				m.log.Warn("auto-remove", "id", api.ShortID(s.id), "err", err)
 			}
 		}()

@@ -68,7 +68,7 @@ func (p *Presenter) Do(ctx context.Context, a viewmodel.Action) error {
 		})
 	case viewmodel.VerbRemove:
 		return p.job(ctx, "remove/"+a.Target, "Remove "+p.name(a.Target), func(ctx context.Context, d Daemon, _ func(string)) error {
-			return d.RemoveContainer(ctx, a.Target, false)
+			return d.RemoveContainer(ctx, a.Target, api.RemoveOptions{})
 		})
 	case viewmodel.VerbRunDemo:
 		return p.job(ctx, "run-demo", "Run the demo container", func(ctx context.Context, d Daemon, progress func(string)) error {

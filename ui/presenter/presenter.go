@@ -34,7 +34,7 @@ type Daemon interface {
 	StartContainer(ctx context.Context, ref string, progress api.ProgressFunc) (api.Container, error)
 	StopContainer(ctx context.Context, ref string, timeout time.Duration, signal string) (api.Container, error)
 	KillContainer(ctx context.Context, ref, signal string) error
-	RemoveContainer(ctx context.Context, ref string, force bool) error
+	RemoveContainer(ctx context.Context, ref string, opts api.RemoveOptions) error
 	ContainerStats(ctx context.Context, ref string) (api.ContainerStats, error)
 	ImageLoad(ctx context.Context, req api.ImageLoadRequest, progress api.ProgressFunc) ([]api.Image, error)
 	Close()

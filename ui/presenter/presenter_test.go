@@ -86,7 +86,7 @@ func (f *fakeDaemon) KillContainer(_ context.Context, ref, sig string) error {
 	f.record("kill " + ref + " " + sig)
 	return nil
 }
-func (f *fakeDaemon) RemoveContainer(_ context.Context, ref string, _ bool) error {
+func (f *fakeDaemon) RemoveContainer(_ context.Context, ref string, _ api.RemoveOptions) error {
 	f.record("rm " + ref)
 	return nil
 }

@@ -120,7 +120,7 @@ func (a *app) killCommand() *cobra.Command {
 }
 
 func (a *app) rmCommand() *cobra.Command {
-	var force, all bool
+	var force, all, volumes bool
 	cmd := &cobra.Command{
 		Use:     "rm [flags] CONTAINER...",
 		Aliases: []string{"remove"},
@@ -149,11 +149,12 @@ func (a *app) rmCommand() *cobra.Command {
 				}
 			}
 			return eachContainer(args, a.streams, func(ref string) error {
-				return c.RemoveContainer(cmd.Context(), ref, force)
+				return c.RemoveContainer(cmd.Context(), ref, api.RemoveOptions{Force: force, Volumes: volumes})
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill running containers first")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every stopped container (every container with -f; a Berth extension)")
 	return cmd
 }
