@@ -85,7 +85,7 @@ func TestDockerCLIRun(t *testing.T) {
 	s := startPTYCmd(t, sh, 24, 80)
 	at := s.expect(0, "# ", time.Minute)
 	s.send("echo $((6*7))\r")
-	at = s.expect(at, "42\r\n", time.Minute)
+	s.expect(at, "42\r\n", time.Minute)
 	s.send("exit\r")
 	if code := s.exit(time.Minute); code != 0 {
 		t.Errorf("docker exec -it web sh: exit %d; the terminal shows:\n%q", code, s.output())
