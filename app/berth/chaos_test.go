@@ -420,7 +420,7 @@ func (c *chaos) kill(tr *chaosTrial, before map[int]bool, vmPID int, netID strin
 		})
 	}
 	if victim.pid == 0 {
-		return "nothing (no " + tr.target + " process yet)"
+		return "nothing (no " + tr.target + " process to kill)"
 	}
 	syscall.Kill(victim.pid, syscall.SIGKILL)
 	return fmt.Sprintf("%s pid %d (%s)", tr.target, victim.pid, victim.short())
@@ -547,12 +547,42 @@ func (c *chaos) settle() (all []api.Container, stuck []string) {
 }
 
 // check lets the daemon settle and returns the invariants tr left broken,
-// each with its evidence.
+// each with its evidence. A container may still change by itself once
+// settled (a restart policy starts again the run a kill ended): a check
+// during which the containers or networks changed state is not evidence,
+// and is made again.
 func (c *chaos) check(tr *chaosTrial) []string {
-	all, v := c.settle()
-	if len(v) > 0 {
-		return v
+	for range 5 {
+		all, v := c.settle()
+		if len(v) > 0 {
+			return v
+		}
+		before := c.fingerprint(all, c.networks())
+		v = c.checkOnce(tr, all)
+		if len(v) == 0 {
+			return nil
+		}
+		if after := c.fingerprint(listAll(c.t, c.home), c.networks()); after == before {
+			return v
+		}
+		c.t.Logf("trial %d: state changed during the check, checking again; seen meanwhile:\n  %s", tr.n, strings.Join(v, "\n  "))
 	}
+	return []string{"the state never held still for a whole check"}
+}
+
+// fingerprint is what a check assumes does not change under it.
+func (c *chaos) fingerprint(all []api.Container, nets []api.Network) string {
+	var b strings.Builder
+	for _, ct := range all {
+		fmt.Fprintf(&b, "%s %s %d %d %v|", ct.ID, ct.State, ct.PID, ct.RestartCount, ct.Started)
+	}
+	for _, n := range nets {
+		fmt.Fprintf(&b, "%s %s|", n.ID, n.State)
+	}
+	return b.String()
+}
+
+func (c *chaos) checkOnce(tr *chaosTrial, all []api.Container) (v []string) {
 	nets := c.networks()
 	var vols []api.Volume
 	if err := json.Unmarshal([]byte(c.must(tr, "volume", "ls", "--format", "json")), &vols); err != nil {
