@@ -362,6 +362,7 @@ func (c *chaos) trial(tr *chaosTrial) {
 	for _, p := range c.procs() {
 		before[p.pid] = true
 	}
+	args := tr.op.cmd(c, tr) // names the op's container and network
 	// The container's VM and network, known before the op when it has one.
 	vmPID, netID := 0, ""
 	if tr.container != "" && tr.op.name != "run" && tr.op.name != "restart-policy" {
@@ -372,7 +373,6 @@ func (c *chaos) trial(tr *chaosTrial) {
 	if tr.netName != "" {
 		netID = c.networkID(tr.netName)
 	}
-	args := tr.op.cmd(c, tr)
 	cmd := exec.Command(berthBin, args...)
 	cmd.Env = append(os.Environ(), "BERTH_HOME="+c.home)
 	var out strings.Builder
@@ -411,11 +411,11 @@ func (c *chaos) kill(tr *chaosTrial, before map[int]bool, vmPID int, netID strin
 		waitGone(c.t, pid)
 		return fmt.Sprintf("daemon pid %d", pid)
 	case targetVM:
-		victim = c.victim(before, "qemu-system", func(p proc) bool {
+		victim = c.victim(before, tr.pick, "qemu-system", func(p proc) bool {
 			return p.pid == vmPID
 		})
 	case targetNet:
-		victim = c.victim(before, "net-host", func(p proc) bool {
+		victim = c.victim(before, tr.pick, "net-host", func(p proc) bool {
 			return netID != "" && strings.Contains(p.cmdline, "/networks/"+api.ShortID(netID))
 		})
 	}
@@ -427,9 +427,11 @@ func (c *chaos) kill(tr *chaosTrial, before map[int]bool, vmPID int, netID strin
 }
 
 // victim is the process of kind the trial is about: the one mine names,
-// else one started during the op, else none.
-func (c *chaos) victim(before map[int]bool, kind string, mine func(proc) bool) proc {
+// else one started during the op, else one of the others (pick chooses:
+// a crash elsewhere during the op), else none.
+func (c *chaos) victim(before map[int]bool, pick uint64, kind string, mine func(proc) bool) proc {
 	var fresh proc
+	var others []proc
 	for _, p := range c.procs() {
 		if !strings.Contains(p.cmdline, kind) {
 			continue
@@ -440,8 +442,13 @@ func (c *chaos) victim(before map[int]bool, kind string, mine func(proc) bool) p
 		if !before[p.pid] && p.pid > fresh.pid {
 			fresh = p
 		}
+		others = append(others, p)
 	}
-	return fresh
+	if fresh.pid != 0 || len(others) == 0 {
+		return fresh
+	}
+	sort.Slice(others, func(i, j int) bool { return others[i].cmdline < others[j].cmdline })
+	return others[pick%uint64(len(others))]
 }
 
 // proc is a process whose command line names the chaos data dir.
