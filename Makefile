@@ -1,7 +1,7 @@
 # Berth. Start here:
 #   make demo    set up this machine, build, and run a container in a VM
 #   make test    set up this machine and run every test (what CI runs)
-# Other targets: deps build bench lint darwin-check app clean (see `make help`).
+# Other targets: deps build bench chaos lint darwin-check app clean (see `make help`).
 #
 # Written for GNU make 3.81, which macOS ships: no .SHELLFLAGS (3.81 ignores
 # it), .ONESHELL, undefine, !=, ::= or $(file). Each recipe line runs in its
@@ -28,7 +28,7 @@ APP_BUILD   = $(shell bash packaging/appversion.sh build '$(VERSION)' "$$(git re
 ENTITLEMENTS := resources/berth.entitlements
 
 # Folders share names with targets (app/, …): declare every target phony.
-.PHONY: help deps build agents demo-images test demo bench lint darwin-check app clean
+.PHONY: help deps build agents demo-images test demo bench chaos lint darwin-check app clean
 
 help:
 	@echo "Berth make targets:"
@@ -79,6 +79,15 @@ demo: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	$(GO) run ./core/hypervisor/qemu/bench -n 10 -berth $(OUT)/berth
+
+## chaos: seeded fault injection (N trials, SEED=random): SIGKILL daemon, VM or network mid-operation, check invariants.
+# TestChaos in app/berth; make test runs its short fixed-seed pass. The
+# seed prints first; CHAOS_SEED=… CHAOS_TRIALS=… replays a failure. No
+# go test timeout: each step of a trial has its own hang guard.
+N    ?= 40
+SEED ?= random
+chaos:
+	CHAOS_TRIALS=$(N) CHAOS_SEED=$(SEED) $(GO) test -run '^TestChaos$$' -count=1 -v -timeout 0 ./app/berth
 
 ## lint: go vet, staticcheck (pinned), shellcheck of the scripts.
 lint:
