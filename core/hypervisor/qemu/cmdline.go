@@ -97,6 +97,14 @@ func ShareDevice(i int, tag, socket string, pci bool) []string {
 	return []string{"-chardev", "socket,id=" + id + ",path=" + socket, "-device", dev + ",chardev=" + id + ",tag=" + tag}
 }
 
+// DriveErrorPolicy is what every -drive does when the host cannot read or
+// write the disk's file: hand the error to the guest (its kernel sees an
+// I/O error, the container's write fails, ext4 goes read-only). QEMU's
+// default (werror=enospc) pauses the whole VM when the host disk is full
+// instead, silently: its agent stops answering and the container looks
+// up but hangs.
+const DriveErrorPolicy = "werror=report,rerror=report"
+
 // Binary is the QEMU system emulator for a guest arch.
 func Binary(a hypervisor.Arch) string {
 	if a == hypervisor.ARM64 {
@@ -188,7 +196,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		if format == "" {
 			format = hypervisor.Raw
 		}
-		drive := fmt.Sprintf("if=none,id=disk-%s,file=%s,format=%s", d.ID, d.Path, format)
+		drive := fmt.Sprintf("if=none,id=disk-%s,file=%s,format=%s,%s", d.ID, d.Path, format, DriveErrorPolicy)
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
