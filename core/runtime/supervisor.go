@@ -691,14 +691,16 @@ func (s *supervisor) reason() string {
 }
 
 func (s *supervisor) signal(ctx context.Context, sig int) error {
-	return s.proc.Signal(ctx, sig)
+	return s.m.agentCall(ctx, func(ctx context.Context) error { return s.proc.Signal(ctx, sig) })
 }
 
 func (s *supervisor) resize(ctx context.Context, rows, cols uint16) error {
 	if !s.tty {
 		return fmt.Errorf("container %s has no terminal (run it with -t): %w", s.name, api.ErrConflict)
 	}
-	return s.proc.Resize(ctx, proto.WinSize{Rows: rows, Cols: cols})
+	return s.m.agentCall(ctx, func(ctx context.Context) error {
+		return s.proc.Resize(ctx, proto.WinSize{Rows: rows, Cols: cols})
+	})
 }
 
 // Stop asks the main process to end (signal, default the image's stop
@@ -754,12 +756,14 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		return api.Container{}, err
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
-	if err := s.signal(ctx, sig); err != nil {
-		m.log.Info("stop signal not delivered", "id", api.ShortID(rec.ID), "err", err)
+	serr := s.signal(ctx, sig)
+	if serr != nil {
+		m.log.Info("stop signal not delivered", "id", api.ShortID(rec.ID), "err", serr)
 	}
 	if !waitDone(ctx, s.done, timeout) {
 		m.publish("kill", rec, map[string]string{"signal": "9"})
-		if err := s.signal(ctx, linuxSignals["KILL"]); err != nil || !waitDone(ctx, s.done, 10*time.Second) {
+		// An agent that took no signal takes no KILL either: the VM goes.
+		if serr != nil || s.signal(ctx, linuxSignals["KILL"]) != nil || !waitDone(ctx, s.done, 10*time.Second) {
 			s.kill("killed after the stop timeout")
 			waitDone(ctx, s.done, 30*time.Second)
 		}
@@ -823,7 +827,13 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 		return err
 	}
 	if err := s.signal(ctx, sig); err != nil {
-		return fmt.Errorf("signal container %s: %w", rec.Name, err)
+		if sig != linuxSignals["KILL"] || !errors.Is(err, api.ErrUnavailable) {
+			return fmt.Errorf("signal container %s: %w", rec.Name, err)
+		}
+		// KILL must end the container even when its guest cannot take
+		// a signal (a frozen VM, a broken session): end the VM.
+		m.log.Warn("KILL not delivered, killing the VM", "id", api.ShortID(rec.ID), "err", err)
+		s.kill("killed")
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
 	if sig == linuxSignals["KILL"] {
@@ -846,7 +856,8 @@ func (m *Manager) Stats(ctx context.Context, ref string) (api.ContainerStats, er
 	if s == nil {
 		return api.ContainerStats{}, fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
 	}
-	st, err := s.client.Stats(ctx)
+	var st proto.Stats
+	err = m.agentCall(ctx, func(ctx context.Context) (err error) { st, err = s.client.Stats(ctx); return err })
 	if err != nil {
 		return api.ContainerStats{}, fmt.Errorf("stats of %s: %w", rec.Name, err)
 	}
