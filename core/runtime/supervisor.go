@@ -46,6 +46,7 @@ type supervisor struct {
 
 	mu         sync.Mutex
 	killReason string // set when the VM is killed on purpose
+	diskError  string // the first host-side failure on the VM's disks
 	detached   bool   // the manager is closing: leave the VM running
 	done       chan struct{}
 }
@@ -489,6 +490,9 @@ func (s *supervisor) run(rec state.ContainerRecord) {
 	}
 	pump("stdout", s.proc.Stdout)
 	pump("stderr", s.proc.Stderr)
+	if r, ok := s.machine.(hypervisor.DiskErrorReporter); ok {
+		go s.watchDisks(r.DiskErrors())
+	}
 	if rec.Spec.OpenStdin {
 		if r := s.hub.takeStdin(); r != nil {
 			s.feedStdin(r)
@@ -567,7 +571,46 @@ func (s *supervisor) run(rec state.ContainerRecord) {
 		cancel()
 	}
 	s.client.Close()
+	if de := s.diskErr(); de != "" && (cause == "" || final == api.StateDead) {
+		// What the guest saw as I/O errors (a process failing, or
+		// ending well with its writes lost) was the host's disk.
+		cause = de
+	}
 	s.finish(final, code, cause, tail)
+}
+
+// watchDisks records the host's failures on the VM's disks (a full host
+// disk): the container's error says so from then on, and its end keeps
+// it. The guest saw the same failures as I/O errors; the VM runs on.
+func (s *supervisor) watchDisks(errs <-chan hypervisor.DiskError) {
+	for {
+		select {
+		case e := <-errs:
+			s.mu.Lock()
+			first := s.diskError == ""
+			if first {
+				s.diskError = e.Message()
+			}
+			s.mu.Unlock()
+			if !first {
+				continue
+			}
+			s.m.log.Warn("container disk error", "id", api.ShortID(s.id), "name", s.name, "disk", e.Disk,
+				"nospace", e.NoSpace, "reason", e.Reason)
+			// On a full disk this write may fail too: the end records it.
+			if _, err := s.m.update(s.id, func(r *state.ContainerRecord) error { r.Error = e.Message(); return nil }); err != nil {
+				s.m.log.Warn("record container disk error", "id", api.ShortID(s.id), "err", err)
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *supervisor) diskErr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.diskError
 }
 
 // finish records the end of the run and lets waiters go.

@@ -14,10 +14,11 @@ import (
 
 // Files in a VM's run directory.
 const (
-	agentSockName = "agent.sock"
-	qmpSockName   = "qmp.sock"
-	consoleName   = "console.log"
-	qemuLogName   = "qemu.log"
+	agentSockName  = "agent.sock"
+	qmpSockName    = "qmp.sock"
+	eventsSockName = "events.sock"
+	consoleName    = "console.log"
+	qemuLogName    = "qemu.log"
 )
 
 // maxSockPath is the longest unix socket path Linux accepts.
@@ -29,6 +30,10 @@ const maxSockPath = 107
 // machine model (Cmdline, or an ArgsFunc) must use them.
 type Files struct {
 	AgentSocket, QMPSocket, Console string
+	// Events is a second QMP monitor that the driver holds open to hear
+	// QEMU's events (disk errors: DiskErrors). Optional: a machine model
+	// without it (EventsArgs) reports no disk errors.
+	Events string
 	// Shares are the vhost-user sockets of cfg.Shares, in order: the
 	// driver's virtiofsd listens on each before QEMU starts, and the
 	// machine model connects a vhost-user-fs device to it (ShareArgs).
@@ -42,6 +47,7 @@ func FilesFor(cfg hypervisor.VMConfig) Files {
 	f := Files{
 		AgentSocket: filepath.Join(cfg.RunDir, agentSockName),
 		QMPSocket:   filepath.Join(cfg.RunDir, qmpSockName),
+		Events:      filepath.Join(cfg.RunDir, eventsSockName),
 		Console:     cfg.ConsoleLog,
 		qemuLog:     filepath.Join(cfg.RunDir, qemuLogName),
 	}
@@ -97,6 +103,12 @@ func ShareDevice(i int, tag, socket string, pci bool) []string {
 	return []string{"-chardev", "socket,id=" + id + ",path=" + socket, "-device", dev + ",chardev=" + id + ",tag=" + tag}
 }
 
+// EventsArgs serve a QMP monitor on sock for the driver's event watcher
+// (Files.Events).
+func EventsArgs(sock string) []string {
+	return []string{"-chardev", "socket,id=events,path=" + sock + ",server=on,wait=off", "-mon", "chardev=events,mode=control"}
+}
+
 // DriveErrorPolicy is what every -drive does when the host cannot read or
 // write the disk's file: hand the error to the guest (its kernel sees an
 // I/O error, the container's write fails, ext4 goes read-only). QEMU's
@@ -130,7 +142,7 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 		}
 	}
 	p := FilesFor(cfg)
-	for _, s := range append([]string{p.AgentSocket, p.QMPSocket}, p.Shares...) {
+	for _, s := range append([]string{p.AgentSocket, p.QMPSocket, p.Events}, p.Shares...) {
 		if len(s) > maxSockPath {
 			return fmt.Errorf("VM %q: socket path %s is longer than %d bytes: use a shorter run directory: %w", cfg.ID, s, maxSockPath, api.ErrInvalidArgument)
 		}
@@ -187,6 +199,9 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		"-device", "virtio-serial-device",
 		"-device", "virtserialport,chardev=agent,name="+guestabi.SerialPort,
 		"-qmp", "unix:"+p.QMPSocket+",server=on,wait=off",
+	)
+	args = append(args, EventsArgs(p.Events)...)
+	args = append(args,
 		// The guest hands back memory it freed (boot leaves most of its
 		// RAM touched), so an idle VM's RSS shrinks to what it uses.
 		"-device", "virtio-balloon-device,free-page-reporting=on",

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -176,6 +177,7 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 	m := newMachine(h, proc, p.qemuLog)
 	m.shares = shares
 	go m.watch()
+	go m.watchDisks()
 	slog.Info("VM started", "id", cfg.ID, "pid", h.PID, "accel", accel.Name, "reason", accel.Reason, "shares", len(cfg.Shares))
 	if err := m.waitSockets(ctx); err != nil {
 		_ = m.Kill()
@@ -209,6 +211,7 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 	// QEMU) and end by themselves when QEMU, their only client, ends.
 	m := newMachine(h, proc, "")
 	go m.watch()
+	go m.watchDisks()
 	return m, nil
 }
 
@@ -230,12 +233,52 @@ type Machine struct {
 	killed  bool // we ended it on purpose: not a crash
 	exitErr error
 	done    chan struct{}
+
+	diskErrs chan hypervisor.DiskError
 }
 
-var _ hypervisor.Machine = (*Machine)(nil)
+var (
+	_ hypervisor.Machine           = (*Machine)(nil)
+	_ hypervisor.DiskErrorReporter = (*Machine)(nil)
+)
 
 func newMachine(h hypervisor.Handle, proc *hostproc.Process, qemuLog string) *Machine {
-	return &Machine{h: h, proc: proc, qemuLog: qemuLog, done: make(chan struct{})}
+	return &Machine{h: h, proc: proc, qemuLog: qemuLog, done: make(chan struct{}),
+		diskErrs: make(chan hypervisor.DiskError, 1)}
+}
+
+// DiskErrors delivers the host's failures on the VM's disks, from QEMU's
+// BLOCK_IO_ERROR events; a burst is coalesced (one pending value).
+func (m *Machine) DiskErrors() <-chan hypervisor.DiskError { return m.diskErrs }
+
+// watchDisks follows QEMU's event monitor (Files.Events) while the VM
+// runs. A machine model without one (vzqemu) has no socket there: no
+// disk errors are reported.
+func (m *Machine) watchDisks() {
+	sock := filepath.Join(m.h.RunDir, eventsSockName)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-m.done
+		cancel()
+	}()
+	// QEMU creates its sockets together: the agent's and QMP's being
+	// there (waitSockets), this one is too, or will never be.
+	for range 50 {
+		if _, err := os.Stat(sock); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	err := watchEvents(ctx, sock, func(e hypervisor.DiskError) {
+		select {
+		case m.diskErrs <- e:
+		default: // one is pending: the reader learns of the burst
+		}
+	})
+	if err != nil && ctx.Err() == nil && !errors.Is(err, fs.ErrNotExist) {
+		slog.Debug("VM event monitor", "id", m.h.ID, "err", err)
+	}
 }
 
 func (m *Machine) ID() string                { return m.h.ID }
