@@ -33,7 +33,8 @@ func (m *Manager) setPaused(ctx context.Context, ref string, paused bool) (api.C
 	if s == nil {
 		return api.Container{}, fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
 	}
-	method, err := s.client.Freeze(ctx, rec.ID, paused)
+	var method string
+	err = m.agentCall(ctx, func(ctx context.Context) (err error) { method, err = s.client.Freeze(ctx, rec.ID, paused); return err })
 	if err != nil {
 		return api.Container{}, fmt.Errorf("pause %s: %w", rec.Name, err)
 	}
@@ -44,7 +45,11 @@ func (m *Manager) setPaused(ctx context.Context, ref string, paused bool) (api.C
 	rec, err = m.transition(rec.ID, to, nil)
 	if err != nil {
 		// The record could not follow: undo the guest's side.
-		if _, uerr := s.client.Freeze(context.WithoutCancel(ctx), rec.ID, !paused); uerr != nil {
+		uerr := m.agentCall(context.WithoutCancel(ctx), func(ctx context.Context) error {
+			_, err := s.client.Freeze(ctx, rec.ID, !paused)
+			return err
+		})
+		if uerr != nil {
 			m.log.Warn("undo freeze", "id", api.ShortID(rec.ID), "err", uerr)
 		}
 		return api.Container{}, err
@@ -78,10 +83,11 @@ func (m *Manager) thawForStop(ctx context.Context, rec state.ContainerRecord, s 
 	if rec.State != api.StatePaused {
 		return rec, nil
 	}
-	if _, err := s.client.Freeze(ctx, rec.ID, false); err != nil {
+	err := m.agentCall(ctx, func(ctx context.Context) error { _, err := s.client.Freeze(ctx, rec.ID, false); return err })
+	if err != nil {
 		return rec, fmt.Errorf("unpause %s to stop it: %w", rec.Name, err)
 	}
-	rec, err := m.transition(rec.ID, api.StateRunning, nil)
+	rec, err = m.transition(rec.ID, api.StateRunning, nil)
 	if err == nil {
 		m.publish("unpause", rec, nil)
 	}
@@ -98,7 +104,8 @@ func (m *Manager) Top(ctx context.Context, ref string) (api.ContainerTop, error)
 	if s == nil || (rec.State != api.StateRunning && rec.State != api.StatePaused) {
 		return api.ContainerTop{}, fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
 	}
-	top, err := s.client.Top(ctx, rec.ID)
+	var top api.ContainerTop
+	err = m.agentCall(ctx, func(ctx context.Context) (err error) { top, err = s.client.Top(ctx, rec.ID); return err })
 	if err != nil {
 		return api.ContainerTop{}, fmt.Errorf("top of %s: %w", rec.Name, err)
 	}

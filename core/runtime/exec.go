@@ -56,7 +56,11 @@ func (m *Manager) Exec(ctx context.Context, ref string, spec api.ExecSpec, stdio
 	}
 	execID := newExecID()
 	stdin := spec.Stdin && stdio.Stdin != nil && !spec.Detach
-	p, err := s.client.Exec(ctx, rec.ID, execID, ps, agent.Stdio{Stdin: stdin, Stdout: !spec.Detach, Stderr: !spec.Detach})
+	var p *agent.Process
+	err = m.agentCall(ctx, func(ctx context.Context) (err error) {
+		p, err = s.client.Exec(ctx, rec.ID, execID, ps, agent.Stdio{Stdin: stdin, Stdout: !spec.Detach, Stderr: !spec.Detach})
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", rec.Name, err)
 	}

@@ -50,6 +50,11 @@ type Config struct {
 	// ShutdownTimeout bounds a clean guest shutdown before the VM is
 	// powered off by force. Default 10 s.
 	ShutdownTimeout time.Duration
+	// AgentTimeout bounds a guest agent call that answers at once
+	// (signal, stats, top, pause, starting an exec): a VM that stopped
+	// running its guest, or a wedged guest, must not hang the caller.
+	// Default 10 s.
+	AgentTimeout time.Duration
 }
 
 // Manager owns every container of a data dir: their records, their VMs
@@ -92,6 +97,9 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.AgentTimeout <= 0 {
+		cfg.AgentTimeout = 10 * time.Second
 	}
 	for _, d := range []string{containersDir(cfg.Home), runRoot(cfg.Home)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

@@ -46,6 +46,7 @@ type supervisor struct {
 
 	mu         sync.Mutex
 	killReason string // set when the VM is killed on purpose
+	diskError  string // the first host-side failure on the VM's disks
 	detached   bool   // the manager is closing: leave the VM running
 	done       chan struct{}
 }
@@ -489,6 +490,9 @@ func (s *supervisor) run(rec state.ContainerRecord) {
 	}
 	pump("stdout", s.proc.Stdout)
 	pump("stderr", s.proc.Stderr)
+	if r, ok := s.machine.(hypervisor.DiskErrorReporter); ok {
+		go s.watchDisks(r.DiskErrors())
+	}
 	if rec.Spec.OpenStdin {
 		if r := s.hub.takeStdin(); r != nil {
 			s.feedStdin(r)
@@ -567,7 +571,46 @@ func (s *supervisor) run(rec state.ContainerRecord) {
 		cancel()
 	}
 	s.client.Close()
+	if de := s.diskErr(); de != "" && (cause == "" || final == api.StateDead) {
+		// What the guest saw as I/O errors (a process failing, or
+		// ending well with its writes lost) was the host's disk.
+		cause = de
+	}
 	s.finish(final, code, cause, tail)
+}
+
+// watchDisks records the host's failures on the VM's disks (a full host
+// disk): the container's error says so from then on, and its end keeps
+// it. The guest saw the same failures as I/O errors; the VM runs on.
+func (s *supervisor) watchDisks(errs <-chan hypervisor.DiskError) {
+	for {
+		select {
+		case e := <-errs:
+			s.mu.Lock()
+			first := s.diskError == ""
+			if first {
+				s.diskError = e.Message()
+			}
+			s.mu.Unlock()
+			if !first {
+				continue
+			}
+			s.m.log.Warn("container disk error", "id", api.ShortID(s.id), "name", s.name, "disk", e.Disk,
+				"nospace", e.NoSpace, "reason", e.Reason)
+			// On a full disk this write may fail too: the end records it.
+			if _, err := s.m.update(s.id, func(r *state.ContainerRecord) error { r.Error = e.Message(); return nil }); err != nil {
+				s.m.log.Warn("record container disk error", "id", api.ShortID(s.id), "err", err)
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *supervisor) diskErr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.diskError
 }
 
 // finish records the end of the run and lets waiters go.
@@ -691,14 +734,16 @@ func (s *supervisor) reason() string {
 }
 
 func (s *supervisor) signal(ctx context.Context, sig int) error {
-	return s.proc.Signal(ctx, sig)
+	return s.m.agentCall(ctx, func(ctx context.Context) error { return s.proc.Signal(ctx, sig) })
 }
 
 func (s *supervisor) resize(ctx context.Context, rows, cols uint16) error {
 	if !s.tty {
 		return fmt.Errorf("container %s has no terminal (run it with -t): %w", s.name, api.ErrConflict)
 	}
-	return s.proc.Resize(ctx, proto.WinSize{Rows: rows, Cols: cols})
+	return s.m.agentCall(ctx, func(ctx context.Context) error {
+		return s.proc.Resize(ctx, proto.WinSize{Rows: rows, Cols: cols})
+	})
 }
 
 // Stop asks the main process to end (signal, default the image's stop
@@ -754,12 +799,14 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		return api.Container{}, err
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
-	if err := s.signal(ctx, sig); err != nil {
-		m.log.Info("stop signal not delivered", "id", api.ShortID(rec.ID), "err", err)
+	serr := s.signal(ctx, sig)
+	if serr != nil {
+		m.log.Info("stop signal not delivered", "id", api.ShortID(rec.ID), "err", serr)
 	}
 	if !waitDone(ctx, s.done, timeout) {
 		m.publish("kill", rec, map[string]string{"signal": "9"})
-		if err := s.signal(ctx, linuxSignals["KILL"]); err != nil || !waitDone(ctx, s.done, 10*time.Second) {
+		// An agent that took no signal takes no KILL either: the VM goes.
+		if serr != nil || s.signal(ctx, linuxSignals["KILL"]) != nil || !waitDone(ctx, s.done, 10*time.Second) {
 			s.kill("killed after the stop timeout")
 			waitDone(ctx, s.done, 30*time.Second)
 		}
@@ -823,7 +870,13 @@ func (m *Manager) Kill(ctx context.Context, ref, signal string) error {
 		return err
 	}
 	if err := s.signal(ctx, sig); err != nil {
-		return fmt.Errorf("signal container %s: %w", rec.Name, err)
+		if sig != linuxSignals["KILL"] || !errors.Is(err, api.ErrUnavailable) {
+			return fmt.Errorf("signal container %s: %w", rec.Name, err)
+		}
+		// KILL must end the container even when its guest cannot take
+		// a signal (a frozen VM, a broken session): end the VM.
+		m.log.Warn("KILL not delivered, killing the VM", "id", api.ShortID(rec.ID), "err", err)
+		s.kill("killed")
 	}
 	m.publish("kill", rec, map[string]string{"signal": strconv.Itoa(sig)})
 	if sig == linuxSignals["KILL"] {
@@ -846,7 +899,8 @@ func (m *Manager) Stats(ctx context.Context, ref string) (api.ContainerStats, er
 	if s == nil {
 		return api.ContainerStats{}, fmt.Errorf("container %s is not running: %w", rec.Name, api.ErrConflict)
 	}
-	st, err := s.client.Stats(ctx)
+	var st proto.Stats
+	err = m.agentCall(ctx, func(ctx context.Context) (err error) { st, err = s.client.Stats(ctx); return err })
 	if err != nil {
 		return api.ContainerStats{}, fmt.Errorf("stats of %s: %w", rec.Name, err)
 	}

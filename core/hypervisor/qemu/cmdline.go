@@ -15,11 +15,12 @@ import (
 
 // Files in a VM's run directory.
 const (
-	agentSockName = "agent.sock"
-	qmpSockName   = "qmp.sock"
-	consoleName   = "console.log"
-	consoleSock   = "console.sock"
-	qemuLogName   = "qemu.log"
+	agentSockName  = "agent.sock"
+	qmpSockName    = "qmp.sock"
+	eventsSockName = "events.sock"
+	consoleName    = "console.log"
+	consoleSock    = "console.sock"
+	qemuLogName    = "qemu.log"
 )
 
 // maxSockPath is the longest unix socket path Linux accepts.
@@ -35,6 +36,10 @@ type Files struct {
 	// the driver copies it into Console, bounded (hypervisor.CopyConsole),
 	// where QEMU's file chardev would let a guest fill the disk.
 	ConsoleSocket string
+	// Events is a second QMP monitor that the driver holds open to hear
+	// QEMU's events (disk errors: DiskErrors). Optional: a machine model
+	// without it (EventsArgs) reports no disk errors.
+	Events string
 	// Shares are the vhost-user sockets of cfg.Shares, in order: the
 	// driver's virtiofsd listens on each before QEMU starts, and the
 	// machine model connects a vhost-user-fs device to it (ShareArgs).
@@ -48,6 +53,7 @@ func FilesFor(cfg hypervisor.VMConfig) Files {
 	f := Files{
 		AgentSocket:   filepath.Join(cfg.RunDir, agentSockName),
 		QMPSocket:     filepath.Join(cfg.RunDir, qmpSockName),
+		Events:        filepath.Join(cfg.RunDir, eventsSockName),
 		Console:       cfg.ConsoleLog,
 		ConsoleSocket: filepath.Join(cfg.RunDir, consoleSock),
 		qemuLog:       filepath.Join(cfg.RunDir, qemuLogName),
@@ -113,6 +119,20 @@ func ShareDevice(i int, tag, socket string, pci bool) []string {
 	return []string{"-chardev", "socket,id=" + id + ",path=" + socket, "-device", dev + ",chardev=" + id + ",tag=" + tag}
 }
 
+// EventsArgs serve a QMP monitor on sock for the driver's event watcher
+// (Files.Events).
+func EventsArgs(sock string) []string {
+	return []string{"-chardev", "socket,id=events,path=" + sock + ",server=on,wait=off", "-mon", "chardev=events,mode=control"}
+}
+
+// DriveErrorPolicy is what every -drive does when the host cannot read or
+// write the disk's file: hand the error to the guest (its kernel sees an
+// I/O error, the container's write fails, ext4 goes read-only). QEMU's
+// default (werror=enospc) pauses the whole VM when the host disk is full
+// instead, silently: its agent stops answering and the container looks
+// up but hangs.
+const DriveErrorPolicy = "werror=report,rerror=report"
+
 // Binary is the QEMU system emulator for a guest arch.
 func Binary(a hypervisor.Arch) string {
 	if a == hypervisor.ARM64 {
@@ -138,7 +158,7 @@ func Validate(cfg hypervisor.VMConfig, h Host) error {
 		}
 	}
 	p := FilesFor(cfg)
-	for _, s := range append([]string{p.AgentSocket, p.QMPSocket, p.ConsoleSocket}, p.Shares...) {
+	for _, s := range append([]string{p.AgentSocket, p.QMPSocket, p.ConsoleSocket, p.Events}, p.Shares...) {
 		if len(s) > maxSockPath {
 			return fmt.Errorf("VM %q: socket path %s is longer than %d bytes: use a shorter run directory: %w", cfg.ID, s, maxSockPath, api.ErrInvalidArgument)
 		}
@@ -200,6 +220,9 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		// (panic=-1), from "Kernel panic" text a process printed on the
 		// console before powering the VM off.
 		"-trace", shutdownTrace,
+	)
+	args = append(args, EventsArgs(p.Events)...)
+	args = append(args,
 		// The guest hands back memory it freed (boot leaves most of its
 		// RAM touched), so an idle VM's RSS shrinks to what it uses.
 		"-device", "virtio-balloon-device,free-page-reporting=on",
@@ -209,7 +232,7 @@ func Cmdline(cfg hypervisor.VMConfig, h Host) ([]string, error) {
 		if format == "" {
 			format = hypervisor.Raw
 		}
-		drive := fmt.Sprintf("if=none,id=disk-%s,file=%s,format=%s", d.ID, d.Path, format)
+		drive := fmt.Sprintf("if=none,id=disk-%s,file=%s,format=%s,%s", d.ID, d.Path, format, DriveErrorPolicy)
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}

@@ -191,6 +191,9 @@ func (d *Driver) Start(ctx context.Context, cfg hypervisor.VMConfig) (_ hypervis
 		}
 		return nil, err
 	}
+	// The event monitor's socket comes after the console's, which QEMU
+	// holds until its reader connects: watch once the sockets are there.
+	go m.watchDisks()
 	return m, nil
 }
 
@@ -221,6 +224,7 @@ func (d *Driver) Adopt(ctx context.Context, h hypervisor.Handle) (hypervisor.Mac
 	} else if err := m.copyConsole(ctx, false); err != nil {
 		slog.Warn("VM console not copied after adopting the VM", "id", h.ID, "err", err)
 	}
+	go m.watchDisks()
 	return m, nil
 }
 
@@ -246,13 +250,19 @@ type Machine struct {
 	killed  bool // we ended it on purpose: not a crash
 	exitErr error
 	done    chan struct{}
+
+	diskErrs chan hypervisor.DiskError
 }
 
-var _ hypervisor.Machine = (*Machine)(nil)
+var (
+	_ hypervisor.Machine           = (*Machine)(nil)
+	_ hypervisor.DiskErrorReporter = (*Machine)(nil)
+)
 
 func newMachine(h hypervisor.Handle, proc *hostproc.Process, qemuLog string) *Machine {
 	return &Machine{h: h, proc: proc, qemuLog: qemuLog, done: make(chan struct{}),
-		exited: make(chan struct{}), consoleDone: make(chan struct{})}
+		exited: make(chan struct{}), consoleDone: make(chan struct{}),
+		diskErrs: make(chan hypervisor.DiskError, 1)}
 }
 
 // copyConsole connects to QEMU's console socket and copies the console
@@ -287,6 +297,40 @@ func (m *Machine) copyConsole(ctx context.Context, retry bool) error {
 			return fmt.Errorf("VM %q: waiting for QEMU: %w: %w", m.h.ID, ctx.Err(), api.ErrCanceled)
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+}
+
+// DiskErrors delivers the host's failures on the VM's disks, from QEMU's
+// BLOCK_IO_ERROR events; a burst is coalesced (one pending value).
+func (m *Machine) DiskErrors() <-chan hypervisor.DiskError { return m.diskErrs }
+
+// watchDisks follows QEMU's event monitor (Files.Events) while the VM
+// runs. A machine model without one (vzqemu) has no socket there: no
+// disk errors are reported.
+func (m *Machine) watchDisks() {
+	sock := filepath.Join(m.h.RunDir, eventsSockName)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-m.done
+		cancel()
+	}()
+	// QEMU creates its sockets together: the agent's and QMP's being
+	// there (waitSockets), this one is too, or will never be.
+	for range 50 {
+		if _, err := os.Stat(sock); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	err := watchEvents(ctx, sock, func(e hypervisor.DiskError) {
+		select {
+		case m.diskErrs <- e:
+		default: // one is pending: the reader learns of the burst
+		}
+	})
+	if err != nil && ctx.Err() == nil && !errors.Is(err, fs.ErrNotExist) {
+		slog.Debug("VM event monitor", "id", m.h.ID, "err", err)
 	}
 }
 

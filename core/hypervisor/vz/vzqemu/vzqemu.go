@@ -128,7 +128,7 @@ func device(d vz.Device, i int, f qemu.Files) ([]string, error) {
 		if d.Caching != vz.CachingCached {
 			return nil, fmt.Errorf("disk %s: caching %q has no QEMU counterpart here: %w", d.ID, d.Caching, api.ErrUnsupported)
 		}
-		drive := fmt.Sprintf("if=none,id=disk-%s,file=%s,format=raw,cache=writeback", d.ID, d.Path)
+		drive := fmt.Sprintf("if=none,id=disk-%s,file=%s,format=raw,cache=writeback,%s", d.ID, d.Path, qemu.DriveErrorPolicy)
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
