@@ -27,22 +27,36 @@ func TestLogOptFlags(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var f createFlags
-			cmd := &cobra.Command{Use: "run"}
-			f.register(cmd)
-			if err := cmd.ParseFlags(append(tc.args, "alpine")); err != nil {
-				t.Fatal(err)
-			}
-			spec, err := f.spec(cmd, cmd.Flags().Args(), func(string) (string, bool) { return "", false })
+			spec, err := runSpec(t, tc.args...)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || exitCodeOf(err) != ExitUsage {
-					t.Fatalf("err %v (exit %d), want a usage error with %q", err, exitCodeOf(err), tc.wantErr)
-				}
+				wantUsageError(t, err, tc.wantErr)
 				return
 			}
 			if err != nil || spec.Log != tc.want {
 				t.Fatalf("log %+v, err %v; want %+v", spec.Log, err, tc.want)
 			}
 		})
+	}
+}
+
+// runSpec is the container spec berth run's flags args make, for the
+// image alpine, with no environment.
+func runSpec(t *testing.T, args ...string) (api.ContainerSpec, error) {
+	t.Helper()
+	var f createFlags
+	cmd := &cobra.Command{Use: "run"}
+	f.register(cmd)
+	if err := cmd.ParseFlags(append(args, "alpine")); err != nil {
+		t.Fatal(err)
+	}
+	return f.spec(cmd, cmd.Flags().Args(), func(string) (string, bool) { return "", false })
+}
+
+// wantUsageError fails t unless err is a usage error (ExitUsage, 125)
+// that says want.
+func wantUsageError(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) || exitCodeOf(err) != ExitUsage {
+		t.Fatalf("err %v (exit %d), want a usage error with %q", err, exitCodeOf(err), want)
 	}
 }

@@ -28,17 +28,9 @@ func TestRestartFlag(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var f createFlags
-			cmd := &cobra.Command{Use: "run"}
-			f.register(cmd)
-			if err := cmd.ParseFlags(append(tc.args, "alpine")); err != nil {
-				t.Fatal(err)
-			}
-			spec, err := f.spec(cmd, cmd.Flags().Args(), func(string) (string, bool) { return "", false })
+			spec, err := runSpec(t, tc.args...)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || exitCodeOf(err) != ExitUsage {
-					t.Fatalf("err %v (exit %d), want a usage error with %q", err, exitCodeOf(err), tc.wantErr)
-				}
+				wantUsageError(t, err, tc.wantErr)
 				return
 			}
 			if err != nil || spec.RestartPolicy != tc.want {
