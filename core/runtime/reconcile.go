@@ -12,6 +12,7 @@ import (
 	"github.com/berthvm/berth/core/agent"
 	"github.com/berthvm/berth/core/api"
 	"github.com/berthvm/berth/core/hypervisor"
+	"github.com/berthvm/berth/core/hypervisor/hostproc"
 	"github.com/berthvm/berth/core/state"
 )
 
@@ -117,19 +118,25 @@ func sweep(dir string, keep map[string]bool, m *Manager) {
 	}
 }
 
-// killOrphanVM stops a VM that no record knows, found by its run dir.
+// killOrphanVM stops a VM that no record knows, found by its run dir:
+// from the handle the backend stored there, and then any process still
+// working in the directory (where the core died between a VM process's
+// spawn and its handle's write, no handle tells of it).
 func (m *Manager) killOrphanVM(runDir string) {
-	h, err := hypervisor.LoadHandle(runDir)
-	if err != nil {
-		return
+	if h, err := hypervisor.LoadHandle(runDir); err == nil {
+		if machine, err := m.cfg.Driver.Adopt(context.Background(), h); err == nil {
+			m.log.Warn("stopping a VM no container record knows", "vm", h.ID, "pid", h.PID)
+			machine.Kill()
+			machine.Wait(context.Background())
+		}
 	}
-	machine, err := m.cfg.Driver.Adopt(context.Background(), h)
-	if err != nil {
-		return // gone already
+	killed, err := hostproc.KillHolders(runDir)
+	if err != nil && !errors.Is(err, api.ErrUnsupported) {
+		m.log.Warn("find the processes of an interrupted VM", "dir", runDir, "err", err)
 	}
-	m.log.Warn("stopping a VM no container record knows", "vm", h.ID, "pid", h.PID)
-	machine.Kill()
-	machine.Wait(context.Background())
+	for _, p := range killed {
+		m.log.Warn("stopped a process of a VM whose start was interrupted", "dir", runDir, "pid", p.Pid, "cmd", p.Cmdline)
+	}
 }
 
 func (m *Manager) reconcileOne(ctx context.Context, rec state.ContainerRecord) error {
