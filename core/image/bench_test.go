@@ -31,7 +31,7 @@ import (
 //   - rootfs=198MiB: one layer shaped like a Debian root filesystem, 8,000
 //     files, 78 MiB compressed (layertest.GenerateRootfs: deterministic,
 //     nothing from the host), issue 15's image;
-//   - rootfs=19MiB: the same with 800 files, to show that the peak heap does
+//   - rootfs=24MiB: the same with 800 files, to show that the peak heap does
 //     not grow with the image;
 //   - layers=5: five ~30 MB layers of host files and random data
 //     (layertest.Generate), for the overlap of layers.
