@@ -110,13 +110,13 @@ func (s *Store) ingest(ctx context.Context, o *op, img v1.Image, progress api.Pr
 
 	d := digestOf(raw)
 	// The base disk is built while the layers arrive: the flattener reads
-	// the top layer first, so layers are fetched top first, and each read
-	// waits for its layer's blob.
+	// the top layer first, so layers are fetched top first, and it reads
+	// each layer as its bytes land in the store (see streamReader).
 	bctx, cancelBuild := context.WithCancelCause(ctx)
 	defer cancelBuild(nil)
 	arriving := make([]v1.Layer, len(m.Layers))
 	for i, desc := range m.Layers {
-		arriving[i] = &arrivingLayer{s: s, ctx: bctx, desc: desc, ready: make(chan struct{})}
+		arriving[i] = &arrivingLayer{ctx: bctx, desc: desc, st: newLayerStream()}
 	}
 	wait := s.startDisk(bctx, o, d.String(), arriving, progress)
 
@@ -124,19 +124,24 @@ func (s *Store) ingest(ctx context.Context, o *op, img v1.Image, progress api.Pr
 	g.SetLimit(s.opts.Jobs)
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		desc := m.Layers[i]
-		ready := arriving[i].(*arrivingLayer).ready
-		g.Go(func() error {
+		st := arriving[i].(*arrivingLayer).st
+		g.Go(func() (err error) {
+			defer func() {
+				if err != nil {
+					st.fail(err)
+				}
+			}()
 			id := shortDigest(desc.Digest.String())
 			if s.hasBlob(desc.Digest) {
 				o.lease(desc.Digest.String())
 				if err := s.checkBlobSize(desc.Digest, desc.Size); err != nil {
 					return fmt.Errorf("layer %s: %w", desc.Digest, err)
 				}
-				close(ready)
+				st.complete(s.blobPath(desc.Digest), desc.Size)
 				progress.Report(api.Progress{ID: id, Action: "download", Current: desc.Size, Total: desc.Size, Done: true, Message: "already exists"})
 				return nil
 			}
-			err := s.retry(gctx, func(attempt int) error {
+			err = s.retry(gctx, func(attempt int) error {
 				if attempt > 0 {
 					progress.Report(api.Progress{ID: id, Action: "download", Total: desc.Size, Message: fmt.Sprintf("retrying (attempt %d)", attempt+1)})
 				}
@@ -150,13 +155,13 @@ func (s *Store) ingest(ctx context.Context, o *op, img v1.Image, progress api.Pr
 				}
 				defer rc.Close()
 				pr := &progressReader{r: rc, id: id, action: "download", total: desc.Size, report: progress}
-				_, err = o.put(gctx, desc.Digest, desc.Size, pr)
+				_, err = o.putStream(gctx, desc.Digest, desc.Size, pr, st)
 				return err
 			})
 			if err != nil {
 				return fmt.Errorf("layer %s: %w", desc.Digest, err)
 			}
-			close(ready)
+			st.complete(s.blobPath(desc.Digest), desc.Size)
 			progress.Report(api.Progress{ID: id, Action: "download", Current: desc.Size, Total: desc.Size, Done: true})
 			return nil
 		})
@@ -319,25 +324,20 @@ func (s *Store) startDisk(ctx context.Context, o *op, digest string, layers []v1
 }
 
 // arrivingLayer is a layer being downloaded into the store: reading it
-// waits until its blob is complete (and verified).
+// follows the download, and ends once the layer's bytes are all read and
+// verified.
 type arrivingLayer struct {
 	v1.Layer // only for the interface; Digest, Size and Compressed are ours
-	s        *Store
 	ctx      context.Context
 	desc     v1.Descriptor
-	ready    chan struct{}
+	st       *layerStream
 }
 
 func (l *arrivingLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
 func (l *arrivingLayer) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *arrivingLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
 func (l *arrivingLayer) Compressed() (io.ReadCloser, error) {
-	select {
-	case <-l.ready:
-	case <-l.ctx.Done():
-		return nil, fmt.Errorf("layer %s did not arrive: %w", l.desc.Digest, context.Cause(l.ctx))
-	}
-	return (&storeBlob{s: l.s, desc: l.desc}).Compressed()
+	return newStreamReader(l.ctx, l.st, l.desc), nil
 }
 
 // progressReader reports bytes read, at most every 100 ms.

@@ -243,6 +243,12 @@ func (s *Store) checkBlobSize(h v1.Hash, size int64) error {
 // >= 0). It leases the digest for the op. A blob already present is not
 // read again: created reports whether this call wrote it.
 func (o *op) put(ctx context.Context, want v1.Hash, size int64, r io.Reader) (created bool, err error) {
+	return o.putStream(ctx, want, size, r, nil)
+}
+
+// putStream is put that also tells st, if not nil, where the blob is being
+// written and how much of it is, so a reader can follow it.
+func (o *op) putStream(ctx context.Context, want v1.Hash, size int64, r io.Reader, st *layerStream) (created bool, err error) {
 	if want.Algorithm != "sha256" {
 		return false, fmt.Errorf("blob %s: only sha256 digests are supported: %w", want, api.ErrUnsupported)
 	}
@@ -256,7 +262,7 @@ func (o *op) put(ctx context.Context, want v1.Hash, size int64, r io.Reader) (cr
 		}
 		return false, nil
 	}
-	_, _, err = o.s.writeTemp(ctx, r, func(tmp string, got v1.Hash, n int64) error {
+	_, _, err = o.s.writeTemp(ctx, r, st, func(tmp string, got v1.Hash, n int64) error {
 		if size >= 0 && n != size {
 			return fmt.Errorf("blob %s: got %d bytes, want %d: %w", want, n, size, api.ErrCorrupt)
 		}
@@ -274,7 +280,7 @@ func (o *op) put(ctx context.Context, want v1.Hash, size int64, r io.Reader) (cr
 
 // putUnknown stores a blob whose digest is only known once read.
 func (o *op) putUnknown(ctx context.Context, r io.Reader) (v1.Hash, int64, error) {
-	h, n, err := o.s.writeTemp(ctx, r, func(tmp string, got v1.Hash, n int64) error {
+	h, n, err := o.s.writeTemp(ctx, r, nil, func(tmp string, got v1.Hash, n int64) error {
 		o.lease(got.String())
 		if o.s.hasBlob(got) {
 			return os.Remove(tmp)
@@ -291,13 +297,19 @@ func (o *op) putUnknown(ctx context.Context, r io.Reader) (v1.Hash, int64, error
 // writeTemp copies r into a synced temp file and hands it to finish, which
 // must rename or remove it; on any error the temp file is removed. Not
 // atomicfile: a blob is named by its digest, known (or verified) only once
-// read, and its temp file lives in s.tmp, which Open empties.
-func (s *Store) writeTemp(ctx context.Context, r io.Reader, finish func(tmp string, got v1.Hash, n int64) error) (v1.Hash, int64, error) {
+// read, and its temp file lives in s.tmp, which Open empties. st, if not
+// nil, is told of the temp file and of each write to it.
+func (s *Store) writeTemp(ctx context.Context, r io.Reader, st *layerStream, finish func(tmp string, got v1.Hash, n int64) error) (v1.Hash, int64, error) {
 	f, err := os.CreateTemp(s.tmp, "blob-")
 	if err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("content store: %w", err)
 	}
 	tmp := f.Name()
+	var w io.Writer = f
+	if st != nil {
+		st.attempt(tmp)
+		w = streamWriter{f, st}
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -306,7 +318,7 @@ func (s *Store) writeTemp(ctx context.Context, r io.Reader, finish func(tmp stri
 		}
 	}()
 	hw := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, hw), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(w, hw), ctxReader{ctx, r})
 	if err != nil {
 		return v1.Hash{}, n, err
 	}

@@ -6,10 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,34 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
-
-// peakHeap samples the Go heap while fn runs and returns its peak.
-func peakHeap(fn func()) uint64 {
-	runtime.GC()
-	var peak uint64
-	var mu sync.Mutex
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			mu.Lock()
-			peak = max(peak, ms.HeapInuse)
-			mu.Unlock()
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	<-done
-	return peak
-}
 
 // baseline is the classic way: unpack the layers with tar, then
 // mkfs.ext4 -d. It returns the time it took.
@@ -105,7 +75,7 @@ func BenchmarkBaseDisk(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				out := filepath.Join(dir, fmt.Sprintf("base%d.ext4", i))
-				peak = max(peak, peakHeap(func() {
+				peak = max(peak, layertest.PeakHeap(func() {
 					if err := BuildBase(context.Background(), layers, out, nil); err != nil {
 						b.Fatal(err)
 					}

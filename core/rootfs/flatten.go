@@ -269,11 +269,21 @@ func (f *flattener) openLayer(ctx context.Context, i int, l v1.Layer, onRead fun
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", id, err)
 	}
-	defer closeFn()
 	if f.maxUnpacked > 0 {
 		r = &unpackLimit{r: r, f: f, id: id}
 	}
-	return f.layer(ctx, i, id, r)
+	err = f.layer(ctx, i, id, r)
+	closeFn()
+	if err != nil {
+		return err
+	}
+	// Read the layer to its end (past the tar's end-of-archive marker and
+	// the compressor's trailer): a layer read while it downloads is only
+	// verified there, and the disk must not be committed before.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return fmt.Errorf("layer %s: %w", id, err)
+	}
+	return nil
 }
 
 // readErrs marks errors that come from reading a layer, to tell a corrupt
