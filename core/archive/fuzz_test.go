@@ -156,8 +156,10 @@ func FuzzInRoot(f *testing.F) {
 	})
 }
 
-// FuzzPlanCopy applies docker's cp rules to any pair of paths: a plan
-// renames only the source's top entry, to a single path element.
+// FuzzPlanCopy applies docker's cp rules to any pair of paths: a copy
+// into an existing directory goes into it as it is; any other plan names
+// a directory and renames only the source's top entry, to a single path
+// element.
 func FuzzPlanCopy(f *testing.F) {
 	f.Add("/etc/hosts", "out/h", false, false, false)
 	f.Add("/srv/web/.", "/tmp/site/", true, false, false)
@@ -168,6 +170,14 @@ func FuzzPlanCopy(f *testing.F) {
 		if err != nil {
 			if !errors.Is(err, ErrCannotCopyDir) && !errors.Is(err, ErrDirNotExists) {
 				t.Fatalf("PlanCopy(%q, %q): %v", src, dst, err)
+			}
+			return
+		}
+		if dstExists && dstDir {
+			// Into the destination itself, as the user wrote it ("" for
+			// the root of a container: the CLI refuses an empty path).
+			if p != (Plan{Dir: dst}) {
+				t.Fatalf("PlanCopy(%q, %q) = %+v into an existing directory", src, dst, p)
 			}
 			return
 		}
