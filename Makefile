@@ -1,7 +1,7 @@
 # Berth. Start here:
 #   make demo    set up this machine, build, and run a container in a VM
 #   make test    set up this machine and run every test (what CI runs)
-# Other targets: deps build bench chaos lint darwin-check app clean (see `make help`).
+# Other targets: deps build bench chaos fuzz lint darwin-check app clean (see `make help`).
 #
 # Written for GNU make 3.81, which macOS ships: no .SHELLFLAGS (3.81 ignores
 # it), .ONESHELL, undefine, !=, ::= or $(file). Each recipe line runs in its
@@ -28,7 +28,7 @@ APP_BUILD   = $(shell bash packaging/appversion.sh build '$(VERSION)' "$$(git re
 ENTITLEMENTS := resources/berth.entitlements
 
 # Folders share names with targets (app/, …): declare every target phony.
-.PHONY: help deps build agents demo-images test demo bench chaos lint darwin-check app clean
+.PHONY: help deps build agents demo-images test demo bench chaos fuzz lint darwin-check app clean
 
 help:
 	@echo "Berth make targets:"
@@ -88,6 +88,15 @@ N    ?= 40
 SEED ?= random
 chaos:
 	CHAOS_TRIALS=$(N) CHAOS_SEED=$(SEED) $(GO) test -run '^TestChaos$$' -count=1 -v -timeout 0 ./app/berth
+
+## fuzz: every Go fuzz target (of FUZZPKGS, default ./...) for FUZZTIME each (default 1m), one at a time: execs, crashes.
+# Their seed corpora (f.Add, testdata/fuzz) already run as tests in make
+# test; this searches beyond them. A crash's input lands in the package's
+# testdata/fuzz/<target>/, to commit with the fix.
+FUZZTIME ?= 1m
+FUZZPKGS ?= ./...
+fuzz:
+	@bash packaging/fuzz.sh '$(GO)' '$(FUZZTIME)' '$(FUZZPKGS)'
 
 ## lint: go vet, staticcheck (pinned), shellcheck of the scripts.
 lint:

@@ -40,7 +40,8 @@ type Plan struct {
 //   - destination is missing: it is made, as a copy of the source (a
 //     directory's contents go into a new directory of that name); its
 //     parent must exist; a file source to a path ending in "/" is an
-//     error (ErrDirNotExists).
+//     error (ErrDirNotExists), and so is any source to "x/.." (x is
+//     missing).
 func PlanCopy(src, dst Endpoint) (Plan, error) {
 	from := TopName(src.Path)
 	dir, base := splitDir(dst.Path)
@@ -53,6 +54,10 @@ func PlanCopy(src, dst Endpoint) (Plan, error) {
 	switch {
 	case dst.Exists && dst.IsDir:
 		return Plan{Dir: dst.Path}, nil
+	case base == "..":
+		// "x/.." is a directory whenever x is: it is missing (or no
+		// directory) only when x is, and a copy must not be renamed "..".
+		return Plan{}, ErrDirNotExists
 	case dst.Exists && src.IsDir:
 		return Plan{}, ErrCannotCopyDir
 	case dst.Exists, src.IsDir:

@@ -261,7 +261,7 @@ func parseUpdate(body []byte) (api.ContainerUpdate, error) {
 				if n < 0 {
 					return u, fmt.Errorf("memory %d: must be positive: %w", n, api.ErrInvalidArgument)
 				}
-				m := int((n + mib - 1) / mib)
+				m := int(ceilDiv(n, mib))
 				u.MemoryMiB = &m
 			}
 		case "NanoCpus":
@@ -285,7 +285,7 @@ func parseUpdate(body []byte) (api.ContainerUpdate, error) {
 		return u, fmt.Errorf("NanoCpus and CpuCount both ask for CPUs: give one: %w", api.ErrInvalidArgument)
 	case nanoCPUs > 0:
 		// A VM has whole vCPUs: 1.5 rounds up to 2, as on create.
-		n := int((nanoCPUs + 1e9 - 1) / 1e9)
+		n := int(ceilDiv(nanoCPUs, 1e9))
 		u.CPUs = &n
 	case cpuCount > 0:
 		n := int(cpuCount)

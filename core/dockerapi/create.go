@@ -110,6 +110,16 @@ func (s *strSlice) UnmarshalJSON(b []byte) error {
 
 const mib = 1 << 20
 
+// ceilDiv is n/d rounded up, for n >= 0 and d > 0. (n+d-1)/d would
+// overflow for n near math.MaxInt64, which a request may send.
+func ceilDiv(n, d int64) int64 {
+	q := n / d
+	if n%d != 0 {
+		q++
+	}
+	return q
+}
+
 // Spec translates a create request into Berth's container spec.
 func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	if c.Image == "" {
@@ -148,9 +158,9 @@ func (c CreateRequest) Spec(name string) (api.ContainerSpec, error) {
 	if h.Memory < 0 || h.NanoCpus < 0 {
 		return spec, fmt.Errorf("create: negative memory or CPUs: %w", api.ErrInvalidArgument)
 	}
-	spec.MemoryMiB = int((h.Memory + mib - 1) / mib)
+	spec.MemoryMiB = int(ceilDiv(h.Memory, mib))
 	// A VM has whole vCPUs: 1.5 CPUs rounds up to 2, as berth run -c does.
-	spec.CPUs = int((h.NanoCpus + 1e9 - 1) / 1e9)
+	spec.CPUs = int(ceilDiv(h.NanoCpus, 1e9))
 	if p := h.RestartPolicy; p.Name != "" && p.Name != api.RestartNo {
 		spec.RestartPolicy = api.RestartPolicy{Name: p.Name, MaximumRetryCount: p.MaximumRetryCount}
 		if err := spec.RestartPolicy.Validate(); err != nil {

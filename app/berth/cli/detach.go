@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -83,13 +84,16 @@ func (d *detachReader) Read(p []byte) (int, error) {
 				}
 				continue
 			}
-			d.out = append(d.out, d.keys[:d.matched]...)
-			d.matched = 0
-			if b == d.keys[0] {
-				d.matched = 1
-				continue
+			// The held bytes and b are not the sequence, but their end
+			// may start it ("aab" typed as "aaab"): pass on the fewest
+			// bytes from the front that leave a start of it held.
+			held := append(d.keys[:d.matched:d.matched], b)
+			i := 1
+			for !bytes.HasPrefix(d.keys, held[i:]) {
+				i++
 			}
-			d.out = append(d.out, b)
+			d.out = append(d.out, held[:i]...)
+			d.matched = len(held) - i
 		}
 		if err != nil && d.err == nil {
 			d.out = append(d.out, d.keys[:d.matched]...)

@@ -4,38 +4,22 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/berthvm/berth/core/units"
 )
 
 // parseMemory reads a memory size as docker and Apple's container accept
 // it ("512m", "1g", "1.5G", "2048M", "1073741824" bytes) and returns MiB.
+// The syntax is units.ParseSize's, the one --tmpfs size= and volume sizes
+// take: an unknown unit, "nan" or an exponent is refused, not read as
+// bytes (int(NaN) made "nan" a negative size).
 func parseMemory(s string) (int, error) {
-	t := strings.TrimSpace(strings.ToLower(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "ib"), "b")
-	if t == "" {
-		return 0, fmt.Errorf("--memory %q: want a size like 512m or 2g", s)
-	}
-	mult := 1.0 / (1 << 20) // plain numbers are bytes
-	switch t[len(t)-1] {
-	case 'k':
-		mult = 1.0 / 1024
-	case 'm':
-		mult = 1
-	case 'g':
-		mult = 1024
-	case 't':
-		mult = 1024 * 1024
-	}
-	if unicode.IsLetter(rune(t[len(t)-1])) {
-		t = t[:len(t)-1]
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 {
+	n, err := units.ParseSize(s)
+	if err != nil {
 		return 0, fmt.Errorf("--memory %q: want a positive size like 512m or 2g", s)
 	}
-	mib := v * mult
+	mib := n >> 20
 	if mib < 1 {
 		return 0, fmt.Errorf("--memory %q: under 1 MiB; did you mean %sm?", s, strings.TrimSpace(s))
 	}

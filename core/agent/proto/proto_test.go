@@ -162,13 +162,6 @@ func TestMuxSession(t *testing.T) {
 	}
 }
 
-// frame is one raw frame as a peer writes it.
-func frame(t frameType, id uint32, payload []byte) []byte {
-	b := []byte{byte(t), byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id),
-		byte(len(payload) >> 24), byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload))}
-	return append(b, payload...)
-}
-
 // A hostile peer that ignores the window: the receiver must not buffer
 // past the Window it granted, must end the session as corrupt, and its
 // other streams must learn that the session ended.
@@ -185,12 +178,12 @@ func TestMuxRefusesDataBeyondWindow(t *testing.T) {
 	go func() {
 		chunk := bytes.Repeat([]byte("x"), DataChunk)
 		for sent := 0; sent < 4*Window; sent += len(chunk) {
-			if _, err := peer.Write(frame(frameData, 1, chunk)); err != nil {
+			if _, err := peer.Write(encodeFrame(frame{frameData, 1, chunk})); err != nil {
 				return
 			}
 		}
 		// Reached only if the host took 4 windows without complaint.
-		_, _ = peer.Write(frame(frameControl, 0, []byte(`{}`)))
+		_, _ = peer.Write(encodeFrame(frame{frameControl, 0, []byte(`{}`)}))
 	}()
 	select {
 	case <-controlled:
@@ -214,7 +207,7 @@ func TestMuxRefusesDataBeyondWindow(t *testing.T) {
 	if _, err := other.Read(make([]byte, 1)); !errors.Is(err, api.ErrUnavailable) {
 		t.Fatalf("other stream after the session failed: %v", err)
 	}
-	if _, err := peer.Write(frame(frameControl, 0, []byte(`{}`))); err == nil {
+	if _, err := peer.Write(encodeFrame(frame{frameControl, 0, []byte(`{}`)})); err == nil {
 		t.Fatal("the connection is still open after the violation")
 	}
 }

@@ -306,7 +306,9 @@ func leaseFrom(m dhcpMsg) (dhcpLease, error) {
 		return dhcpLease{}, malformed("lease time of 0 seconds")
 	}
 	l.duration = time.Duration(secs) * time.Second
-	l.renew, l.rebind = l.duration/2, l.duration*7/8
+	// duration/8*7, not duration*7/8: a lease of 2^32-2 seconds is
+	// near time.Duration's range, and times 7 it would wrap negative.
+	l.renew, l.rebind = l.duration/2, l.duration/8*7
 	t1, ok1 := m.secondsOpt(optRenewal)
 	t2, ok2 := m.secondsOpt(optRebinding)
 	r1, r2 := time.Duration(t1)*time.Second, time.Duration(t2)*time.Second
