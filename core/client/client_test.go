@@ -20,6 +20,17 @@ import (
 // serve runs h on a unix socket and returns a client for it.
 func serve(t *testing.T, h http.HandlerFunc) *Client {
 	t.Helper()
+	sock, ln := listenUnix(t)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return New(sock)
+}
+
+// listenUnix listens on a fresh socket (in a short temp path: unix socket
+// paths are limited), closed and removed when the test ends.
+func listenUnix(t *testing.T) (string, net.Listener) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "bc")
 	if err != nil {
 		t.Fatal(err)
@@ -27,12 +38,11 @@ func serve(t *testing.T, h http.HandlerFunc) *Client {
 	sock := filepath.Join(dir, "s.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
+		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); os.RemoveAll(dir) })
-	return New(sock)
+	t.Cleanup(func() { ln.Close(); os.RemoveAll(dir) })
+	return sock, ln
 }
 
 func writeLines(w http.ResponseWriter, lines ...api.StreamLine) {
@@ -131,16 +141,7 @@ func TestResetBeforeAnswer(t *testing.T) {
 // readFirst, closed after reading the request (the client sees EOF).
 func dyingDaemon(t *testing.T, readFirst bool) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "bc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "s.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close(); os.RemoveAll(dir) })
+	sock, ln := listenUnix(t)
 	go func() {
 		for {
 			c, err := ln.Accept()
