@@ -242,13 +242,9 @@ func (s *Server) containerInspect(r *http.Request) (any, error) {
 }
 
 func (s *Server) containerStart(r *http.Request) (any, error) {
-	c, err := s.containers()
+	c, ct, err := s.container(r)
 	if err != nil {
 		return nil, err
-	}
-	ct, err := c.Inspect(r.PathValue("id"))
-	if err != nil {
-		return nil, noSuchContainer(r.PathValue("id"), err)
 	}
 	switch {
 	case ct.State == api.StatePaused:
@@ -261,17 +257,13 @@ func (s *Server) containerStart(r *http.Request) (any, error) {
 }
 
 func (s *Server) containerStop(r *http.Request) (any, error) {
-	c, err := s.containers()
-	if err != nil {
-		return nil, err
-	}
 	timeout, err := stopTimeout(r.URL.Query().Get("t"))
 	if err != nil {
 		return nil, err
 	}
-	ct, err := c.Inspect(r.PathValue("id"))
+	c, ct, err := s.container(r)
 	if err != nil {
-		return nil, noSuchContainer(r.PathValue("id"), err)
+		return nil, err
 	}
 	if !ct.State.Active() && ct.State != api.StateRestarting {
 		return notModified{}, nil
