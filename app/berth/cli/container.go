@@ -154,7 +154,7 @@ func (a *app) rmCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill running containers first")
-	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the anonymous volumes associated with the containers")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every stopped container (every container with -f; a Berth extension)")
 	return cmd
 }
